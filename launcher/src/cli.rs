@@ -1,0 +1,184 @@
+//! Command-line parsing for `launch`. Hand-written so that the help text can
+//! teach, and so that `launch 4 config.yaml` and `launch 4 -- prog` both read
+//! naturally.
+
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+
+pub const HELP: &str = "\
+launch: run a Ferrospeed training job, or any program, as N ranked processes.
+
+USAGE:
+  launch N CONFIG.yaml [--set KEY=VALUE]...   train with N processes on this node
+  launch N [OPTIONS] -- PROGRAM [ARGS]...     run PROGRAM N times with rank variables
+  launch check CONFIG.yaml [-n N] [--set KEY=VALUE]...
+                                              validate and print the plan; run nothing
+  launch push DIR --repo NAMESPACE/NAME       push a folder to the Hugging Face Hub
+  launch help                                 this text
+
+Each rank gets RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR,
+MASTER_PORT (the rendezvous store), FERROSPEED_RUN_ID (the store's secret) and
+FERROSPEED_ATTEMPT; with a config also FERROSPEED_CONFIG (the resolved YAML).
+Rank r's output goes to logs/<run_name>/<timestamp>/rank-<r>.log; rank 0 is
+echoed here with a [rank0] prefix. If a rank fails, the others are stopped.
+
+OPTIONS:
+  --set KEY=VALUE      override any config key, e.g. --set train.micro_batch_size=4
+  --nnodes K           number of nodes (run `launch` on each), default 1
+  --node-rank R        this node's index, 0..K-1, default 0
+  --master-addr HOST   node 0's address (multi-node), default 127.0.0.1
+  --master-port PORT   rendezvous port, default: any free port (29500 multi-node)
+  --run-id SECRET      the run's shared secret (multi-node; or FERROSPEED_RUN_ID)
+  --run-name NAME      log folder name for PROGRAM runs (default: program name)
+  --max-restarts K     restart the whole group up to K times (PROGRAM runs;
+                       configs use launcher.max_restarts)
+";
+
+/// Where and how this node joins the run.
+#[derive(Debug, Clone, Default)]
+pub struct NodeOpts {
+    pub nnodes: usize,
+    pub node_rank: usize,
+    pub master_addr: Option<String>,
+    pub master_port: Option<u16>,
+    pub run_id: Option<String>,
+}
+
+/// What the user asked for.
+#[derive(Debug)]
+pub enum Command {
+    Help,
+    Check {
+        config: PathBuf,
+        nproc: Option<u32>,
+        sets: Vec<String>,
+    },
+    Push {
+        args: Vec<String>,
+    },
+    Train {
+        nproc: usize,
+        config: PathBuf,
+        sets: Vec<String>,
+        node: NodeOpts,
+    },
+    Program {
+        nproc: usize,
+        program: String,
+        args: Vec<String>,
+        node: NodeOpts,
+        run_name: Option<String>,
+        max_restarts: u32,
+    },
+}
+
+fn value<'a>(it: &mut impl Iterator<Item = &'a String>, flag: &str) -> Result<&'a String> {
+    it.next()
+        .with_context(|| format!("{flag} needs a value (see `launch help`)"))
+}
+
+fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<T> {
+    text.parse()
+        .ok()
+        .with_context(|| format!("{what} must be a whole number, got {text:?}"))
+}
+
+/// Parses `launch`'s arguments (without the program name).
+pub fn parse(args: &[String]) -> Result<Command> {
+    let Some(first) = args.first() else {
+        return Ok(Command::Help);
+    };
+    match first.as_str() {
+        "help" | "-h" | "--help" => return Ok(Command::Help),
+        "push" => {
+            return Ok(Command::Push {
+                args: args[1..].to_vec(),
+            })
+        }
+        "check" => {
+            let mut it = args[1..].iter();
+            let (mut config, mut nproc, mut sets) = (None, None, Vec::new());
+            while let Some(a) = it.next() {
+                match a.as_str() {
+                    "--set" => sets.push(value(&mut it, a)?.clone()),
+                    "-n" | "--nproc" => nproc = Some(number(value(&mut it, a)?, "-n")?),
+                    s if s.starts_with('-') => {
+                        bail!("unknown option {s} for `launch check` (see `launch help`)")
+                    }
+                    s if config.is_none() => config = Some(PathBuf::from(s)),
+                    s => bail!("unexpected argument {s:?} after the config file"),
+                }
+            }
+            let config = config.context("`launch check` needs a CONFIG.yaml")?;
+            return Ok(Command::Check {
+                config,
+                nproc,
+                sets,
+            });
+        }
+        _ => {}
+    }
+    let nproc: usize = first.parse().ok().with_context(|| {
+        format!("expected the number of processes or a command (check, push, help), got {first:?}; see `launch help`")
+    })?;
+    if nproc == 0 {
+        bail!("the number of processes must be at least 1 (got 0)");
+    }
+    let mut node = NodeOpts {
+        nnodes: 1,
+        ..NodeOpts::default()
+    };
+    let (mut config, mut sets, mut run_name, mut max_restarts) = (None, Vec::new(), None, 0);
+    let mut it = args[1..].iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--" => {
+                let program = it
+                    .next()
+                    .context("`--` must be followed by the program to run")?
+                    .clone();
+                if config.is_some() {
+                    bail!("give either a CONFIG.yaml or `-- PROGRAM`, not both");
+                }
+                let args = it.cloned().collect();
+                return Ok(Command::Program {
+                    nproc,
+                    program,
+                    args,
+                    node,
+                    run_name,
+                    max_restarts,
+                });
+            }
+            "--set" => sets.push(value(&mut it, a)?.clone()),
+            "--nnodes" => node.nnodes = number(value(&mut it, a)?, "--nnodes")?,
+            "--node-rank" => node.node_rank = number(value(&mut it, a)?, "--node-rank")?,
+            "--master-addr" => node.master_addr = Some(value(&mut it, a)?.clone()),
+            "--master-port" => {
+                node.master_port = Some(number(value(&mut it, a)?, "--master-port")?)
+            }
+            "--run-id" => node.run_id = Some(value(&mut it, a)?.clone()),
+            "--run-name" => run_name = Some(value(&mut it, a)?.clone()),
+            "--max-restarts" => max_restarts = number(value(&mut it, a)?, "--max-restarts")?,
+            s if s.starts_with('-') => bail!("unknown option {s} (see `launch help`)"),
+            s if config.is_none() => config = Some(PathBuf::from(s)),
+            s => {
+                bail!("unexpected argument {s:?}; to run a program use `launch N -- PROGRAM ARGS`")
+            }
+        }
+    }
+    if node.nnodes == 0 || node.node_rank >= node.nnodes {
+        bail!(
+            "--node-rank {} must be below --nnodes {}",
+            node.node_rank,
+            node.nnodes
+        );
+    }
+    let config = config.context("missing CONFIG.yaml (or `-- PROGRAM`); see `launch help`")?;
+    Ok(Command::Train {
+        nproc,
+        config,
+        sets,
+        node,
+    })
+}

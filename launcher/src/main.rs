@@ -1,0 +1,243 @@
+//! `launch`: validates a run configuration, then spawns and supervises N
+//! ranked processes (the trainer, or any program), like `torchrun`.
+//! It never links libtorch and never touches a GPU.
+
+mod cli;
+mod hub;
+mod logs;
+mod signals;
+mod supervise;
+
+use anyhow::{bail, Context, Result};
+use cli::{Command, NodeOpts};
+use rendezvous::{StoreClient, StoreServer, ENV_RUN_ID};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+use supervise::{Group, Outcome};
+
+/// A mistake in what the user typed or wrote: exit status 2.
+#[derive(Debug)]
+struct Usage(String);
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Usage {}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("launch: error: {e:#}");
+            if e.downcast_ref::<Usage>().is_some()
+                || e.downcast_ref::<runconfig::ConfigError>().is_some()
+            {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<ExitCode> {
+    let command = cli::parse(args).map_err(|e| Usage(format!("{e:#}")))?;
+    match command {
+        Command::Help => {
+            print!("{}", cli::HELP);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Push { args } => hub::push_command(&args).map(|()| ExitCode::SUCCESS),
+        Command::Check {
+            config,
+            nproc,
+            sets,
+        } => {
+            let sizes = nproc.map_or(vec![1, 2, 8], |n| vec![n]);
+            for w in sizes {
+                let r = runconfig::load(&config, w, &sets)?;
+                println!("{}: {}", config.display(), r.plan);
+            }
+            println!("{}: ok", config.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Train {
+            nproc,
+            config,
+            sets,
+            node,
+        } => {
+            let world = (nproc * node.nnodes) as u32;
+            let resolved = runconfig::load(&config, world, &sets)?;
+            println!("launch: {}: {}", config.display(), resolved.plan);
+            let trainer = trainer_binary()?;
+            let cfg = &resolved.config;
+            let yaml = serde_yaml::to_string(cfg)?;
+            let mut group = group(
+                &node,
+                nproc,
+                trainer,
+                vec![],
+                cfg.run_name.clone(),
+                cfg.launcher.max_restarts,
+                Some(yaml),
+            )?;
+            group.grace = Duration::from_secs_f64(cfg.launcher.grace_period_s.max(0.0));
+            let code = supervise_group(group, &node)?;
+            if code == ExitCode::SUCCESS {
+                if let Some(h) = cfg
+                    .hub
+                    .as_ref()
+                    .filter(|h| h.push == runconfig::PushWhen::OnFinish)
+                {
+                    let folder = cfg.output_dir().join("final");
+                    if node.node_rank == 0 && folder.is_dir() {
+                        hub::push_after_run(h, &folder)?;
+                    }
+                }
+            }
+            Ok(code)
+        }
+        Command::Program {
+            nproc,
+            program,
+            args,
+            node,
+            run_name,
+            max_restarts,
+        } => {
+            let path = supervise::resolve_program(&program).map_err(|e| Usage(format!("{e:#}")))?;
+            let name = run_name.unwrap_or_else(|| {
+                Path::new(&program)
+                    .file_name()
+                    .map_or("run".into(), |n| n.to_string_lossy().into_owned())
+            });
+            let group = group(&node, nproc, path, args, name, max_restarts, None)?;
+            supervise_group(group, &node)
+        }
+    }
+}
+
+/// `trainer` next to `launch` (or $FERROSPEED_TRAINER).
+fn trainer_binary() -> Result<PathBuf> {
+    let path = match std::env::var_os("FERROSPEED_TRAINER") {
+        Some(p) => PathBuf::from(p),
+        None => std::env::current_exe()?.with_file_name("trainer"),
+    };
+    if !path.is_file() {
+        bail!(
+            "the trainer binary is missing at {}; build it with scripts/bootstrap",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// Sets up the rendezvous for this node and describes its group.
+fn group(
+    node: &NodeOpts,
+    nproc: usize,
+    program: PathBuf,
+    args: Vec<String>,
+    run_name: String,
+    max_restarts: u32,
+    config_yaml: Option<String>,
+) -> Result<Group> {
+    let multi = node.nnodes > 1;
+    if multi && max_restarts > 0 {
+        return Err(Usage(
+            "restarts (launcher.max_restarts / --max-restarts) are supported on a single node only"
+                .into(),
+        )
+        .into());
+    }
+    let run_id = match node.run_id.clone().or_else(|| std::env::var(ENV_RUN_ID).ok()) {
+        Some(id) => id,
+        None if multi => {
+            return Err(Usage("a multi-node run needs the same secret on every node: pass --run-id SECRET or set FERROSPEED_RUN_ID".into()).into())
+        }
+        None => rendezvous::new_secret(),
+    };
+    let master_addr = node
+        .master_addr
+        .clone()
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let mut master_port = node.master_port.unwrap_or(if multi { 29500 } else { 0 });
+    if node.node_rank == 0 {
+        let bind = if multi { "0.0.0.0" } else { "127.0.0.1" };
+        let server = StoreServer::start(format!("{bind}:{master_port}").parse()?, &run_id)
+            .with_context(|| format!("cannot start the rendezvous store on port {master_port} (in use? pick another with --master-port)"))?;
+        master_port = server.addr().port();
+        std::mem::forget(server); // serves until this process exits
+    }
+    let peers = if multi {
+        Some(StoreClient::connect(
+            &master_addr,
+            master_port,
+            &run_id,
+            "",
+            Duration::from_secs(120),
+        )?)
+    } else {
+        None
+    };
+    let log_root =
+        std::env::var_os("FERROSPEED_LOG_DIR").map_or_else(|| PathBuf::from("logs"), PathBuf::from);
+    Ok(Group {
+        program,
+        args,
+        nproc,
+        nnodes: node.nnodes,
+        node_rank: node.node_rank,
+        master_addr,
+        master_port,
+        run_id,
+        run_name,
+        log_root,
+        config_yaml,
+        max_restarts,
+        grace: Duration::from_secs(10),
+        peers,
+    })
+}
+
+/// Runs the group and turns its outcome into an exit code and a message.
+fn supervise_group(mut group: Group, node: &NodeOpts) -> Result<ExitCode> {
+    signals::install();
+    let outcome = group.run()?;
+    match outcome {
+        Outcome::Success => {
+            if let Some(store) = group.peers.as_mut() {
+                // Node 0 hosts the store: it stays until every node is done.
+                store.add("launch/done", 1)?;
+                while node.node_rank == 0
+                    && store.try_get("launch/done")?.map_or(0, |v| counter(&v)) < node.nnodes as i64
+                {
+                    if let Some(why) = store.try_get(supervise::ABORT_KEY)? {
+                        bail!("another node failed: {}", String::from_utf8_lossy(&why));
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            println!("launch: all {} rank(s) finished", group.nproc);
+            Ok(ExitCode::SUCCESS)
+        }
+        Outcome::Failed(why) => {
+            eprintln!("launch: error: {why}");
+            Ok(ExitCode::FAILURE)
+        }
+        Outcome::Stopped(sig) => {
+            eprintln!("launch: stopped by {}", signals::name(sig));
+            Ok(ExitCode::from((128 + sig) as u8))
+        }
+    }
+}
+
+fn counter(v: &[u8]) -> i64 {
+    v.get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, i64::from_le_bytes)
+}

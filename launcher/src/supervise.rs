@@ -1,0 +1,291 @@
+//! Spawning and supervising one node's group of ranks: per-rank logs, fail
+//! fast (SIGTERM the others, SIGKILL after a grace period), forwarded stop
+//! signals, and whole-group restarts.
+
+use crate::logs::{self, RankLog};
+use crate::signals;
+use anyhow::{Context, Result};
+use rendezvous::{RankEnv, StoreClient, ENV_CONFIG};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// Everything needed to start this node's ranks.
+pub struct Group {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub nproc: usize,
+    pub nnodes: usize,
+    pub node_rank: usize,
+    pub master_addr: String,
+    pub master_port: u16,
+    pub run_id: String,
+    pub run_name: String,
+    pub log_root: PathBuf,
+    /// The resolved configuration to hand each rank, if any.
+    pub config_yaml: Option<String>,
+    pub max_restarts: u32,
+    pub grace: Duration,
+    /// Store connection used to tell other nodes of a failure (multi-node).
+    pub peers: Option<StoreClient>,
+}
+
+/// How the group ended.
+pub enum Outcome {
+    Success,
+    Failed(String),
+    Stopped(i32),
+}
+
+/// Key under which a failing node tells the others to stop.
+pub const ABORT_KEY: &str = "launch/abort";
+
+struct Rank {
+    child: Child,
+    log: RankLog,
+    status: Option<ExitStatus>,
+}
+
+/// Words for an exit status: "exited with status 3", "was killed by signal 9 (SIGKILL)".
+pub fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exited with status {c}"),
+        (None, Some(s)) => format!("was killed by signal {s} ({})", signals::name(s)),
+        _ => "ended for an unknown reason".into(),
+    }
+}
+
+fn kill_group(child: &Child, sig: i32) {
+    // Each rank leads its own process group: this reaches its children too.
+    // SAFETY: plain syscall on a pid we spawned.
+    unsafe {
+        libc::kill(-(child.id() as i32), sig);
+    }
+}
+
+impl Group {
+    /// Runs the group, restarting it up to `max_restarts` times after a failure.
+    pub fn run(&mut self) -> Result<Outcome> {
+        let stamp = logs::timestamp();
+        for attempt in 0..=self.max_restarts {
+            let suffix = if attempt == 0 {
+                String::new()
+            } else {
+                format!("-restart{attempt}")
+            };
+            let dir = logs::new_run_dir(&self.log_root, &self.run_name, &stamp, &suffix)
+                .with_context(|| {
+                    format!(
+                        "cannot create the log folder under {}",
+                        self.log_root.display()
+                    )
+                })?;
+            println!(
+                "launch: {} rank(s) on this node, logs in {}",
+                self.nproc,
+                dir.display()
+            );
+            let outcome = self.attempt(attempt, &dir)?;
+            match outcome {
+                Outcome::Failed(why) if attempt < self.max_restarts => {
+                    eprintln!(
+                        "launch: {why}\nlaunch: restarting the group (restart {} of {})",
+                        attempt + 1,
+                        self.max_restarts
+                    );
+                }
+                other => return Ok(other),
+            }
+        }
+        unreachable!()
+    }
+
+    fn spawn(&self, local_rank: usize, attempt: u32, dir: &Path) -> Result<Rank> {
+        let env = RankEnv {
+            rank: self.node_rank * self.nproc + local_rank,
+            local_rank,
+            world_size: self.nnodes * self.nproc,
+            local_world_size: self.nproc,
+            master_addr: self.master_addr.clone(),
+            master_port: self.master_port,
+            run_id: self.run_id.clone(),
+            attempt,
+        };
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args)
+            .envs(env.vars())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if self.config_yaml.is_some() {
+            cmd.env(ENV_CONFIG, std::path::absolute(dir.join("config.yaml"))?);
+        }
+        cmd.process_group(0);
+        let parent = std::process::id() as i32;
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                // Die with `launch`, even if it is killed with SIGKILL.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.program.display()))?;
+        let streams: Vec<Box<dyn std::io::Read + Send>> = vec![
+            Box::new(child.stdout.take().unwrap()),
+            Box::new(child.stderr.take().unwrap()),
+        ];
+        let echo = (env.rank == 0).then(|| "[rank0] ".to_string());
+        let log = RankLog::start(dir.join(format!("rank-{}.log", env.rank)), streams, echo)?;
+        Ok(Rank {
+            child,
+            log,
+            status: None,
+        })
+    }
+
+    fn attempt(&mut self, attempt: u32, dir: &Path) -> Result<Outcome> {
+        if let Some(yaml) = &self.config_yaml {
+            std::fs::write(dir.join("config.yaml"), yaml)?;
+        }
+        let mut ranks = Vec::new();
+        for local in 0..self.nproc {
+            match self.spawn(local, attempt, dir) {
+                Ok(r) => ranks.push(r),
+                Err(e) => {
+                    ranks
+                        .iter()
+                        .for_each(|r: &Rank| kill_group(&r.child, libc::SIGKILL));
+                    ranks.iter_mut().for_each(|r| drop(r.child.wait()));
+                    return Err(e);
+                }
+            }
+        }
+        let base = self.node_rank * self.nproc;
+        let (mut handled, mut stop_signal) = (signals::received().0, None);
+        let mut failure: Option<String> = None;
+        let mut kill_at: Option<Instant> = None;
+        let mut next_poll = Instant::now();
+        loop {
+            let (count, sig) = signals::received();
+            if count > handled {
+                if stop_signal.is_none() {
+                    eprintln!(
+                        "launch: {} received, stopping every rank (again to kill at once)",
+                        signals::name(sig)
+                    );
+                    stop_signal = Some(sig);
+                    ranks
+                        .iter()
+                        .filter(|r| r.status.is_none())
+                        .for_each(|r| kill_group(&r.child, sig));
+                } else {
+                    ranks
+                        .iter()
+                        .filter(|r| r.status.is_none())
+                        .for_each(|r| kill_group(&r.child, libc::SIGKILL));
+                }
+                handled = count;
+            }
+            for (i, r) in ranks.iter_mut().enumerate() {
+                if r.status.is_none() {
+                    if let Some(st) = r.child.try_wait()? {
+                        r.status = Some(st);
+                        if !st.success() && failure.is_none() && stop_signal.is_none() {
+                            r.log.finish(Duration::from_secs(2));
+                            let tail = r
+                                .log
+                                .tail(10)
+                                .iter()
+                                .map(|l| format!("  | {l}"))
+                                .collect::<Vec<_>>()
+                                .join("\n");
+                            failure = Some(format!(
+                                "rank {} {}; last lines of {}:\n{tail}",
+                                base + i,
+                                describe(st),
+                                r.log.path.display()
+                            ));
+                        }
+                    }
+                }
+            }
+            if failure.is_none() && stop_signal.is_none() && Instant::now() >= next_poll {
+                next_poll = Instant::now() + Duration::from_millis(250);
+                if let Some(store) = self.peers.as_mut() {
+                    if let Ok(Some(why)) = store.try_get(ABORT_KEY) {
+                        failure = Some(format!(
+                            "stopping: another node failed: {}",
+                            String::from_utf8_lossy(&why)
+                        ));
+                    }
+                }
+            }
+            if failure.is_some() && kill_at.is_none() {
+                if let (Some(store), Some(why)) = (self.peers.as_mut(), failure.as_ref()) {
+                    if !why.starts_with("stopping: another node") {
+                        let first = why.lines().next().unwrap_or_default();
+                        let _ = store.set(
+                            ABORT_KEY,
+                            format!("node {}: {first}", self.node_rank).as_bytes(),
+                        );
+                    }
+                }
+                ranks
+                    .iter()
+                    .filter(|r| r.status.is_none())
+                    .for_each(|r| kill_group(&r.child, libc::SIGTERM));
+                kill_at = Some(Instant::now() + self.grace);
+            }
+            if kill_at.is_some_and(|t| Instant::now() >= t) {
+                ranks
+                    .iter()
+                    .filter(|r| r.status.is_none())
+                    .for_each(|r| kill_group(&r.child, libc::SIGKILL));
+            }
+            if ranks.iter().all(|r| r.status.is_some()) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ranks
+            .iter()
+            .for_each(|r| r.log.finish(Duration::from_secs(2)));
+        Ok(match (stop_signal, failure) {
+            (Some(sig), _) => Outcome::Stopped(sig),
+            (None, Some(why)) => Outcome::Failed(why),
+            (None, None) => Outcome::Success,
+        })
+    }
+}
+
+/// Finds PROGRAM as a shell would: a path if it has a '/', else in PATH.
+pub fn resolve_program(program: &str) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| {
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        if !p.exists() {
+            anyhow::bail!("program {program} does not exist");
+        }
+        if !runnable(&p) {
+            anyhow::bail!("program {program} is not an executable file (chmod +x?)");
+        }
+        return Ok(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| runnable(p))
+        .with_context(|| format!("program `{program}` not found in PATH"))
+}

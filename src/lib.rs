@@ -1,0 +1,1 @@
+//! End-to-end tests live in `tests/`; this package has no code of its own.

@@ -1,0 +1,28 @@
+//! Makes the trainer find libtorch at run time without LD_LIBRARY_PATH (an
+//! rpath to the folder torch-sys linked against, plus one relative to the
+//! binary for a moved checkout), and links libtorch_cuda for real so that
+//! CUDA is available when the libtorch build has it.
+
+use std::path::Path;
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
+        return;
+    };
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    // target/<profile>/trainer -> <repo>/.venv/... when torch lives in the repo's venv.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+    let repo = Path::new(&manifest).parent().unwrap_or(Path::new("."));
+    if let Ok(rel) = Path::new(&lib).strip_prefix(repo) {
+        println!(
+            "cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN/../../{}",
+            rel.display()
+        );
+    }
+    if Path::new(&lib).join("libtorch_cuda.so").exists() {
+        // --as-needed would drop libtorch_cuda: nothing references it by symbol,
+        // yet loading it is what registers the CUDA backend.
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+    }
+}
