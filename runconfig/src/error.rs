@@ -67,11 +67,25 @@ pub(crate) fn explain(message: &str) -> String {
         let field = field.trim_end_matches('`');
         return format!("missing required key `{}`", join(path, field));
     }
+    let rest = friendly_types(rest);
     if path.is_empty() {
-        rest.to_string()
+        rest
     } else {
         format!("`{path}`: {rest}")
     }
+}
+
+/// "expected f64" means little to a YAML author; name the kind of value.
+fn friendly_types(message: &str) -> String {
+    [
+        ("expected f64", "expected a number"),
+        ("expected u64", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected usize", "expected a whole number"),
+        ("expected a boolean", "expected true or false"),
+    ]
+    .iter()
+    .fold(message.to_string(), |m, (from, to)| m.replace(from, to))
 }
 
 /// serde_yaml prefixes errors with the dotted path of the value ("train: ...").

@@ -1,0 +1,83 @@
+//! Shared helpers for the end-to-end tests: the built binaries, scratch
+//! folders, and process checks.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `target/<profile>`, where `launch` and `trainer` are built.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf(); // target/<profile>/deps/.. 
+    assert!(
+        dir.join("launch").is_file(),
+        "{} has no `launch`: build the binaries first (cargo build --release --workspace --bins)",
+        dir.display()
+    );
+    dir
+}
+
+/// Path of a built binary.
+pub fn bin(name: &str) -> PathBuf {
+    bin_dir().join(name)
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh scratch folder under target/e2e.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = bin_dir().join("e2e").join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `launch` run in `dir`, with its logs under `dir/logs`.
+pub fn launch(dir: &Path) -> Command {
+    let mut c = Command::new(bin("launch"));
+    c.current_dir(dir).env("FERROSPEED_LOG_DIR", dir.join("logs")).env_remove("FERROSPEED_RUN_ID");
+    c
+}
+
+/// Whether a process (or, with a negative id, a process group) still exists.
+pub fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+/// Every `rank-*.log` under `dir`, with its contents.
+pub fn rank_logs(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(rank_logs(&p));
+        } else if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("rank-")) {
+            out.push((p.clone(), std::fs::read_to_string(&p).unwrap_or_default()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Writes an executable shell script.
+pub fn script(path: &Path, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_path_buf()
+}
+
+/// A TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// stdout + stderr of a finished command, as text.
+pub fn text(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}

@@ -1,0 +1,24 @@
+//! Choosing and connecting a backend from the rank's environment.
+
+use super::{Comm, CpuComm};
+use anyhow::{bail, Context, Result};
+use rendezvous::RankEnv;
+use runconfig::CommKind;
+use std::time::Duration;
+
+/// Connects this rank to the others with the backend `kind` asks for.
+pub fn connect(env: &RankEnv, kind: CommKind) -> Result<Box<dyn Comm>> {
+    let mut store = env.store(Duration::from_secs(120)).context("joining the run's rendezvous store")?;
+    let kind = match kind {
+        CommKind::Auto if crate::cuda::available() => CommKind::Nccl,
+        CommKind::Auto => CommKind::Cpu,
+        k => k,
+    };
+    match kind {
+        CommKind::Cpu => Ok(Box::new(CpuComm::connect(env.rank, env.world_size, &mut store)?)),
+        CommKind::Nccl => bail!(
+            "comm: nccl is not available in this build; use `comm: cpu` (or `auto`, which picks cpu without GPUs)"
+        ),
+        CommKind::Auto => unreachable!(),
+    }
+}

@@ -1,0 +1,64 @@
+//! Collective communication between ranks, over tch tensors.
+//!
+//! [`Comm`] is what the engine sees; `cpu` (ring algorithms over TCP, the role
+//! Gloo plays for PyTorch) and `nccl` implement it. Collectives work on
+//! flattened tensors of any dtype; reductions on floating and integer kinds.
+
+mod bytes;
+mod connect;
+mod cpu;
+
+pub use connect::connect;
+pub use cpu::CpuComm;
+
+use anyhow::Result;
+use tch::Tensor;
+
+/// How values from every rank are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReduceOp {
+    /// The sum over ranks.
+    Sum,
+    /// The sum over ranks divided by the world size.
+    Avg,
+}
+
+/// Collective operations of one rank within its world.
+pub trait Comm {
+    /// This rank's index, 0..world_size.
+    fn rank(&self) -> usize;
+    /// Number of ranks.
+    fn world_size(&self) -> usize;
+    /// The 1-D concatenation, in rank order, of every rank's `input`
+    /// (flattened; lengths may differ between ranks).
+    fn all_gather(&mut self, input: &Tensor) -> Result<Tensor>;
+    /// Splits the flattened `input` into [`chunk_sizes`] pieces, reduces piece
+    /// r over all ranks and returns it on rank r.
+    fn reduce_scatter(&mut self, input: &Tensor, op: ReduceOp) -> Result<Tensor>;
+    /// Reduces `tensor` over all ranks, in place on every rank.
+    fn all_reduce(&mut self, tensor: &mut Tensor, op: ReduceOp) -> Result<()>;
+    /// Copies rank `root`'s `tensor` into every rank's `tensor`.
+    fn broadcast(&mut self, tensor: &mut Tensor, root: usize) -> Result<()>;
+    /// Returns once every rank has called it.
+    fn barrier(&mut self) -> Result<()>;
+    /// Payload bytes this rank has sent so far.
+    fn bytes_sent(&self) -> u64;
+}
+
+/// How `n` elements split over `world` ranks: the first `n % world` pieces
+/// have one element more (as `torch.tensor_split`).
+pub fn chunk_sizes(n: usize, world: usize) -> Vec<usize> {
+    (0..world).map(|r| n / world + usize::from(r < n % world)).collect()
+}
+
+/// Start offsets of [`chunk_sizes`].
+pub fn chunk_offsets(sizes: &[usize]) -> Vec<usize> {
+    sizes
+        .iter()
+        .scan(0, |acc, &s| {
+            let o = *acc;
+            *acc += s;
+            Some(o)
+        })
+        .collect()
+}

@@ -1,0 +1,130 @@
+//! The cpu backend's collectives against a direct computation, for world
+//! sizes 1, 2, 3, 4 and 8, several dtypes, odd and empty lengths.
+
+use rendezvous::{StoreClient, StoreServer};
+use std::time::Duration;
+use tch::{Kind, Tensor};
+use trainer::comm::{chunk_offsets, chunk_sizes, Comm, CpuComm, ReduceOp};
+
+/// Runs `body(rank, comm)` on `world` threads connected through a store.
+fn with_world<F>(world: usize, body: F)
+where
+    F: Fn(usize, &mut CpuComm) + Send + Sync + Copy + 'static,
+{
+    tch::set_num_threads(1);
+    let server = StoreServer::start("127.0.0.1:0".parse().unwrap(), "t").unwrap();
+    let port = server.addr().port();
+    let handles: Vec<_> = (0..world)
+        .map(|rank| {
+            std::thread::spawn(move || {
+                let mut store = StoreClient::connect("127.0.0.1", port, "t", "", Duration::from_secs(10)).unwrap();
+                let mut comm = CpuComm::connect(rank, world, &mut store).unwrap();
+                body(rank, &mut comm);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("a rank failed");
+    }
+}
+
+/// Rank r's deterministic input of `n` elements.
+fn input(rank: usize, n: usize, kind: Kind) -> Tensor {
+    let base = Tensor::arange(n as i64, (Kind::Double, tch::Device::Cpu));
+    ((base * 0.37 + rank as f64 * 1.5).sin() * 8.0).round().to_kind(kind)
+}
+
+fn sum_over_ranks(world: usize, n: usize, kind: Kind) -> Tensor {
+    (0..world).map(|r| input(r, n, kind).to_kind(Kind::Double)).fold(Tensor::zeros([n as i64], (Kind::Double, tch::Device::Cpu)), |a, b| a + b)
+}
+
+fn assert_same(got: &Tensor, want: &Tensor) {
+    assert_eq!(got.size(), want.size());
+    let diff = (got.to_kind(Kind::Double) - want.to_kind(Kind::Double)).abs().sum(Kind::Double).double_value(&[]);
+    assert!(diff == 0.0, "total difference {diff}");
+}
+
+const WORLDS: [usize; 5] = [1, 2, 3, 4, 8];
+const LENGTHS: [usize; 5] = [0, 1, 7, 1000, 4099];
+const KINDS: [Kind; 4] = [Kind::Float, Kind::BFloat16, Kind::Double, Kind::Int64];
+
+#[test]
+fn all_reduce_equals_the_sum_and_average() {
+    for world in WORLDS {
+        with_world(world, move |rank, comm| {
+            for kind in KINDS {
+                for n in LENGTHS {
+                    // Integer-valued inputs: sums are exact in every dtype here.
+                    let mut t = input(rank, n, kind).view([-1, 1]);
+                    comm.all_reduce(&mut t, ReduceOp::Sum).unwrap();
+                    assert_eq!(t.size(), vec![n as i64, 1]);
+                    assert_same(&t.view([-1]), &sum_over_ranks(world, n, kind).to_kind(kind));
+                }
+                let mut t = input(rank, 33, Kind::Float);
+                comm.all_reduce(&mut t, ReduceOp::Avg).unwrap();
+                let want = sum_over_ranks(world, 33, Kind::Float) / world as f64;
+                assert!((t.to_kind(Kind::Double) - want).abs().max().double_value(&[]) < 1e-6);
+            }
+        });
+    }
+}
+
+#[test]
+fn reduce_scatter_gives_each_rank_its_reduced_piece() {
+    for world in WORLDS {
+        with_world(world, move |rank, comm| {
+            for kind in KINDS {
+                for n in LENGTHS {
+                    let got = comm.reduce_scatter(&input(rank, n, kind), ReduceOp::Sum).unwrap();
+                    let sizes = chunk_sizes(n, world);
+                    let off = chunk_offsets(&sizes)[rank] as i64;
+                    let want = sum_over_ranks(world, n, kind).narrow(0, off, sizes[rank] as i64);
+                    assert_eq!(got.kind(), kind);
+                    assert_same(&got, &want);
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn all_gather_concatenates_in_rank_order_with_uneven_lengths() {
+    for world in WORLDS {
+        with_world(world, move |rank, comm| {
+            for kind in KINDS {
+                for n in LENGTHS {
+                    let mine = input(rank, n + rank, kind); // a different length per rank
+                    let got = comm.all_gather(&mine).unwrap();
+                    let want = Tensor::cat(&(0..world).map(|r| input(r, n + r, kind)).collect::<Vec<_>>(), 0);
+                    assert_same(&got, &want);
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn broadcast_and_barrier() {
+    for world in WORLDS {
+        with_world(world, move |rank, comm| {
+            for root in [0, world - 1, world / 2] {
+                let mut t = input(rank, 77, Kind::BFloat16).view([7, 11]);
+                comm.broadcast(&mut t, root).unwrap();
+                assert_same(&t, &input(root, 77, Kind::BFloat16).view([7, 11]));
+            }
+            comm.barrier().unwrap();
+            let mut bad = Tensor::zeros([1], (Kind::Float, tch::Device::Cpu));
+            assert!(comm.broadcast(&mut bad, world).is_err());
+        });
+    }
+}
+
+#[test]
+fn ring_sends_the_expected_volume() {
+    // A reduce-scatter or all-gather of n elements sends (W-1)/W of them from each rank.
+    with_world(4, |_, comm| {
+        let before = comm.bytes_sent();
+        let _ = comm.reduce_scatter(&Tensor::ones([4096], (Kind::Float, tch::Device::Cpu)), ReduceOp::Sum).unwrap();
+        assert_eq!(comm.bytes_sent() - before, 3 * 1024 * 4);
+    });
+}
