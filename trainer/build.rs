@@ -12,6 +12,8 @@ fn main() {
         return;
     };
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    // Where comm::nccl_lib links libnccl.so for cudarc to open.
+    println!("cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN/nccl");
     // target/<profile>/trainer -> <repo>/.venv/... when torch lives in the repo's venv.
     let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
     let repo = Path::new(&manifest).parent().unwrap_or(Path::new("."));

@@ -4,3 +4,10 @@
 pub mod comm;
 pub mod cuda;
 pub mod run;
+pub mod optim;
+pub mod schedule;
+pub mod zero;
+pub mod data;
+pub mod metrics;
+pub mod train;
+pub mod export;

@@ -1,15 +1,24 @@
-//! The trainer's entry point for a config-driven run.
+//! The trainer's entry point for a config-driven run: configuration, comm,
+//! model shards and data, then the training loop.
 
+use crate::data::batches::Steps;
+use crate::data::tokens;
+use crate::model::{units, LlamaConfig, SafetensorsWeights};
+use crate::optim::AdamW;
+use crate::zero::init::Source;
+use crate::zero::shard::UnitShard;
+use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
 use rendezvous::RankEnv;
-use runconfig::Config;
+use runconfig::{Config, Dtype, Plan};
+use tch::{Device, Kind};
 
 /// Reads the resolved configuration `launch` wrote for this run.
-pub fn load_config(env: &RankEnv) -> Result<Config> {
+pub fn load_config(env: &RankEnv) -> Result<(Config, Plan)> {
     let path = RankEnv::config_path().context("FERROSPEED_CONFIG is not set: start the trainer with `launch N config.yaml`")?;
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let resolved = runconfig::from_str(&text, &path.display().to_string(), env.world_size as u32, &[])?;
-    Ok(resolved.config)
+    Ok((resolved.config, resolved.plan))
 }
 
 /// CPU threads for this rank: `train.threads`, else the cores shared evenly
@@ -21,10 +30,75 @@ pub fn threads(config: &Config, env: &RankEnv) -> usize {
     })
 }
 
+/// The model's architecture and where its initial weights come from.
+pub fn model_source(config: &Config) -> Result<(LlamaConfig, Source)> {
+    match (&config.model.path, &config.model.config) {
+        (Some(dir), _) => {
+            let cfg = LlamaConfig::load(dir.join("config.json"))?;
+            Ok((cfg, Source::Files(SafetensorsWeights::open(dir)?)))
+        }
+        (None, Some(file)) => {
+            let cfg = LlamaConfig::load(file)?;
+            let source = Source::random(&cfg, config.train.seed);
+            Ok((cfg, source))
+        }
+        (None, None) => bail!("set `model.path` (a Hugging Face model folder) or `model.config` (a config.json for random init)"),
+    }
+}
+
+/// Builds this rank's engine: comm, layouts, master shards.
+pub fn engine(config: &Config, env: &RankEnv, device: Device) -> Result<Engine> {
+    let (cfg, source) = model_source(config)?;
+    let comm = crate::comm::connect(env, config.comm)?;
+    let specs = units(&cfg);
+    let dtype = match config.model.dtype {
+        Dtype::F32 => Kind::Float,
+        Dtype::Bf16 => Kind::BFloat16,
+    };
+    let layouts = Engine::layouts(&specs, comm.rank(), comm.world_size());
+    let mut shards = Vec::with_capacity(specs.len());
+    for (spec, layout) in specs.iter().zip(layouts) {
+        let master = source.shard(spec, &layout)?;
+        shards.push(UnitShard::new(layout, master, dtype, device));
+    }
+    let o = &config.optimizer;
+    let adam = AdamW { beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weight_decay: o.weight_decay };
+    Ok(Engine { cfg, specs, shards, comm, dtype, device, adam, steps_done: 0, comm_bytes: 0 })
+}
+
+/// The samples of the configured datasets, checked against the model.
+pub fn samples(config: &Config, model: &LlamaConfig) -> Result<Vec<Vec<i64>>> {
+    if config.data.datasets.is_empty() {
+        bail!("`data.datasets` is empty: list at least one dataset (path: ...)");
+    }
+    let mut all = Vec::new();
+    for d in &config.data.datasets {
+        let mut rows = tokens::read_jsonl(&d.path)?;
+        if let Some(max) = d.max_samples {
+            rows.truncate(max as usize);
+        }
+        all.extend(rows);
+    }
+    let longest = all.iter().map(|r| r.len().min(config.data.max_seq_length)).max().unwrap_or(0);
+    if longest as i64 > model.max_position_embeddings {
+        bail!(
+            "sequences of {longest} tokens exceed the model's max_position_embeddings ({}); lower data.max_seq_length",
+            model.max_position_embeddings
+        );
+    }
+    if let Some(bad) = all.iter().flatten().find(|&&t| t < 0 || t >= model.vocab_size) {
+        bail!("token id {bad} is outside the model's vocabulary (vocab_size {})", model.vocab_size);
+    }
+    Ok(all)
+}
+
 /// Trains as the configuration says.
 pub fn train(env: &RankEnv) -> Result<()> {
-    let config = load_config(env)?;
+    let (config, plan) = load_config(env)?;
     tch::set_num_threads(threads(&config, env) as i32);
-    let _comm = crate::comm::connect(env, config.comm)?;
-    bail!("this build has no training engine yet")
+    let device = Device::Cpu;
+    let mut engine = engine(&config, env, device)?;
+    let samples = samples(&config, &engine.cfg)?;
+    let steps = Steps::new(samples, config.data.max_seq_length, plan, config.train.seed, config.data.shuffle)?;
+    crate::train::run(&config, &plan, &mut engine, &steps)
 }

@@ -1,7 +1,7 @@
 //! Choosing and connecting a backend from the rank's environment.
 
-use super::{Comm, CpuComm};
-use anyhow::{bail, Context, Result};
+use super::{Comm, CpuComm, NcclComm};
+use anyhow::{Context, Result};
 use rendezvous::RankEnv;
 use runconfig::CommKind;
 use std::time::Duration;
@@ -16,9 +16,7 @@ pub fn connect(env: &RankEnv, kind: CommKind) -> Result<Box<dyn Comm>> {
     };
     match kind {
         CommKind::Cpu => Ok(Box::new(CpuComm::connect(env.rank, env.world_size, &mut store)?)),
-        CommKind::Nccl => bail!(
-            "comm: nccl is not available in this build; use `comm: cpu` (or `auto`, which picks cpu without GPUs)"
-        ),
+        CommKind::Nccl => Ok(Box::new(NcclComm::connect(env.rank, env.world_size, env.local_rank, &mut store)?)),
         CommKind::Auto => unreachable!(),
     }
 }

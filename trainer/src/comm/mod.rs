@@ -7,9 +7,12 @@
 mod bytes;
 mod connect;
 mod cpu;
+mod nccl;
+mod nccl_lib;
 
 pub use connect::connect;
 pub use cpu::CpuComm;
+pub use nccl::NcclComm;
 
 use anyhow::Result;
 use tch::Tensor;

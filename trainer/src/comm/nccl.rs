@@ -1,0 +1,185 @@
+//! The `nccl` backend: NCCL through cudarc, on CUDA tensors of this rank's
+//! GPU. Collectives run on the default stream, the one libtorch computes on,
+//! so they are ordered after the kernels that produce their inputs.
+
+use super::{chunk_offsets, chunk_sizes, Comm, ReduceOp};
+use anyhow::{bail, ensure, Context, Result};
+use cudarc::nccl::{result as nccl, sys};
+use rendezvous::StoreClient;
+use std::time::Duration;
+use tch::{Device, Kind, Tensor};
+
+/// A rank's NCCL communicator.
+pub struct NcclComm {
+    comm: sys::ncclComm_t,
+    rank: usize,
+    world: usize,
+    device: Device,
+    sent: u64,
+}
+
+fn dtype(kind: Kind) -> Result<sys::ncclDataType_t> {
+    use sys::ncclDataType_t::*;
+    Ok(match kind {
+        Kind::Float => ncclFloat32,
+        Kind::Double => ncclFloat64,
+        Kind::BFloat16 => ncclBfloat16,
+        Kind::Half => ncclFloat16,
+        Kind::Int => ncclInt32,
+        Kind::Int64 => ncclInt64,
+        Kind::Uint8 => ncclUint8,
+        Kind::Int8 => ncclInt8,
+        k => bail!("NCCL cannot move tensors of kind {k:?}"),
+    })
+}
+
+fn null_stream() -> sys::cudaStream_t {
+    std::ptr::null_mut()
+}
+
+impl NcclComm {
+    /// Opens NCCL on GPU `local_rank`; the unique id travels through the store.
+    pub fn connect(rank: usize, world: usize, local_rank: usize, store: &mut StoreClient) -> Result<NcclComm> {
+        if !crate::cuda::driver_present() {
+            bail!("comm: nccl needs an NVIDIA GPU, and this machine has no NVIDIA driver; use `comm: cpu` (or `auto`)");
+        }
+        crate::cuda::load().map_err(anyhow::Error::msg)?;
+        let gpus = tch::Cuda::device_count() as usize;
+        ensure!(gpus > 0, "comm: nccl needs a CUDA GPU, but libtorch sees none (check CUDA_VISIBLE_DEVICES and the driver)");
+        ensure!(local_rank < gpus, "rank {rank} wants GPU {local_rank}, but only {gpus} GPU(s) are visible; launch at most {gpus} ranks per node with nccl, or use `comm: cpu`");
+        let lib = super::nccl_lib::prepare()?;
+        let ctx = cudarc::driver::CudaContext::new(local_rank).context("opening the CUDA device")?;
+        ctx.bind_to_thread().context("selecting the CUDA device")?;
+        let id = if rank == 0 {
+            let id = nccl::get_uniqueid().map_err(|e| anyhow::anyhow!("ncclGetUniqueId: {e:?}"))?;
+            let bytes: Vec<u8> = id.internal.iter().map(|&c| c as u8).collect();
+            store.set("nccl/id", &bytes)?;
+            id
+        } else {
+            let bytes = store.get("nccl/id", Duration::from_secs(300))?;
+            ensure!(bytes.len() == 128, "bad NCCL id in the store");
+            let mut id = sys::ncclUniqueId { internal: [0; 128] };
+            for (d, s) in id.internal.iter_mut().zip(bytes) {
+                *d = s as _;
+            }
+            id
+        };
+        let mut comm = std::ptr::null_mut();
+        // SAFETY: a valid out-pointer; every rank calls with the same id.
+        unsafe { nccl::comm_init_rank(&mut comm, world as i32, id, rank as i32) }
+            .map_err(|e| anyhow::anyhow!("ncclCommInitRank with {} failed: {e:?}", lib.display()))?;
+        Ok(NcclComm { comm, rank, world, device: Device::Cuda(local_rank), sent: 0 })
+    }
+
+    fn on_device(&self, t: &Tensor) -> Tensor {
+        t.to_device(self.device).contiguous()
+    }
+
+    fn check(r: std::result::Result<nccl::NcclStatus, nccl::NcclError>, what: &str) -> Result<()> {
+        r.map(|_| ()).map_err(|e| anyhow::anyhow!("NCCL {what} failed: {e:?} (did another rank exit?)"))
+    }
+}
+
+impl Comm for NcclComm {
+    fn rank(&self) -> usize {
+        self.rank
+    }
+
+    fn world_size(&self) -> usize {
+        self.world
+    }
+
+    fn all_gather(&mut self, input: &Tensor) -> Result<Tensor> {
+        let input = self.on_device(&input.flatten(0, -1));
+        let mut lens = Tensor::from_slice(&[input.numel() as i64]).to_device(self.device);
+        let all_lens = {
+            let out = Tensor::zeros([self.world as i64], (Kind::Int64, self.device));
+            // SAFETY: device buffers of the sizes given.
+            Self::check(unsafe { nccl::all_gather(lens.data_ptr(), out.data_ptr(), 1, dtype(Kind::Int64)?, self.comm, null_stream()) }, "all-gather")?;
+            lens = out;
+            Vec::<i64>::try_from(&lens.to_device(Device::Cpu))?
+        };
+        let max = *all_lens.iter().max().unwrap_or(&0);
+        let padded = if input.numel() as i64 == max { input } else { Tensor::cat(&[input.shallow_clone(), input.new_zeros([max - input.numel() as i64], (input.kind(), self.device))], 0) };
+        let out = Tensor::empty([max * self.world as i64], (padded.kind(), self.device));
+        if max > 0 {
+            // SAFETY: `out` holds world x max elements; `padded` max.
+            Self::check(unsafe { nccl::all_gather(padded.data_ptr(), out.data_ptr(), max as usize, dtype(padded.kind())?, self.comm, null_stream()) }, "all-gather")?;
+        }
+        self.sent += (max as usize * padded.kind().elt_size_in_bytes()) as u64;
+        if all_lens.iter().all(|&n| n == max) {
+            return Ok(out);
+        }
+        let parts: Vec<Tensor> = all_lens.iter().enumerate().map(|(r, &n)| out.narrow(0, r as i64 * max, n)).collect();
+        Ok(Tensor::cat(&parts, 0))
+    }
+
+    fn reduce_scatter(&mut self, input: &Tensor, op: ReduceOp) -> Result<Tensor> {
+        let flat = self.on_device(&input.flatten(0, -1));
+        let n = flat.numel();
+        if n % self.world != 0 {
+            // Uneven pieces: reduce everything, keep ours (same result as the cpu backend).
+            let mut all = flat.copy();
+            self.all_reduce(&mut all, op)?;
+            let sizes = chunk_sizes(n, self.world);
+            let off = chunk_offsets(&sizes)[self.rank];
+            return Ok(all.narrow(0, off as i64, sizes[self.rank] as i64).copy());
+        }
+        let each = n / self.world;
+        let out = Tensor::empty([each as i64], (flat.kind(), self.device));
+        if each > 0 {
+            // SAFETY: `flat` holds world x each elements, `out` each.
+            Self::check(unsafe { nccl::reduce_scatter(flat.data_ptr(), out.data_ptr(), each, dtype(flat.kind())?, sys::ncclRedOp_t::ncclSum, self.comm, null_stream()) }, "reduce-scatter")?;
+        }
+        self.sent += (n * flat.kind().elt_size_in_bytes()) as u64 * (self.world as u64 - 1) / self.world as u64;
+        Ok(match op {
+            ReduceOp::Sum => out,
+            ReduceOp::Avg => out / self.world as f64,
+        })
+    }
+
+    fn all_reduce(&mut self, tensor: &mut Tensor, op: ReduceOp) -> Result<()> {
+        let buf = self.on_device(tensor);
+        if buf.numel() > 0 {
+            // SAFETY: in-place all-reduce on a contiguous device buffer.
+            Self::check(unsafe { nccl::all_reduce(buf.data_ptr(), buf.data_ptr(), buf.numel(), dtype(buf.kind())?, sys::ncclRedOp_t::ncclSum, self.comm, null_stream()) }, "all-reduce")?;
+        }
+        self.sent += (2 * buf.numel() * buf.kind().elt_size_in_bytes()) as u64;
+        let buf = match op {
+            ReduceOp::Sum => buf,
+            ReduceOp::Avg if buf.is_floating_point() => buf / self.world as f64,
+            ReduceOp::Avg => buf.divide_scalar_mode(self.world as i64, "trunc"),
+        };
+        tensor.copy_(&buf);
+        Ok(())
+    }
+
+    fn broadcast(&mut self, tensor: &mut Tensor, root: usize) -> Result<()> {
+        ensure!(root < self.world, "broadcast root {root} is not a rank of a world of {}", self.world);
+        let buf = self.on_device(tensor);
+        if buf.numel() > 0 {
+            // SAFETY: in-place broadcast on a contiguous device buffer.
+            Self::check(unsafe { nccl::broadcast(buf.data_ptr(), buf.data_ptr(), buf.numel(), dtype(buf.kind())?, root as i32, self.comm, null_stream()) }, "broadcast")?;
+        }
+        tensor.copy_(&buf);
+        Ok(())
+    }
+
+    fn barrier(&mut self) -> Result<()> {
+        let mut t = Tensor::ones([1], (Kind::Float, self.device));
+        self.all_reduce(&mut t, ReduceOp::Sum)?;
+        let _ = t.double_value(&[0]); // waits for the stream
+        Ok(())
+    }
+
+    fn bytes_sent(&self) -> u64 {
+        self.sent
+    }
+}
+
+impl Drop for NcclComm {
+    fn drop(&mut self) {
+        // SAFETY: the communicator was created by comm_init_rank and is dropped once.
+        let _ = unsafe { nccl::comm_destroy(self.comm) };
+    }
+}

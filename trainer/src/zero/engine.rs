@@ -1,0 +1,150 @@
+//! The ZeRO-3 engine: the training step of a model whose units are sharded
+//! over ranks. Forward: gather a unit, run it without autograd, keep its
+//! input, free it. Backward, units in reverse: gather again, recompute with
+//! autograd, `run_backward` for input and weight gradients, reduce-scatter
+//! the weight gradients into this rank's fp32 accumulator. Step: global grad
+//! norm, clipping, AdamW on the shard, refresh of the compute copy.
+
+use super::layout::Layout;
+use super::shard::UnitShard;
+use crate::comm::{Comm, ReduceOp};
+use crate::model::{forward_unit, token_loss_sum, Ctx, LlamaConfig, UnitSpec};
+use crate::optim::AdamW;
+use anyhow::{Context, Result};
+use tch::{Device, Kind, Tensor};
+
+/// A rank's part of the model and the means to train it.
+pub struct Engine {
+    pub cfg: LlamaConfig,
+    pub specs: Vec<UnitSpec>,
+    pub shards: Vec<UnitShard>,
+    pub comm: Box<dyn Comm>,
+    pub dtype: Kind,
+    pub device: Device,
+    pub adam: AdamW,
+    /// Optimizer steps taken so far.
+    pub steps_done: u64,
+    /// Bytes moved by collectives (gathered outputs + reduce-scatter inputs).
+    pub comm_bytes: u64,
+}
+
+/// The outcome of one optimizer step.
+pub struct StepStats {
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+}
+
+impl Engine {
+    /// The flat layouts of `specs` for this rank.
+    pub fn layouts(specs: &[UnitSpec], rank: usize, world: usize) -> Vec<Layout> {
+        specs
+            .iter()
+            .map(|s| {
+                let params: Vec<(String, Vec<i64>)> = s.params.iter().map(|p| (p.name.clone(), p.shape.clone())).collect();
+                Layout::new(&params, rank, world)
+            })
+            .collect()
+    }
+
+    /// Model-state bytes this rank holds.
+    pub fn state_bytes(&self) -> u64 {
+        self.shards.iter().map(UnitShard::state_bytes).sum()
+    }
+
+    /// All-gathers unit `u` in the compute dtype: the full padded flat vector.
+    fn gather(&mut self, u: usize) -> Result<Tensor> {
+        let full = self.comm.all_gather(&self.shards[u].compute).with_context(|| format!("all-gather of unit {u}"))?;
+        self.comm_bytes += (full.numel() * full.kind().elt_size_in_bytes()) as u64;
+        Ok(full)
+    }
+
+    /// Reduce-scatters a unit's full flat gradient and adds this rank's piece
+    /// to its accumulator.
+    fn scatter_grad(&mut self, u: usize, flat_grad: &Tensor) -> Result<()> {
+        let flat = flat_grad.to_kind(self.dtype);
+        self.comm_bytes += (flat.numel() * flat.kind().elt_size_in_bytes()) as u64;
+        let piece = self.comm.reduce_scatter(&flat, ReduceOp::Sum).with_context(|| format!("reduce-scatter of unit {u}"))?;
+        let _ = self.shards[u].grad.g_add_(&piece.to_kind(Kind::Float));
+        Ok(())
+    }
+
+    /// Forward and backward of one micro-batch. Gradients of
+    /// `loss_sum / targets` accumulate in the shards; returns this
+    /// micro-batch's summed token loss.
+    pub fn micro_step(&mut self, input_ids: &Tensor, labels: &Tensor, targets: i64) -> Result<f64> {
+        let n = self.specs.len();
+        let seq = input_ids.size()[1];
+        let ctx = Ctx::causal(&self.cfg, seq, self.dtype, self.device);
+        let tied = self.specs[n - 1].uses_embedding;
+        let mut inputs = Vec::with_capacity(n);
+        let mut x = input_ids.shallow_clone();
+        for u in 0..n - 1 {
+            let flat = self.gather(u)?;
+            let params = self.specs[u].split_flat(&flat)?;
+            let out = tch::no_grad(|| forward_unit(&self.cfg, &self.specs[u], &params, None, &x, &ctx))?;
+            inputs.push(std::mem::replace(&mut x, out));
+        }
+        inputs.push(x);
+
+        let mut grad_out: Option<Tensor> = None;
+        let mut loss_sum = 0.0;
+        for u in (0..n).rev() {
+            let flat = self.gather(u)?.set_requires_grad(true);
+            let params = self.specs[u].split_flat(&flat)?;
+            let input = if u == 0 { inputs[0].shallow_clone() } else { inputs[u].detach().set_requires_grad(true) };
+            let embed_flat = if tied && u == n - 1 { Some(self.gather(0)?.set_requires_grad(true)) } else { None };
+            let embed = match &embed_flat {
+                Some(f) => Some(self.specs[0].split_flat(f)?.remove(0)),
+                None => None,
+            };
+            let out = forward_unit(&self.cfg, &self.specs[u], &params, embed.as_ref(), &input, &ctx)?;
+            let root = match grad_out.take() {
+                None => {
+                    let (sum, _) = token_loss_sum(&out, labels);
+                    loss_sum = sum.double_value(&[]);
+                    sum / targets.max(1) as f64
+                }
+                Some(g) => (out * g).sum(Kind::Float),
+            };
+            let mut wrt = vec![flat.shallow_clone()];
+            if u > 0 {
+                wrt.push(input.shallow_clone());
+            }
+            if let Some(f) = &embed_flat {
+                wrt.push(f.shallow_clone());
+            }
+            let grads = Tensor::run_backward(&[root], &wrt, false, false);
+            self.scatter_grad(u, &grads[0])?;
+            if u > 0 {
+                grad_out = Some(grads[1].shallow_clone());
+            }
+            if embed_flat.is_some() {
+                self.scatter_grad(0, &grads[wrt.len() - 1])?;
+            }
+        }
+        Ok(loss_sum)
+    }
+
+    /// Global grad norm, clipping to `max_norm` (0: none), AdamW at `lr` on
+    /// every shard, refresh of the compute copies, zeroed accumulators.
+    pub fn step(&mut self, lr: f64, max_norm: f64) -> Result<StepStats> {
+        let mut sumsq = Tensor::zeros([1], (Kind::Double, self.device));
+        for s in &self.shards {
+            sumsq += s.grad.to_kind(Kind::Double).square().sum(Kind::Double);
+        }
+        self.comm.all_reduce(&mut sumsq, ReduceOp::Sum).context("all-reduce of the gradient norm")?;
+        let grad_norm = sumsq.double_value(&[0]).sqrt();
+        let clip = if max_norm > 0.0 { (max_norm / (grad_norm + 1e-6)).min(1.0) } else { 1.0 };
+        self.steps_done += 1;
+        let t = self.steps_done;
+        for s in &mut self.shards {
+            if clip < 1.0 {
+                let _ = s.grad.g_mul_scalar_(clip);
+            }
+            self.adam.step(&mut s.master, &s.grad, &mut s.opt, lr, t);
+            s.refresh();
+            let _ = s.grad.zero_();
+        }
+        Ok(StepStats { grad_norm })
+    }
+}

@@ -1,0 +1,106 @@
+//! How a unit's parameters are flattened, padded and split over ranks.
+//!
+//! A unit's P parameters are laid end to end in a fixed order, padded to
+//! `L = roundup(P, 256 * W)`, and rank r owns `[r*L/W, (r+1)*L/W)`. Every
+//! shard starts on a multiple of 256, so the 8-bit optimizer's blocks do not
+//! depend on the world size, and a checkpoint stores the unpadded range.
+
+/// Alignment of every shard start, in elements.
+pub const ALIGN: usize = 256;
+
+/// One parameter's place in its unit's flat vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    /// Hugging Face tensor name.
+    pub name: String,
+    pub shape: Vec<i64>,
+    /// First element in the flat vector.
+    pub offset: usize,
+    pub numel: usize,
+}
+
+/// The flat layout of one unit for one world size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    pub slots: Vec<Slot>,
+    /// Real parameters (P).
+    pub numel: usize,
+    /// Padded length (L).
+    pub padded: usize,
+    /// Elements per rank (L / W).
+    pub shard_len: usize,
+    pub rank: usize,
+    pub world: usize,
+}
+
+impl Layout {
+    /// Lays out `params` (name, shape) for `rank` of `world`.
+    pub fn new(params: &[(String, Vec<i64>)], rank: usize, world: usize) -> Layout {
+        let mut offset = 0;
+        let slots: Vec<Slot> = params
+            .iter()
+            .map(|(name, shape)| {
+                let numel = shape.iter().product::<i64>() as usize;
+                let s = Slot { name: name.clone(), shape: shape.clone(), offset, numel };
+                offset += numel;
+                s
+            })
+            .collect();
+        let quantum = ALIGN * world;
+        let padded = offset.div_ceil(quantum).max(1) * quantum;
+        Layout { slots, numel: offset, padded, shard_len: padded / world, rank, world }
+    }
+
+    /// First flat element this rank owns.
+    pub fn shard_start(&self) -> usize {
+        self.rank * self.shard_len
+    }
+
+    /// The real (unpadded) flat range this rank owns: `[start, end)`.
+    pub fn owned(&self) -> (usize, usize) {
+        let start = self.shard_start().min(self.numel);
+        (start, (self.shard_start() + self.shard_len).min(self.numel))
+    }
+
+    /// For each parameter overlapping this rank's shard: (slot, first element
+    /// within the parameter, count, position within the shard).
+    pub fn pieces(&self) -> Vec<(&Slot, usize, usize, usize)> {
+        let (start, end) = self.owned();
+        self.slots
+            .iter()
+            .filter_map(|s| {
+                let (a, b) = (s.offset.max(start), (s.offset + s.numel).min(end));
+                (a < b).then(|| (s, a - s.offset, b - a, a - self.shard_start()))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> Vec<(String, Vec<i64>)> {
+        vec![("a".into(), vec![3, 100]), ("b".into(), vec![7]), ("c".into(), vec![50, 10])]
+    }
+
+    #[test]
+    fn shards_are_aligned_and_cover_the_unit_once() {
+        for world in [1, 2, 3, 4, 8] {
+            let mut covered = vec![0u8; 807];
+            for rank in 0..world {
+                let l = Layout::new(&params(), rank, world);
+                assert_eq!(l.numel, 807);
+                assert_eq!(l.padded % (ALIGN * world), 0);
+                assert_eq!(l.shard_start() % ALIGN, 0);
+                for (slot, first, count, at) in l.pieces() {
+                    assert!(at + count <= l.shard_len);
+                    for i in 0..count {
+                        covered[slot.offset + first + i] += 1;
+                    }
+                }
+            }
+            assert!(covered.iter().all(|&c| c == 1), "world {world}");
+        }
+    }
+}
