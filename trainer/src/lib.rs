@@ -3,11 +3,12 @@
 
 pub mod comm;
 pub mod cuda;
-pub mod run;
-pub mod optim;
-pub mod schedule;
-pub mod zero;
 pub mod data;
-pub mod metrics;
-pub mod train;
 pub mod export;
+pub mod metrics;
+pub mod model;
+pub mod optim;
+pub mod run;
+pub mod schedule;
+pub mod train;
+pub mod zero;

@@ -1,0 +1,353 @@
+//! The model's shape and numerics, read from a Hugging Face `config.json`.
+//!
+//! Accepted: `model_type` `llama` (the default when absent) and `qwen2` (whose
+//! q/k/v projections always carry biases). Optional fields take the defaults of
+//! transformers' `LlamaConfig`. Anything the model cannot honour (another
+//! activation, MLP biases, another rope type, sliding windows) is refused with a
+//! message naming the file and the field.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{Map, Value};
+
+/// Llama-family hyper-parameters, as used by the model code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlamaConfig {
+    /// `model_type` of the file: `llama` or `qwen2`.
+    pub model_type: String,
+    /// Width of the residual stream.
+    pub hidden_size: i64,
+    /// Width of the MLP's hidden layer.
+    pub intermediate_size: i64,
+    /// Number of decoder blocks.
+    pub num_hidden_layers: usize,
+    /// Query heads per block.
+    pub num_attention_heads: i64,
+    /// Key/value heads per block (grouped-query attention when fewer than the query heads).
+    pub num_key_value_heads: i64,
+    /// Width of one attention head (`hidden_size / num_attention_heads` unless given).
+    pub head_dim: i64,
+    /// Number of token ids.
+    pub vocab_size: i64,
+    /// Longest position the model was configured for (informational; not enforced).
+    pub max_position_embeddings: i64,
+    /// Epsilon of every RMSNorm.
+    pub rms_norm_eps: f64,
+    /// Rotary position embedding.
+    pub rope: RopeConfig,
+    /// Whether the LM head reuses the embedding matrix.
+    pub tie_word_embeddings: bool,
+    /// Biases on the q, k and v projections (`attention_bias`, or always for Qwen2).
+    pub qkv_bias: bool,
+    /// Bias on the output projection (`attention_bias` for Llama; never for Qwen2).
+    pub o_bias: bool,
+    /// Standard deviation of the random initialisation of matrices.
+    pub initializer_range: f64,
+    /// Token id whose embedding row receives no gradient (`padding_idx` in transformers).
+    pub pad_token_id: Option<i64>,
+}
+
+/// Rotary embedding parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RopeConfig {
+    /// Base of the frequencies (`rope_theta`).
+    pub theta: f64,
+    /// The Llama 3.1 frequency rescaling, when the file asks for `rope_type: llama3`.
+    pub llama3: Option<Llama3Scaling>,
+}
+
+/// Parameters of the `llama3` rope type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Llama3Scaling {
+    /// Divisor of the low frequencies (8 for Llama 3.1).
+    pub factor: f64,
+    /// Wavelengths above `original / low_freq_factor` are divided by `factor`.
+    pub low_freq_factor: f64,
+    /// Wavelengths below `original / high_freq_factor` are kept.
+    pub high_freq_factor: f64,
+    /// Context length of pre-training (8192 for Llama 3.1).
+    pub original_max_position_embeddings: i64,
+}
+
+impl LlamaConfig {
+    /// Reads and checks a `config.json`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read model config {}", path.display()))?;
+        Self::from_json_str(&text, &path.display().to_string())
+    }
+
+    /// Parses the text of a `config.json`; `origin` names it in error messages.
+    pub fn from_json_str(text: &str, origin: &str) -> Result<Self> {
+        let value: Value =
+            serde_json::from_str(text).with_context(|| format!("{origin}: not valid JSON"))?;
+        let Value::Object(map) = value else {
+            bail!("{origin}: expected a JSON object at the top level");
+        };
+        let f = Fields { map: &map, origin };
+        let model_type = f.string("model_type")?.unwrap_or_else(|| "llama".into());
+        if model_type != "llama" && model_type != "qwen2" {
+            bail!(
+                "{origin}: field `model_type` is {model_type:?}; supported: \"llama\", \"qwen2\""
+            );
+        }
+        let hidden_size = f.req_pos("hidden_size")?;
+        let num_attention_heads = f.req_pos("num_attention_heads")?;
+        let num_key_value_heads = f.pos("num_key_value_heads")?.unwrap_or(num_attention_heads);
+        if num_attention_heads % num_key_value_heads != 0 {
+            bail!(
+                "{origin}: `num_attention_heads` ({num_attention_heads}) must be a multiple of \
+                 `num_key_value_heads` ({num_key_value_heads})"
+            );
+        }
+        let head_dim = match f.pos("head_dim")? {
+            Some(d) => d,
+            None if hidden_size % num_attention_heads == 0 => hidden_size / num_attention_heads,
+            None => bail!(
+                "{origin}: `hidden_size` ({hidden_size}) is not a multiple of \
+                 `num_attention_heads` ({num_attention_heads}); give `head_dim`"
+            ),
+        };
+        if head_dim % 2 != 0 {
+            bail!(
+                "{origin}: the head dimension must be even for rotary embeddings, found {head_dim}"
+            );
+        }
+        let act = f.string("hidden_act")?.unwrap_or_else(|| "silu".into());
+        if act != "silu" {
+            bail!("{origin}: field `hidden_act` is {act:?}; only \"silu\" is supported");
+        }
+        if f.boolean("mlp_bias")?.unwrap_or(false) {
+            bail!("{origin}: field `mlp_bias` is true; only MLPs without biases are supported");
+        }
+        let qwen2 = model_type == "qwen2";
+        if qwen2 && f.boolean("use_sliding_window")?.unwrap_or(false) {
+            bail!("{origin}: field `use_sliding_window` is true; sliding-window attention is not supported");
+        }
+        let attention_bias = f.boolean("attention_bias")?.unwrap_or(false);
+        let max_position_embeddings = f.pos("max_position_embeddings")?.unwrap_or(2048);
+        let cfg = LlamaConfig {
+            hidden_size,
+            intermediate_size: f.req_pos("intermediate_size")?,
+            num_hidden_layers: f.req_pos("num_hidden_layers")? as usize,
+            num_attention_heads,
+            num_key_value_heads,
+            head_dim,
+            vocab_size: f.req_pos("vocab_size")?,
+            max_position_embeddings,
+            rms_norm_eps: f.number("rms_norm_eps")?.unwrap_or(1e-6),
+            rope: parse_rope(&f, max_position_embeddings)?,
+            tie_word_embeddings: f.boolean("tie_word_embeddings")?.unwrap_or(false),
+            qkv_bias: qwen2 || attention_bias,
+            o_bias: !qwen2 && attention_bias,
+            initializer_range: f.number("initializer_range")?.unwrap_or(0.02),
+            pad_token_id: f.int("pad_token_id")?,
+            model_type,
+        };
+        Ok(cfg)
+    }
+
+    /// Number of query heads sharing one key/value head.
+    pub fn kv_groups(&self) -> i64 {
+        self.num_attention_heads / self.num_key_value_heads
+    }
+}
+
+/// Reads both spellings: `rope_parameters` (transformers 5) and the older
+/// top-level `rope_theta` + `rope_scaling` (with `rope_type` or `type`).
+fn parse_rope(f: &Fields, max_pos: i64) -> Result<RopeConfig> {
+    let origin = f.origin;
+    let top_theta = f.number("rope_theta")?;
+    let (key, params) = match (f.map.get("rope_parameters"), f.map.get("rope_scaling")) {
+        (Some(v @ Value::Object(_)), _) => ("rope_parameters", v),
+        (_, Some(v @ Value::Object(_))) => ("rope_scaling", v),
+        _ => {
+            return Ok(RopeConfig {
+                theta: top_theta.unwrap_or(10000.0),
+                llama3: None,
+            })
+        }
+    };
+    let Value::Object(map) = params else {
+        unreachable!()
+    };
+    let sub_origin = format!("{origin}: `{key}`");
+    let p = Fields {
+        map,
+        origin: &sub_origin,
+    };
+    let theta = p.number("rope_theta")?.or(top_theta).unwrap_or(10000.0);
+    let kind = match p.string("rope_type")? {
+        Some(t) => t,
+        None => p.string("type")?.unwrap_or_else(|| "default".into()),
+    };
+    if let Some(prf) = p
+        .number("partial_rotary_factor")?
+        .or(f.number("partial_rotary_factor")?)
+    {
+        if prf != 1.0 {
+            bail!("{sub_origin}: `partial_rotary_factor` {prf} is not supported (only 1.0)");
+        }
+    }
+    let llama3 = match kind.as_str() {
+        "default" => None,
+        "llama3" => Some(Llama3Scaling {
+            factor: p.req_number("factor")?,
+            low_freq_factor: p.req_number("low_freq_factor")?,
+            high_freq_factor: p.req_number("high_freq_factor")?,
+            original_max_position_embeddings: match f.pos("original_max_position_embeddings")? {
+                Some(v) => v,
+                None => p.pos("original_max_position_embeddings")?.unwrap_or(max_pos),
+            },
+        }),
+        other => bail!("{sub_origin}: rope type {other:?} is not supported (supported: \"default\", \"llama3\")"),
+    };
+    Ok(RopeConfig { theta, llama3 })
+}
+
+/// Typed access to the fields of one JSON object, with errors that name the
+/// file and the field. `null` counts as absent.
+struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    origin: &'a str,
+}
+
+impl Fields<'_> {
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn wrong(&self, key: &str, want: &str, v: &Value) -> anyhow::Error {
+        anyhow::anyhow!("{}: field `{key}` must be {want}, found {v}", self.origin)
+    }
+
+    fn missing(&self, key: &str) -> anyhow::Error {
+        anyhow::anyhow!("{}: missing required field `{key}`", self.origin)
+    }
+
+    fn int(&self, key: &str) -> Result<Option<i64>> {
+        self.get(key)
+            .map(|v| v.as_i64().ok_or_else(|| self.wrong(key, "an integer", v)))
+            .transpose()
+    }
+
+    fn pos(&self, key: &str) -> Result<Option<i64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => match v.as_i64() {
+                Some(n) if n > 0 => Ok(Some(n)),
+                _ => Err(self.wrong(key, "a positive integer", v)),
+            },
+        }
+    }
+
+    fn req_pos(&self, key: &str) -> Result<i64> {
+        self.pos(key)?.ok_or_else(|| self.missing(key))
+    }
+
+    fn number(&self, key: &str) -> Result<Option<f64>> {
+        self.get(key)
+            .map(|v| v.as_f64().ok_or_else(|| self.wrong(key, "a number", v)))
+            .transpose()
+    }
+
+    fn req_number(&self, key: &str) -> Result<f64> {
+        self.number(key)?.ok_or_else(|| self.missing(key))
+    }
+
+    fn boolean(&self, key: &str) -> Result<Option<bool>> {
+        self.get(key)
+            .map(|v| {
+                v.as_bool()
+                    .ok_or_else(|| self.wrong(key, "true or false", v))
+            })
+            .transpose()
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>> {
+        self.get(key)
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| self.wrong(key, "a string", v))
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#""hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "vocab_size": 100"#;
+
+    fn parse(extra: &str) -> Result<LlamaConfig> {
+        LlamaConfig::from_json_str(&format!("{{{BASE}{extra}}}"), "cfg.json")
+    }
+
+    #[test]
+    fn defaults_follow_transformers() {
+        let c = parse("").unwrap();
+        assert_eq!((c.num_key_value_heads, c.head_dim), (4, 16));
+        assert_eq!(
+            c.rope,
+            RopeConfig {
+                theta: 10000.0,
+                llama3: None
+            }
+        );
+        assert_eq!((c.rms_norm_eps, c.initializer_range), (1e-6, 0.02));
+        assert!(!c.tie_word_embeddings && !c.qkv_bias && !c.o_bias);
+    }
+
+    #[test]
+    fn both_rope_spellings_agree() {
+        let new = parse(
+            r#", "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
+               "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}"#,
+        )
+        .unwrap();
+        let old = parse(
+            r#", "rope_theta": 500000.0, "rope_scaling": {"type": "llama3", "factor": 8.0,
+               "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}"#,
+        )
+        .unwrap();
+        assert_eq!(new.rope, old.rope);
+        assert_eq!(
+            new.rope.llama3.unwrap().original_max_position_embeddings,
+            8192
+        );
+    }
+
+    #[test]
+    fn qwen2_has_qkv_bias_only() {
+        let c = parse(r#", "model_type": "qwen2""#).unwrap();
+        assert!(c.qkv_bias && !c.o_bias);
+        let c = parse(r#", "attention_bias": true"#).unwrap();
+        assert!(c.qkv_bias && c.o_bias);
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        let e = |extra: &str| parse(extra).unwrap_err().to_string();
+        assert!(e(r#", "hidden_act": "gelu""#).contains("`hidden_act`"));
+        assert!(e(r#", "mlp_bias": true"#).contains("`mlp_bias`"));
+        assert!(
+            e(r#", "rope_scaling": {"rope_type": "yarn", "factor": 4.0}"#).contains("\"yarn\"")
+        );
+        assert!(e(r#", "num_key_value_heads": 3"#).contains("multiple"));
+        assert!(e(r#", "rms_norm_eps": "small""#).contains("field `rms_norm_eps` must be a number"));
+        let e = LlamaConfig::from_json_str(
+            r#"{"hidden_size": 8, "num_attention_heads": 2}"#,
+            "x/config.json",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x/config.json: missing required field `intermediate_size`"
+        );
+    }
+}

@@ -1,0 +1,242 @@
+//! The Llama forward pass as plain functions of the weights, one per unit.
+//!
+//! Numerics follow transformers: the compute dtype is the dtype of the
+//! parameters; RMSNorm upcasts to f32 and casts back before the weight;
+//! attention is `scaled_dot_product_attention` (softmax in f32 inside); the
+//! logits come out in the compute dtype and the loss upcasts them to f32.
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Context, Result};
+use tch::{Kind, Reduction, Tensor};
+
+use super::config::LlamaConfig;
+use super::ctx::Ctx;
+use super::rope;
+use super::units::{check_shapes, units, UnitKind, UnitSpec, EMBED_WEIGHT};
+
+/// Runs one unit.
+///
+/// * `params`: the unit's own parameters, in the order of `unit.params`, in
+///   the compute dtype (they set it).
+/// * `tied_embedding`: the embedding matrix `[V, H]` when `unit.uses_embedding`
+///   (the head of a tied model), else `None`.
+/// * `input`: token ids `[B, T]` (i64) for the embedding, hidden states
+///   `[B, T, H]` in the compute dtype for the other units.
+///
+/// Returns hidden states `[B, T, H]`, or logits `[B, T, V]` for the head, in
+/// the compute dtype. Autograd records the ops when it is enabled, so the same
+/// call serves the no-grad forward and the recompute of the backward.
+pub fn forward_unit(
+    cfg: &LlamaConfig,
+    unit: &UnitSpec,
+    params: &[Tensor],
+    tied_embedding: Option<&Tensor>,
+    input: &Tensor,
+    ctx: &Ctx,
+) -> Result<Tensor> {
+    check_shapes(unit, params)?;
+    if unit.uses_embedding != tied_embedding.is_some() {
+        bail!(
+            "unit {} ({:?}): the tied embedding must be given exactly when `uses_embedding` ({})",
+            unit.index,
+            unit.kind,
+            unit.uses_embedding
+        );
+    }
+    match unit.kind {
+        UnitKind::Embedding => {
+            if input.kind() != Kind::Int64 || input.dim() != 2 {
+                bail!(
+                    "embedding: expected token ids [B, T] of kind Int64, got {:?} {:?}",
+                    input.size(),
+                    input.kind()
+                );
+            }
+            let pad = cfg
+                .pad_token_id
+                .filter(|&p| (0..cfg.vocab_size).contains(&p));
+            Ok(Tensor::embedding(
+                &params[0],
+                input,
+                pad.unwrap_or(-1),
+                false,
+                false,
+            ))
+        }
+        UnitKind::Block(_) => {
+            check_hidden(cfg, input, params[0].kind())?;
+            Ok(block(cfg, params, input, ctx))
+        }
+        UnitKind::Head => {
+            check_hidden(cfg, input, params[0].kind())?;
+            let lm_head = tied_embedding.unwrap_or_else(|| &params[1]);
+            if lm_head.size() != [cfg.vocab_size, cfg.hidden_size] {
+                bail!(
+                    "{EMBED_WEIGHT}: expected shape [{}, {}], found {:?}",
+                    cfg.vocab_size,
+                    cfg.hidden_size,
+                    lm_head.size()
+                );
+            }
+            let x = rms_norm(input, &params[0], cfg.rms_norm_eps);
+            Ok(x.linear::<&Tensor>(lm_head, None))
+        }
+    }
+}
+
+fn check_hidden(cfg: &LlamaConfig, x: &Tensor, kind: Kind) -> Result<()> {
+    let size = x.size();
+    if size.len() != 3 || size[2] != cfg.hidden_size || x.kind() != kind {
+        bail!(
+            "expected hidden states [B, T, {}] of kind {kind:?}, got {size:?} {:?}",
+            cfg.hidden_size,
+            x.kind()
+        );
+    }
+    Ok(())
+}
+
+/// RMSNorm as transformers computes it: in f32, cast back, times the weight.
+pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Tensor {
+    let kind = x.kind();
+    let xf = x.to_kind(Kind::Float);
+    let var = xf.square().mean_dim(-1, true, Kind::Float);
+    let normed = xf * (var + eps).rsqrt();
+    weight * normed.to_kind(kind)
+}
+
+/// One decoder block; `p` in the order of [`units`] (q, k, v, o projections
+/// with their optional biases, gate, up, down, the two norms).
+fn block(cfg: &LlamaConfig, p: &[Tensor], x: &Tensor, ctx: &Ctx) -> Tensor {
+    let mut it = p.iter();
+    let mut next = || it.next().expect("parameter count checked");
+    let mut proj = |bias: bool| {
+        let w = next();
+        (w, if bias { Some(next()) } else { None })
+    };
+    let q = proj(cfg.qkv_bias);
+    let k = proj(cfg.qkv_bias);
+    let v = proj(cfg.qkv_bias);
+    let o = proj(cfg.o_bias);
+    let gate = proj(false).0;
+    let up = proj(false).0;
+    let down = proj(false).0;
+    let input_norm = proj(false).0;
+    let post_norm = proj(false).0;
+
+    let h = rms_norm(x, input_norm, cfg.rms_norm_eps);
+    let h = x + attention(cfg, &h, q, k, v, o, ctx);
+    let m = rms_norm(&h, post_norm, cfg.rms_norm_eps);
+    let mlp = (m.linear::<&Tensor>(gate, None).silu() * m.linear::<&Tensor>(up, None))
+        .linear::<&Tensor>(down, None);
+    h + mlp
+}
+
+type Proj<'a> = (&'a Tensor, Option<&'a Tensor>);
+
+/// Self-attention with rotary positions and grouped-query heads.
+fn attention(
+    cfg: &LlamaConfig,
+    x: &Tensor,
+    q: Proj,
+    k: Proj,
+    v: Proj,
+    o: Proj,
+    ctx: &Ctx,
+) -> Tensor {
+    let (b, t, _) = x.size3().expect("checked [B, T, H]");
+    let heads = |p: Proj, n: i64| {
+        x.linear(p.0, p.1)
+            .view([b, t, n, cfg.head_dim])
+            .transpose(1, 2)
+    };
+    let q = heads(q, cfg.num_attention_heads);
+    let k = heads(k, cfg.num_key_value_heads);
+    let v = heads(v, cfg.num_key_value_heads);
+    let q = rope::apply(&q, &ctx.cos, &ctx.sin);
+    let k = rope::apply(&k, &ctx.cos, &ctx.sin);
+    let y = Tensor::scaled_dot_product_attention(
+        &q,
+        &k,
+        &v,
+        ctx.mask.as_ref(),
+        0.0,
+        ctx.mask.is_none(),
+        None,
+        cfg.kv_groups() > 1,
+    );
+    y.transpose(1, 2)
+        .reshape([b, t, cfg.num_attention_heads * cfg.head_dim])
+        .linear(o.0, o.1)
+}
+
+/// The whole model on token ids `[B, T]` with positions `0..T` and causal
+/// attention, from weights by HF name (e.g. from [`super::load_named`]).
+pub fn forward(
+    cfg: &LlamaConfig,
+    weights: &HashMap<String, Tensor>,
+    input_ids: &Tensor,
+) -> Result<Tensor> {
+    let embed = weights
+        .get(EMBED_WEIGHT)
+        .with_context(|| format!("weight {EMBED_WEIGHT} missing"))?;
+    let t = input_ids.size().last().copied().unwrap_or(0);
+    let ctx = Ctx::causal(cfg, t, embed.kind(), input_ids.device());
+    forward_with_ctx(cfg, weights, input_ids, &ctx)
+}
+
+/// Like [`forward`], with the caller's positions and mask.
+pub fn forward_with_ctx(
+    cfg: &LlamaConfig,
+    weights: &HashMap<String, Tensor>,
+    input_ids: &Tensor,
+    ctx: &Ctx,
+) -> Result<Tensor> {
+    let get = |name: &str| {
+        weights
+            .get(name)
+            .map(|t| t.shallow_clone())
+            .with_context(|| format!("weight {name} missing"))
+    };
+    let mut x = input_ids.shallow_clone();
+    for unit in units(cfg) {
+        let params = unit
+            .params
+            .iter()
+            .map(|p| get(&p.name))
+            .collect::<Result<Vec<_>>>()?;
+        let tied = if unit.uses_embedding {
+            Some(get(EMBED_WEIGHT)?)
+        } else {
+            None
+        };
+        x = forward_unit(cfg, &unit, &params, tied.as_ref(), &x, ctx)?;
+    }
+    Ok(x)
+}
+
+/// Shifted causal-LM cross-entropy: position `t` predicts `labels[t + 1]`;
+/// labels equal to -100 are ignored. Returns the SUM of the token losses (an
+/// f32 scalar, differentiable) and the number of target tokens; the caller
+/// divides by the global number of targets.
+pub fn token_loss_sum(logits: &Tensor, labels: &Tensor) -> (Tensor, i64) {
+    let (b, t, v) = logits.size3().expect("logits must be [B, T, V]");
+    assert_eq!(
+        labels.size(),
+        [b, t],
+        "labels must be [B, T] like the logits"
+    );
+    if t < 2 {
+        let zero = logits.to_kind(Kind::Float).sum(Kind::Float) * 0.0;
+        return (zero, 0);
+    }
+    let lg = logits
+        .narrow(1, 0, t - 1)
+        .to_kind(Kind::Float)
+        .reshape([-1, v]);
+    let target = labels.narrow(1, 1, t - 1).reshape([-1]);
+    let loss = lg.cross_entropy_loss::<Tensor>(&target, None, Reduction::Sum, -100, 0.0);
+    let n = target.ne(-100).sum(Kind::Int64).int64_value(&[]);
+    (loss, n)
+}

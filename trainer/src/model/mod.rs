@@ -1,0 +1,33 @@
+//! The Llama family (Llama 2/3/3.1, Qwen2-style attention biases) as plain
+//! functions of their weights, cut into the units the ZeRO-3 engine gathers.
+//!
+//! * [`LlamaConfig`]: the shape, from a Hugging Face `config.json`.
+//! * [`units`]: the model as [`UnitSpec`]s, each listing its parameters (HF
+//!   name, shape) in flat-buffer order: 0 = embedding, `1..=L` = blocks,
+//!   `L + 1` = final norm (+ LM head when untied).
+//! * [`ParamSource`]: initial values by element range, from a checkpoint
+//!   ([`SafetensorsWeights`]) or a seeded random initialisation ([`RandomInit`]).
+//! * [`Ctx`] + [`forward_unit`]: one unit at a time, the engine's entry point;
+//!   [`forward`] runs them all for tests; [`token_loss_sum`] is the loss.
+//!
+//! Tied embeddings: the head unit then has `uses_embedding == true` and no
+//! `lm_head.weight`; [`forward_unit`] takes the embedding matrix as its
+//! `tied_embedding` argument, and the gradient autograd returns for it belongs
+//! to unit 0's `model.embed_tokens.weight`.
+
+mod config;
+mod ctx;
+mod init;
+mod llama;
+pub mod rope;
+mod source;
+mod units;
+mod weights;
+
+pub use config::{Llama3Scaling, LlamaConfig, RopeConfig};
+pub use ctx::Ctx;
+pub use init::RandomInit;
+pub use llama::{forward, forward_unit, forward_with_ctx, rms_norm, token_loss_sum};
+pub use source::{load_named, load_unit, read_unit_range, validate, ParamSource};
+pub use units::{all_params, units, Init, ParamSpec, UnitKind, UnitSpec, EMBED_WEIGHT};
+pub use weights::{SafetensorsWeights, INDEX_FILE, SINGLE_FILE};

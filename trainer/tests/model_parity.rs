@@ -1,0 +1,302 @@
+//! Parity with Hugging Face transformers on the tiny reference checkpoints of
+//! `scripts/make-reference-models` (logits, loss, and five AdamW steps), and
+//! the messages of bad inputs.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use common::{read_tensors, rel_err, scratch, variant};
+use tch::{Device, Kind, Tensor};
+use trainer::model::{
+    forward, forward_with_ctx, load_named, token_loss_sum, validate, Ctx, LlamaConfig,
+    SafetensorsWeights,
+};
+
+/// Logits and loss relative tolerance in f32.
+const TOL: f64 = 1e-4;
+
+fn load(dir: &Path, kind: Kind) -> (LlamaConfig, HashMap<String, Tensor>) {
+    let cfg = LlamaConfig::load(dir.join("config.json")).unwrap();
+    let weights = SafetensorsWeights::open(dir).unwrap();
+    let named = load_named(&cfg, &weights, kind, Device::Cpu).unwrap();
+    (cfg, named)
+}
+
+fn check_forward(name: &str) {
+    let dir = variant(name);
+    let (cfg, named) = load(&dir, Kind::Float);
+    let r = read_tensors(&dir.join("reference.safetensors"));
+    let ctx = Ctx::with_positions(&cfg, &r["position_ids"], Kind::Float);
+    let logits = forward_with_ctx(&cfg, &named, &r["input_ids"], &ctx).unwrap();
+    let logit_err = rel_err(&logits, &r["logits"]);
+
+    let (loss_sum, n) = token_loss_sum(&logits, &r["labels"]);
+    assert_eq!(n, r["n_targets"].int64_value(&[]), "{name}: target count");
+    let sum_err = rel_err(&loss_sum, &r["loss_sum"]);
+    let mean = loss_sum.double_value(&[]) / n as f64;
+    let hf_mean = r["loss_mean"].double_value(&[]);
+    let mean_err = (mean - hf_mean).abs() / hf_mean.abs();
+    println!("{name}: logits rel err {logit_err:.2e}, loss sum {sum_err:.2e}, mean {mean_err:.2e}");
+    assert!(logit_err < TOL, "{name}: logits rel err {logit_err:e}");
+    assert!(sum_err < TOL, "{name}: loss sum rel err {sum_err:e}");
+    assert!(mean_err < TOL, "{name}: loss mean rel err {mean_err:e}");
+
+    // bf16 compute against transformers in bf16: same recipe, rounding apart.
+    let (_, named16) = load(&dir, Kind::BFloat16);
+    let ctx16 = Ctx::with_positions(&cfg, &r["position_ids"], Kind::BFloat16);
+    let logits16 = forward_with_ctx(&cfg, &named16, &r["input_ids"], &ctx16).unwrap();
+    assert_eq!(logits16.kind(), Kind::BFloat16);
+    let ours = rel_err(&logits16, &r["logits"]);
+    let hf = rel_err(&r["logits_bf16"], &r["logits"]);
+    let between = rel_err(&logits16, &r["logits_bf16"]);
+    println!("{name}: bf16 logits vs f32: ours {ours:.2e}, transformers {hf:.2e}; ours vs transformers {between:.2e}");
+    assert!(
+        ours < 1.5 * hf,
+        "{name}: bf16 error {ours:e} vs transformers' {hf:e}"
+    );
+}
+
+#[test]
+fn forward_parity_gqa() {
+    check_forward("gqa");
+}
+
+#[test]
+fn forward_parity_tied_embeddings_bf16_checkpoint() {
+    check_forward("tied");
+}
+
+#[test]
+fn forward_parity_qwen2_qkv_bias() {
+    check_forward("qwen2_bias");
+}
+
+#[test]
+fn forward_parity_llama3_rope_long_positions_legacy_keys() {
+    check_forward("llama3_rope");
+}
+
+#[test]
+fn forward_parity_llama_attention_bias_sharded_f16() {
+    check_forward("llama_bias");
+}
+
+/// Five steps of torch.optim.AdamW (as the script runs them) on gradients from
+/// autograd through our forward: checks the backward path, tied embeddings
+/// and the padding row against transformers' training.
+fn check_training(name: &str) {
+    let dir = variant(name);
+    let (cfg, named) = load(&dir, Kind::Float);
+    let t = read_tensors(&dir.join("train.safetensors"));
+    let names: Vec<String> = named.keys().cloned().collect();
+    let params: Vec<Tensor> = names
+        .iter()
+        .map(|n| named[n].set_requires_grad(true))
+        .collect();
+    let mut m: Vec<Tensor> = params.iter().map(Tensor::zeros_like).collect();
+    let mut v: Vec<Tensor> = params.iter().map(Tensor::zeros_like).collect();
+    let (lr, b1, b2, eps, wd) = (1e-3, 0.9f64, 0.999f64, 1e-8, 0.01);
+    let steps = t["losses"].size()[0];
+    for step in 0..steps {
+        let logits = forward(&cfg, &named, &t["input_ids"].get(step)).unwrap();
+        let (sum, n) = token_loss_sum(&logits, &t["labels"].get(step));
+        let loss = sum / n as f64;
+        let want = t["losses"].double_value(&[step]);
+        let got = loss.double_value(&[]);
+        assert!(
+            (got - want).abs() / want < TOL,
+            "{name} step {step}: loss {got} vs {want}"
+        );
+        let grads = Tensor::run_backward(&[&loss], &params, false, false);
+        let norm = grads
+            .iter()
+            .map(|g| g.square().sum(Kind::Float))
+            .fold(Tensor::zeros([], (Kind::Float, Device::Cpu)), |a, b| a + b)
+            .sqrt();
+        let want_norm = t["grad_norms"].double_value(&[step]);
+        let got_norm = norm.double_value(&[]);
+        assert!(
+            (got_norm - want_norm).abs() / want_norm < TOL,
+            "{name} step {step}: grad norm {got_norm} vs {want_norm}"
+        );
+        let coef = (&norm + 1e-6).reciprocal().clamp_max(1.0);
+        let k = (step + 1) as i32;
+        let (bc1, bc2) = (1.0 - b1.powi(k), 1.0 - b2.powi(k));
+        tch::no_grad(|| {
+            for (i, p) in params.iter().enumerate() {
+                let g = &grads[i] * &coef;
+                let mut p = p.shallow_clone();
+                let _ = p.g_mul_scalar_(1.0 - lr * wd);
+                m[i] = &m[i] * b1 + &g * (1.0 - b1);
+                v[i] = &v[i] * b2 + g.square() * (1.0 - b2);
+                let denom = v[i].sqrt() / bc2.sqrt() + eps;
+                let _ = p.g_sub_(&(&m[i] / denom * (lr / bc1)));
+            }
+        });
+    }
+    let after = read_tensors(&dir.join("after-steps/model.safetensors"));
+    let weights = SafetensorsWeights::open(&dir).unwrap();
+    let initial = load_named(&cfg, &weights, Kind::Float, Device::Cpu).unwrap();
+    let (mut worst_max, mut worst_rel) = ((0.0, String::new()), (0.0, String::new()));
+    for (n, p) in names.iter().zip(&params) {
+        let want = &after[n];
+        // The training moved each weight by about lr per step; Adam divides
+        // tiny gradients by their tiny RMS, so float noise in them shows up
+        // as a fraction of one step: compare against the update itself.
+        let diff = (p - want).abs().max().double_value(&[]);
+        let update = (want - &initial[n]).norm().double_value(&[]);
+        let rel = (p - want).norm().double_value(&[]) / update;
+        if diff > worst_max.0 {
+            worst_max = (diff, n.clone());
+        }
+        if rel > worst_rel.0 {
+            worst_rel = (rel, n.clone());
+        }
+    }
+    println!(
+        "{name}: {steps} AdamW steps; worst weight diff {:.2e} ({}), worst |diff|/|update| {:.2e} ({})",
+        worst_max.0, worst_max.1, worst_rel.0, worst_rel.1
+    );
+    assert!(
+        worst_max.0 < 1e-4,
+        "{name}: weights differ by {:e} in {}",
+        worst_max.0,
+        worst_max.1
+    );
+    assert!(
+        worst_rel.0 < 1e-3,
+        "{name}: |diff|/|update| {:e} in {}",
+        worst_rel.0,
+        worst_rel.1
+    );
+}
+
+#[test]
+fn training_parity_gqa() {
+    check_training("gqa");
+}
+
+#[test]
+fn training_parity_tied_embeddings() {
+    check_training("tied");
+}
+
+#[test]
+fn training_parity_qwen2_qkv_bias() {
+    check_training("qwen2_bias");
+}
+
+#[test]
+fn training_parity_llama3_rope() {
+    check_training("llama3_rope");
+}
+
+#[test]
+fn training_parity_llama_attention_bias() {
+    check_training("llama_bias");
+}
+
+/// A copy of the `gqa` checkpoint whose config.json is edited by `edit`.
+fn edited_copy(
+    test: &str,
+    edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) -> std::path::PathBuf {
+    let src = variant("gqa");
+    let dir = scratch(test);
+    std::fs::copy(src.join("model.safetensors"), dir.join("model.safetensors")).unwrap();
+    let text = std::fs::read_to_string(src.join("config.json")).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    edit(json.as_object_mut().unwrap());
+    std::fs::write(dir.join("config.json"), json.to_string()).unwrap();
+    dir
+}
+
+#[test]
+fn config_missing_field_names_file_and_field() {
+    let dir = edited_copy("missing-field", |m| {
+        m.remove("vocab_size");
+    });
+    let path = dir.join("config.json");
+    let err = LlamaConfig::load(&path).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!("{}: missing required field `vocab_size`", path.display())
+    );
+}
+
+#[test]
+fn config_unsupported_activation_is_refused() {
+    let dir = edited_copy("gelu", |m| {
+        m.insert("hidden_act".into(), "gelu".into());
+    });
+    let path = dir.join("config.json");
+    let err = LlamaConfig::load(&path).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}: field `hidden_act` is \"gelu\"; only \"silu\" is supported",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn missing_tensor_is_named_with_the_file() {
+    let dir = edited_copy("missing-tensor", |m| {
+        m.insert("num_hidden_layers".into(), 3.into());
+    });
+    let cfg = LlamaConfig::load(dir.join("config.json")).unwrap();
+    let weights = SafetensorsWeights::open(&dir).unwrap();
+    let err = validate(&cfg, &weights).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "tensor model.layers.2.self_attn.q_proj.weight not found in {}",
+            dir.join("model.safetensors").display()
+        )
+    );
+    // The same through the sharded index.
+    let sharded = variant("llama_bias");
+    let mut cfg = LlamaConfig::load(sharded.join("config.json")).unwrap();
+    cfg.num_hidden_layers = 3;
+    let err = validate(&cfg, &SafetensorsWeights::open(&sharded).unwrap()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "tensor model.layers.2.self_attn.q_proj.weight not found in {}",
+            sharded.join("model.safetensors.index.json").display()
+        )
+    );
+}
+
+#[test]
+fn wrong_shape_says_expected_and_found() {
+    let dir = edited_copy("wrong-shape", |m| {
+        m.insert("intermediate_size".into(), 128.into());
+    });
+    let cfg = LlamaConfig::load(dir.join("config.json")).unwrap();
+    let weights = SafetensorsWeights::open(&dir).unwrap();
+    let err = load_named(&cfg, &weights, Kind::Float, Device::Cpu).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "tensor model.layers.0.mlp.gate_proj.weight in {}: expected shape [128, 64], found [160, 64]",
+            dir.join("model.safetensors").display()
+        )
+    );
+}
+
+#[test]
+fn folder_without_weights_is_an_error() {
+    let dir = scratch("no-weights");
+    let err = SafetensorsWeights::open(&dir).err().unwrap().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "no weights in {}: expected model.safetensors or model.safetensors.index.json",
+            dir.display()
+        )
+    );
+}
