@@ -9,7 +9,10 @@ const CONFIG: &str = "run_name: cfgtest\ntrain:\n  micro_batch_size: 2\n  effect
 
 /// A stand-in trainer that prints what `launch` handed it.
 fn fake_trainer(dir: &std::path::Path) -> std::path::PathBuf {
-    script(&dir.join("fake-trainer"), "echo rank $RANK of $WORLD_SIZE\ncat \"$FERROSPEED_CONFIG\"")
+    script(
+        &dir.join("fake-trainer"),
+        "echo rank $RANK of $WORLD_SIZE\ncat \"$FERROSPEED_CONFIG\"",
+    )
 }
 
 #[test]
@@ -23,9 +26,17 @@ fn ranks_get_the_resolved_config_and_the_plan_is_printed() {
         .unwrap();
     let all = text(&out);
     assert!(out.status.success(), "{all}");
-    assert!(all.contains("world size 2, micro batch 2 per device, gradient accumulation 4, effective batch 16"), "{all}");
+    assert!(
+        all.contains(
+            "world size 2, micro batch 2 per device, gradient accumulation 4, effective batch 16"
+        ),
+        "{all}"
+    );
     assert!(all.contains("[rank0] rank 0 of 2"), "{all}");
-    assert!(all.contains("learning_rate: 0.001"), "the --set value reaches the ranks: {all}");
+    assert!(
+        all.contains("learning_rate: 0.001"),
+        "the --set value reaches the ranks: {all}"
+    );
     let logs = rank_logs(&dir.join("logs/cfgtest"));
     assert_eq!(logs.len(), 2);
     assert!(logs[1].1.contains("rank 1 of 2"));
@@ -38,9 +49,18 @@ fn check_prints_plans_for_one_two_and_eight_devices() {
     let out = launch(&dir).args(["check", "c.yaml"]).output().unwrap();
     let all = text(&out);
     assert!(out.status.success(), "{all}");
-    assert!(all.contains("world size 1, micro batch 4 per device, gradient accumulation 4"), "{all}");
-    assert!(all.contains("world size 2, micro batch 2 per device, gradient accumulation 4"), "{all}");
-    assert!(all.contains("world size 8, micro batch 2 per device, gradient accumulation 1"), "{all}");
+    assert!(
+        all.contains("world size 1, micro batch 4 per device, gradient accumulation 4"),
+        "{all}"
+    );
+    assert!(
+        all.contains("world size 2, micro batch 2 per device, gradient accumulation 4"),
+        "{all}"
+    );
+    assert!(
+        all.contains("world size 8, micro batch 2 per device, gradient accumulation 1"),
+        "{all}"
+    );
     assert!(!dir.join("logs").exists(), "check runs nothing");
 }
 
@@ -49,12 +69,19 @@ fn check_prints_plans_for_one_two_and_eight_devices() {
 fn refused(config: &str, args: &[&str], message: &str) {
     let dir = scratch("bad");
     std::fs::write(dir.join("c.yaml"), config).unwrap();
-    let out = launch(&dir).args(args).env("FERROSPEED_TRAINER", fake_trainer(&dir)).output().unwrap();
+    let out = launch(&dir)
+        .args(args)
+        .env("FERROSPEED_TRAINER", fake_trainer(&dir))
+        .output()
+        .unwrap();
     let all = text(&out);
     assert_eq!(out.status.code(), Some(2), "{all}");
     assert!(all.contains(message), "expected {message:?} in: {all}");
     assert_eq!(all.matches("error:").count(), 1, "one message: {all}");
-    assert!(!all.contains("panicked") && !all.contains("backtrace"), "{all}");
+    assert!(
+        !all.contains("panicked") && !all.contains("backtrace"),
+        "{all}"
+    );
     assert!(!dir.join("logs").exists(), "nothing may be spawned: {all}");
 }
 
@@ -65,14 +92,42 @@ fn bad_inputs_get_one_clear_message_and_spawn_nothing() {
         &["1", "c.yaml"],
         "c.yaml:3:3: unknown key `train.micro_batch`; did you mean `train.micro_batch_size`?",
     );
-    refused("run_name: x\ntrain:\n  learning_rate: fast\n", &["1", "c.yaml"], "c.yaml:3:18: `train.learning_rate`: invalid type: string \"fast\"");
-    refused(CONFIG, &["0", "c.yaml"], "the number of processes must be at least 1 (got 0)");
+    refused(
+        "run_name: x\ntrain:\n  learning_rate: fast\n",
+        &["1", "c.yaml"],
+        "c.yaml:3:18: `train.learning_rate`: invalid type: string \"fast\"",
+    );
+    refused(
+        CONFIG,
+        &["0", "c.yaml"],
+        "the number of processes must be at least 1 (got 0)",
+    );
     refused(CONFIG, &["3", "c.yaml"], "`train.effective_batch_size` = 16 is not a multiple of micro_batch_size x world size = 2 x 3 = 6");
-    refused(CONFIG, &["1", "missing.yaml"], "cannot read config file missing.yaml: No such file or directory");
-    refused(CONFIG, &["2", "--", "no-such-program-anywhere"], "program `no-such-program-anywhere` not found in PATH");
-    refused(CONFIG, &["2", "--", "./not-here.sh"], "program ./not-here.sh does not exist");
-    refused(CONFIG, &["2", "c.yaml", "--set", "optimizer.bits=4"], "`optimizer.bits` must be 32 or 8, got 4");
-    refused(CONFIG, &["two", "c.yaml"], "expected the number of processes or a command");
+    refused(
+        CONFIG,
+        &["1", "missing.yaml"],
+        "cannot read config file missing.yaml: No such file or directory",
+    );
+    refused(
+        CONFIG,
+        &["2", "--", "no-such-program-anywhere"],
+        "program `no-such-program-anywhere` not found in PATH",
+    );
+    refused(
+        CONFIG,
+        &["2", "--", "./not-here.sh"],
+        "program ./not-here.sh does not exist",
+    );
+    refused(
+        CONFIG,
+        &["2", "c.yaml", "--set", "optimizer.bits=4"],
+        "`optimizer.bits` must be 32 or 8, got 4",
+    );
+    refused(
+        CONFIG,
+        &["two", "c.yaml"],
+        "expected the number of processes or a command",
+    );
 }
 
 #[test]
@@ -81,7 +136,18 @@ fn two_nodes_on_loopback_form_one_world_of_four() {
     let port = free_port().to_string();
     let node = |rank: &str| {
         launch(&dir)
-            .args(["2", "--nnodes", "2", "--node-rank", rank, "--master-port", &port, "--run-id", "shared-secret", "--"])
+            .args([
+                "2",
+                "--nnodes",
+                "2",
+                "--node-rank",
+                rank,
+                "--master-port",
+                &port,
+                "--run-id",
+                "shared-secret",
+                "--",
+            ])
             .arg(bin("trainer"))
             .arg("probe")
             .stdout(Stdio::piped())
@@ -91,10 +157,17 @@ fn two_nodes_on_loopback_form_one_world_of_four() {
     };
     let n0 = node("0");
     let n1 = node("1");
-    let (o0, o1) = (n0.wait_with_output().unwrap(), n1.wait_with_output().unwrap());
+    let (o0, o1) = (
+        n0.wait_with_output().unwrap(),
+        n1.wait_with_output().unwrap(),
+    );
     assert!(o0.status.success(), "{}", text(&o0));
     assert!(o1.status.success(), "{}", text(&o1));
-    assert!(text(&o0).contains("probe: rank 0/4 all-reduce ok (sum 6)"), "{}", text(&o0));
+    assert!(
+        text(&o0).contains("probe: rank 0/4 all-reduce ok (sum 6)"),
+        "{}",
+        text(&o0)
+    );
     let logs = rank_logs(&dir.join("logs"));
     assert!(logs.iter().any(|(p, b)| p.ends_with("rank-3.log") && b.contains("rank 3/4 all-reduce ok (sum 6)")), "{logs:?}");
 }
@@ -104,18 +177,45 @@ fn a_node_without_the_run_secret_is_refused() {
     let dir = scratch("stranger");
     let port = free_port().to_string();
     let mut n0 = launch(&dir)
-        .args(["1", "--nnodes", "2", "--node-rank", "0", "--master-port", &port, "--run-id", "right", "--"])
+        .args([
+            "1",
+            "--nnodes",
+            "2",
+            "--node-rank",
+            "0",
+            "--master-port",
+            &port,
+            "--run-id",
+            "right",
+            "--",
+        ])
         .args(["sleep", "30"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let out = launch(&dir)
-        .args(["1", "--nnodes", "2", "--node-rank", "1", "--master-port", &port, "--run-id", "wrong", "--", "true"])
+        .args([
+            "1",
+            "--nnodes",
+            "2",
+            "--node-rank",
+            "1",
+            "--master-port",
+            &port,
+            "--run-id",
+            "wrong",
+            "--",
+            "true",
+        ])
         .output()
         .unwrap();
     let _ = n0.kill();
     let _ = n0.wait();
     assert!(!out.status.success());
-    assert!(text(&out).contains("refused this process: wrong run secret"), "{}", text(&out));
+    assert!(
+        text(&out).contains("refused this process: wrong run secret"),
+        "{}",
+        text(&out)
+    );
 }

@@ -8,7 +8,7 @@ use std::process::Command;
 /// `target/<profile>`, where `launch` and `trainer` are built.
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf(); // target/<profile>/deps/.. 
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf(); // target/<profile>/deps/..
     assert!(
         dir.join("launch").is_file(),
         "{} has no `launch`: build the binaries first (cargo build --release --workspace --bins)",
@@ -29,7 +29,9 @@ pub fn repo() -> PathBuf {
 
 /// A fresh scratch folder under target/e2e.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = bin_dir().join("e2e").join(format!("{name}-{}", std::process::id()));
+    let dir = bin_dir()
+        .join("e2e")
+        .join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -38,7 +40,9 @@ pub fn scratch(name: &str) -> PathBuf {
 /// `launch` run in `dir`, with its logs under `dir/logs`.
 pub fn launch(dir: &Path) -> Command {
     let mut c = Command::new(bin("launch"));
-    c.current_dir(dir).env("FERROSPEED_LOG_DIR", dir.join("logs")).env_remove("FERROSPEED_RUN_ID");
+    c.current_dir(dir)
+        .env("FERROSPEED_LOG_DIR", dir.join("logs"))
+        .env_remove("FERROSPEED_RUN_ID");
     c
 }
 
@@ -51,12 +55,17 @@ pub fn alive(pid: i32) -> bool {
 /// Every `rank-*.log` under `dir`, with its contents.
 pub fn rank_logs(dir: &Path) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
             out.extend(rank_logs(&p));
-        } else if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("rank-")) {
+        } else if p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("rank-"))
+        {
             out.push((p.clone(), std::fs::read_to_string(&p).unwrap_or_default()));
         }
     }
@@ -74,10 +83,18 @@ pub fn script(path: &Path, body: &str) -> PathBuf {
 
 /// A TCP port that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// stdout + stderr of a finished command, as text.
 pub fn text(out: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }

@@ -7,7 +7,8 @@ static LOADED: OnceLock<Result<(), String>> = OnceLock::new();
 
 /// Whether this machine has an NVIDIA driver (a GPU may be usable).
 pub fn driver_present() -> bool {
-    std::path::Path::new("/proc/driver/nvidia/version").exists() || dlopen("libcuda.so.1", libc::RTLD_LAZY).is_ok()
+    std::path::Path::new("/proc/driver/nvidia/version").exists()
+        || dlopen("libcuda.so.1", libc::RTLD_LAZY).is_ok()
 }
 
 fn dlopen(name: &str, flags: i32) -> Result<(), String> {
@@ -17,7 +18,13 @@ fn dlopen(name: &str, flags: i32) -> Result<(), String> {
     if handle.is_null() {
         // SAFETY: dlerror returns a C string owned by libc, or null.
         let why = unsafe { libc::dlerror() };
-        let why = if why.is_null() { "unknown".into() } else { unsafe { std::ffi::CStr::from_ptr(why) }.to_string_lossy().into_owned() };
+        let why = if why.is_null() {
+            "unknown".into()
+        } else {
+            unsafe { std::ffi::CStr::from_ptr(why) }
+                .to_string_lossy()
+                .into_owned()
+        };
         return Err(why);
     }
     Ok(())

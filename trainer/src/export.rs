@@ -12,7 +12,10 @@ pub fn write_final(engine: &mut Engine, config: &Config, dir: &Path) -> Result<(
     let rank = engine.comm.rank();
     let mut named: Vec<(String, Tensor)> = Vec::new();
     for u in 0..engine.specs.len() {
-        let full = engine.comm.all_gather(&engine.shards[u].master).with_context(|| format!("gathering unit {u} for export"))?;
+        let full = engine
+            .comm
+            .all_gather(&engine.shards[u].master)
+            .with_context(|| format!("gathering unit {u} for export"))?;
         if rank == 0 {
             let spec = &engine.specs[u];
             for (p, t) in spec.params.iter().zip(spec.split_flat(&full)?) {
@@ -31,11 +34,16 @@ pub fn write_final(engine: &mut Engine, config: &Config, dir: &Path) -> Result<(
         (None, Some(f)) => f.clone(),
         (None, None) => unreachable!("validated before training"),
     };
-    std::fs::copy(&source, tmp.join("config.json")).with_context(|| format!("copying {}", source.display()))?;
-    let refs: Vec<(&str, Tensor)> = named.iter().map(|(n, t)| (n.as_str(), t.shallow_clone())).collect();
+    std::fs::copy(&source, tmp.join("config.json"))
+        .with_context(|| format!("copying {}", source.display()))?;
+    let refs: Vec<(&str, Tensor)> = named
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.shallow_clone()))
+        .collect();
     Tensor::write_safetensors(&refs, tmp.join("model.safetensors"))?;
     let _ = std::fs::remove_dir_all(dir);
-    std::fs::rename(&tmp, dir).with_context(|| format!("cannot move the export into {}", dir.display()))?;
+    std::fs::rename(&tmp, dir)
+        .with_context(|| format!("cannot move the export into {}", dir.display()))?;
     println!("final weights written to {}", dir.display());
     Ok(())
 }

@@ -23,7 +23,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("probe") => probe(&env),
         None => trainer::run::train(&env),
-        Some(other) => Err(anyhow::anyhow!("unknown trainer command {other:?} (expected none, or `probe`)")),
+        Some(other) => Err(anyhow::anyhow!(
+            "unknown trainer command {other:?} (expected none, or `probe`)"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -39,7 +41,8 @@ fn probe(env: &RankEnv) -> Result<()> {
     let start = Instant::now();
     let mut comm = comm::connect(env, runconfig::CommKind::Cpu)?;
     let mut t = Tensor::from_slice(&[env.rank as f32]);
-    comm.all_reduce(&mut t, ReduceOp::Sum).context("probe all-reduce")?;
+    comm.all_reduce(&mut t, ReduceOp::Sum)
+        .context("probe all-reduce")?;
     let want = (env.world_size * (env.world_size - 1) / 2) as f32;
     let got = t.double_value(&[0]) as f32;
     anyhow::ensure!(got == want, "probe all-reduce gave {got}, expected {want}");

@@ -14,9 +14,14 @@ pub struct MetricsFile {
 impl MetricsFile {
     /// Opens `<dir>/metrics.jsonl` for appending (a resumed run continues it).
     pub fn open(dir: &Path) -> Result<MetricsFile> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create output folder {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create output folder {}", dir.display()))?;
         let path = dir.join("metrics.jsonl");
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
         Ok(MetricsFile { file })
     }
 

@@ -3,9 +3,10 @@
 
 use crate::data::batches::Steps;
 use crate::data::tokens;
-use crate::model::{units, LlamaConfig, SafetensorsWeights};
+use crate::model::{
+    read_unit_range, units, validate, LlamaConfig, ParamSource, RandomInit, SafetensorsWeights,
+};
 use crate::optim::AdamW;
-use crate::zero::init::Source;
 use crate::zero::shard::UnitShard;
 use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
@@ -15,9 +16,16 @@ use tch::{Device, Kind};
 
 /// Reads the resolved configuration `launch` wrote for this run.
 pub fn load_config(env: &RankEnv) -> Result<(Config, Plan)> {
-    let path = RankEnv::config_path().context("FERROSPEED_CONFIG is not set: start the trainer with `launch N config.yaml`")?;
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let resolved = runconfig::from_str(&text, &path.display().to_string(), env.world_size as u32, &[])?;
+    let path = RankEnv::config_path()
+        .context("FERROSPEED_CONFIG is not set: start the trainer with `launch N config.yaml`")?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let resolved = runconfig::from_str(
+        &text,
+        &path.display().to_string(),
+        env.world_size as u32,
+        &[],
+    )?;
     Ok((resolved.config, resolved.plan))
 }
 
@@ -31,16 +39,18 @@ pub fn threads(config: &Config, env: &RankEnv) -> usize {
 }
 
 /// The model's architecture and where its initial weights come from.
-pub fn model_source(config: &Config) -> Result<(LlamaConfig, Source)> {
+pub fn model_source(config: &Config) -> Result<(LlamaConfig, Box<dyn ParamSource>)> {
     match (&config.model.path, &config.model.config) {
         (Some(dir), _) => {
             let cfg = LlamaConfig::load(dir.join("config.json"))?;
-            Ok((cfg, Source::Files(SafetensorsWeights::open(dir)?)))
+            let weights = SafetensorsWeights::open(dir)?;
+            validate(&cfg, &weights)?;
+            Ok((cfg, Box::new(weights)))
         }
         (None, Some(file)) => {
             let cfg = LlamaConfig::load(file)?;
-            let source = Source::random(&cfg, config.train.seed);
-            Ok((cfg, source))
+            let source = RandomInit::new(&cfg, config.train.seed);
+            Ok((cfg, Box::new(source)))
         }
         (None, None) => bail!("set `model.path` (a Hugging Face model folder) or `model.config` (a config.json for random init)"),
     }
@@ -58,12 +68,32 @@ pub fn engine(config: &Config, env: &RankEnv, device: Device) -> Result<Engine> 
     let layouts = Engine::layouts(&specs, comm.rank(), comm.world_size());
     let mut shards = Vec::with_capacity(specs.len());
     for (spec, layout) in specs.iter().zip(layouts) {
-        let master = source.shard(spec, &layout)?;
+        let master = read_unit_range(
+            source.as_ref(),
+            spec,
+            layout.shard_start() as i64,
+            layout.shard_len as i64,
+        )?;
         shards.push(UnitShard::new(layout, master, dtype, device));
     }
     let o = &config.optimizer;
-    let adam = AdamW { beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weight_decay: o.weight_decay };
-    Ok(Engine { cfg, specs, shards, comm, dtype, device, adam, steps_done: 0, comm_bytes: 0 })
+    let adam = AdamW {
+        beta1: o.betas[0],
+        beta2: o.betas[1],
+        eps: o.eps,
+        weight_decay: o.weight_decay,
+    };
+    Ok(Engine {
+        cfg,
+        specs,
+        shards,
+        comm,
+        dtype,
+        device,
+        adam,
+        steps_done: 0,
+        comm_bytes: 0,
+    })
 }
 
 /// The samples of the configured datasets, checked against the model.
@@ -79,15 +109,26 @@ pub fn samples(config: &Config, model: &LlamaConfig) -> Result<Vec<Vec<i64>>> {
         }
         all.extend(rows);
     }
-    let longest = all.iter().map(|r| r.len().min(config.data.max_seq_length)).max().unwrap_or(0);
+    let longest = all
+        .iter()
+        .map(|r| r.len().min(config.data.max_seq_length))
+        .max()
+        .unwrap_or(0);
     if longest as i64 > model.max_position_embeddings {
         bail!(
             "sequences of {longest} tokens exceed the model's max_position_embeddings ({}); lower data.max_seq_length",
             model.max_position_embeddings
         );
     }
-    if let Some(bad) = all.iter().flatten().find(|&&t| t < 0 || t >= model.vocab_size) {
-        bail!("token id {bad} is outside the model's vocabulary (vocab_size {})", model.vocab_size);
+    if let Some(bad) = all
+        .iter()
+        .flatten()
+        .find(|&&t| t < 0 || t >= model.vocab_size)
+    {
+        bail!(
+            "token id {bad} is outside the model's vocabulary (vocab_size {})",
+            model.vocab_size
+        );
     }
     Ok(all)
 }
@@ -99,6 +140,12 @@ pub fn train(env: &RankEnv) -> Result<()> {
     let device = Device::Cpu;
     let mut engine = engine(&config, env, device)?;
     let samples = samples(&config, &engine.cfg)?;
-    let steps = Steps::new(samples, config.data.max_seq_length, plan, config.train.seed, config.data.shuffle)?;
+    let steps = Steps::new(
+        samples,
+        config.data.max_seq_length,
+        plan,
+        config.train.seed,
+        config.data.shuffle,
+    )?;
     crate::train::run(&config, &plan, &mut engine, &steps)
 }

@@ -16,8 +16,16 @@ pub struct Schedule {
 impl Schedule {
     /// A schedule of `total` steps peaking at `peak`.
     pub fn new(cfg: &ScheduleConfig, peak: f64, total: u64) -> Schedule {
-        let warmup = cfg.warmup_steps.unwrap_or_else(|| (cfg.warmup_ratio * total as f64).ceil() as u64);
-        Schedule { peak, kind: cfg.kind, warmup, total, floor: cfg.min_lr_ratio }
+        let warmup = cfg
+            .warmup_steps
+            .unwrap_or_else(|| (cfg.warmup_ratio * total as f64).ceil() as u64);
+        Schedule {
+            peak,
+            kind: cfg.kind,
+            warmup,
+            total,
+            floor: cfg.min_lr_ratio,
+        }
     }
 
     /// The rate used by optimizer step `step` (0-based).
@@ -41,7 +49,12 @@ mod tests {
     use super::*;
 
     fn cfg(kind: ScheduleKind, warmup_steps: u64, min: f64) -> ScheduleConfig {
-        ScheduleConfig { kind, warmup_ratio: 0.0, warmup_steps: Some(warmup_steps), min_lr_ratio: min }
+        ScheduleConfig {
+            kind,
+            warmup_ratio: 0.0,
+            warmup_steps: Some(warmup_steps),
+            min_lr_ratio: min,
+        }
     }
 
     #[test]

@@ -27,15 +27,25 @@ pub fn run(config: &Config, plan: &Plan, engine: &mut Engine, steps: &Steps) -> 
     let schedule = Schedule::new(&config.train.lr_schedule, config.train.learning_rate, total);
     let rank = engine.comm.rank();
     let out_dir = config.output_dir();
-    let mut metrics = if rank == 0 { Some(MetricsFile::open(&out_dir)?) } else { None };
+    let mut metrics = if rank == 0 {
+        Some(MetricsFile::open(&out_dir)?)
+    } else {
+        None
+    };
     if let Some(m) = metrics.as_mut() {
         let mut info = Map::new();
         info.insert("event".into(), json!("start"));
         info.insert("world_size".into(), json!(plan.world_size));
         info.insert("grad_accum".into(), json!(plan.grad_accum));
         info.insert("total_steps".into(), json!(total));
-        info.insert("parameters".into(), json!(engine.specs.iter().map(|s| s.numel()).sum::<i64>()));
-        info.insert("model_state_bytes_per_rank".into(), json!(engine.state_bytes()));
+        info.insert(
+            "parameters".into(),
+            json!(engine.specs.iter().map(|s| s.numel()).sum::<i64>()),
+        );
+        info.insert(
+            "model_state_bytes_per_rank".into(),
+            json!(engine.state_bytes()),
+        );
         m.record(&info)?;
     }
     let mut total_tokens: i64 = 0;
@@ -47,7 +57,11 @@ pub fn run(config: &Config, plan: &Plan, engine: &mut Engine, steps: &Steps) -> 
         for micro in 0..plan.grad_accum {
             let mb = steps.micro_batch(step, rank, micro, engine.device);
             local[0] += engine.micro_step(&mb.input_ids, &mb.labels, targets)?;
-            local[1] += mb.labels.ne(crate::data::batches::IGNORE).sum(Kind::Int64).int64_value(&[]) as f64;
+            local[1] += mb
+                .labels
+                .ne(crate::data::batches::IGNORE)
+                .sum(Kind::Int64)
+                .int64_value(&[]) as f64;
         }
         let mut sums = Tensor::from_slice(&local);
         engine.comm.all_reduce(&mut sums, ReduceOp::Sum)?;
@@ -56,7 +70,10 @@ pub fn run(config: &Config, plan: &Plan, engine: &mut Engine, steps: &Steps) -> 
         let stats = engine.step(lr, config.train.max_grad_norm)?;
         let loss = loss_sum / targets.max(1) as f64;
         if !loss.is_finite() {
-            bail!("the loss became {loss} at step {}: stopping (lower the learning rate?)", step + 1);
+            bail!(
+                "the loss became {loss} at step {}: stopping (lower the learning rate?)",
+                step + 1
+            );
         }
         total_tokens += tokens;
         window_tokens += tokens;

@@ -17,7 +17,9 @@ where
     let handles: Vec<_> = (0..world)
         .map(|rank| {
             std::thread::spawn(move || {
-                let mut store = StoreClient::connect("127.0.0.1", port, "t", "", Duration::from_secs(10)).unwrap();
+                let mut store =
+                    StoreClient::connect("127.0.0.1", port, "t", "", Duration::from_secs(10))
+                        .unwrap();
                 let mut comm = CpuComm::connect(rank, world, &mut store).unwrap();
                 body(rank, &mut comm);
             })
@@ -31,16 +33,26 @@ where
 /// Rank r's deterministic input of `n` elements.
 fn input(rank: usize, n: usize, kind: Kind) -> Tensor {
     let base = Tensor::arange(n as i64, (Kind::Double, tch::Device::Cpu));
-    ((base * 0.37 + rank as f64 * 1.5).sin() * 8.0).round().to_kind(kind)
+    ((base * 0.37 + rank as f64 * 1.5).sin() * 8.0)
+        .round()
+        .to_kind(kind)
 }
 
 fn sum_over_ranks(world: usize, n: usize, kind: Kind) -> Tensor {
-    (0..world).map(|r| input(r, n, kind).to_kind(Kind::Double)).fold(Tensor::zeros([n as i64], (Kind::Double, tch::Device::Cpu)), |a, b| a + b)
+    (0..world)
+        .map(|r| input(r, n, kind).to_kind(Kind::Double))
+        .fold(
+            Tensor::zeros([n as i64], (Kind::Double, tch::Device::Cpu)),
+            |a, b| a + b,
+        )
 }
 
 fn assert_same(got: &Tensor, want: &Tensor) {
     assert_eq!(got.size(), want.size());
-    let diff = (got.to_kind(Kind::Double) - want.to_kind(Kind::Double)).abs().sum(Kind::Double).double_value(&[]);
+    let diff = (got.to_kind(Kind::Double) - want.to_kind(Kind::Double))
+        .abs()
+        .sum(Kind::Double)
+        .double_value(&[]);
     assert!(diff == 0.0, "total difference {diff}");
 }
 
@@ -63,7 +75,13 @@ fn all_reduce_equals_the_sum_and_average() {
                 let mut t = input(rank, 33, Kind::Float);
                 comm.all_reduce(&mut t, ReduceOp::Avg).unwrap();
                 let want = sum_over_ranks(world, 33, Kind::Float) / world as f64;
-                assert!((t.to_kind(Kind::Double) - want).abs().max().double_value(&[]) < 1e-6);
+                assert!(
+                    (t.to_kind(Kind::Double) - want)
+                        .abs()
+                        .max()
+                        .double_value(&[])
+                        < 1e-6
+                );
             }
         });
     }
@@ -75,7 +93,9 @@ fn reduce_scatter_gives_each_rank_its_reduced_piece() {
         with_world(world, move |rank, comm| {
             for kind in KINDS {
                 for n in LENGTHS {
-                    let got = comm.reduce_scatter(&input(rank, n, kind), ReduceOp::Sum).unwrap();
+                    let got = comm
+                        .reduce_scatter(&input(rank, n, kind), ReduceOp::Sum)
+                        .unwrap();
                     let sizes = chunk_sizes(n, world);
                     let off = chunk_offsets(&sizes)[rank] as i64;
                     let want = sum_over_ranks(world, n, kind).narrow(0, off, sizes[rank] as i64);
@@ -95,7 +115,12 @@ fn all_gather_concatenates_in_rank_order_with_uneven_lengths() {
                 for n in LENGTHS {
                     let mine = input(rank, n + rank, kind); // a different length per rank
                     let got = comm.all_gather(&mine).unwrap();
-                    let want = Tensor::cat(&(0..world).map(|r| input(r, n + r, kind)).collect::<Vec<_>>(), 0);
+                    let want = Tensor::cat(
+                        &(0..world)
+                            .map(|r| input(r, n + r, kind))
+                            .collect::<Vec<_>>(),
+                        0,
+                    );
                     assert_same(&got, &want);
                 }
             }
@@ -124,7 +149,12 @@ fn ring_sends_the_expected_volume() {
     // A reduce-scatter or all-gather of n elements sends (W-1)/W of them from each rank.
     with_world(4, |_, comm| {
         let before = comm.bytes_sent();
-        let _ = comm.reduce_scatter(&Tensor::ones([4096], (Kind::Float, tch::Device::Cpu)), ReduceOp::Sum).unwrap();
+        let _ = comm
+            .reduce_scatter(
+                &Tensor::ones([4096], (Kind::Float, tch::Device::Cpu)),
+                ReduceOp::Sum,
+            )
+            .unwrap();
         assert_eq!(comm.bytes_sent() - before, 3 * 1024 * 4);
     });
 }

@@ -4,7 +4,11 @@ use tch::{Device, Tensor};
 
 /// A contiguous host copy (or the tensor itself when it already is one).
 pub fn host(t: &Tensor) -> Tensor {
-    let t = if t.device() == Device::Cpu { t.shallow_clone() } else { t.to_device(Device::Cpu) };
+    let t = if t.device() == Device::Cpu {
+        t.shallow_clone()
+    } else {
+        t.to_device(Device::Cpu)
+    };
     t.contiguous()
 }
 

@@ -8,15 +8,26 @@ use std::time::Duration;
 
 /// Connects this rank to the others with the backend `kind` asks for.
 pub fn connect(env: &RankEnv, kind: CommKind) -> Result<Box<dyn Comm>> {
-    let mut store = env.store(Duration::from_secs(120)).context("joining the run's rendezvous store")?;
+    let mut store = env
+        .store(Duration::from_secs(120))
+        .context("joining the run's rendezvous store")?;
     let kind = match kind {
         CommKind::Auto if crate::cuda::available() => CommKind::Nccl,
         CommKind::Auto => CommKind::Cpu,
         k => k,
     };
     match kind {
-        CommKind::Cpu => Ok(Box::new(CpuComm::connect(env.rank, env.world_size, &mut store)?)),
-        CommKind::Nccl => Ok(Box::new(NcclComm::connect(env.rank, env.world_size, env.local_rank, &mut store)?)),
+        CommKind::Cpu => Ok(Box::new(CpuComm::connect(
+            env.rank,
+            env.world_size,
+            &mut store,
+        )?)),
+        CommKind::Nccl => Ok(Box::new(NcclComm::connect(
+            env.rank,
+            env.world_size,
+            env.local_rank,
+            &mut store,
+        )?)),
         CommKind::Auto => unreachable!(),
     }
 }

@@ -29,7 +29,13 @@ impl CpuComm {
     /// Publishes this rank's listening address in the store and connects the ring.
     pub fn connect(rank: usize, world: usize, store: &mut StoreClient) -> Result<CpuComm> {
         if world == 1 {
-            return Ok(CpuComm { rank, world, next: None, prev: None, sent: 0 });
+            return Ok(CpuComm {
+                rank,
+                world,
+                next: None,
+                prev: None,
+                sent: 0,
+            });
         }
         // The address this host reaches the store from is reachable by the other nodes.
         let listener = TcpListener::bind(SocketAddr::new(store.local_addr().ip(), 0))?;
@@ -37,20 +43,32 @@ impl CpuComm {
         store.set(&format!("cpu-comm/addr/{rank}"), me.to_string().as_bytes())?;
         let to = (rank + 1) % world;
         let addr = store.get(&format!("cpu-comm/addr/{to}"), SETUP_TIMEOUT)?;
-        let addr: SocketAddr = String::from_utf8_lossy(&addr).parse().context("bad peer address in the store")?;
-        let mut next = TcpStream::connect(addr).with_context(|| format!("rank {rank}: cannot connect to rank {to} at {addr}"))?;
+        let addr: SocketAddr = String::from_utf8_lossy(&addr)
+            .parse()
+            .context("bad peer address in the store")?;
+        let mut next = TcpStream::connect(addr)
+            .with_context(|| format!("rank {rank}: cannot connect to rank {to} at {addr}"))?;
         next.write_all(&(rank as u64).to_le_bytes())?;
         let (mut prev, _) = listener.accept()?;
         let mut who = [0u8; 8];
         prev.read_exact(&mut who)?;
         let from = (rank + world - 1) % world;
         if u64::from_le_bytes(who) != from as u64 {
-            bail!("rank {rank}: expected a connection from rank {from}, got rank {}", u64::from_le_bytes(who));
+            bail!(
+                "rank {rank}: expected a connection from rank {from}, got rank {}",
+                u64::from_le_bytes(who)
+            );
         }
         for s in [&next, &prev] {
             s.set_nodelay(true)?;
         }
-        Ok(CpuComm { rank, world, next: Some(next), prev: Some(prev), sent: 0 })
+        Ok(CpuComm {
+            rank,
+            world,
+            next: Some(next),
+            prev: Some(prev),
+            sent: 0,
+        })
     }
 
     /// Sends `out` to the next rank while receiving `inp` from the previous one.
@@ -61,8 +79,18 @@ impl CpuComm {
             let sender = s.spawn(move || next.write_all(out));
             let got = prev.read_exact(inp);
             let put = sender.join().expect("sender thread panicked");
-            got.with_context(|| format!("rank {rank}: lost the connection from rank {} (did it exit?)", (rank + world - 1) % world))?;
-            put.with_context(|| format!("rank {rank}: lost the connection to rank {} (did it exit?)", (rank + 1) % world))?;
+            got.with_context(|| {
+                format!(
+                    "rank {rank}: lost the connection from rank {} (did it exit?)",
+                    (rank + world - 1) % world
+                )
+            })?;
+            put.with_context(|| {
+                format!(
+                    "rank {rank}: lost the connection to rank {} (did it exit?)",
+                    (rank + 1) % world
+                )
+            })?;
             Ok(())
         })?;
         self.sent += out.len() as u64;
@@ -76,7 +104,12 @@ impl CpuComm {
         for step in 0..w - 1 {
             let (s, d) = ((r + w - step) % w, (r + 2 * w - step - 1) % w);
             // SAFETY: blocks s and d are distinct regions of the contiguous host `buf`.
-            let (out, inp) = unsafe { (slice_mut(buf, offsets[s], sizes[s]), slice_mut(buf, offsets[d], sizes[d])) };
+            let (out, inp) = unsafe {
+                (
+                    slice_mut(buf, offsets[s], sizes[s]),
+                    slice_mut(buf, offsets[d], sizes[d]),
+                )
+            };
             self.exchange(out, inp)?;
         }
         Ok(())
@@ -85,7 +118,9 @@ impl CpuComm {
 
 fn check_reducible(t: &Tensor) -> Result<()> {
     match t.kind() {
-        Kind::Float | Kind::Double | Kind::BFloat16 | Kind::Half | Kind::Int | Kind::Int64 => Ok(()),
+        Kind::Float | Kind::Double | Kind::BFloat16 | Kind::Half | Kind::Int | Kind::Int64 => {
+            Ok(())
+        }
         k => bail!("cannot reduce tensors of kind {k:?}"),
     }
 }
@@ -121,9 +156,8 @@ impl Comm for CpuComm {
         let total: i64 = lens.iter().sum();
         let out = Tensor::empty([total], (input.kind(), tch::Device::Cpu));
         // SAFETY: `out` is a fresh contiguous host tensor sized for every block.
-        unsafe { slice_mut(&out, offsets[self.rank], sizes[self.rank]) }.copy_from_slice(unsafe {
-            slice_mut(&input, 0, nbytes(&input))
-        });
+        unsafe { slice_mut(&out, offsets[self.rank], sizes[self.rank]) }
+            .copy_from_slice(unsafe { slice_mut(&input, 0, nbytes(&input)) });
         self.ring_gather(&out, &offsets, &sizes)?;
         Ok(out.to_device(device))
     }
@@ -145,7 +179,9 @@ impl Comm for CpuComm {
             self.exchange(out, inp)?;
             if sizes[d] > 0 {
                 let got = Tensor::from_data_size(inp, &[sizes[d] as i64], buf.kind());
-                let _ = buf.narrow(0, offsets[d] as i64, sizes[d] as i64).g_add_(&got);
+                let _ = buf
+                    .narrow(0, offsets[d] as i64, sizes[d] as i64)
+                    .g_add_(&got);
             }
         }
         let mine = buf.narrow(0, offsets[r] as i64, sizes[r] as i64).copy();
@@ -177,10 +213,20 @@ impl Comm for CpuComm {
         let data = unsafe { slice_mut(&buf, 0, n) };
         let pos = (r + w - root) % w; // distance from the root along the ring
         if pos > 0 {
-            self.prev.as_mut().unwrap().read_exact(data).with_context(|| format!("rank {r}: broadcast from rank {root} broke off"))?;
+            self.prev
+                .as_mut()
+                .unwrap()
+                .read_exact(data)
+                .with_context(|| format!("rank {r}: broadcast from rank {root} broke off"))?;
         }
         if pos < w - 1 {
-            self.next.as_mut().unwrap().write_all(data).with_context(|| format!("rank {r}: broadcast to rank {} broke off", (r + 1) % w))?;
+            self.next
+                .as_mut()
+                .unwrap()
+                .write_all(data)
+                .with_context(|| {
+                    format!("rank {r}: broadcast to rank {} broke off", (r + 1) % w)
+                })?;
             self.sent += n as u64;
         }
         tensor.copy_(&buf);
@@ -203,9 +249,13 @@ impl CpuComm {
         let n = nbytes(input);
         let sizes = vec![n; self.world];
         let offsets = chunk_offsets(&sizes);
-        let out = Tensor::empty([input.numel() as i64 * self.world as i64], (input.kind(), tch::Device::Cpu));
+        let out = Tensor::empty(
+            [input.numel() as i64 * self.world as i64],
+            (input.kind(), tch::Device::Cpu),
+        );
         // SAFETY: fresh contiguous host tensors.
-        unsafe { slice_mut(&out, offsets[self.rank], n) }.copy_from_slice(unsafe { slice_mut(input, 0, n) });
+        unsafe { slice_mut(&out, offsets[self.rank], n) }
+            .copy_from_slice(unsafe { slice_mut(input, 0, n) });
         self.ring_gather(&out, &offsets, &sizes)?;
         Ok(out)
     }

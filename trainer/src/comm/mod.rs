@@ -51,7 +51,9 @@ pub trait Comm {
 /// How `n` elements split over `world` ranks: the first `n % world` pieces
 /// have one element more (as `torch.tensor_split`).
 pub fn chunk_sizes(n: usize, world: usize) -> Vec<usize> {
-    (0..world).map(|r| n / world + usize::from(r < n % world)).collect()
+    (0..world)
+        .map(|r| n / world + usize::from(r < n % world))
+        .collect()
 }
 
 /// Start offsets of [`chunk_sizes`].

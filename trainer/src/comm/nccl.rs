@@ -39,7 +39,12 @@ fn null_stream() -> sys::cudaStream_t {
 
 impl NcclComm {
     /// Opens NCCL on GPU `local_rank`; the unique id travels through the store.
-    pub fn connect(rank: usize, world: usize, local_rank: usize, store: &mut StoreClient) -> Result<NcclComm> {
+    pub fn connect(
+        rank: usize,
+        world: usize,
+        local_rank: usize,
+        store: &mut StoreClient,
+    ) -> Result<NcclComm> {
         if !crate::cuda::driver_present() {
             bail!("comm: nccl needs an NVIDIA GPU, and this machine has no NVIDIA driver; use `comm: cpu` (or `auto`)");
         }
@@ -48,7 +53,8 @@ impl NcclComm {
         ensure!(gpus > 0, "comm: nccl needs a CUDA GPU, but libtorch sees none (check CUDA_VISIBLE_DEVICES and the driver)");
         ensure!(local_rank < gpus, "rank {rank} wants GPU {local_rank}, but only {gpus} GPU(s) are visible; launch at most {gpus} ranks per node with nccl, or use `comm: cpu`");
         let lib = super::nccl_lib::prepare()?;
-        let ctx = cudarc::driver::CudaContext::new(local_rank).context("opening the CUDA device")?;
+        let ctx =
+            cudarc::driver::CudaContext::new(local_rank).context("opening the CUDA device")?;
         ctx.bind_to_thread().context("selecting the CUDA device")?;
         let id = if rank == 0 {
             let id = nccl::get_uniqueid().map_err(|e| anyhow::anyhow!("ncclGetUniqueId: {e:?}"))?;
@@ -66,9 +72,16 @@ impl NcclComm {
         };
         let mut comm = std::ptr::null_mut();
         // SAFETY: a valid out-pointer; every rank calls with the same id.
-        unsafe { nccl::comm_init_rank(&mut comm, world as i32, id, rank as i32) }
-            .map_err(|e| anyhow::anyhow!("ncclCommInitRank with {} failed: {e:?}", lib.display()))?;
-        Ok(NcclComm { comm, rank, world, device: Device::Cuda(local_rank), sent: 0 })
+        unsafe { nccl::comm_init_rank(&mut comm, world as i32, id, rank as i32) }.map_err(|e| {
+            anyhow::anyhow!("ncclCommInitRank with {} failed: {e:?}", lib.display())
+        })?;
+        Ok(NcclComm {
+            comm,
+            rank,
+            world,
+            device: Device::Cuda(local_rank),
+            sent: 0,
+        })
     }
 
     fn on_device(&self, t: &Tensor) -> Tensor {
@@ -76,7 +89,8 @@ impl NcclComm {
     }
 
     fn check(r: std::result::Result<nccl::NcclStatus, nccl::NcclError>, what: &str) -> Result<()> {
-        r.map(|_| ()).map_err(|e| anyhow::anyhow!("NCCL {what} failed: {e:?} (did another rank exit?)"))
+        r.map(|_| ())
+            .map_err(|e| anyhow::anyhow!("NCCL {what} failed: {e:?} (did another rank exit?)"))
     }
 }
 
@@ -95,22 +109,60 @@ impl Comm for NcclComm {
         let all_lens = {
             let out = Tensor::zeros([self.world as i64], (Kind::Int64, self.device));
             // SAFETY: device buffers of the sizes given.
-            Self::check(unsafe { nccl::all_gather(lens.data_ptr(), out.data_ptr(), 1, dtype(Kind::Int64)?, self.comm, null_stream()) }, "all-gather")?;
+            Self::check(
+                unsafe {
+                    nccl::all_gather(
+                        lens.data_ptr(),
+                        out.data_ptr(),
+                        1,
+                        dtype(Kind::Int64)?,
+                        self.comm,
+                        null_stream(),
+                    )
+                },
+                "all-gather",
+            )?;
             lens = out;
             Vec::<i64>::try_from(&lens.to_device(Device::Cpu))?
         };
         let max = *all_lens.iter().max().unwrap_or(&0);
-        let padded = if input.numel() as i64 == max { input } else { Tensor::cat(&[input.shallow_clone(), input.new_zeros([max - input.numel() as i64], (input.kind(), self.device))], 0) };
+        let padded = if input.numel() as i64 == max {
+            input
+        } else {
+            Tensor::cat(
+                &[
+                    input.shallow_clone(),
+                    input.new_zeros([max - input.numel() as i64], (input.kind(), self.device)),
+                ],
+                0,
+            )
+        };
         let out = Tensor::empty([max * self.world as i64], (padded.kind(), self.device));
         if max > 0 {
             // SAFETY: `out` holds world x max elements; `padded` max.
-            Self::check(unsafe { nccl::all_gather(padded.data_ptr(), out.data_ptr(), max as usize, dtype(padded.kind())?, self.comm, null_stream()) }, "all-gather")?;
+            Self::check(
+                unsafe {
+                    nccl::all_gather(
+                        padded.data_ptr(),
+                        out.data_ptr(),
+                        max as usize,
+                        dtype(padded.kind())?,
+                        self.comm,
+                        null_stream(),
+                    )
+                },
+                "all-gather",
+            )?;
         }
         self.sent += (max as usize * padded.kind().elt_size_in_bytes()) as u64;
         if all_lens.iter().all(|&n| n == max) {
             return Ok(out);
         }
-        let parts: Vec<Tensor> = all_lens.iter().enumerate().map(|(r, &n)| out.narrow(0, r as i64 * max, n)).collect();
+        let parts: Vec<Tensor> = all_lens
+            .iter()
+            .enumerate()
+            .map(|(r, &n)| out.narrow(0, r as i64 * max, n))
+            .collect();
         Ok(Tensor::cat(&parts, 0))
     }
 
@@ -129,9 +181,23 @@ impl Comm for NcclComm {
         let out = Tensor::empty([each as i64], (flat.kind(), self.device));
         if each > 0 {
             // SAFETY: `flat` holds world x each elements, `out` each.
-            Self::check(unsafe { nccl::reduce_scatter(flat.data_ptr(), out.data_ptr(), each, dtype(flat.kind())?, sys::ncclRedOp_t::ncclSum, self.comm, null_stream()) }, "reduce-scatter")?;
+            Self::check(
+                unsafe {
+                    nccl::reduce_scatter(
+                        flat.data_ptr(),
+                        out.data_ptr(),
+                        each,
+                        dtype(flat.kind())?,
+                        sys::ncclRedOp_t::ncclSum,
+                        self.comm,
+                        null_stream(),
+                    )
+                },
+                "reduce-scatter",
+            )?;
         }
-        self.sent += (n * flat.kind().elt_size_in_bytes()) as u64 * (self.world as u64 - 1) / self.world as u64;
+        self.sent += (n * flat.kind().elt_size_in_bytes()) as u64 * (self.world as u64 - 1)
+            / self.world as u64;
         Ok(match op {
             ReduceOp::Sum => out,
             ReduceOp::Avg => out / self.world as f64,
@@ -142,7 +208,20 @@ impl Comm for NcclComm {
         let buf = self.on_device(tensor);
         if buf.numel() > 0 {
             // SAFETY: in-place all-reduce on a contiguous device buffer.
-            Self::check(unsafe { nccl::all_reduce(buf.data_ptr(), buf.data_ptr(), buf.numel(), dtype(buf.kind())?, sys::ncclRedOp_t::ncclSum, self.comm, null_stream()) }, "all-reduce")?;
+            Self::check(
+                unsafe {
+                    nccl::all_reduce(
+                        buf.data_ptr(),
+                        buf.data_ptr(),
+                        buf.numel(),
+                        dtype(buf.kind())?,
+                        sys::ncclRedOp_t::ncclSum,
+                        self.comm,
+                        null_stream(),
+                    )
+                },
+                "all-reduce",
+            )?;
         }
         self.sent += (2 * buf.numel() * buf.kind().elt_size_in_bytes()) as u64;
         let buf = match op {
@@ -155,11 +234,28 @@ impl Comm for NcclComm {
     }
 
     fn broadcast(&mut self, tensor: &mut Tensor, root: usize) -> Result<()> {
-        ensure!(root < self.world, "broadcast root {root} is not a rank of a world of {}", self.world);
+        ensure!(
+            root < self.world,
+            "broadcast root {root} is not a rank of a world of {}",
+            self.world
+        );
         let buf = self.on_device(tensor);
         if buf.numel() > 0 {
             // SAFETY: in-place broadcast on a contiguous device buffer.
-            Self::check(unsafe { nccl::broadcast(buf.data_ptr(), buf.data_ptr(), buf.numel(), dtype(buf.kind())?, root as i32, self.comm, null_stream()) }, "broadcast")?;
+            Self::check(
+                unsafe {
+                    nccl::broadcast(
+                        buf.data_ptr(),
+                        buf.data_ptr(),
+                        buf.numel(),
+                        dtype(buf.kind())?,
+                        root as i32,
+                        self.comm,
+                        null_stream(),
+                    )
+                },
+                "broadcast",
+            )?;
         }
         tensor.copy_(&buf);
         Ok(())

@@ -15,12 +15,24 @@ fn candidates() -> Vec<PathBuf> {
     // libtorch_cuda needs NCCL: once it is loaded, so is libnccl.so.2.
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
     for line in maps.lines() {
-        if let Some(path) = line.split_whitespace().nth(5).filter(|p| p.ends_with("/libnccl.so.2")) {
+        if let Some(path) = line
+            .split_whitespace()
+            .nth(5)
+            .filter(|p| p.ends_with("/libnccl.so.2"))
+        {
             out.push(PathBuf::from(path));
         }
         // torch/lib/libtorch_cpu.so -> site-packages/nvidia/nccl/lib/libnccl.so.2
-        if let Some(path) = line.split_whitespace().nth(5).filter(|p| p.ends_with("/libtorch_cpu.so")) {
-            if let Some(site) = Path::new(path).parent().and_then(Path::parent).and_then(Path::parent) {
+        if let Some(path) = line
+            .split_whitespace()
+            .nth(5)
+            .filter(|p| p.ends_with("/libtorch_cpu.so"))
+        {
+            if let Some(site) = Path::new(path)
+                .parent()
+                .and_then(Path::parent)
+                .and_then(Path::parent)
+            {
                 out.push(site.join("nvidia/nccl/lib/libnccl.so.2"));
             }
         }
@@ -28,7 +40,13 @@ fn candidates() -> Vec<PathBuf> {
     for dir in std::env::split_paths(&std::env::var_os("LD_LIBRARY_PATH").unwrap_or_default()) {
         out.push(dir.join("libnccl.so.2"));
     }
-    for dir in ["/usr/lib/x86_64-linux-gnu", "/usr/local/cuda/lib64", "/usr/lib64", "/usr/local/lib", "/usr/lib"] {
+    for dir in [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/local/cuda/lib64",
+        "/usr/lib64",
+        "/usr/local/lib",
+        "/usr/lib",
+    ] {
         out.push(Path::new(dir).join("libnccl.so.2"));
     }
     out
@@ -43,10 +61,14 @@ pub fn prepare() -> Result<PathBuf> {
         );
     };
     let exe = std::env::current_exe()?;
-    let dir = exe.parent().context("trainer binary has no folder")?.join("nccl");
+    let dir = exe
+        .parent()
+        .context("trainer binary has no folder")?
+        .join("nccl");
     let link = dir.join("libnccl.so");
     if std::fs::canonicalize(&link).ok() != std::fs::canonicalize(&found).ok() {
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {} for the NCCL link", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {} for the NCCL link", dir.display()))?;
         let tmp = dir.join(format!("libnccl.so.{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
         std::os::unix::fs::symlink(&found, &tmp)?;

@@ -28,7 +28,13 @@ pub struct MicroBatch {
 
 impl Steps {
     /// Splits `samples` (truncated to `max_len` tokens) into steps of the plan.
-    pub fn new(samples: Vec<Vec<i64>>, max_len: usize, plan: Plan, seed: u64, shuffle: bool) -> anyhow::Result<Steps> {
+    pub fn new(
+        samples: Vec<Vec<i64>>,
+        max_len: usize,
+        plan: Plan,
+        seed: u64,
+        shuffle: bool,
+    ) -> anyhow::Result<Steps> {
         let per_epoch = (samples.len() as u64) / plan.effective_batch_size;
         anyhow::ensure!(
             per_epoch > 0,
@@ -36,7 +42,14 @@ impl Steps {
             samples.len(),
             plan.effective_batch_size
         );
-        Ok(Steps { samples, max_len, plan, seed, shuffle, per_epoch })
+        Ok(Steps {
+            samples,
+            max_len,
+            plan,
+            seed,
+            shuffle,
+            per_epoch,
+        })
     }
 
     /// Sample indices of global step `step`, in order.
@@ -54,7 +67,10 @@ impl Steps {
     /// Loss targets in the whole global batch of `step` (every rank computes
     /// the same number: the loss is normalised by it).
     pub fn targets(&self, step: u64) -> i64 {
-        self.step_samples(step).iter().map(|&i| self.tokens(i).len() as i64 - 1).sum()
+        self.step_samples(step)
+            .iter()
+            .map(|&i| self.tokens(i).len() as i64 - 1)
+            .sum()
     }
 
     /// The micro-batch `micro` (0..grad_accum) of `rank` in `step`.
@@ -62,7 +78,10 @@ impl Steps {
         let all = self.step_samples(step);
         let m = self.plan.micro_batch_size as usize;
         let first = micro as usize * m * self.plan.world_size as usize + rank * m;
-        let rows: Vec<&[i64]> = all[first..first + m].iter().map(|&i| self.tokens(i)).collect();
+        let rows: Vec<&[i64]> = all[first..first + m]
+            .iter()
+            .map(|&i| self.tokens(i))
+            .collect();
         let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
         let (mut ids, mut labels) = (Vec::with_capacity(m * width), Vec::with_capacity(m * width));
         for r in &rows {
@@ -73,7 +92,10 @@ impl Steps {
         }
         let shape = [m as i64, width as i64];
         MicroBatch {
-            input_ids: Tensor::from_slice(&ids).view(shape).to_kind(Kind::Int64).to_device(device),
+            input_ids: Tensor::from_slice(&ids)
+                .view(shape)
+                .to_kind(Kind::Int64)
+                .to_device(device),
             labels: Tensor::from_slice(&labels).view(shape).to_device(device),
         }
     }

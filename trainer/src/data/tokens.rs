@@ -6,7 +6,8 @@ use std::path::Path;
 
 /// Reads every row's token ids; errors name the file and line.
 pub fn read_jsonl(path: &Path) -> Result<Vec<Vec<i64>>> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open dataset {}", path.display()))?;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot open dataset {}", path.display()))?;
     let mut rows = Vec::new();
     for (i, line) in BufReader::new(file).lines().enumerate() {
         let at = || format!("{}:{}", path.display(), i + 1);
@@ -14,7 +15,8 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Vec<i64>>> {
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value = serde_json::from_str(&line).with_context(|| format!("{}: not valid JSON", at()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&line).with_context(|| format!("{}: not valid JSON", at()))?;
         let Some(ids) = value.get("input_ids").and_then(|v| v.as_array()) else {
             bail!("{}: the row has no `input_ids` list", at());
         };

@@ -23,7 +23,10 @@ pub struct AdamWState {
 impl AdamWState {
     /// Zero moments shaped like `param`.
     pub fn zeros_like(param: &Tensor) -> AdamWState {
-        AdamWState { m: param.zeros_like(), v: param.zeros_like() }
+        AdamWState {
+            m: param.zeros_like(),
+            v: param.zeros_like(),
+        }
     }
 }
 
@@ -32,7 +35,10 @@ impl AdamW {
     pub fn step(&self, param: &mut Tensor, grad: &Tensor, state: &mut AdamWState, lr: f64, t: u64) {
         let _ = param.g_mul_scalar_(1.0 - lr * self.weight_decay);
         let _ = state.m.lerp_(grad, 1.0 - self.beta1);
-        let _ = state.v.g_mul_scalar_(self.beta2).g_add_(&(grad * grad * (1.0 - self.beta2)));
+        let _ = state
+            .v
+            .g_mul_scalar_(self.beta2)
+            .g_add_(&(grad * grad * (1.0 - self.beta2)));
         let bc1 = 1.0 - self.beta1.powi(t as i32);
         let bc2 = 1.0 - self.beta2.powi(t as i32);
         let denom = state.v.sqrt() / bc2.sqrt() + self.eps;

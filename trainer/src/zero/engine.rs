@@ -40,7 +40,11 @@ impl Engine {
         specs
             .iter()
             .map(|s| {
-                let params: Vec<(String, Vec<i64>)> = s.params.iter().map(|p| (p.name.clone(), p.shape.clone())).collect();
+                let params: Vec<(String, Vec<i64>)> = s
+                    .params
+                    .iter()
+                    .map(|p| (p.name.clone(), p.shape.clone()))
+                    .collect();
                 Layout::new(&params, rank, world)
             })
             .collect()
@@ -53,7 +57,10 @@ impl Engine {
 
     /// All-gathers unit `u` in the compute dtype: the full padded flat vector.
     fn gather(&mut self, u: usize) -> Result<Tensor> {
-        let full = self.comm.all_gather(&self.shards[u].compute).with_context(|| format!("all-gather of unit {u}"))?;
+        let full = self
+            .comm
+            .all_gather(&self.shards[u].compute)
+            .with_context(|| format!("all-gather of unit {u}"))?;
         self.comm_bytes += (full.numel() * full.kind().elt_size_in_bytes()) as u64;
         Ok(full)
     }
@@ -63,7 +70,10 @@ impl Engine {
     fn scatter_grad(&mut self, u: usize, flat_grad: &Tensor) -> Result<()> {
         let flat = flat_grad.to_kind(self.dtype);
         self.comm_bytes += (flat.numel() * flat.kind().elt_size_in_bytes()) as u64;
-        let piece = self.comm.reduce_scatter(&flat, ReduceOp::Sum).with_context(|| format!("reduce-scatter of unit {u}"))?;
+        let piece = self
+            .comm
+            .reduce_scatter(&flat, ReduceOp::Sum)
+            .with_context(|| format!("reduce-scatter of unit {u}"))?;
         let _ = self.shards[u].grad.g_add_(&piece.to_kind(Kind::Float));
         Ok(())
     }
@@ -81,7 +91,8 @@ impl Engine {
         for u in 0..n - 1 {
             let flat = self.gather(u)?;
             let params = self.specs[u].split_flat(&flat)?;
-            let out = tch::no_grad(|| forward_unit(&self.cfg, &self.specs[u], &params, None, &x, &ctx))?;
+            let out =
+                tch::no_grad(|| forward_unit(&self.cfg, &self.specs[u], &params, None, &x, &ctx))?;
             inputs.push(std::mem::replace(&mut x, out));
         }
         inputs.push(x);
@@ -91,13 +102,28 @@ impl Engine {
         for u in (0..n).rev() {
             let flat = self.gather(u)?.set_requires_grad(true);
             let params = self.specs[u].split_flat(&flat)?;
-            let input = if u == 0 { inputs[0].shallow_clone() } else { inputs[u].detach().set_requires_grad(true) };
-            let embed_flat = if tied && u == n - 1 { Some(self.gather(0)?.set_requires_grad(true)) } else { None };
+            let input = if u == 0 {
+                inputs[0].shallow_clone()
+            } else {
+                inputs[u].detach().set_requires_grad(true)
+            };
+            let embed_flat = if tied && u == n - 1 {
+                Some(self.gather(0)?.set_requires_grad(true))
+            } else {
+                None
+            };
             let embed = match &embed_flat {
                 Some(f) => Some(self.specs[0].split_flat(f)?.remove(0)),
                 None => None,
             };
-            let out = forward_unit(&self.cfg, &self.specs[u], &params, embed.as_ref(), &input, &ctx)?;
+            let out = forward_unit(
+                &self.cfg,
+                &self.specs[u],
+                &params,
+                embed.as_ref(),
+                &input,
+                &ctx,
+            )?;
             let root = match grad_out.take() {
                 None => {
                     let (sum, _) = token_loss_sum(&out, labels);
@@ -132,9 +158,15 @@ impl Engine {
         for s in &self.shards {
             sumsq += s.grad.to_kind(Kind::Double).square().sum(Kind::Double);
         }
-        self.comm.all_reduce(&mut sumsq, ReduceOp::Sum).context("all-reduce of the gradient norm")?;
+        self.comm
+            .all_reduce(&mut sumsq, ReduceOp::Sum)
+            .context("all-reduce of the gradient norm")?;
         let grad_norm = sumsq.double_value(&[0]).sqrt();
-        let clip = if max_norm > 0.0 { (max_norm / (grad_norm + 1e-6)).min(1.0) } else { 1.0 };
+        let clip = if max_norm > 0.0 {
+            (max_norm / (grad_norm + 1e-6)).min(1.0)
+        } else {
+            1.0
+        };
         self.steps_done += 1;
         let t = self.steps_done;
         for s in &mut self.shards {

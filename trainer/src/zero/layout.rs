@@ -41,14 +41,26 @@ impl Layout {
             .iter()
             .map(|(name, shape)| {
                 let numel = shape.iter().product::<i64>() as usize;
-                let s = Slot { name: name.clone(), shape: shape.clone(), offset, numel };
+                let s = Slot {
+                    name: name.clone(),
+                    shape: shape.clone(),
+                    offset,
+                    numel,
+                };
                 offset += numel;
                 s
             })
             .collect();
         let quantum = ALIGN * world;
         let padded = offset.div_ceil(quantum).max(1) * quantum;
-        Layout { slots, numel: offset, padded, shard_len: padded / world, rank, world }
+        Layout {
+            slots,
+            numel: offset,
+            padded,
+            shard_len: padded / world,
+            rank,
+            world,
+        }
     }
 
     /// First flat element this rank owns.
@@ -81,7 +93,11 @@ mod tests {
     use super::*;
 
     fn params() -> Vec<(String, Vec<i64>)> {
-        vec![("a".into(), vec![3, 100]), ("b".into(), vec![7]), ("c".into(), vec![50, 10])]
+        vec![
+            ("a".into(), vec![3, 100]),
+            ("b".into(), vec![7]),
+            ("c".into(), vec![50, 10]),
+        ]
     }
 
     #[test]

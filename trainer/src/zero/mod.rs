@@ -1,7 +1,6 @@
 //! ZeRO-3: parameters, gradients and optimizer state sharded over ranks.
 
 pub mod engine;
-pub mod init;
 pub mod layout;
 pub mod shard;
 
