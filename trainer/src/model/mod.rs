@@ -17,6 +17,7 @@
 
 mod config;
 mod ctx;
+mod fields;
 mod init;
 mod llama;
 pub mod rope;
