@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use common::{read_tensors, rel_err, variant};
 use tch::{Device, Kind, Tensor};
 use trainer::model::{
-    forward, forward_unit, forward_with_ctx, load_named, read_unit_range, token_loss_sum, units,
-    Ctx, LlamaConfig, ParamSource, RandomInit, SafetensorsWeights, UnitSpec,
+    forward, forward_unit, forward_with_ctx, load_named, num_params, read_unit_range,
+    token_loss_sum, units, Ctx, LlamaConfig, ParamSource, RandomInit, SafetensorsWeights, UnitSpec,
 };
 
 fn open(name: &str) -> (LlamaConfig, SafetensorsWeights, HashMap<String, Tensor>) {
@@ -49,6 +49,12 @@ fn sharded_flat_buffers_give_the_same_logits() {
         let r = read_tensors(&variant(name).join("reference.safetensors"));
         let ids = &r["input_ids"];
         let want = forward(&cfg, &named, ids).unwrap();
+        let stored: i64 = weights
+            .names()
+            .iter()
+            .map(|n| weights.shape(n).unwrap().iter().product::<i64>())
+            .sum();
+        assert_eq!(num_params(&cfg), stored, "{name}");
         let ctx = Ctx::causal(&cfg, ids.size()[1], Kind::Float, Device::Cpu);
         for world in [1, 3, 8] {
             let flats: Vec<Tensor> = units(&cfg)
