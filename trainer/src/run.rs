@@ -7,7 +7,6 @@ use crate::model::{
     read_unit_range, units, validate, LlamaConfig, ParamSource, RandomInit, SafetensorsWeights,
 };
 use crate::optim::AdamW;
-use crate::zero::shard::UnitShard;
 use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
 use rendezvous::RankEnv;
@@ -60,22 +59,10 @@ pub fn model_source(config: &Config) -> Result<(LlamaConfig, Box<dyn ParamSource
 pub fn engine(config: &Config, env: &RankEnv, device: Device) -> Result<Engine> {
     let (cfg, source) = model_source(config)?;
     let comm = crate::comm::connect(env, config.comm)?;
-    let specs = units(&cfg);
     let dtype = match config.model.dtype {
         Dtype::F32 => Kind::Float,
         Dtype::Bf16 => Kind::BFloat16,
     };
-    let layouts = Engine::layouts(&specs, comm.rank(), comm.world_size());
-    let mut shards = Vec::with_capacity(specs.len());
-    for (spec, layout) in specs.iter().zip(layouts) {
-        let master = read_unit_range(
-            source.as_ref(),
-            spec,
-            layout.shard_start() as i64,
-            layout.shard_len as i64,
-        )?;
-        shards.push(UnitShard::new(layout, master, dtype, device));
-    }
     let o = &config.optimizer;
     let adam = AdamW {
         beta1: o.betas[0],
@@ -83,17 +70,7 @@ pub fn engine(config: &Config, env: &RankEnv, device: Device) -> Result<Engine> 
         eps: o.eps,
         weight_decay: o.weight_decay,
     };
-    Ok(Engine {
-        cfg,
-        specs,
-        shards,
-        comm,
-        dtype,
-        device,
-        adam,
-        steps_done: 0,
-        comm_bytes: 0,
-    })
+    Engine::new(cfg, source.as_ref(), comm, dtype, device, adam)
 }
 
 /// The samples of the configured datasets, checked against the model.

@@ -9,7 +9,9 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use super::fields::Fields;
 
 /// Llama-family hyper-parameters, as used by the model code.
 #[derive(Debug, Clone, PartialEq)]
@@ -205,76 +207,6 @@ fn parse_rope(f: &Fields, max_pos: i64) -> Result<RopeConfig> {
         other => bail!("{sub_origin}: rope type {other:?} is not supported (supported: \"default\", \"llama3\")"),
     };
     Ok(RopeConfig { theta, llama3 })
-}
-
-/// Typed access to the fields of one JSON object, with errors that name the
-/// file and the field. `null` counts as absent.
-struct Fields<'a> {
-    map: &'a Map<String, Value>,
-    origin: &'a str,
-}
-
-impl Fields<'_> {
-    fn get(&self, key: &str) -> Option<&Value> {
-        self.map.get(key).filter(|v| !v.is_null())
-    }
-
-    fn wrong(&self, key: &str, want: &str, v: &Value) -> anyhow::Error {
-        anyhow::anyhow!("{}: field `{key}` must be {want}, found {v}", self.origin)
-    }
-
-    fn missing(&self, key: &str) -> anyhow::Error {
-        anyhow::anyhow!("{}: missing required field `{key}`", self.origin)
-    }
-
-    fn int(&self, key: &str) -> Result<Option<i64>> {
-        self.get(key)
-            .map(|v| v.as_i64().ok_or_else(|| self.wrong(key, "an integer", v)))
-            .transpose()
-    }
-
-    fn pos(&self, key: &str) -> Result<Option<i64>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => match v.as_i64() {
-                Some(n) if n > 0 => Ok(Some(n)),
-                _ => Err(self.wrong(key, "a positive integer", v)),
-            },
-        }
-    }
-
-    fn req_pos(&self, key: &str) -> Result<i64> {
-        self.pos(key)?.ok_or_else(|| self.missing(key))
-    }
-
-    fn number(&self, key: &str) -> Result<Option<f64>> {
-        self.get(key)
-            .map(|v| v.as_f64().ok_or_else(|| self.wrong(key, "a number", v)))
-            .transpose()
-    }
-
-    fn req_number(&self, key: &str) -> Result<f64> {
-        self.number(key)?.ok_or_else(|| self.missing(key))
-    }
-
-    fn boolean(&self, key: &str) -> Result<Option<bool>> {
-        self.get(key)
-            .map(|v| {
-                v.as_bool()
-                    .ok_or_else(|| self.wrong(key, "true or false", v))
-            })
-            .transpose()
-    }
-
-    fn string(&self, key: &str) -> Result<Option<String>> {
-        self.get(key)
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| self.wrong(key, "a string", v))
-            })
-            .transpose()
-    }
 }
 
 #[cfg(test)]

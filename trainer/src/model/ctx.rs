@@ -41,6 +41,8 @@ impl Ctx {
     /// Several documents packed in each row: `segment_ids` `[B, T]` label the
     /// document of each token; a token attends only to earlier tokens of its
     /// own document. `position_ids` `[B, T]` should restart at each document.
+    /// The labels must be -100 at the first token of each document, so that
+    /// no document is trained to predict the start of the next one.
     pub fn packed(
         cfg: &LlamaConfig,
         position_ids: &Tensor,

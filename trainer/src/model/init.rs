@@ -78,7 +78,7 @@ fn normal(key: u64, i: u64) -> f64 {
     let u2 = (b >> 11) as f64 / (1u64 << 53) as f64; // [0, 1)
     let r = (-2.0 * u1.ln()).sqrt();
     let angle = std::f64::consts::TAU * u2;
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         r * angle.cos()
     } else {
         r * angle.sin()

@@ -66,6 +66,13 @@ pub fn forward_unit(
         }
         UnitKind::Block(_) => {
             check_hidden(cfg, input, params[0].kind())?;
+            if ctx.kind() != input.kind() {
+                bail!(
+                    "the context was built for {:?} but the block computes in {:?}",
+                    ctx.kind(),
+                    input.kind()
+                );
+            }
             Ok(block(cfg, params, input, ctx))
         }
         UnitKind::Head => {

@@ -243,3 +243,8 @@ pub fn units(cfg: &LlamaConfig) -> Vec<UnitSpec> {
 pub fn all_params(cfg: &LlamaConfig) -> Vec<ParamSpec> {
     units(cfg).into_iter().flat_map(|u| u.params).collect()
 }
+
+/// Number of parameters of the model (the embedding counted once when tied).
+pub fn num_params(cfg: &LlamaConfig) -> i64 {
+    units(cfg).iter().map(UnitSpec::numel).sum()
+}

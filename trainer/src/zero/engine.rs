@@ -8,7 +8,9 @@
 use super::layout::Layout;
 use super::shard::UnitShard;
 use crate::comm::{Comm, ReduceOp};
-use crate::model::{forward_unit, token_loss_sum, Ctx, LlamaConfig, UnitSpec};
+use crate::model::{
+    forward_unit, read_unit_range, token_loss_sum, units, Ctx, LlamaConfig, ParamSource, UnitSpec,
+};
 use crate::optim::AdamW;
 use anyhow::{Context, Result};
 use tch::{Device, Kind, Tensor};
@@ -35,6 +37,41 @@ pub struct StepStats {
 }
 
 impl Engine {
+    /// Lays out `cfg`'s units over `comm`'s ranks and fills this rank's
+    /// shards from `source` (reading only the owned ranges).
+    pub fn new(
+        cfg: LlamaConfig,
+        source: &dyn ParamSource,
+        comm: Box<dyn Comm>,
+        dtype: Kind,
+        device: Device,
+        adam: AdamW,
+    ) -> Result<Engine> {
+        let specs = units(&cfg);
+        let layouts = Engine::layouts(&specs, comm.rank(), comm.world_size());
+        let mut shards = Vec::with_capacity(specs.len());
+        for (spec, layout) in specs.iter().zip(layouts) {
+            let master = read_unit_range(
+                source,
+                spec,
+                layout.shard_start() as i64,
+                layout.shard_len as i64,
+            )?;
+            shards.push(UnitShard::new(layout, master, dtype, device));
+        }
+        Ok(Engine {
+            cfg,
+            specs,
+            shards,
+            comm,
+            dtype,
+            device,
+            adam,
+            steps_done: 0,
+            comm_bytes: 0,
+        })
+    }
+
     /// The flat layouts of `specs` for this rank.
     pub fn layouts(specs: &[UnitSpec], rank: usize, world: usize) -> Vec<Layout> {
         specs
