@@ -170,8 +170,8 @@ fn group(
         let bind = if multi { "0.0.0.0" } else { "127.0.0.1" };
         let server = StoreServer::start(format!("{bind}:{master_port}").parse()?, &run_id)
             .with_context(|| format!("cannot start the rendezvous store on port {master_port} (in use? pick another with --master-port)"))?;
+        // The store serves on its own thread until this process exits.
         master_port = server.addr().port();
-        std::mem::forget(server); // serves until this process exits
     }
     let peers = if multi {
         Some(StoreClient::connect(

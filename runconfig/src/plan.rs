@@ -25,7 +25,7 @@ impl Plan {
         }
         let per_step = micro * world_size as u64;
         let effective = config.train.effective_batch_size.unwrap_or(per_step);
-        if effective == 0 || effective % per_step != 0 {
+        if effective == 0 || !effective.is_multiple_of(per_step) {
             let lower = (effective / per_step).max(1) * per_step;
             return Err(format!(
                 "`train.effective_batch_size` = {effective} is not a multiple of micro_batch_size x world size = {micro} x {world_size} = {per_step}; \

@@ -3,9 +3,7 @@
 
 use crate::data::batches::Steps;
 use crate::data::tokens;
-use crate::model::{
-    read_unit_range, units, validate, LlamaConfig, ParamSource, RandomInit, SafetensorsWeights,
-};
+use crate::model::{validate, LlamaConfig, ParamSource, RandomInit, SafetensorsWeights};
 use crate::optim::AdamW;
 use crate::zero::Engine;
 use anyhow::{bail, Context, Result};

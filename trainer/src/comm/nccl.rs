@@ -169,7 +169,7 @@ impl Comm for NcclComm {
     fn reduce_scatter(&mut self, input: &Tensor, op: ReduceOp) -> Result<Tensor> {
         let flat = self.on_device(&input.flatten(0, -1));
         let n = flat.numel();
-        if n % self.world != 0 {
+        if !n.is_multiple_of(self.world) {
             // Uneven pieces: reduce everything, keep ours (same result as the cpu backend).
             let mut all = flat.copy();
             self.all_reduce(&mut all, op)?;

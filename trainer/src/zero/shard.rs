@@ -40,6 +40,6 @@ impl UnitShard {
 
     /// Copies `master` into the compute-dtype shard after an update.
     pub fn refresh(&mut self) {
-        let _ = self.compute.copy_(&self.master);
+        self.compute.copy_(&self.master);
     }
 }
