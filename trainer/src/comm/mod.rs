@@ -33,10 +33,12 @@ pub trait Comm {
     /// Number of ranks.
     fn world_size(&self) -> usize;
     /// The 1-D concatenation, in rank order, of every rank's `input`
-    /// (flattened; lengths may differ between ranks).
+    /// (flattened; lengths may differ between ranks). With one rank the
+    /// result may share `input`'s storage.
     fn all_gather(&mut self, input: &Tensor) -> Result<Tensor>;
     /// Splits the flattened `input` into [`chunk_sizes`] pieces, reduces piece
-    /// r over all ranks and returns it on rank r.
+    /// r over all ranks and returns it on rank r (with one rank, possibly
+    /// sharing `input`'s storage).
     fn reduce_scatter(&mut self, input: &Tensor, op: ReduceOp) -> Result<Tensor>;
     /// Reduces `tensor` over all ranks, in place on every rank.
     fn all_reduce(&mut self, tensor: &mut Tensor, op: ReduceOp) -> Result<()>;

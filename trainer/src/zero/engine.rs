@@ -137,7 +137,7 @@ impl Engine {
         let mut grad_out: Option<Tensor> = None;
         let mut loss_sum = 0.0;
         for u in (0..n).rev() {
-            let flat = self.gather(u)?.set_requires_grad(true);
+            let flat = self.gather(u)?.detach().set_requires_grad(true);
             let params = self.specs[u].split_flat(&flat)?;
             let input = if u == 0 {
                 inputs[0].shallow_clone()
@@ -145,7 +145,7 @@ impl Engine {
                 inputs[u].detach().set_requires_grad(true)
             };
             let embed_flat = if tied && u == n - 1 {
-                Some(self.gather(0)?.set_requires_grad(true))
+                Some(self.gather(0)?.detach().set_requires_grad(true))
             } else {
                 None
             };

@@ -1,0 +1,36 @@
+"""The reference side of scripts/bench-step: transformers' LlamaForCausalLM
+with gradient checkpointing and torch.optim.AdamW, on the same model config,
+batch shape, token data and thread count. Prints tokens/s over the steps
+after the warm-up ones."""
+import json
+import sys
+import time
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+config_path, data_path, micro, accum, steps, warmup, threads = sys.argv[1:8]
+micro, accum, steps, warmup, threads = map(int, (micro, accum, steps, warmup, threads))
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+cfg = LlamaConfig(**json.load(open(config_path)))
+model = LlamaForCausalLM(cfg).float()
+model.gradient_checkpointing_enable()
+model.train()
+opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
+rows = [json.loads(l)["input_ids"] for l in open(data_path)]
+i = 0
+tokens = 0
+start = None
+for step in range(steps):
+    if step == warmup:
+        start, tokens = time.perf_counter(), 0
+    for _ in range(accum):
+        batch = torch.tensor(rows[i : i + micro]); i += micro
+        loss = model(input_ids=batch, labels=batch).loss / accum
+        loss.backward()
+        tokens += batch.numel()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+print(f"{tokens / (time.perf_counter() - start):.1f}")
