@@ -112,6 +112,10 @@ pub struct DataConfig {
     /// Skip malformed rows (counted in a warning) instead of stopping.
     #[serde(default)]
     pub skip_bad_rows: bool,
+    /// Pretraining: concatenate the rows and cut the stream into samples of
+    /// exactly `max_seq_length` tokens (the remainder is dropped).
+    #[serde(default)]
+    pub packing: bool,
 }
 
 impl Default for DataConfig {
@@ -123,6 +127,7 @@ impl Default for DataConfig {
             validation: None,
             shuffle: true,
             skip_bad_rows: false,
+            packing: false,
         }
     }
 }

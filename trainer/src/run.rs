@@ -84,6 +84,15 @@ pub fn samples(config: &Config, model: &LlamaConfig) -> Result<Vec<Vec<i64>>> {
         }
         all.extend(rows);
     }
+    if config.data.packing {
+        all = tokens::pack(&all, config.data.max_seq_length);
+        if all.is_empty() {
+            bail!(
+                "packing: the datasets hold fewer than data.max_seq_length = {} tokens",
+                config.data.max_seq_length
+            );
+        }
+    }
     let longest = all
         .iter()
         .map(|r| r.len().min(config.data.max_seq_length))

@@ -32,3 +32,22 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Vec<i64>>> {
     }
     Ok(rows)
 }
+
+/// Concatenates `rows` and cuts the stream into samples of exactly `len`
+/// tokens, dropping the remainder (as `group_texts` in transformers' examples).
+pub fn pack(rows: &[Vec<i64>], len: usize) -> Vec<Vec<i64>> {
+    let stream: Vec<i64> = rows.iter().flatten().copied().collect();
+    stream.chunks_exact(len).map(<[i64]>::to_vec).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn packing_fills_every_sample_and_keeps_the_order() {
+        let rows = vec![vec![1, 2, 3], vec![4, 5], vec![6, 7, 8, 9]];
+        assert_eq!(
+            super::pack(&rows, 4),
+            vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8]]
+        );
+    }
+}
