@@ -4,7 +4,6 @@
 use crate::data::batches::Steps;
 use crate::data::tokens;
 use crate::model::{validate, LlamaConfig, ParamSource, RandomInit, SafetensorsWeights};
-use crate::optim::AdamW;
 use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
 use rendezvous::RankEnv;
@@ -61,14 +60,7 @@ pub fn engine(config: &Config, env: &RankEnv, device: Device) -> Result<Engine> 
         Dtype::F32 => Kind::Float,
         Dtype::Bf16 => Kind::BFloat16,
     };
-    let o = &config.optimizer;
-    let adam = AdamW {
-        beta1: o.betas[0],
-        beta2: o.betas[1],
-        eps: o.eps,
-        weight_decay: o.weight_decay,
-    };
-    Engine::new(cfg, source.as_ref(), comm, dtype, device, adam)
+    Engine::new(cfg, source.as_ref(), comm, dtype, device, &config.optimizer)
 }
 
 /// The samples of the configured datasets, checked against the model.

@@ -6,12 +6,12 @@ mod common;
 
 use common::{read_tensors, variant};
 use rendezvous::{StoreClient, StoreServer};
+use runconfig::OptimizerConfig;
 use std::collections::HashMap;
 use std::time::Duration;
 use tch::{Device, Kind, Tensor};
 use trainer::comm::{Comm, CpuComm, ReduceOp};
 use trainer::model::{load_named, LlamaConfig, SafetensorsWeights};
-use trainer::optim::AdamW;
 use trainer::zero::Engine;
 
 struct Run {
@@ -30,13 +30,11 @@ fn rank_run(name: &str, rank: usize, world: usize, port: u16) -> Run {
     let mut store =
         StoreClient::connect("127.0.0.1", port, "t", "", Duration::from_secs(10)).unwrap();
     let comm: Box<dyn Comm> = Box::new(CpuComm::connect(rank, world, &mut store).unwrap());
-    let adam = AdamW {
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
+    let opt = OptimizerConfig {
         weight_decay: 0.01,
+        ..OptimizerConfig::default()
     };
-    let mut engine = Engine::new(cfg, &weights, comm, Kind::Float, Device::Cpu, adam).unwrap();
+    let mut engine = Engine::new(cfg, &weights, comm, Kind::Float, Device::Cpu, &opt).unwrap();
     let t = read_tensors(&dir.join("train.safetensors"));
     let (steps, batch) = (t["input_ids"].size()[0], t["input_ids"].size()[1]);
     let rows = batch / world as i64;

@@ -1,7 +1,10 @@
 //! AdamW as `torch.optim.AdamW` computes it (bias correction, decoupled
 //! weight decay applied before the update), on flat fp32 shards.
 
-use tch::Tensor;
+use super::{ShardOptimizer, StatePiece};
+use anyhow::{ensure, Result};
+use runconfig::OptimizerConfig;
+use tch::{Device, Kind, Tensor};
 
 /// Hyper-parameters of AdamW.
 #[derive(Debug, Clone, Copy)]
@@ -12,36 +15,88 @@ pub struct AdamW {
     pub weight_decay: f64,
 }
 
-/// The 32-bit state of one shard.
-pub struct AdamWState {
-    /// First moment.
-    pub m: Tensor,
-    /// Second moment.
-    pub v: Tensor,
-}
-
-impl AdamWState {
-    /// Zero moments shaped like `param`.
-    pub fn zeros_like(param: &Tensor) -> AdamWState {
-        AdamWState {
-            m: param.zeros_like(),
-            v: param.zeros_like(),
+impl AdamW {
+    /// The hyper-parameters of an `optimizer:` section.
+    pub fn from_config(c: &OptimizerConfig) -> AdamW {
+        AdamW {
+            beta1: c.betas[0],
+            beta2: c.betas[1],
+            eps: c.eps,
+            weight_decay: c.weight_decay,
         }
     }
 }
 
-impl AdamW {
-    /// One update of `param` with gradient `grad` at 1-based step `t`.
-    pub fn step(&self, param: &mut Tensor, grad: &Tensor, state: &mut AdamWState, lr: f64, t: u64) {
-        let _ = param.g_mul_scalar_(1.0 - lr * self.weight_decay);
-        let _ = state.m.lerp_(grad, 1.0 - self.beta1);
-        let _ = state
+/// AdamW with fp32 moments.
+pub struct AdamW32 {
+    hyper: AdamW,
+    /// First moment.
+    m: Tensor,
+    /// Second moment.
+    v: Tensor,
+}
+
+impl AdamW32 {
+    /// Zero moments for a shard of `len` elements.
+    pub fn new(hyper: AdamW, len: usize, device: Device) -> AdamW32 {
+        let zeros = || Tensor::zeros([len as i64], (Kind::Float, device));
+        AdamW32 {
+            hyper,
+            m: zeros(),
+            v: zeros(),
+        }
+    }
+}
+
+impl ShardOptimizer for AdamW32 {
+    fn step(&mut self, param: &mut Tensor, grad: &Tensor, lr: f64, t: u64) {
+        let h = &self.hyper;
+        let _ = param.g_mul_scalar_(1.0 - lr * h.weight_decay);
+        let _ = self.m.lerp_(grad, 1.0 - h.beta1);
+        let _ = self
             .v
-            .g_mul_scalar_(self.beta2)
-            .g_add_(&(grad * grad * (1.0 - self.beta2)));
-        let bc1 = 1.0 - self.beta1.powi(t as i32);
-        let bc2 = 1.0 - self.beta2.powi(t as i32);
-        let denom = state.v.sqrt() / bc2.sqrt() + self.eps;
-        let _ = param.g_sub_(&(&state.m / denom * (lr / bc1)));
+            .g_mul_scalar_(h.beta2)
+            .g_add_(&(grad * grad * (1.0 - h.beta2)));
+        let bc1 = 1.0 - h.beta1.powi(t as i32);
+        let bc2 = 1.0 - h.beta2.powi(t as i32);
+        let denom = self.v.sqrt() / bc2.sqrt() + h.eps;
+        let _ = param.g_sub_(&(&self.m / denom * (lr / bc1)));
+    }
+
+    fn state(&self) -> Vec<StatePiece> {
+        vec![
+            StatePiece {
+                name: "exp_avg",
+                tensor: self.m.shallow_clone(),
+                granularity: 1,
+            },
+            StatePiece {
+                name: "exp_avg_sq",
+                tensor: self.v.shallow_clone(),
+                granularity: 1,
+            },
+        ]
+    }
+
+    fn load(&mut self, name: &str, values: &Tensor) -> Result<()> {
+        let target = match name {
+            "exp_avg" => &mut self.m,
+            "exp_avg_sq" => &mut self.v,
+            other => anyhow::bail!(
+                "AdamW has no state `{other}` (was the checkpoint written with optimizer.bits: 8?)"
+            ),
+        };
+        ensure!(
+            values.size() == target.size(),
+            "optimizer state `{name}`: expected {:?} elements, got {:?}",
+            target.size(),
+            values.size()
+        );
+        target.copy_(&values.to_kind(Kind::Float));
+        Ok(())
+    }
+
+    fn state_bytes(&self) -> u64 {
+        (self.m.numel() + self.v.numel()) as u64 * 4
     }
 }

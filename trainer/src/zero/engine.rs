@@ -11,8 +11,9 @@ use crate::comm::{Comm, ReduceOp};
 use crate::model::{
     forward_unit, read_unit_range, token_loss_sum, units, Ctx, LlamaConfig, ParamSource, UnitSpec,
 };
-use crate::optim::AdamW;
+use crate::optim;
 use anyhow::{Context, Result};
+use runconfig::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
 
 /// A rank's part of the model and the means to train it.
@@ -23,7 +24,6 @@ pub struct Engine {
     pub comm: Box<dyn Comm>,
     pub dtype: Kind,
     pub device: Device,
-    pub adam: AdamW,
     /// Optimizer steps taken so far.
     pub steps_done: u64,
     /// Bytes moved by collectives (gathered outputs + reduce-scatter inputs).
@@ -45,7 +45,7 @@ impl Engine {
         comm: Box<dyn Comm>,
         dtype: Kind,
         device: Device,
-        adam: AdamW,
+        opt: &OptimizerConfig,
     ) -> Result<Engine> {
         let specs = units(&cfg);
         let layouts = Engine::layouts(&specs, comm.rank(), comm.world_size());
@@ -57,7 +57,8 @@ impl Engine {
                 layout.shard_start() as i64,
                 layout.shard_len as i64,
             )?;
-            shards.push(UnitShard::new(layout, master, dtype, device));
+            let optimizer = optim::for_shard(opt, layout.numel, layout.shard_len, device);
+            shards.push(UnitShard::new(layout, master, dtype, device, optimizer));
         }
         Ok(Engine {
             cfg,
@@ -66,7 +67,6 @@ impl Engine {
             comm,
             dtype,
             device,
-            adam,
             steps_done: 0,
             comm_bytes: 0,
         })
@@ -210,7 +210,7 @@ impl Engine {
             if clip < 1.0 {
                 let _ = s.grad.g_mul_scalar_(clip);
             }
-            self.adam.step(&mut s.master, &s.grad, &mut s.opt, lr, t);
+            s.opt.step(&mut s.master, &s.grad, lr, t);
             s.refresh();
             let _ = s.grad.zero_();
         }

@@ -3,7 +3,7 @@
 //! that is all-gathered.
 
 use super::layout::Layout;
-use crate::optim::AdamWState;
+use crate::optim::ShardOptimizer;
 use tch::{Device, Kind, Tensor};
 
 /// One unit's shard on this rank.
@@ -15,27 +15,35 @@ pub struct UnitShard {
     pub grad: Tensor,
     /// Compute-dtype copy of `master`, the input of all-gathers.
     pub compute: Tensor,
-    pub opt: AdamWState,
+    /// The optimizer and its state for this shard.
+    pub opt: Box<dyn ShardOptimizer>,
 }
 
 impl UnitShard {
-    /// A shard holding `master` (fp32, `[shard_len]`), zero state.
-    pub fn new(layout: Layout, master: Tensor, dtype: Kind, device: Device) -> UnitShard {
+    /// A shard holding `master` (fp32, `[shard_len]`), updated by `opt`.
+    pub fn new(
+        layout: Layout,
+        master: Tensor,
+        dtype: Kind,
+        device: Device,
+        opt: Box<dyn ShardOptimizer>,
+    ) -> UnitShard {
         let master = master.to_device(device).to_kind(Kind::Float);
         assert_eq!(master.size(), vec![layout.shard_len as i64]);
         UnitShard {
             layout,
             grad: master.zeros_like(),
             compute: master.to_kind(dtype),
-            opt: AdamWState::zeros_like(&master),
+            opt,
             master,
         }
     }
 
-    /// Bytes of model state this shard holds (master, m, v, grad, compute copy).
+    /// Bytes of model state this shard holds: fp32 master and gradient,
+    /// the compute copy, and the optimizer state.
     pub fn state_bytes(&self) -> u64 {
         let n = self.layout.shard_len as u64;
-        n * (4 * 4) + n * self.compute.kind().elt_size_in_bytes() as u64
+        n * (4 + 4 + self.compute.kind().elt_size_in_bytes() as u64) + self.opt.state_bytes()
     }
 
     /// Copies `master` into the compute-dtype shard after an update.
