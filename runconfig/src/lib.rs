@@ -7,6 +7,7 @@
 mod error;
 mod overrides;
 mod plan;
+pub mod resume;
 mod schema;
 
 pub use error::ConfigError;

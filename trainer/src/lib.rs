@@ -1,6 +1,7 @@
 //! One rank of a Ferrospeed run: communication backends, the Llama model,
 //! the ZeRO-3 engine and the training loop.
 
+pub mod ckpt;
 pub mod comm;
 pub mod cuda;
 pub mod data;
@@ -10,5 +11,6 @@ pub mod model;
 pub mod optim;
 pub mod run;
 pub mod schedule;
+pub mod stop;
 pub mod train;
 pub mod zero;

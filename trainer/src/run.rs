@@ -123,5 +123,15 @@ pub fn train(env: &RankEnv) -> Result<()> {
         config.train.seed,
         config.data.shuffle,
     )?;
-    crate::train::run(&config, &plan, &mut engine, &steps)
+    match crate::train::run(&config, &plan, &mut engine, &steps)? {
+        crate::train::Finish::Completed => {}
+        crate::train::Finish::Stopped(step) => {
+            if env.rank == 0 {
+                println!(
+                    "stopped on request after step {step}; re-run the same command to continue"
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,109 @@
+//! What both binaries need to know about checkpoints: where they live, which
+//! is the newest complete one, and whether the current configuration means
+//! the same run as the one that wrote it.
+
+use crate::{Config, Plan};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// Marker file written last, after every rank has saved its shard.
+pub const COMPLETE: &str = "COMPLETE";
+/// The checkpoint's description (step, world size, checksums, fingerprint).
+pub const META: &str = "meta.json";
+
+/// `<output_dir>/checkpoints`.
+pub fn checkpoints_dir(config: &Config) -> PathBuf {
+    config.output_dir().join("checkpoints")
+}
+
+/// Folder name of the checkpoint after `step` optimizer steps.
+pub fn step_dir_name(step: u64) -> String {
+    format!("step-{step:06}")
+}
+
+/// Complete checkpoints under `dir`, newest first.
+pub fn complete_checkpoints(dir: &Path) -> Vec<(u64, PathBuf)> {
+    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let step = name.strip_prefix("step-")?.parse().ok()?;
+            let path = e.path();
+            path.join(COMPLETE).is_file().then_some((step, path))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found
+}
+
+/// The parts of a configuration that give a run its meaning: changing one
+/// of them makes resuming from an old checkpoint wrong.
+pub fn fingerprint(config: &Config, plan: &Plan) -> Value {
+    json!({
+        "model": config.model,
+        "data": config.data,
+        "train.effective_batch_size": plan.effective_batch_size,
+        "train.seed": config.train.seed,
+        "optimizer.bits": config.optimizer.bits,
+    })
+}
+
+/// Compares a checkpoint's fingerprint with the current one; the message
+/// names the first key that differs and the ways out.
+pub fn check_same_run(saved: &Value, current: &Value, checkpoint: &Path) -> Result<(), String> {
+    let mut diffs = Vec::new();
+    diff("", saved, current, &mut diffs);
+    match diffs.first() {
+        None => Ok(()),
+        Some((key, was, now)) => Err(format!(
+            "the checkpoint {} was written with `{key}` = {was}, but the config now says {now}; \
+             resuming would mix two different runs. Restore the old value, start over with \
+             --set checkpoint.resume=never, or choose a new checkpoint.output_dir",
+            checkpoint.display()
+        )),
+    }
+}
+
+fn diff(prefix: &str, a: &Value, b: &Value, out: &mut Vec<(String, String, String)>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                diff(
+                    &key,
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                    out,
+                );
+            }
+        }
+        _ if a != b => out.push((prefix.to_string(), a.to_string(), b.to_string())),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_changed_key_is_named() {
+        let a = json!({"model": {"dtype": "f32", "path": "m"}, "train.seed": 1});
+        let b = json!({"model": {"dtype": "bf16", "path": "m"}, "train.seed": 1});
+        let e = check_same_run(&a, &b, Path::new("ck")).unwrap_err();
+        assert!(
+            e.contains("`model.dtype` = \"f32\", but the config now says \"bf16\""),
+            "{e}"
+        );
+        assert!(check_same_run(&a, &a, Path::new("ck")).is_ok());
+    }
+}

@@ -1,0 +1,314 @@
+//! Checkpoints: bitwise resume after a killed rank, elastic resume at other
+//! world sizes, damaged and partial checkpoints, a changed config, a graceful
+//! stop, and an output folder that cannot be written.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `launch N configs/sanity.yaml` writing to `out`, with `sets`.
+fn sanity(dir: &Path, world: usize, out: &Path, sets: &[&str]) -> Command {
+    let mut c = launch(dir);
+    c.arg(world.to_string())
+        .arg(repo().join("configs/sanity.yaml"))
+        .current_dir(repo());
+    c.args([
+        "--set",
+        "train.threads=1",
+        "--set",
+        "logging.every_steps=1",
+        "--set",
+        "comm=cpu",
+        "--set",
+        "train.micro_batch_size=4",
+    ]);
+    c.arg("--set")
+        .arg(format!("checkpoint.output_dir={}", out.display()));
+    for s in sets {
+        c.args(["--set", s]);
+    }
+    c
+}
+
+fn run_ok(mut c: Command) -> String {
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    text(&out)
+}
+
+fn ckpt(out: &Path, step: u64) -> PathBuf {
+    out.join(format!("checkpoints/step-{step:06}"))
+}
+
+#[test]
+fn a_killed_rank_is_restarted_and_training_ends_bitwise_equal() {
+    let dir = scratch("kill");
+    let (clean, crashed) = (dir.join("clean"), dir.join("crashed"));
+    let sets = [
+        "train.max_steps=30",
+        "checkpoint.every_steps=10",
+        "launcher.max_restarts=1",
+    ];
+    run_ok(sanity(&dir, 2, &clean, &sets));
+
+    let mut child = sanity(&dir, 2, &crashed, &sets)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while losses(&crashed.join("metrics.jsonl"))
+        .keys()
+        .max()
+        .copied()
+        .unwrap_or(0)
+        < 13
+    {
+        assert!(Instant::now() < deadline, "training did not reach step 13");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(ckpt(&crashed, 10).join("COMPLETE").is_file());
+    let rank1 = children(child.id())
+        .into_iter()
+        .find(|&p| env_of(p, "RANK").as_deref() == Some("1"))
+        .expect("rank 1 runs");
+    // SAFETY: killing a rank process this test started.
+    unsafe { libc::kill(rank1, libc::SIGKILL) };
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "the launcher restarts the group and finishes"
+    );
+    let metrics = std::fs::read_to_string(crashed.join("metrics.jsonl")).unwrap();
+    assert!(
+        metrics.contains("\"resumed_step\":10"),
+        "the restart resumed from step 10"
+    );
+    let (a, b) = (
+        tensor_bytes(&clean.join("final/model.safetensors")),
+        tensor_bytes(&crashed.join("final/model.safetensors")),
+    );
+    assert_eq!(a.len(), b.len());
+    for (name, bytes) in &a {
+        assert!(bytes == &b[name], "{name} differs after the resume");
+    }
+}
+
+#[test]
+fn a_checkpoint_of_two_ranks_resumes_at_one_and_four() {
+    let dir = scratch("elastic");
+    let whole = dir.join("whole");
+    run_ok(sanity(&dir, 1, &whole, &["train.max_steps=20"]));
+    let want = losses(&whole.join("metrics.jsonl"));
+
+    let two = dir.join("two");
+    run_ok(sanity(
+        &dir,
+        2,
+        &two,
+        &["train.max_steps=20", "checkpoint.every_steps=10"],
+    ));
+    std::fs::remove_dir_all(ckpt(&two, 20)).unwrap(); // as if W=2 had stopped after step 10
+    for world in [1, 4] {
+        let out = dir.join(format!("resumed-{world}"));
+        std::fs::create_dir_all(out.join("checkpoints")).unwrap();
+        let copied = Command::new("cp")
+            .arg("-r")
+            .arg(ckpt(&two, 10))
+            .arg(out.join("checkpoints"))
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        let log = run_ok(sanity(
+            &dir,
+            world,
+            &out,
+            &["train.max_steps=20", "checkpoint.every_steps=10"],
+        ));
+        assert!(log.contains("resumed from"), "{log}");
+        let got = losses(&out.join("metrics.jsonl"));
+        assert_eq!(
+            got.keys().copied().collect::<Vec<_>>(),
+            (11..=20).collect::<Vec<_>>()
+        );
+        for (step, loss) in got {
+            let w = want[&step];
+            assert!(
+                (loss - w).abs() / w < 1e-5,
+                "W={world} step {step}: {loss} vs uninterrupted {w}"
+            );
+        }
+    }
+}
+
+#[test]
+fn damaged_and_partial_checkpoints_are_skipped_and_cleaned_up() {
+    let dir = scratch("damaged");
+    let out = dir.join("out");
+    run_ok(sanity(
+        &dir,
+        2,
+        &out,
+        &["train.max_steps=20", "checkpoint.every_steps=10"],
+    ));
+    // A save that died before COMPLETE: rank files but no marker.
+    let partial = ckpt(&out, 25);
+    Command::new("cp")
+        .arg("-r")
+        .arg(ckpt(&out, 20))
+        .arg(&partial)
+        .status()
+        .unwrap();
+    std::fs::remove_file(partial.join("COMPLETE")).unwrap();
+    // The newest complete one has a truncated shard.
+    let shard = ckpt(&out, 20).join("rank-00001.safetensors");
+    let len = std::fs::metadata(&shard).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&shard)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+
+    let log = run_ok(sanity(
+        &dir,
+        2,
+        &out,
+        &["train.max_steps=22", "checkpoint.every_steps=10"],
+    ));
+    assert!(
+        log.contains("step-000020 is damaged: rank-00001.safetensors does not match the checksums"),
+        "{log}"
+    );
+    assert!(
+        log.contains("resumed from") && log.contains("step-000010 at step 10"),
+        "{log}"
+    );
+    assert!(
+        !partial.exists(),
+        "the partial folder is cleaned up by the next save"
+    );
+    assert!(ckpt(&out, 22).join("COMPLETE").is_file());
+}
+
+#[test]
+fn a_changed_run_is_refused_unless_asked_to_start_over() {
+    let dir = scratch("changed");
+    let out = dir.join("out");
+    run_ok(sanity(
+        &dir,
+        1,
+        &out,
+        &["train.max_steps=5", "checkpoint.every_steps=5"],
+    ));
+    let refused = sanity(&dir, 1, &out, &["train.max_steps=8", "data.shuffle=false"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let all = text(&refused);
+    assert!(
+        all.contains("was written with `data.shuffle` = true, but the config now says false"),
+        "{all}"
+    );
+    assert!(all.contains("--set checkpoint.resume=never"), "{all}");
+    let fresh = run_ok(sanity(
+        &dir,
+        1,
+        &out,
+        &[
+            "train.max_steps=8",
+            "data.shuffle=false",
+            "checkpoint.resume=never",
+        ],
+    ));
+    assert!(!fresh.contains("resumed from"), "{fresh}");
+}
+
+#[test]
+fn ctrl_c_saves_a_checkpoint_and_the_same_command_continues() {
+    let dir = scratch("sigint");
+    let out = dir.join("out");
+    let sets = ["train.max_steps=400", "checkpoint.every_steps=1000"];
+    let mut child = sanity(&dir, 2, &out, &sets)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while losses(&out.join("metrics.jsonl")).len() < 3 {
+        assert!(Instant::now() < deadline, "training did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling the launcher this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    assert!(stdout.contains("stopped on request after step"), "{stdout}");
+    let saved = std::fs::read_to_string(out.join("checkpoints/latest")).unwrap();
+    let step: u64 = saved.trim_start_matches("step-").parse().unwrap();
+    assert!(step >= 3 && step < 400, "stopped at step {step}");
+    assert!(out
+        .join("checkpoints")
+        .join(&saved)
+        .join("COMPLETE")
+        .is_file());
+    let more = format!("train.max_steps={}", step + 2);
+    let log = run_ok(sanity(
+        &dir,
+        2,
+        &out,
+        &[&more, "checkpoint.every_steps=1000"],
+    ));
+    assert!(
+        log.contains(&format!(
+            "resumed from {}",
+            out.join("checkpoints").join(&saved).display()
+        )),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_full_disk_gives_a_clear_error_and_no_complete_checkpoint() {
+    let dir = scratch("full");
+    let out = dir.join("small");
+    std::fs::create_dir_all(&out).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&out)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !mounted {
+        // No tmpfs here: make the checkpoint folder impossible to create instead.
+        std::fs::write(out.join("checkpoints"), b"a file where a folder should be").unwrap();
+    }
+    let result = sanity(
+        &dir,
+        1,
+        &out,
+        &["train.max_steps=4", "checkpoint.every_steps=2"],
+    )
+    .output()
+    .unwrap();
+    let listing = Command::new("find").arg(&out).output().unwrap();
+    if mounted {
+        let _ = Command::new("umount").arg(&out).status();
+    }
+    let all = text(&result);
+    assert_eq!(result.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("No space left on device")
+            || all.contains("cannot create the checkpoint folder"),
+        "{all}"
+    );
+    let files = String::from_utf8_lossy(&listing.stdout).into_owned();
+    assert!(
+        !files.contains("COMPLETE"),
+        "no checkpoint may be marked complete: {files}"
+    );
+}
