@@ -250,7 +250,7 @@ fn ctrl_c_saves_a_checkpoint_and_the_same_command_continues() {
     assert!(stdout.contains("stopped on request after step"), "{stdout}");
     let saved = std::fs::read_to_string(out.join("checkpoints/latest")).unwrap();
     let step: u64 = saved.trim_start_matches("step-").parse().unwrap();
-    assert!(step >= 3 && step < 400, "stopped at step {step}");
+    assert!((3..400).contains(&step), "stopped at step {step}");
     assert!(out
         .join("checkpoints")
         .join(&saved)

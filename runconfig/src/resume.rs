@@ -34,7 +34,7 @@ pub fn complete_checkpoints(dir: &Path) -> Vec<(u64, PathBuf)> {
             path.join(COMPLETE).is_file().then_some((step, path))
         })
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     found
 }
 
