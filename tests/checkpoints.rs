@@ -23,6 +23,8 @@ fn sanity(dir: &Path, world: usize, out: &Path, sets: &[&str]) -> Command {
         "comm=cpu",
         "--set",
         "train.micro_batch_size=4",
+        "--set",
+        "export.dtype=f32",
     ]);
     c.arg("--set")
         .arg(format!("checkpoint.output_dir={}", out.display()));
@@ -310,5 +312,59 @@ fn a_full_disk_gives_a_clear_error_and_no_complete_checkpoint() {
     assert!(
         !files.contains("COMPLETE"),
         "no checkpoint may be marked complete: {files}"
+    );
+}
+
+#[test]
+fn launch_export_of_a_checkpoint_equals_the_final_export() {
+    let dir = scratch("export");
+    let out = dir.join("out");
+    run_ok(sanity(
+        &dir,
+        2,
+        &out,
+        &[
+            "train.max_steps=6",
+            "checkpoint.every_steps=6",
+            "export.max_shard_size=100KB",
+        ],
+    ));
+    let offline = dir.join("offline");
+    let result = launch(&dir)
+        .arg("export")
+        .arg(ckpt(&out, 6))
+        .arg(&offline)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", text(&result));
+    let names: Vec<String> = std::fs::read_dir(out.join("final"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "model.safetensors.index.json"),
+        "{names:?}"
+    );
+    for n in names
+        .iter()
+        .filter(|n| n.ends_with(".safetensors") || n.ends_with(".json"))
+    {
+        assert_eq!(
+            std::fs::read(out.join("final").join(n)).unwrap(),
+            std::fs::read(offline.join(n)).unwrap(),
+            "{n}"
+        );
+    }
+    let bad = launch(&dir)
+        .arg("export")
+        .arg(&out)
+        .arg(&offline)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad).contains("is not a complete checkpoint (no COMPLETE file)"),
+        "{}",
+        text(&bad)
     );
 }

@@ -26,6 +26,8 @@ fn train(dir: &Path, world: usize) -> (Vec<f64>, BTreeMap<String, Vec<f32>>) {
             "train.micro_batch_size=4",
             "--set",
             "train.threads=1",
+            "--set",
+            "export.dtype=f32",
         ])
         .arg("--set")
         .arg(format!("checkpoint.output_dir={}", out.display()))

@@ -13,6 +13,8 @@ USAGE:
   launch N [OPTIONS] -- PROGRAM [ARGS]...     run PROGRAM N times with rank variables
   launch check CONFIG.yaml [-n N] [--set KEY=VALUE]...
                                               validate and print the plan; run nothing
+  launch export CHECKPOINT_DIR OUT_DIR        write a checkpoint (any world size) as a
+                                              Hugging Face model folder
   launch push DIR --repo NAMESPACE/NAME       push a folder to the Hugging Face Hub
   launch help                                 this text
 
@@ -56,6 +58,10 @@ pub enum Command {
     Push {
         args: Vec<String>,
     },
+    Export {
+        checkpoint: PathBuf,
+        out: PathBuf,
+    },
     Train {
         nproc: usize,
         config: PathBuf,
@@ -95,6 +101,15 @@ pub fn parse(args: &[String]) -> Result<Command> {
                 args: args[1..].to_vec(),
             })
         }
+        "export" => {
+            let [_, checkpoint, out] = args else {
+                bail!("usage: launch export CHECKPOINT_DIR OUT_DIR");
+            };
+            return Ok(Command::Export {
+                checkpoint: checkpoint.into(),
+                out: out.into(),
+            });
+        }
         "check" => {
             let mut it = args[1..].iter();
             let (mut config, mut nproc, mut sets) = (None, None, Vec::new());
@@ -119,7 +134,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
         _ => {}
     }
     let nproc: usize = first.parse().ok().with_context(|| {
-        format!("expected the number of processes or a command (check, push, help), got {first:?}; see `launch help`")
+        format!("expected the number of processes or a command (check, export, push, help), got {first:?}; see `launch help`")
     })?;
     if nproc == 0 {
         bail!("the number of processes must be at least 1 (got 0)");

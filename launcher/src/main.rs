@@ -51,6 +51,26 @@ fn run(args: &[String]) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Push { args } => hub::push_command(&args).map(|()| ExitCode::SUCCESS),
+        Command::Export { checkpoint, out } => {
+            if !checkpoint.join(runconfig::resume::COMPLETE).is_file() {
+                return Err(Usage(format!(
+                    "{} is not a complete checkpoint (no COMPLETE file)",
+                    checkpoint.display()
+                ))
+                .into());
+            }
+            // The trainer reads the shards (libtorch); launch stays free of it.
+            let status = std::process::Command::new(trainer_binary()?)
+                .arg("export")
+                .arg(&checkpoint)
+                .arg(&out)
+                .status()?;
+            Ok(if status.success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Check {
             config,
             nproc,

@@ -2,7 +2,8 @@
 //!
 //! `trainer` trains from the resolved config `launch` hands over;
 //! `trainer probe` joins the world, does one all-reduce and exits (used by
-//! the launch benchmark and tests).
+//! the launch benchmark and tests); `trainer export CHECKPOINT OUT` writes
+//! the Hugging Face export of a checkpoint (what `launch export` runs).
 
 use anyhow::{Context, Result};
 use rendezvous::RankEnv;
@@ -13,6 +14,19 @@ use trainer::comm::{self, ReduceOp};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("export") {
+        let [_, ckpt, out] = args.as_slice() else {
+            eprintln!("usage: trainer export CHECKPOINT_DIR OUT_DIR");
+            return ExitCode::from(2);
+        };
+        return match trainer::ckpt::export_checkpoint(ckpt.as_ref(), out.as_ref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("export: error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let env = match RankEnv::from_env() {
         Ok(env) => env,
         Err(e) => {

@@ -5,6 +5,7 @@
 use crate::ckpt::{self, RunState};
 use crate::comm::ReduceOp;
 use crate::data::batches::{Steps, IGNORE};
+use crate::export::{write_final, ModelFiles, Summary};
 use crate::metrics::{memory_fields, MetricsFile};
 use crate::schedule::Schedule;
 use crate::zero::Engine;
@@ -76,6 +77,7 @@ pub fn run(config: &Config, plan: &Plan, engine: &mut Engine, steps: &Steps) -> 
         epoch: 0,
         total_tokens: 0,
         keep_last: config.checkpoint.keep_last,
+        model_config: ModelFiles::of(config)?.config_json,
     };
     let resumed = ckpt::resume(
         engine,
@@ -97,6 +99,7 @@ pub fn run(config: &Config, plan: &Plan, engine: &mut Engine, steps: &Steps) -> 
         m.record(&start_record(config, plan, engine, total, resumed.as_ref()))?;
     }
     let saving = config.checkpoint.every_steps;
+    let mut last_loss = None;
     let (mut window_start, mut window_tokens) = (Instant::now(), 0i64);
     for step in engine.steps_done..total {
         let targets = steps.targets(step);
@@ -118,6 +121,7 @@ pub fn run(config: &Config, plan: &Plan, engine: &mut Engine, steps: &Steps) -> 
         let lr = schedule.lr(step);
         let stats = engine.step(lr, config.train.max_grad_norm)?;
         let loss = loss_sum / targets.max(1) as f64;
+        last_loss = Some(loss);
         if !loss.is_finite() {
             bail!(
                 "the loss became {loss} at step {}: stopping (lower the learning rate?)",
@@ -156,6 +160,18 @@ pub fn run(config: &Config, plan: &Plan, engine: &mut Engine, steps: &Steps) -> 
             return Ok(Finish::Stopped(done));
         }
     }
-    crate::export::write_final(engine, config, &out_dir.join("final"))?;
+    let summary = Summary {
+        step: total,
+        train_loss: last_loss,
+        total_tokens: state.total_tokens,
+        world_size: plan.world_size as usize,
+    };
+    write_final(
+        engine,
+        config,
+        &ModelFiles::of(config)?,
+        &out_dir.join("final"),
+        &summary,
+    )?;
     Ok(Finish::Completed)
 }

@@ -20,7 +20,12 @@ pub struct RunState<'a> {
     pub epoch: u64,
     pub total_tokens: i64,
     pub keep_last: Option<u32>,
+    /// The model's config.json, kept in every checkpoint for offline export.
+    pub model_config: PathBuf,
 }
+
+/// The model's config.json, as stored in a checkpoint.
+pub const MODEL_CONFIG: &str = "model_config.json";
 
 /// File of rank `r`'s shards.
 pub fn rank_file(r: usize) -> String {
@@ -92,6 +97,9 @@ pub fn save(engine: &mut Engine, root: &Path, state: &RunState) -> Result<PathBu
             serde_json::to_string_pretty(&meta)?.as_bytes(),
         )?;
         write_small(&tmp.join("config.yaml"), state.config_yaml.as_bytes())?;
+        let model_config = std::fs::read(&state.model_config)
+            .with_context(|| format!("reading {}", state.model_config.display()))?;
+        write_small(&tmp.join(MODEL_CONFIG), &model_config)?;
         if done.exists() {
             std::fs::remove_dir_all(&done)?;
         }

@@ -42,16 +42,7 @@ pub fn ref_models() -> &'static Path {
             return dir;
         }
         let root = repo_root();
-        let python = std::env::var_os("FERROSPEED_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                let venv = root.join(".venv/bin/python");
-                if venv.exists() {
-                    venv
-                } else {
-                    PathBuf::from("python3")
-                }
-            });
+        let python = python();
         let status = Command::new(&python)
             .arg(root.join("scripts/make-reference-models"))
             .arg(&dir)
@@ -64,6 +55,21 @@ pub fn ref_models() -> &'static Path {
         );
         dir
     })
+}
+
+/// The Python interpreter of the reference scripts: `FERROSPEED_PYTHON`,
+/// else the repository's `.venv/bin/python`, else `python3`.
+pub fn python() -> PathBuf {
+    std::env::var_os("FERROSPEED_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let venv = repo_root().join(".venv/bin/python");
+            if venv.exists() {
+                venv
+            } else {
+                PathBuf::from("python3")
+            }
+        })
 }
 
 /// One variant's folder.

@@ -1,0 +1,174 @@
+//! The final weights in Hugging Face layout: `config.json`,
+//! `model.safetensors` or `model-0000k-of-0000n.safetensors` with
+//! `model.safetensors.index.json`, the tokenizer and generation files when
+//! the model has them, and a README.md model card. Units are gathered one at
+//! a time and streamed to disk by rank 0.
+
+mod card;
+mod writer;
+
+pub use card::{model_card, Summary};
+pub use writer::parse_size;
+
+use crate::zero::Engine;
+use anyhow::{bail, Context, Result};
+use runconfig::{Config, Dtype};
+use std::path::{Path, PathBuf};
+use tch::Kind;
+use writer::{Entry, Plan, Writer};
+
+/// Files copied next to the weights when the model folder has them.
+const EXTRA_FILES: [&str; 7] = [
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "tokenizer.model",
+    "vocab.json",
+    "merges.txt",
+    "generation_config.json",
+];
+
+/// The export dtype: `export.dtype` (bf16 | f32 | compute), bf16 by default.
+pub fn export_kind(config: &Config) -> Result<Kind> {
+    Ok(match config.export.dtype.as_deref().unwrap_or("bf16") {
+        "bf16" => Kind::BFloat16,
+        "f32" => Kind::Float,
+        "compute" => match config.model.dtype {
+            Dtype::F32 => Kind::Float,
+            Dtype::Bf16 => Kind::BFloat16,
+        },
+        other => bail!("export.dtype must be bf16, f32 or compute, got {other:?}"),
+    })
+}
+
+/// Where the model's config.json and side files are.
+pub struct ModelFiles {
+    pub config_json: PathBuf,
+    pub folders: Vec<PathBuf>,
+}
+
+impl ModelFiles {
+    /// From the run configuration.
+    pub fn of(config: &Config) -> Result<ModelFiles> {
+        let mut folders: Vec<PathBuf> = config
+            .model
+            .tokenizer
+            .iter()
+            .map(|t| {
+                if t.is_dir() {
+                    t.clone()
+                } else {
+                    t.parent().unwrap_or(Path::new(".")).to_path_buf()
+                }
+            })
+            .collect();
+        let config_json = match (&config.model.path, &config.model.config) {
+            (Some(d), _) => {
+                folders.push(d.clone());
+                d.join("config.json")
+            }
+            (None, Some(f)) => f.clone(),
+            (None, None) => bail!("the config names no model (model.path or model.config)"),
+        };
+        Ok(ModelFiles {
+            config_json,
+            folders,
+        })
+    }
+}
+
+fn dtype_words(kind: Kind) -> &'static str {
+    if kind == Kind::Float {
+        "float32"
+    } else {
+        "bfloat16"
+    }
+}
+
+/// Gathers every unit's fp32 master weights; rank 0 writes the export to `dir`.
+pub fn write_final(
+    engine: &mut Engine,
+    config: &Config,
+    files: &ModelFiles,
+    dir: &Path,
+    summary: &Summary,
+) -> Result<()> {
+    let kind = export_kind(config)?;
+    let max = parse_size(config.export.max_shard_size.as_deref().unwrap_or("5GB"))?;
+    let rank = engine.comm.rank();
+    let entries = engine
+        .specs
+        .iter()
+        .flat_map(|s| {
+            s.params.iter().map(|p| Entry {
+                name: p.name.clone(),
+                shape: p.shape.clone(),
+            })
+        })
+        .collect();
+    let tmp = dir.with_extension("partial");
+    let mut out = None;
+    if rank == 0 {
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        out = Some(Writer::new(Plan::new(entries, kind, max)?, &tmp));
+    }
+    for u in 0..engine.specs.len() {
+        let full = engine
+            .comm
+            .all_gather(&engine.shards[u].master)
+            .with_context(|| format!("gathering unit {u} for export"))?;
+        if let Some(w) = out.as_mut() {
+            let spec = &engine.specs[u];
+            for (p, t) in spec.params.iter().zip(spec.split_flat(&full)?) {
+                w.put(&p.name, &t.to_kind(kind).contiguous())?;
+            }
+        }
+    }
+    if let Some(w) = out {
+        if let Some(index) = w.finish()? {
+            std::fs::write(
+                tmp.join("model.safetensors.index.json"),
+                serde_json::to_string_pretty(&index)?,
+            )?;
+        }
+        let text = std::fs::read_to_string(&files.config_json)
+            .with_context(|| format!("reading {}", files.config_json.display()))?;
+        let mut json: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", files.config_json.display()))?;
+        if let Some(m) = json.as_object_mut() {
+            m.insert("torch_dtype".into(), dtype_words(kind).into());
+            m.insert("dtype".into(), dtype_words(kind).into());
+        }
+        std::fs::write(
+            tmp.join("config.json"),
+            serde_json::to_string_pretty(&json)?,
+        )?;
+        for name in EXTRA_FILES {
+            if let Some(src) = files
+                .folders
+                .iter()
+                .map(|f| f.join(name))
+                .find(|p| p.is_file())
+            {
+                std::fs::copy(&src, tmp.join(name))
+                    .with_context(|| format!("copying {}", src.display()))?;
+            }
+        }
+        std::fs::write(
+            tmp.join("README.md"),
+            model_card(config, summary, dtype_words(kind)),
+        )?;
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+        std::fs::rename(&tmp, dir)
+            .with_context(|| format!("cannot move the export into {}", dir.display()))?;
+        println!("final weights written to {}", dir.display());
+    }
+    engine.comm.barrier()?;
+    Ok(())
+}

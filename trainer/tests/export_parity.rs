@@ -1,0 +1,142 @@
+//! The exported `final/` folder is a Hugging Face model: transformers loads
+//! it and computes the logits Ferrospeed computes from the same files.
+
+mod common;
+
+use common::{python, read_tensors, rel_err, scratch, variant};
+use rendezvous::{StoreClient, StoreServer};
+use runconfig::OptimizerConfig;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tch::{Device, Kind, Tensor};
+use trainer::comm::{Comm, CpuComm};
+use trainer::export::{write_final, ModelFiles, Summary};
+use trainer::model::{forward, load_named, LlamaConfig, SafetensorsWeights};
+use trainer::zero::Engine;
+
+/// Trains `name` for two steps on `world` ranks and exports it to `out`.
+fn train_and_export(name: &'static str, world: usize, out: PathBuf, extra: &'static str) {
+    let server = StoreServer::start("127.0.0.1:0".parse().unwrap(), "t").unwrap();
+    let port = server.addr().port();
+    let handles: Vec<_> = (0..world)
+        .map(|rank| {
+            let out = out.clone();
+            std::thread::spawn(move || {
+                let dir = variant(name);
+                let yaml = format!("run_name: x\nmodel: {{ path: {} }}\n{extra}", dir.display());
+                let config = runconfig::from_str(&yaml, "test", world as u32, &[])
+                    .unwrap()
+                    .config;
+                let cfg = LlamaConfig::load(dir.join("config.json")).unwrap();
+                let weights = SafetensorsWeights::open(&dir).unwrap();
+                let mut store =
+                    StoreClient::connect("127.0.0.1", port, "t", "", Duration::from_secs(10))
+                        .unwrap();
+                let comm: Box<dyn Comm> =
+                    Box::new(CpuComm::connect(rank, world, &mut store).unwrap());
+                let opt = OptimizerConfig::default();
+                let mut engine =
+                    Engine::new(cfg, &weights, comm, Kind::Float, Device::Cpu, &opt).unwrap();
+                let t = read_tensors(&dir.join("train.safetensors"));
+                let rows = t["input_ids"].size()[1] / world as i64;
+                for step in 0..2 {
+                    let (ids, labels) = (t["input_ids"].get(step), t["labels"].get(step));
+                    let mine = |x: &Tensor| x.narrow(0, rank as i64 * rows, rows);
+                    engine.micro_step(&mine(&ids), &mine(&labels), 100).unwrap();
+                    engine.step(1e-2, 1.0).unwrap();
+                }
+                let files = ModelFiles::of(&config).unwrap();
+                write_final(&mut engine, &config, &files, &out, &Summary::default()).unwrap();
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("a rank failed");
+    }
+}
+
+fn hf_logits(model: &Path, ids: &Tensor, work: &Path) -> Tensor {
+    let (inp, out) = (
+        work.join("ids.safetensors"),
+        work.join("logits.safetensors"),
+    );
+    Tensor::write_safetensors(&[("input_ids", ids)], &inp).unwrap();
+    let status = std::process::Command::new(python())
+        .arg(common::repo_root().join("scripts/hf-logits"))
+        .args([model, &inp, &out])
+        .status()
+        .unwrap();
+    assert!(status.success(), "scripts/hf-logits failed");
+    read_tensors(&out).remove("logits").unwrap()
+}
+
+fn check(name: &'static str) {
+    let work = scratch(&format!("export-{name}"));
+    let out = work.join("final");
+    train_and_export(
+        name,
+        2,
+        out.clone(),
+        "export: { dtype: f32, max_shard_size: 20KB }\n",
+    );
+    assert!(
+        out.join("model.safetensors.index.json").is_file(),
+        "small shards give an index"
+    );
+    assert!(out.join("README.md").is_file() && out.join("config.json").is_file());
+    let cfg = LlamaConfig::load(out.join("config.json")).unwrap();
+    let ours = load_named(
+        &cfg,
+        &SafetensorsWeights::open(&out).unwrap(),
+        Kind::Float,
+        Device::Cpu,
+    )
+    .unwrap();
+    let ids = read_tensors(&variant(name).join("reference.safetensors"))
+        .remove("input_ids")
+        .unwrap();
+    let logits = forward(&cfg, &ours, &ids).unwrap();
+    let theirs = hf_logits(&out, &ids, &work);
+    let err = rel_err(&logits, &theirs);
+    println!("{name}: exported logits, ferrospeed vs transformers: {err:.2e}");
+    assert!(err < 1e-4, "{name}: {err:e}");
+    // The trained weights moved away from the checkpoint we started from.
+    let start = read_tensors(&variant(name).join("reference.safetensors"))
+        .remove("logits")
+        .unwrap();
+    assert!(
+        rel_err(&logits, &start) > 1e-3,
+        "{name}: the export holds the trained weights"
+    );
+}
+
+#[test]
+fn exported_untied_model_loads_in_transformers_with_the_same_logits() {
+    check("gqa");
+}
+
+#[test]
+fn exported_tied_model_loads_in_transformers_with_the_same_logits() {
+    check("tied");
+}
+
+#[test]
+fn default_export_is_bf16_in_one_file() {
+    let work = scratch("export-bf16");
+    let out = work.join("final");
+    train_and_export("qwen2_bias", 1, out.clone(), "");
+    let files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        files.contains(&"model.safetensors".to_string())
+            && !files.iter().any(|f| f.ends_with("index.json")),
+        "{files:?}"
+    );
+    let t = read_tensors(&out.join("model.safetensors"));
+    assert!(t.values().all(|x| x.kind() == Kind::BFloat16));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(json["torch_dtype"], "bfloat16");
+}
