@@ -91,7 +91,14 @@ fn run(args: &[String]) -> Result<ExitCode> {
             node,
         } => {
             let world = (nproc * node.nnodes) as u32;
-            let resolved = runconfig::load(&config, world, &sets)?;
+            let mut resolved = runconfig::load(&config, world, &sets)?;
+            let gpus = visible_gpus();
+            if resolved.config.comm == runconfig::CommKind::Auto && gpus > 0 && nproc > gpus {
+                println!("launch: {nproc} ranks on {gpus} visible GPU(s): ranks share GPUs and use comm cpu (tensors staged through host memory)");
+                let mut sets = sets.clone();
+                sets.push("comm=cpu".into());
+                resolved = runconfig::load(&config, world, &sets)?;
+            }
             println!("launch: {}: {}", config.display(), resolved.plan);
             let trainer = trainer_binary()?;
             let cfg = &resolved.config;
@@ -138,6 +145,17 @@ fn run(args: &[String]) -> Result<ExitCode> {
             let group = group(&node, nproc, path, args, name, max_restarts, None)?;
             supervise_group(group, &node)
         }
+    }
+}
+
+/// GPUs this process may use: the NVIDIA driver's list, narrowed by
+/// CUDA_VISIBLE_DEVICES (read without loading CUDA).
+fn visible_gpus() -> usize {
+    let present = std::fs::read_dir("/proc/driver/nvidia/gpus").map_or(0, |d| d.count());
+    match std::env::var("CUDA_VISIBLE_DEVICES") {
+        Ok(v) if v.trim().is_empty() => 0,
+        Ok(v) => v.split(',').count().min(present),
+        Err(_) => present,
     }
 }
 

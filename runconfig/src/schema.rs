@@ -33,6 +33,9 @@ pub struct Config {
     /// Communication backend: `auto` (nccl with GPUs, else cpu), `nccl` or `cpu`.
     #[serde(default)]
     pub comm: CommKind,
+    /// Where ranks compute: `auto` (GPU `LOCAL_RANK` when CUDA is usable), `cpu` or `cuda`.
+    #[serde(default)]
+    pub device: DeviceKind,
     #[serde(default)]
     pub launcher: LauncherConfig,
     /// Dotted-key overrides applied when the world size equals the map key.
@@ -297,12 +300,15 @@ pub struct HubConfig {
 pub struct LoggingConfig {
     #[serde(default = "default_log_every")]
     pub every_steps: u64,
+    /// Peak FLOP/s of one device for MFU (default: detected for known GPUs).
+    pub peak_flops_per_device: Option<f64>,
 }
 
 impl Default for LoggingConfig {
     fn default() -> Self {
         Self {
             every_steps: default_log_every(),
+            peak_flops_per_device: None,
         }
     }
 }
@@ -315,6 +321,16 @@ pub enum CommKind {
     Auto,
     Nccl,
     Cpu,
+}
+
+/// Compute device of the ranks.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    #[default]
+    Auto,
+    Cpu,
+    Cuda,
 }
 
 /// Supervision settings of `launch`.

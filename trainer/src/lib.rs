@@ -5,6 +5,7 @@ pub mod ckpt;
 pub mod comm;
 pub mod cuda;
 pub mod data;
+pub mod device;
 pub mod export;
 pub mod metrics;
 pub mod model;

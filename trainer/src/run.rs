@@ -113,7 +113,12 @@ pub fn samples(config: &Config, model: &LlamaConfig) -> Result<Vec<Vec<i64>>> {
 pub fn train(env: &RankEnv) -> Result<()> {
     let (config, plan) = load_config(env)?;
     tch::set_num_threads(threads(&config, env) as i32);
-    let device = Device::Cpu;
+    let (device, gpu) = crate::device::choose(config.device, env.local_rank)?;
+    if env.rank == 0 {
+        if let Some(g) = &gpu {
+            println!("device: GPU {} ({})", g.index, g.name);
+        }
+    }
     let mut engine = engine(&config, env, device)?;
     let samples = samples(&config, &engine.cfg)?;
     let steps = Steps::new(
@@ -123,7 +128,7 @@ pub fn train(env: &RankEnv) -> Result<()> {
         config.train.seed,
         config.data.shuffle,
     )?;
-    match crate::train::run(&config, &plan, &mut engine, &steps)? {
+    match crate::train::run(&config, &plan, &mut engine, &steps, gpu.as_ref())? {
         crate::train::Finish::Completed => {}
         crate::train::Finish::Stopped(step) => {
             if env.rank == 0 {

@@ -5,6 +5,7 @@
 use crate::ckpt::{self, RunState};
 use crate::comm::ReduceOp;
 use crate::data::batches::{Steps, IGNORE};
+use crate::device::{flops_per_token, peak_bf16_flops, Gpu};
 use crate::export::{write_final, ModelFiles, Summary};
 use crate::metrics::{memory_fields, MetricsFile};
 use crate::schedule::Schedule;
@@ -63,7 +64,13 @@ fn start_record(
 }
 
 /// Runs the remaining steps; rank 0 logs metrics and writes the final weights.
-pub fn run(config: &Config, plan: &Plan, engine: &mut Engine, steps: &Steps) -> Result<Finish> {
+pub fn run(
+    config: &Config,
+    plan: &Plan,
+    engine: &mut Engine,
+    steps: &Steps,
+    gpu: Option<&Gpu>,
+) -> Result<Finish> {
     crate::stop::install();
     let total = total_steps(config, steps)?;
     let schedule = Schedule::new(&config.train.lr_schedule, config.train.learning_rate, total);
@@ -99,6 +106,18 @@ pub fn run(config: &Config, plan: &Plan, engine: &mut Engine, steps: &Steps) -> 
         m.record(&start_record(config, plan, engine, total, resumed.as_ref()))?;
     }
     let saving = config.checkpoint.every_steps;
+    let peak = config
+        .logging
+        .peak_flops_per_device
+        .or_else(|| gpu.and_then(|g| peak_bf16_flops(&g.name)));
+    let m = &engine.cfg;
+    let params = engine.specs.iter().map(|s| s.numel()).sum::<i64>() as f64;
+    let per_token = flops_per_token(
+        params,
+        m.num_hidden_layers as f64,
+        m.hidden_size as f64,
+        config.data.max_seq_length as f64,
+    );
     let mut last_loss = None;
     let (mut window_start, mut window_tokens) = (Instant::now(), 0i64);
     for step in engine.steps_done..total {
@@ -145,8 +164,17 @@ pub fn run(config: &Config, plan: &Plan, engine: &mut Engine, steps: &Steps) -> 
                 r.insert("tokens_per_s".into(), json!(tps));
                 r.insert("per_device_tps".into(), json!(tps / plan.world_size as f64));
                 r.insert("comm_bytes".into(), json!(engine.comm_bytes - comm_before));
+                if let Some(p) = peak {
+                    r.insert(
+                        "mfu".into(),
+                        json!(tps / plan.world_size as f64 * per_token / p),
+                    );
+                }
                 if let Value::Object(mem) = memory_fields() {
                     r.extend(mem);
+                }
+                if let Some(used) = gpu.and_then(Gpu::used_bytes) {
+                    r.insert("gpu_memory_used_bytes".into(), json!(used));
                 }
                 m.record(&r)?;
             }
