@@ -60,9 +60,10 @@ impl Auth {
                 "Invalid credentials in Authorization header",
             ));
         };
-        self.tokens.get(token.trim()).cloned().ok_or_else(|| {
-            Response::error(401, "Invalid credentials in Authorization header")
-        })
+        self.tokens
+            .get(token.trim())
+            .cloned()
+            .ok_or_else(|| Response::error(401, "Invalid credentials in Authorization header"))
     }
 
     /// The caller, who must be allowed to write in `namespace`; 403 otherwise.

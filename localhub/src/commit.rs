@@ -10,9 +10,37 @@ use std::collections::HashSet;
 
 /// Extensions the Hub's default `.gitattributes` sends through LFS.
 const LFS_EXTENSIONS: &[&str] = &[
-    "safetensors", "bin", "pt", "pth", "ckpt", "h5", "msgpack", "onnx", "pkl", "pickle", "npy",
-    "npz", "gguf", "ggml", "model", "ot", "tflite", "zip", "tar", "gz", "tgz", "xz", "zst",
-    "7z", "rar", "parquet", "arrow", "joblib", "mlmodel", "pb", "wasm",
+    "safetensors",
+    "bin",
+    "pt",
+    "pth",
+    "ckpt",
+    "h5",
+    "msgpack",
+    "onnx",
+    "pkl",
+    "pickle",
+    "npy",
+    "npz",
+    "gguf",
+    "ggml",
+    "model",
+    "ot",
+    "tflite",
+    "zip",
+    "tar",
+    "gz",
+    "tgz",
+    "xz",
+    "zst",
+    "7z",
+    "rar",
+    "parquet",
+    "arrow",
+    "joblib",
+    "mlmodel",
+    "pb",
+    "wasm",
 ];
 
 /// "lfs" or "regular", as the Hub decides from the path, size and first bytes.
@@ -34,7 +62,9 @@ pub fn check_path(path: &str) -> Result<(), String> {
     let bad = path.is_empty()
         || path.starts_with('/')
         || path.contains('\\')
-        || path.split('/').any(|s| s.is_empty() || s == "." || s == "..")
+        || path
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
         || path == ".git"
         || path.starts_with(".git/");
     if bad {
@@ -62,10 +92,15 @@ pub struct Parsed {
 
 /// Parses and validates an NDJSON commit body against the LFS store.
 pub fn parse(body: &[u8], store: &Store, lfs_threshold: u64) -> Result<Parsed, String> {
-    let text_body = std::str::from_utf8(body).map_err(|_| "commit body is not UTF-8".to_string())?;
-    let mut lines = text_body.lines().filter(|l| !l.trim().is_empty()).enumerate();
+    let text_body =
+        std::str::from_utf8(body).map_err(|_| "commit body is not UTF-8".to_string())?;
+    let mut lines = text_body
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate();
     let (_, first) = lines.next().ok_or("empty commit body")?;
-    let header: Value = serde_json::from_str(first).map_err(|e| format!("line 1: not JSON: {e}"))?;
+    let header: Value =
+        serde_json::from_str(first).map_err(|e| format!("line 1: not JSON: {e}"))?;
     if header["key"] != "header" {
         return Err("line 1: the first line must be {\"key\": \"header\", ...}".into());
     }
@@ -82,7 +117,8 @@ pub fn parse(body: &[u8], store: &Store, lfs_threshold: u64) -> Result<Parsed, S
     let mut seen = HashSet::new();
     for (i, line) in lines {
         let n = i + 1;
-        let item: Value = serde_json::from_str(line).map_err(|e| format!("line {n}: not JSON: {e}"))?;
+        let item: Value =
+            serde_json::from_str(line).map_err(|e| format!("line {n}: not JSON: {e}"))?;
         let v = &item["value"];
         let key = item["key"].as_str().unwrap_or("");
         let path = text(v, "path", n)?.to_string();
@@ -100,7 +136,9 @@ pub fn parse(body: &[u8], store: &Store, lfs_threshold: u64) -> Result<Parsed, S
                     .map_err(|e| format!("line {n}: content is not valid base64: {e}"))?;
                 let sample = &bytes[..bytes.len().min(512)];
                 if upload_mode(&path, bytes.len() as u64, sample, lfs_threshold) == "lfs" {
-                    return Err(format!("line {n}: {path} must be uploaded through LFS (see preupload), not inline"));
+                    return Err(format!(
+                        "line {n}: {path} must be uploaded through LFS (see preupload), not inline"
+                    ));
                 }
                 ops.push(Op::Regular { path, bytes });
             }
@@ -113,12 +151,18 @@ pub fn parse(body: &[u8], store: &Store, lfs_threshold: u64) -> Result<Parsed, S
                     return Err(format!("line {n}: `oid` must be a sha256 hex digest"));
                 }
                 let Some(stored) = store.object_size(&oid) else {
-                    return Err(format!("line {n}: LFS object {oid} for {path} was never uploaded"));
+                    return Err(format!(
+                        "line {n}: LFS object {oid} for {path} was never uploaded"
+                    ));
                 };
                 if !v["size"].is_null() && v["size"].as_u64() != Some(stored) {
                     return Err(format!("line {n}: size of {path} does not match the uploaded object ({stored} bytes)"));
                 }
-                ops.push(Op::Lfs { path, oid, size: stored });
+                ops.push(Op::Lfs {
+                    path,
+                    oid,
+                    size: stored,
+                });
             }
             "deletedFile" => ops.push(Op::Delete { path }),
             "deletedFolder" => ops.push(Op::DeleteFolder { path }),
@@ -128,5 +172,9 @@ pub fn parse(body: &[u8], store: &Store, lfs_threshold: u64) -> Result<Parsed, S
     if ops.is_empty() {
         return Err("the commit changes nothing".into());
     }
-    Ok(Parsed { summary, parent, ops })
+    Ok(Parsed {
+        summary,
+        parent,
+        ops,
+    })
 }

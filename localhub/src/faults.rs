@@ -21,8 +21,18 @@ pub enum Kind {
 
 /// The routes rules can name.
 pub const ROUTES: &[&str] = &[
-    "any", "api", "whoami", "create", "branch", "preupload", "batch", "upload", "complete",
-    "verify", "commit", "info",
+    "any",
+    "api",
+    "whoami",
+    "create",
+    "branch",
+    "preupload",
+    "batch",
+    "upload",
+    "complete",
+    "verify",
+    "commit",
+    "info",
 ];
 
 /// One rule, with how many hits it has left.

@@ -231,8 +231,11 @@ pub fn serve_connection(stream: TcpStream, handle: &dyn Fn(&mut Request) -> Repl
                 .map(|(_, v): &(String, String)| v.clone())
         };
         let close = get("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        let chunked = get("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-        let length: u64 = get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let chunked =
+            get("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+        let length: u64 = get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         if get("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
             let _ = writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
         }

@@ -41,12 +41,19 @@ fn random_hex(n: usize) -> String {
 
 /// Whether `s` looks like a sha256 hex digest.
 pub fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    s.len() == 64
+        && s.bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
 }
 
 /// Reads the rest of `body` into `file` from `offset`, hashing it; returns
 /// (bytes read, sha256 hex). A short body is an error.
-fn receive(body: &mut impl Read, file: &File, mut offset: u64, hasher: &mut Option<Sha256>) -> std::io::Result<u64> {
+fn receive(
+    body: &mut impl Read,
+    file: &File,
+    mut offset: u64,
+    hasher: &mut Option<Sha256>,
+) -> std::io::Result<u64> {
     let mut buf = vec![0u8; 1 << 20];
     let start = offset;
     loop {
@@ -87,7 +94,9 @@ impl Lfs {
     }
 
     fn sign(&self, what: &str) -> String {
-        hex::encode(Sha256::digest(format!("{}\0{what}", self.secret).as_bytes()))
+        hex::encode(Sha256::digest(
+            format!("{}\0{what}", self.secret).as_bytes(),
+        ))
     }
 
     fn check_sig(&self, req: &Request, what: &str) -> Result<(), Response> {
@@ -130,7 +139,8 @@ impl Lfs {
                 continue;
             }
             let verify = json!({ "href": format!("{base}/{repo}.git/info/lfs/objects/verify"), "header": {} });
-            let multipart = size >= self.multipart_threshold && size > 0 && transfers.contains(&"multipart");
+            let multipart =
+                size >= self.multipart_threshold && size > 0 && transfers.contains(&"multipart");
             let upload = if multipart || !transfers.contains(&"basic") {
                 any_multipart = true;
                 self.start_multipart(store, base, oid, size)
@@ -142,8 +152,11 @@ impl Lfs {
                              "actions": { "upload": upload, "verify": verify } }));
         }
         let transfer = if any_multipart { "multipart" } else { "basic" };
-        Response::json(200, &json!({ "transfer": transfer, "objects": out, "hash_algo": "sha256" }))
-            .with_header("Content-Type", "application/vnd.git-lfs+json")
+        Response::json(
+            200,
+            &json!({ "transfer": transfer, "objects": out, "hash_algo": "sha256" }),
+        )
+        .with_header("Content-Type", "application/vnd.git-lfs+json")
     }
 
     fn start_multipart(&self, store: &Store, base: &str, oid: &str, size: u64) -> Value {
@@ -153,7 +166,10 @@ impl Lfs {
         header.insert("chunk_size".into(), json!(self.chunk_size.to_string()));
         for p in 1..=parts {
             let sig = self.sign(&format!("{id}:{p}"));
-            header.insert(format!("{p:05}"), json!(format!("{base}/lfs/part/{id}/{p}?sig={sig}")));
+            header.insert(
+                format!("{p:05}"),
+                json!(format!("{base}/lfs/part/{id}/{p}?sig={sig}")),
+            );
         }
         self.uploads.lock().unwrap().insert(
             id.clone(),
@@ -171,13 +187,22 @@ impl Lfs {
 
     /// `PUT /lfs/upload/{oid}?size=N&sig=S`: the whole object in one body.
     pub fn upload(&self, store: &Store, req: &mut Request, oid: &str) -> Response {
-        let size: u64 = req.query("size").and_then(|s| s.parse().ok()).unwrap_or(u64::MAX);
+        let size: u64 = req
+            .query("size")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(u64::MAX);
         if let Err(r) = self.check_sig(req, &format!("{oid}:{size}")) {
             return r;
         }
-        if let Some(len) = req.header("content-length").and_then(|v| v.parse::<u64>().ok()) {
+        if let Some(len) = req
+            .header("content-length")
+            .and_then(|v| v.parse::<u64>().ok())
+        {
             if len != size {
-                return Response::error(400, &format!("Content-Length {len} does not match the announced size {size}"));
+                return Response::error(
+                    400,
+                    &format!("Content-Length {len} does not match the announced size {size}"),
+                );
             }
         }
         let tmp = store.incoming().join(format!("{oid}.{}", random_hex(6)));
@@ -189,8 +214,12 @@ impl Lfs {
         })();
         let reply = match result {
             Err(e) => Response::error(400, &format!("upload body could not be read: {e}")),
-            Ok((n, _)) if n != size => Response::error(400, &format!("received {n} bytes, expected {size}")),
-            Ok((_, sha)) if sha != oid => Response::error(400, &format!("sha256 mismatch: got {sha}, expected {oid}")),
+            Ok((n, _)) if n != size => {
+                Response::error(400, &format!("received {n} bytes, expected {size}"))
+            }
+            Ok((_, sha)) if sha != oid => {
+                Response::error(400, &format!("sha256 mismatch: got {sha}, expected {oid}"))
+            }
             Ok(_) => match fs::rename(&tmp, store.object_path(oid)) {
                 Ok(()) => return Response::json(200, &json!({})),
                 Err(e) => Response::error(500, &format!("cannot store object: {e}")),
@@ -215,7 +244,11 @@ impl Lfs {
             if n == 0 || n > parts {
                 return Response::error(400, "part number out of range");
             }
-            let expect = if n < parts { up.chunk } else { up.size - up.chunk * (parts - 1) };
+            let expect = if n < parts {
+                up.chunk
+            } else {
+                up.size - up.chunk * (parts - 1)
+            };
             (up.file.clone(), up.chunk * (n - 1), expect)
         };
         let result = fs::OpenOptions::new()
@@ -226,7 +259,10 @@ impl Lfs {
             .and_then(|f| receive(&mut req.body, &f, offset, &mut None));
         match result {
             Err(e) => Response::error(400, &format!("part body could not be read: {e}")),
-            Ok(n) if n != expect => Response::error(400, &format!("part {part}: received {n} bytes, expected {expect}")),
+            Ok(n) if n != expect => Response::error(
+                400,
+                &format!("part {part}: received {n} bytes, expected {expect}"),
+            ),
             Ok(_) => {
                 let etag = format!("\"{}\"", random_hex(16));
                 let mut uploads = self.uploads.lock().unwrap();
@@ -255,14 +291,20 @@ impl Lfs {
                 return Response::error(400, "completion needs a `parts` list");
             };
             if parts.len() != up.etags.len() {
-                return Response::error(400, &format!("expected {} parts, got {}", up.etags.len(), parts.len()));
+                return Response::error(
+                    400,
+                    &format!("expected {} parts, got {}", up.etags.len(), parts.len()),
+                );
             }
             for (i, p) in parts.iter().enumerate() {
                 if p["partNumber"].as_u64() != Some(i as u64 + 1) {
                     return Response::error(400, "parts must be numbered 1..n in order");
                 }
                 if up.etags[i].is_none() || p["etag"].as_str() != up.etags[i].as_deref() {
-                    return Response::error(400, &format!("part {}: etag does not match an uploaded part", i + 1));
+                    return Response::error(
+                        400,
+                        &format!("part {}: etag does not match an uploaded part", i + 1),
+                    );
                 }
             }
             (up.oid.clone(), up.size, up.file.clone())
@@ -271,9 +313,16 @@ impl Lfs {
         match sha256_file(&file) {
             Ok(sha) if sha == oid && len == size => {}
             Ok(sha) => {
-                return Response::error(400, &format!("assembled object: sha256 {sha}, {len} bytes; expected {oid}, {size} bytes"))
+                return Response::error(
+                    400,
+                    &format!(
+                        "assembled object: sha256 {sha}, {len} bytes; expected {oid}, {size} bytes"
+                    ),
+                )
             }
-            Err(e) => return Response::error(500, &format!("cannot read the assembled object: {e}")),
+            Err(e) => {
+                return Response::error(500, &format!("cannot read the assembled object: {e}"))
+            }
         }
         if let Err(e) = fs::rename(&file, store.object_path(&oid)) {
             return Response::error(500, &format!("cannot store object: {e}"));
@@ -289,7 +338,10 @@ impl Lfs {
         };
         match store.object_size(oid) {
             Some(s) if s == size => Response::json(200, &json!({})),
-            _ => Response::error(404, &format!("object {oid} ({size} bytes) was not uploaded")),
+            _ => Response::error(
+                404,
+                &format!("object {oid} ({size} bytes) was not uploaded"),
+            ),
         }
     }
 }

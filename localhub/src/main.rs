@@ -68,7 +68,11 @@ fn run() -> Result<()> {
     let (mut lfs_threshold, mut multipart, mut chunk) = (10 << 20, 64 << 20, 16 << 20);
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut text = || it.next().cloned().with_context(|| format!("{a} needs a value"));
+        let mut text = || {
+            it.next()
+                .cloned()
+                .with_context(|| format!("{a} needs a value"))
+        };
         match a.as_str() {
             "-h" | "--help" => {
                 print!("{HELP}");

@@ -98,16 +98,23 @@ impl Hub {
         let result = match (method.as_str(), &s[..]) {
             ("GET", ["api", "whoami-v2"]) => self.whoami(req),
             ("POST", ["api", "repos", "create"]) => self.create_repo(req, &base),
-            ("POST", ["api", "validate-yaml"]) => {
-                Ok(Response::json(200, &serde_json::json!({ "errors": [], "warnings": [] })))
-            }
+            ("POST", ["api", "validate-yaml"]) => Ok(Response::json(
+                200,
+                &serde_json::json!({ "errors": [], "warnings": [] }),
+            )),
             ("GET", ["api", "models", ns, name]) => self.info(req, ns, name, "main"),
-            ("GET", ["api", "models", ns, name, "revision", rev @ ..]) => self.info(req, ns, name, &rev.join("/")),
-            ("POST", ["api", "models", ns, name, "preupload", rev @ ..]) => self.preupload(req, ns, name, &rev.join("/")),
+            ("GET", ["api", "models", ns, name, "revision", rev @ ..]) => {
+                self.info(req, ns, name, &rev.join("/"))
+            }
+            ("POST", ["api", "models", ns, name, "preupload", rev @ ..]) => {
+                self.preupload(req, ns, name, &rev.join("/"))
+            }
             ("POST", ["api", "models", ns, name, "commit", rev @ ..]) => {
                 self.commit(req, &base, ns, name, &rev.join("/"))
             }
-            ("POST", ["api", "models", ns, name, "branch", b @ ..]) => self.branch(req, ns, name, &b.join("/")),
+            ("POST", ["api", "models", ns, name, "branch", b @ ..]) => {
+                self.branch(req, ns, name, &b.join("/"))
+            }
             ("POST", [ns, git, "info", "lfs", "objects", what]) if git.ends_with(".git") => {
                 self.lfs_api(req, &base, ns, git.trim_end_matches(".git"), what)
             }
@@ -116,15 +123,28 @@ impl Hub {
             ("POST", ["lfs", "complete", id]) => {
                 json_body(req).map(|body| self.lfs.complete(&self.store, req, id, &body))
             }
-            _ => Err(Response::error(404, &format!("no route for {method} {}", req.raw_path))),
+            _ => Err(Response::error(
+                404,
+                &format!("no route for {method} {}", req.raw_path),
+            )),
         };
         result.unwrap_or_else(|e| e)
     }
 
-    fn lfs_api(&self, req: &mut Request, base: &str, ns: &str, name: &str, what: &str) -> Result<Response, Response> {
+    fn lfs_api(
+        &self,
+        req: &mut Request,
+        base: &str,
+        ns: &str,
+        name: &str,
+        what: &str,
+    ) -> Result<Response, Response> {
         let accept = req.header("accept").unwrap_or("");
         if what == "batch" && !accept.contains("application/vnd.git-lfs+json") {
-            return Err(Response::error(406, "the batch API needs Accept: application/vnd.git-lfs+json"));
+            return Err(Response::error(
+                406,
+                "the batch API needs Accept: application/vnd.git-lfs+json",
+            ));
         }
         self.auth.writer(req, ns)?;
         if !self.store.exists(ns, name) {
@@ -132,7 +152,9 @@ impl Hub {
         }
         let body = json_body(req)?;
         match what {
-            "batch" => Ok(self.lfs.batch(&self.store, base, &format!("{ns}/{name}"), &body)),
+            "batch" => Ok(self
+                .lfs
+                .batch(&self.store, base, &format!("{ns}/{name}"), &body)),
             "verify" => Ok(self.lfs.verify(&self.store, &body)),
             _ => Err(Response::error(404, "unknown LFS endpoint")),
         }

@@ -43,7 +43,11 @@ pub enum Op {
     /// A regular file with its content.
     Regular { path: String, bytes: Vec<u8> },
     /// A file whose content is the LFS object `oid`.
-    Lfs { path: String, oid: String, size: u64 },
+    Lfs {
+        path: String,
+        oid: String,
+        size: u64,
+    },
     /// Remove a file.
     Delete { path: String },
     /// Remove every file under a folder.
@@ -171,7 +175,14 @@ impl Store {
     }
 
     /// Applies `ops` to branch `rev` and returns the new commit id.
-    pub fn commit(&self, ns: &str, name: &str, rev: &str, ops: Vec<Op>, summary: &str) -> Result<String> {
+    pub fn commit(
+        &self,
+        ns: &str,
+        name: &str,
+        rev: &str,
+        ops: Vec<Op>,
+        summary: &str,
+    ) -> Result<String> {
         let _g = self.lock.lock().unwrap();
         let Some(mut state) = self.branch(ns, name, rev) else {
             bail!("Invalid rev id: {rev}");
@@ -190,7 +201,14 @@ impl Store {
                     let _ = fs::remove_file(&dst);
                     fs::write(&dst, &bytes)?;
                     let size = bytes.len() as u64;
-                    state.files.insert(path, Entry { lfs: false, oid, size });
+                    state.files.insert(
+                        path,
+                        Entry {
+                            lfs: false,
+                            oid,
+                            size,
+                        },
+                    );
                 }
                 Op::Lfs { path, oid, size } => {
                     digest.update(format!("{path}\0{oid}\n").as_bytes());
@@ -199,7 +217,14 @@ impl Store {
                     let _ = fs::remove_file(&dst);
                     let src = self.object_path(&oid);
                     fs::hard_link(&src, &dst).or_else(|_| fs::copy(&src, &dst).map(|_| ()))?;
-                    state.files.insert(path, Entry { lfs: true, oid, size });
+                    state.files.insert(
+                        path,
+                        Entry {
+                            lfs: true,
+                            oid,
+                            size,
+                        },
+                    );
                 }
                 Op::Delete { path } => {
                     if state.files.remove(&path).is_none() {
@@ -226,7 +251,8 @@ impl Store {
         }
         state.commit = hex::encode(digest.finalize());
         self.write_ref(ns, name, rev, &state)?;
-        let line = serde_json::json!({ "commit": state.commit, "revision": rev, "summary": summary });
+        let line =
+            serde_json::json!({ "commit": state.commit, "revision": rev, "summary": summary });
         let mut log = fs::OpenOptions::new()
             .create(true)
             .append(true)
