@@ -14,6 +14,8 @@ USAGE:
   launch check CONFIG.yaml [-n N] [--set KEY=VALUE]...
                                               validate and print the plan; run nothing
   launch push DIR --repo NAMESPACE/NAME       push a folder to the Hugging Face Hub
+                                              (--token, --private, --revision, --commit-message;
+                                              see `launch push --help`)
   launch help                                 this text
 
 Each rank gets RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR,

@@ -9,6 +9,7 @@ mod commit;
 mod faults;
 mod http;
 mod lfs;
+mod multipart;
 mod router;
 mod store;
 

@@ -13,6 +13,7 @@ mod progress;
 mod push;
 mod repo_id;
 mod token;
+mod transfer;
 
 use anyhow::Result;
 use runconfig::HubConfig;

@@ -7,10 +7,11 @@ use super::commit::{self, Change};
 use super::env;
 use super::files::{self, git_blob_sha1};
 use super::http::{Http, RetryPolicy, StatusError};
-use super::lfs::{self, Object};
+use super::lfs::Object;
 use super::progress::{human, Progress};
 use super::repo_id;
 use super::token::{self, Source};
+use super::transfer;
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::PathBuf;
 
@@ -153,7 +154,7 @@ fn upload(
     let progress = Progress::new(objects.iter().map(|o| o.file.size).sum());
     hub.http.progress = Some(progress.clone());
     let bar = (!objects.is_empty()).then(|| progress.show());
-    let sent = lfs::upload(hub, full, revision, &objects, env::threads());
+    let sent = transfer::upload(hub, full, revision, &objects, env::threads());
     if let Some(bar) = bar {
         bar.finish();
     }
