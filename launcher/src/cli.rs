@@ -16,6 +16,8 @@ USAGE:
   launch export CHECKPOINT_DIR OUT_DIR        write a checkpoint (any world size) as a
                                               Hugging Face model folder
   launch push DIR --repo NAMESPACE/NAME       push a folder to the Hugging Face Hub
+                                              (--token, --private, --revision, --commit-message;
+                                              see `launch push --help`)
   launch help                                 this text
 
 Each rank gets RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR,

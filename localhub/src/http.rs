@@ -1,0 +1,314 @@
+//! A minimal HTTP/1.1 server on `std::net`: one thread per connection,
+//! keep-alive, `Content-Length` and chunked request bodies. Hand-written so
+//! that faults (a connection dropped in the middle of a body) are exact.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+
+/// One parsed request; `body` streams the request body.
+pub struct Request<'a> {
+    /// `GET`, `POST`, `PUT`...
+    pub method: String,
+    /// Percent-decoded path segments (without the query).
+    pub segments: Vec<String>,
+    /// The raw path, as sent, without the query.
+    pub raw_path: String,
+    /// Decoded query pairs.
+    pub query: Vec<(String, String)>,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The request body.
+    pub body: Body<'a>,
+}
+
+impl Request<'_> {
+    /// The first header with this (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first query value with this name.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Reads the whole body, refusing more than `limit` bytes.
+    pub fn read_body(&mut self, limit: usize) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        (&mut self.body)
+            .take(limit as u64 + 1)
+            .read_to_end(&mut out)?;
+        if out.len() > limit {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "body too large"));
+        }
+        Ok(out)
+    }
+}
+
+/// A request body: a fixed length or chunked.
+pub enum Body<'a> {
+    /// `Content-Length` bytes left.
+    Fixed(io::Take<&'a mut BufReader<TcpStream>>),
+    /// Chunked transfer encoding.
+    Chunked(Chunked<'a>),
+}
+
+impl Read for Body<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Body::Fixed(t) => {
+                let want = t.limit();
+                let n = t.read(buf)?;
+                if n == 0 && want > 0 && !buf.is_empty() {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                Ok(n)
+            }
+            Body::Chunked(c) => c.read(buf),
+        }
+    }
+}
+
+/// Decoder for `Transfer-Encoding: chunked`.
+pub struct Chunked<'a> {
+    inner: &'a mut BufReader<TcpStream>,
+    left: u64,
+    done: bool,
+}
+
+impl Read for Chunked<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            let line = read_line(self.inner)?;
+            let size = line.split(';').next().unwrap_or("").trim();
+            self.left = u64::from_str_radix(size, 16)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
+            if self.left == 0 {
+                // Trailers, then the empty line.
+                while !read_line(self.inner)?.is_empty() {}
+                self.done = true;
+                return Ok(0);
+            }
+        }
+        let want = buf.len().min(self.left as usize);
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        self.left -= n as u64;
+        if self.left == 0 {
+            read_line(self.inner)?; // CRLF after the chunk
+        }
+        Ok(n)
+    }
+}
+
+/// What a handler answers.
+pub enum Reply {
+    /// A response to send.
+    Send(Response),
+    /// Close the connection without answering (a fault).
+    Drop,
+}
+
+/// A complete response.
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A JSON response.
+    pub fn json(status: u16, value: &serde_json::Value) -> Response {
+        Response {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: value.to_string().into_bytes(),
+        }
+    }
+
+    /// An error in the Hub's shape: `{"error": message}`, with `X-Error-Message`.
+    pub fn error(status: u16, message: &str) -> Response {
+        let mut r = Response::json(status, &serde_json::json!({ "error": message }));
+        r.headers
+            .push(("X-Error-Message".into(), message.replace(['\r', '\n'], " ")));
+        r
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Response {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+fn read_line(r: &mut impl BufRead) -> io::Result<String> {
+    let mut line = String::new();
+    let n = r.take(64 * 1024).read_line(&mut line)?;
+    if n == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// Decodes `%XX` escapes (and `+` in queries when `plus` is set).
+pub fn percent_decode(s: &str, plus: bool) -> String {
+    let b = s.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), b.get(i + 2).and_then(|c| hex(*c))) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' && plus { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Serves one connection until it closes: parse, handle, answer, repeat.
+pub fn serve_connection(stream: TcpStream, handle: &dyn Fn(&mut Request) -> Reply) {
+    let _ = stream.set_nodelay(true);
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::with_capacity(256 * 1024, stream);
+    loop {
+        let line = match read_line(&mut reader) {
+            Ok(l) if l.is_empty() => continue,
+            Ok(l) => l,
+            Err(_) => return,
+        };
+        let mut parts = line.split(' ');
+        let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
+            return;
+        };
+        let method = method.to_string();
+        let (raw_path, raw_query) = target.split_once('?').unwrap_or((target, ""));
+        let raw_path = raw_path.to_string();
+        let query = raw_query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (percent_decode(k, true), percent_decode(v, true))
+            })
+            .collect();
+        let mut headers = Vec::new();
+        loop {
+            let Ok(h) = read_line(&mut reader) else {
+                return;
+            };
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+            }
+        }
+        let get = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v): &(String, String)| v.clone())
+        };
+        let close = get("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let chunked =
+            get("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+        let length: u64 = get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if get("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
+            let _ = writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        let segments = raw_path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| percent_decode(s, false))
+            .collect();
+        let body = if chunked {
+            Body::Chunked(Chunked {
+                inner: &mut reader,
+                left: 0,
+                done: false,
+            })
+        } else {
+            Body::Fixed((&mut reader).take(length))
+        };
+        let mut req = Request {
+            method,
+            segments,
+            raw_path,
+            query,
+            headers,
+            body,
+        };
+        let reply = handle(&mut req);
+        let Reply::Send(resp) = reply else {
+            // A fault: the connection dies with the body half read.
+            let _ = writer.shutdown(Shutdown::Both);
+            return;
+        };
+        // Keep the connection in step: drain what the handler left unread.
+        let drained = io::copy(&mut req.body, &mut io::sink()).is_ok();
+        let close = close || !drained;
+        if write_response(&mut writer, &resp, close).is_err() || close {
+            let _ = writer.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+}
+
+fn write_response(w: &mut TcpStream, resp: &Response, close: bool) -> io::Result<()> {
+    let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
+    for (k, v) in &resp.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n", resp.body.len()));
+    if close {
+        head.push_str("Connection: close\r\n");
+    }
+    head.push_str("\r\n");
+    let mut all = head.into_bytes();
+    all.extend_from_slice(&resp.body);
+    w.write_all(&all)?;
+    w.flush()
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        411 => "Length Required",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}

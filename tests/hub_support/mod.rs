@@ -1,0 +1,228 @@
+//! Shared helpers of the Hub tests: a running `localhub`, a `final/` folder
+//! like a run leaves, `launch` with a clean environment, raw HTTP.
+//!
+//! The binaries come from the same target folder as the test executable:
+//! run `cargo build --workspace --bins` (same profile) first.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The token of user `alice` on every test Hub.
+pub const TOKEN: &str = "hf_TestSecretToken0123456789abcdef";
+/// A read-only token of user `rita`.
+pub const READ_TOKEN: &str = "hf_ReadOnlySecret0123456789abcdef";
+
+/// `target/<profile>`, from `target/<profile>/deps/<test>`.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+}
+
+/// A built binary of the workspace, with a hint when it is missing.
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(p.is_file(), "{} is missing: run `cargo build --workspace --bins` (same profile) first", p.display());
+    p
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A temporary folder, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A fresh, empty folder.
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("ferrospeed-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    /// `self/rel`.
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A `localhub` process with users alice (write, member of `acme`) and rita (read only).
+pub struct LocalHub {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Where it stores repositories.
+    pub dir: TempDir,
+    child: Child,
+}
+
+impl LocalHub {
+    /// Starts a Hub; `extra` adds options such as `--fault drop:upload:2`.
+    pub fn start(extra: &[&str]) -> LocalHub {
+        let dir = TempDir::new("localhub");
+        let alice = format!("alice={TOKEN}");
+        let rita = format!("rita={READ_TOKEN}");
+        let root = dir.join("store");
+        let log = dir.join("requests.log");
+        let mut args: Vec<&str> = vec![
+            "--root", root.to_str().unwrap(), "--log", log.to_str().unwrap(),
+            "--token", &alice, "--read-token", &rita, "--org", "acme=alice",
+            // Small files go multipart, so tests see both transfers.
+            "--multipart-threshold", "2000000", "--chunk-size", "700000",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(bin("localhub"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start localhub");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.starts_with("http://"), "localhub said {line:?}");
+        LocalHub { url: line.trim().to_string(), dir, child }
+    }
+
+    /// Files of `revision` of `repo` as stored.
+    pub fn tree(&self, repo: &str, revision: &str) -> PathBuf {
+        self.dir.join("store/repos").join(repo).join("tree").join(revision)
+    }
+
+    /// The request log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("requests.log")).unwrap_or_default()
+    }
+
+    /// Request log lines after the first `skip` lines.
+    pub fn log_since(&self, skip: usize) -> Vec<String> {
+        self.log().lines().skip(skip).map(str::to_string).collect()
+    }
+}
+
+impl Drop for LocalHub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Deterministic bytes (xorshift), fast to make.
+pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Writes a `final/` folder as a run leaves it: three safetensors shards (one
+/// large enough for multipart), an index, config, tokenizer files, README.
+pub fn make_final(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let shards = [(1, 2_600_000), (2, 1_300_000), (3, 300_000)];
+    for (i, size) in shards {
+        std::fs::write(dir.join(format!("model-0000{i}-of-00003.safetensors")), bytes(i, size)).unwrap();
+    }
+    std::fs::write(dir.join("model.safetensors.index.json"), r#"{"metadata":{"total_size":4200000},"weight_map":{}}"#).unwrap();
+    std::fs::write(dir.join("config.json"), r#"{"architectures":["LlamaForCausalLM"],"hidden_size":64}"#).unwrap();
+    std::fs::write(dir.join("generation_config.json"), r#"{"do_sample":false}"#).unwrap();
+    std::fs::write(dir.join("tokenizer.json"), "{\"version\":\"1.0\",\"model\":{}}\n".repeat(200)).unwrap();
+    std::fs::write(dir.join("README.md"), "---\nlicense: apache-2.0\n---\n# Tiny Llama SFT\n").unwrap();
+}
+
+/// Every file under `dir`, relative, sorted.
+pub fn list(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, d: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Asserts `stored` holds exactly the files of `src`, byte for byte.
+pub fn assert_same_files(src: &Path, stored: &Path) {
+    assert_eq!(list(src), list(stored), "stored file list differs");
+    for f in list(src) {
+        let (a, b) = (std::fs::read(src.join(&f)).unwrap(), std::fs::read(stored.join(&f)).unwrap());
+        assert!(a == b, "{f}: stored bytes differ ({} vs {} bytes)", a.len(), b.len());
+    }
+}
+
+/// `launch ARGS` with a clean environment: a fresh HOME, no HF_* variables
+/// but those in `env`, fast retries.
+pub fn launch(args: &[&str], env: &[(&str, &str)], home: &Path) -> Output {
+    let mut cmd = Command::new(bin("launch"));
+    cmd.args(args).current_dir(home);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HF_") || k.starts_with("HUGGING") || k == "XDG_CACHE_HOME" || k.starts_with("FERROSPEED_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("HOME", home).env("FERROSPEED_HUB_BACKOFF_MS", "50");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run launch")
+}
+
+/// stdout and stderr together, as text.
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// One raw HTTP/1.1 request; returns (status, headers lower-cased, body).
+pub fn http(url: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let url = url.strip_prefix("http://").unwrap_or(url);
+    let host = url.split('/').next().unwrap();
+    let path = if path.starts_with("http://") {
+        let rest = path.strip_prefix("http://").unwrap();
+        &rest[rest.find('/').unwrap()..]
+    } else {
+        path
+    };
+    let mut s = TcpStream::connect(host).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n").expect("response head");
+    let head = String::from_utf8_lossy(&all[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, all[split + 4..].to_vec())
+}
