@@ -19,7 +19,12 @@ fn config(home: &TempDir, hub_section: &str) -> std::path::PathBuf {
     path
 }
 
-fn run(hub: &LocalHub, home: &TempDir, cfg: &std::path::Path, token_env: (&str, &str)) -> std::process::Output {
+fn run(
+    hub: &LocalHub,
+    home: &TempDir,
+    cfg: &std::path::Path,
+    token_env: (&str, &str),
+) -> std::process::Output {
     let logs = home.join("logs");
     launch(
         &["1", cfg.to_str().unwrap()],
@@ -37,13 +42,23 @@ fn run(hub: &LocalHub, home: &TempDir, cfg: &std::path::Path, token_env: (&str, 
 fn repo_id_with_namespace_and_namespace_key_lands_at_org_name() {
     let hub = LocalHub::start(&[]);
     let home = TempDir::new("home");
-    let cfg = config(&home, "hub:\n  repo_id: acme/tiny-sft\n  namespace: acme\n  commit_message: Final weights\n");
+    let cfg = config(
+        &home,
+        "hub:\n  repo_id: acme/tiny-sft\n  namespace: acme\n  commit_message: Final weights\n",
+    );
     let out = run(&hub, &home, &cfg, ("HF_TOKEN", TOKEN));
     assert!(out.status.success(), "{}", text(&out));
-    assert_same_files(&home.join("output/final"), &hub.tree("acme/tiny-sft", "main"));
-    assert!(!hub.dir.join("store/repos/acme/acme").exists(), "namespace doubled");
+    assert_same_files(
+        &home.join("output/final"),
+        &hub.tree("acme/tiny-sft", "main"),
+    );
+    assert!(
+        !hub.dir.join("store/repos/acme/acme").exists(),
+        "namespace doubled"
+    );
     assert!(!hub.log().contains("acme/acme"), "{}", hub.log());
-    let commits = std::fs::read_to_string(hub.dir.join("store/repos/acme/tiny-sft/commits.jsonl")).unwrap();
+    let commits =
+        std::fs::read_to_string(hub.dir.join("store/repos/acme/tiny-sft/commits.jsonl")).unwrap();
     assert!(commits.contains("Final weights"), "{commits}");
     // The token is in no output and no log of the run.
     assert!(!text(&out).contains(TOKEN));
@@ -60,7 +75,10 @@ fn a_name_with_the_namespace_key_is_prefixed_once() {
     let cfg = config(&home, "hub:\n  repo_id: tiny-sft\n  namespace: acme\n");
     let out = run(&hub, &home, &cfg, ("HF_TOKEN", TOKEN));
     assert!(out.status.success(), "{}", text(&out));
-    assert_same_files(&home.join("output/final"), &hub.tree("acme/tiny-sft", "main"));
+    assert_same_files(
+        &home.join("output/final"),
+        &hub.tree("acme/tiny-sft", "main"),
+    );
 }
 
 #[test]
@@ -70,7 +88,11 @@ fn push_never_skips_the_upload_and_a_failed_push_fails_the_run() {
     let never = config(&home, "hub:\n  repo_id: acme/x\n  push: never\n");
     let out = run(&hub, &home, &never, ("HF_TOKEN", TOKEN));
     assert!(out.status.success(), "{}", text(&out));
-    assert!(hub.log().is_empty(), "push: never contacted the Hub:\n{}", hub.log());
+    assert!(
+        hub.log().is_empty(),
+        "push: never contacted the Hub:\n{}",
+        hub.log()
+    );
 
     let home = TempDir::new("home");
     let cfg = config(&home, "hub:\n  repo_id: acme/x\n");

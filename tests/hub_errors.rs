@@ -36,9 +36,15 @@ impl Case {
 
 /// The message is one `launch: error:` line.
 fn one_error(t: &str) -> &str {
-    let errors: Vec<&str> = t.lines().filter(|l| l.starts_with("launch: error:")).collect();
+    let errors: Vec<&str> = t
+        .lines()
+        .filter(|l| l.starts_with("launch: error:"))
+        .collect();
     assert_eq!(errors.len(), 1, "expected one error line:\n{t}");
-    assert!(!t.contains("panicked") && !t.contains("RUST_BACKTRACE"), "{t}");
+    assert!(
+        !t.contains("panicked") && !t.contains("RUST_BACKTRACE"),
+        "{t}"
+    );
     errors[0]
 }
 
@@ -48,7 +54,12 @@ fn no_token_says_where_it_looked() {
     let (ok, t) = c.push(&["--repo", "acme/m"], &[]);
     assert!(!ok);
     let e = one_error(&t);
-    assert!(e.contains("no Hugging Face token found") && e.contains("HF_TOKEN") && e.contains("--token"), "{e}");
+    assert!(
+        e.contains("no Hugging Face token found")
+            && e.contains("HF_TOKEN")
+            && e.contains("--token"),
+        "{e}"
+    );
     assert!(e.contains(".cache/huggingface/token"), "{e}");
     assert!(c.hub.log().is_empty(), "nothing is sent without a token");
 }
@@ -66,17 +77,32 @@ fn token_files_are_found_in_order() {
     let hf_home = c.home.join("hfhome");
     std::fs::create_dir_all(&hf_home).unwrap();
     std::fs::write(hf_home.join("token"), "hf_WrongToken42").unwrap();
-    let (ok, t) = c.push(&["--repo", "acme/b"], &[("HF_HOME", hf_home.to_str().unwrap())]);
+    let (ok, t) = c.push(
+        &["--repo", "acme/b"],
+        &[("HF_HOME", hf_home.to_str().unwrap())],
+    );
     assert!(!ok);
     assert!(one_error(&t).contains("hfhome/token"), "{t}");
     // $HF_TOKEN_PATH wins over $HF_HOME; HF_TOKEN over files; --token over all.
     let path = c.home.join("tok");
     std::fs::write(&path, TOKEN).unwrap();
-    let (ok, t) = c.push(&["--repo", "acme/c"], &[("HF_HOME", hf_home.to_str().unwrap()), ("HF_TOKEN_PATH", path.to_str().unwrap())]);
+    let (ok, t) = c.push(
+        &["--repo", "acme/c"],
+        &[
+            ("HF_HOME", hf_home.to_str().unwrap()),
+            ("HF_TOKEN_PATH", path.to_str().unwrap()),
+        ],
+    );
     assert!(ok, "{t}");
-    let (ok, t) = c.push(&["--repo", "acme/d"], &[("HF_HOME", hf_home.to_str().unwrap()), ("HF_TOKEN", TOKEN)]);
+    let (ok, t) = c.push(
+        &["--repo", "acme/d"],
+        &[("HF_HOME", hf_home.to_str().unwrap()), ("HF_TOKEN", TOKEN)],
+    );
     assert!(ok, "{t}");
-    let (ok, t) = c.push(&["--repo", "acme/e", "--token", TOKEN], &[("HF_TOKEN", "hf_WrongToken42")]);
+    let (ok, t) = c.push(
+        &["--repo", "acme/e", "--token", TOKEN],
+        &[("HF_TOKEN", "hf_WrongToken42")],
+    );
     assert!(ok, "{t}");
     assert_same_files(&c.home.join("final"), &c.hub.tree("acme/e", "main"));
 }
@@ -94,12 +120,19 @@ fn invalid_repo_ids_are_refused_before_any_request() {
         let (ok, t) = c.push(&["--repo", id], &[("HF_TOKEN", TOKEN)]);
         assert!(!ok);
         let e = one_error(&t);
-        assert!(e.contains("invalid repo id") && e.contains(why), "{id}: {e}");
+        assert!(
+            e.contains("invalid repo id") && e.contains(why),
+            "{id}: {e}"
+        );
     }
     let long = format!("acme/{}", "x".repeat(97));
     let (ok, t) = c.push(&["--repo", &long], &[("HF_TOKEN", TOKEN)]);
     assert!(!ok && one_error(&t).contains("96"), "{t}");
-    assert!(c.hub.log().is_empty(), "nothing is sent for an invalid id:\n{}", c.hub.log());
+    assert!(
+        c.hub.log().is_empty(),
+        "nothing is sent for an invalid id:\n{}",
+        c.hub.log()
+    );
 }
 
 #[test]
@@ -108,12 +141,18 @@ fn unauthorized_and_forbidden_are_explained() {
     let (ok, t) = c.push(&["--repo", "acme/m"], &[("HF_TOKEN", "hf_WrongToken42")]);
     assert!(!ok);
     let e = one_error(&t);
-    assert!(e.contains("401") && e.contains("rejected the token from HF_TOKEN"), "{e}");
+    assert!(
+        e.contains("401") && e.contains("rejected the token from HF_TOKEN"),
+        "{e}"
+    );
 
     let (ok, t) = c.push(&["--repo", "bob/m"], &[("HF_TOKEN", TOKEN)]);
     assert!(!ok);
     let e = one_error(&t);
-    assert!(e.contains("403") && e.contains("may not write to bob/m") && e.contains("namespace bob"), "{e}");
+    assert!(
+        e.contains("403") && e.contains("may not write to bob/m") && e.contains("namespace bob"),
+        "{e}"
+    );
 
     let (ok, t) = c.push(&["--repo", "rita/m"], &[("HF_TOKEN", READ_TOKEN)]);
     assert!(!ok);
@@ -125,19 +164,33 @@ fn unauthorized_and_forbidden_are_explained() {
 #[test]
 fn offline_mode_refuses_to_push() {
     let c = case();
-    let (ok, t) = c.push(&["--repo", "acme/m"], &[("HF_TOKEN", TOKEN), ("HF_HUB_OFFLINE", "1")]);
+    let (ok, t) = c.push(
+        &["--repo", "acme/m"],
+        &[("HF_TOKEN", TOKEN), ("HF_HUB_OFFLINE", "1")],
+    );
     assert!(!ok);
     let e = one_error(&t);
-    assert!(e.contains("HF_HUB_OFFLINE") && e.contains("launch push"), "{e}");
+    assert!(
+        e.contains("HF_HUB_OFFLINE") && e.contains("launch push"),
+        "{e}"
+    );
     assert!(c.hub.log().is_empty());
 }
 
 #[test]
 fn missing_folder_and_missing_repo_are_usage_errors() {
     let c = case();
-    let out = launch(&["push", "no/such/dir", "--repo", "acme/m"], &[("HF_TOKEN", TOKEN)], &c.home.0);
+    let out = launch(
+        &["push", "no/such/dir", "--repo", "acme/m"],
+        &[("HF_TOKEN", TOKEN)],
+        &c.home.0,
+    );
     assert!(!out.status.success());
-    assert!(one_error(&text(&out)).contains("is not a folder"), "{}", text(&out));
+    assert!(
+        one_error(&text(&out)).contains("is not a folder"),
+        "{}",
+        text(&out)
+    );
     let out = launch(&["push", &c.folder], &[("HF_TOKEN", TOKEN)], &c.home.0);
     assert!(one_error(&text(&out)).contains("--repo"), "{}", text(&out));
 }

@@ -19,13 +19,20 @@ pub const READ_TOKEN: &str = "hf_ReadOnlySecret0123456789abcdef";
 /// `target/<profile>`, from `target/<profile>/deps/<test>`.
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
 }
 
 /// A built binary of the workspace, with a hint when it is missing.
 pub fn bin(name: &str) -> PathBuf {
     let p = bin_dir().join(name);
-    assert!(p.is_file(), "{} is missing: run `cargo build --workspace --bins` (same profile) first", p.display());
+    assert!(
+        p.is_file(),
+        "{} is missing: run `cargo build --workspace --bins` (same profile) first",
+        p.display()
+    );
     p
 }
 
@@ -78,10 +85,21 @@ impl LocalHub {
         let root = dir.join("store");
         let log = dir.join("requests.log");
         let mut args: Vec<&str> = vec![
-            "--root", root.to_str().unwrap(), "--log", log.to_str().unwrap(),
-            "--token", &alice, "--read-token", &rita, "--org", "acme=alice",
+            "--root",
+            root.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+            "--token",
+            &alice,
+            "--read-token",
+            &rita,
+            "--org",
+            "acme=alice",
             // Small files go multipart, so tests see both transfers.
-            "--multipart-threshold", "2000000", "--chunk-size", "700000",
+            "--multipart-threshold",
+            "2000000",
+            "--chunk-size",
+            "700000",
         ];
         args.extend_from_slice(extra);
         let mut child = Command::new(bin("localhub"))
@@ -90,14 +108,24 @@ impl LocalHub {
             .spawn()
             .expect("start localhub");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         assert!(line.starts_with("http://"), "localhub said {line:?}");
-        LocalHub { url: line.trim().to_string(), dir, child }
+        LocalHub {
+            url: line.trim().to_string(),
+            dir,
+            child,
+        }
     }
 
     /// Files of `revision` of `repo` as stored.
     pub fn tree(&self, repo: &str, revision: &str) -> PathBuf {
-        self.dir.join("store/repos").join(repo).join("tree").join(revision)
+        self.dir
+            .join("store/repos")
+            .join(repo)
+            .join("tree")
+            .join(revision)
     }
 
     /// The request log so far.
@@ -138,13 +166,33 @@ pub fn make_final(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let shards = [(1, 2_600_000), (2, 1_300_000), (3, 300_000)];
     for (i, size) in shards {
-        std::fs::write(dir.join(format!("model-0000{i}-of-00003.safetensors")), bytes(i, size)).unwrap();
+        std::fs::write(
+            dir.join(format!("model-0000{i}-of-00003.safetensors")),
+            bytes(i, size),
+        )
+        .unwrap();
     }
-    std::fs::write(dir.join("model.safetensors.index.json"), r#"{"metadata":{"total_size":4200000},"weight_map":{}}"#).unwrap();
-    std::fs::write(dir.join("config.json"), r#"{"architectures":["LlamaForCausalLM"],"hidden_size":64}"#).unwrap();
+    std::fs::write(
+        dir.join("model.safetensors.index.json"),
+        r#"{"metadata":{"total_size":4200000},"weight_map":{}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{"architectures":["LlamaForCausalLM"],"hidden_size":64}"#,
+    )
+    .unwrap();
     std::fs::write(dir.join("generation_config.json"), r#"{"do_sample":false}"#).unwrap();
-    std::fs::write(dir.join("tokenizer.json"), "{\"version\":\"1.0\",\"model\":{}}\n".repeat(200)).unwrap();
-    std::fs::write(dir.join("README.md"), "---\nlicense: apache-2.0\n---\n# Tiny Llama SFT\n").unwrap();
+    std::fs::write(
+        dir.join("tokenizer.json"),
+        "{\"version\":\"1.0\",\"model\":{}}\n".repeat(200),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("README.md"),
+        "---\nlicense: apache-2.0\n---\n# Tiny Llama SFT\n",
+    )
+    .unwrap();
 }
 
 /// Every file under `dir`, relative, sorted.
@@ -169,8 +217,16 @@ pub fn list(dir: &Path) -> Vec<String> {
 pub fn assert_same_files(src: &Path, stored: &Path) {
     assert_eq!(list(src), list(stored), "stored file list differs");
     for f in list(src) {
-        let (a, b) = (std::fs::read(src.join(&f)).unwrap(), std::fs::read(stored.join(&f)).unwrap());
-        assert!(a == b, "{f}: stored bytes differ ({} vs {} bytes)", a.len(), b.len());
+        let (a, b) = (
+            std::fs::read(src.join(&f)).unwrap(),
+            std::fs::read(stored.join(&f)).unwrap(),
+        );
+        assert!(
+            a == b,
+            "{f}: stored bytes differ ({} vs {} bytes)",
+            a.len(),
+            b.len()
+        );
     }
 }
 
@@ -180,7 +236,11 @@ pub fn launch(args: &[&str], env: &[(&str, &str)], home: &Path) -> Output {
     let mut cmd = Command::new(bin("launch"));
     cmd.args(args).current_dir(home);
     for (k, _) in std::env::vars() {
-        if k.starts_with("HF_") || k.starts_with("HUGGING") || k == "XDG_CACHE_HOME" || k.starts_with("FERROSPEED_") {
+        if k.starts_with("HF_")
+            || k.starts_with("HUGGING")
+            || k == "XDG_CACHE_HOME"
+            || k.starts_with("FERROSPEED_")
+        {
             cmd.env_remove(k);
         }
     }
@@ -193,11 +253,21 @@ pub fn launch(args: &[&str], env: &[(&str, &str)], home: &Path) -> Output {
 
 /// stdout and stderr together, as text.
 pub fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// One raw HTTP/1.1 request; returns (status, headers lower-cased, body).
-pub fn http(url: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+pub fn http(
+    url: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let url = url.strip_prefix("http://").unwrap_or(url);
     let host = url.split('/').next().unwrap();
     let path = if path.starts_with("http://") {
@@ -207,7 +277,10 @@ pub fn http(url: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
         path
     };
     let mut s = TcpStream::connect(host).unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -216,10 +289,20 @@ pub fn http(url: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
     s.write_all(body).unwrap();
     let mut all = Vec::new();
     s.read_to_end(&mut all).unwrap();
-    let split = all.windows(4).position(|w| w == b"\r\n\r\n").expect("response head");
+    let split = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("response head");
     let head = String::from_utf8_lossy(&all[..split]).into_owned();
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))

@@ -180,7 +180,8 @@ pub fn run(
             }
             (window_start, window_tokens) = (Instant::now(), 0);
         }
-        let due = saving.is_some_and(|every| done % every == 0 || done == total);
+        let epoch_end = config.checkpoint.at_epoch_end && done % steps.per_epoch == 0;
+        let due = epoch_end || saving.is_some_and(|every| done % every == 0 || done == total);
         if due || stop {
             ckpt::save(engine, &root, &state)?;
         }

@@ -89,6 +89,7 @@ pub fn save(engine: &mut Engine, root: &Path, state: &RunState) -> Result<PathBu
             "rng": { "seed": state.fingerprint["train.seed"], "note": "training draws no random numbers besides the data order" },
             "total_tokens": state.total_tokens,
             "world_size": world,
+            "config_sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(state.config_yaml.as_bytes())),
             "fingerprint": state.fingerprint,
             "files": sums,
         });
