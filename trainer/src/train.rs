@@ -46,6 +46,13 @@ pub fn run(config: &Config, plan: &Plan, engine: &mut Engine, steps: &Steps) -> 
             "model_state_bytes_per_rank".into(),
             json!(engine.state_bytes()),
         );
+        let (opt, len) = engine.shards.iter().fold((0, 0), |(b, n), s| {
+            (b + s.opt.state_bytes(), n + s.layout.shard_len as u64)
+        });
+        info.insert(
+            "optimizer_bytes_per_param".into(),
+            json!(opt as f64 / len as f64),
+        );
         m.record(&info)?;
     }
     let mut total_tokens: i64 = 0;

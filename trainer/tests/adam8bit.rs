@@ -29,7 +29,11 @@ fn dynamic_maps_equal_bitsandbytes_bit_for_bit() {
         let got = dynamic_map(signed);
         assert_eq!(got.len(), 256);
         for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(a.to_bits(), b.to_bits(), "{name} map, value {i}: {a:e} vs {b:e}");
+            assert_eq!(
+                a.to_bits(),
+                b.to_bits(),
+                "{name} map, value {i}: {a:e} vs {b:e}"
+            );
         }
     }
 }
@@ -45,13 +49,21 @@ fn quantize_and_dequantize_match_the_reference() {
         let base = key.trim_end_matches(".x");
         let map = QuantMap::dynamic(base.ends_with(".signed"), Device::Cpu);
         let (codes, absmax) = map.quantize(&q[key.as_str()]);
+        // The tensor-op path (used off the CPU) gives the same codes.
+        let (codes_t, absmax_t) = map.quantize_tensor(&q[key.as_str()]);
+        assert!(
+            codes_t.equal(&codes) && absmax_t.equal(&absmax),
+            "{base}: paths differ"
+        );
         let want_codes = &q[&format!("{base}.codes")];
         let want_absmax = &q[&format!("{base}.absmax")];
         assert!(absmax.equal(want_absmax), "{base}: absmax differs");
         let off = (codes.to_kind(Kind::Int64) - want_codes.to_kind(Kind::Int64)).abs();
         let on_mid = q[&format!("{base}.on_mid")].to_kind(Kind::Bool);
         on_mid_total += on_mid.sum(Kind::Int64).int64_value(&[]);
-        let bad = off.gt(1).logical_or(&off.eq(1).logical_and(&on_mid.logical_not()));
+        let bad = off
+            .gt(1)
+            .logical_or(&off.eq(1).logical_and(&on_mid.logical_not()));
         assert_eq!(
             bad.sum(Kind::Int64).int64_value(&[]),
             0,
@@ -110,13 +122,20 @@ fn ten_steps_match_the_reference_step() {
     }
     println!("10 steps: worst relative parameter error {worst:e}");
     assert_eq!(
-        p.narrow(0, real, n as i64 - real).abs().max().double_value(&[]),
+        p.narrow(0, real, n as i64 - real)
+            .abs()
+            .max()
+            .double_value(&[]),
         0.0,
         "the padding tail stays zero"
     );
     for piece in opt.state() {
         let want = &r[piece.name];
-        let same = piece.tensor.eq_tensor(want).sum(Kind::Int64).int64_value(&[]);
+        let same = piece
+            .tensor
+            .eq_tensor(want)
+            .sum(Kind::Int64)
+            .int64_value(&[]);
         assert_eq!(
             same as usize,
             want.numel(),

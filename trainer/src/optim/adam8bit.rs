@@ -80,7 +80,7 @@ impl ShardOptimizer for Adam8bit {
         let step_size = -lr * c2 / c1;
         let mut p = &*param + (&m / (v.sqrt() + c2 * h.eps)) * step_size;
         if h.weight_decay > 0.0 {
-            p = p * (1.0 - lr * h.weight_decay);
+            p *= 1.0 - lr * h.weight_decay;
         }
         param.copy_(&p.where_self(&finite, param));
         self.m.store(&m);

@@ -26,7 +26,11 @@ pub fn dynamic_map(signed: bool) -> Vec<f32> {
     const SCALES: [f64; 7] = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0];
     let mut data: Vec<f32> = Vec::with_capacity(256);
     for (e, &scale) in SCALES.iter().enumerate() {
-        let points = if signed { (1 << e) + 1 } else { (1 << (e + 1)) + 1 };
+        let points = if signed {
+            (1 << e) + 1
+        } else {
+            (1 << (e + 1)) + 1
+        };
         let grid = Tensor::linspace(0.1, 1.0, points, (Kind::Float, Device::Cpu));
         let means = (grid.narrow(0, 0, points - 1) + grid.narrow(0, 1, points - 1)) / 2.0;
         data.extend(Vec::<f32>::try_from(&means * scale).expect("f32 map values"));
@@ -51,18 +55,30 @@ pub struct QuantMap {
     negative: Tensor,
     /// Signed maps get bitsandbytes' sign fix (see [`QuantMap::quantize`]).
     signed: bool,
+    /// `values` and `mids` in host memory, for the CPU loop.
+    host_values: [f32; 256],
+    host_mids: [f32; 256],
 }
 
 impl QuantMap {
     /// bitsandbytes' dynamic map (signed for first moments, unsigned for
     /// second moments) on `device`.
     pub fn dynamic(signed: bool, device: Device) -> QuantMap {
-        let values = Tensor::from_slice(&dynamic_map(signed)).to_device(device);
+        let host_values = dynamic_map(signed);
+        let values = Tensor::from_slice(&host_values[..]);
         let mids = (values.narrow(0, 0, 255) + values.narrow(0, 1, 255)) * 0.5;
         QuantMap {
-            negative: values.signbit(),
-            values,
-            mids,
+            negative: values.signbit().to_device(device),
+            host_mids: Vec::<f32>::try_from(&mids)
+                .expect("f32 midpoints")
+                .into_iter()
+                .chain([f32::INFINITY])
+                .collect::<Vec<_>>()
+                .try_into()
+                .expect("256 entries"),
+            host_values: host_values.try_into().expect("256 values"),
+            values: values.to_device(device),
+            mids: mids.to_device(device),
             signed,
         }
     }
@@ -85,13 +101,68 @@ impl QuantMap {
     /// sign fix: where the chosen value's sign bit differs from `x`'s, the
     /// code moves one step up (x > 0) or down (otherwise, wrapping like a
     /// byte), so a small momentum never flips sign.
+    ///
+    /// On the CPU this runs as a plain loop ([`QuantMap::quantize_cpu`]);
+    /// elsewhere as tensor operations ([`QuantMap::quantize_tensor`]). Both
+    /// give the same codes.
     pub fn quantize(&self, x: &Tensor) -> (Tensor, Tensor) {
+        if x.device() == Device::Cpu {
+            self.quantize_cpu(x)
+        } else {
+            self.quantize_tensor(x)
+        }
+    }
+
+    /// [`QuantMap::quantize`] as a loop over the elements, on the CPU.
+    pub fn quantize_cpu(&self, x: &Tensor) -> (Tensor, Tensor) {
+        let xs = Vec::<f32>::try_from(x.to_device(Device::Cpu).reshape([-1])).expect("f32 state");
+        let (values, mids) = (&self.host_values, &self.host_mids);
+        let mut codes = vec![0u8; xs.len()];
+        let mut absmax = Vec::with_capacity(xs.len().div_ceil(BLOCK));
+        for (block, out) in xs.chunks(BLOCK).zip(codes.chunks_mut(BLOCK)) {
+            // NaN propagates, as in `amax`.
+            let amax = block.iter().fold(0f32, |a, v| {
+                if a.is_nan() || v.is_nan() {
+                    f32::NAN
+                } else {
+                    a.max(v.abs())
+                }
+            });
+            absmax.push(amax);
+            for (&v, code) in block.iter().zip(out) {
+                let s = v / amax;
+                let mut idx = if s.is_nan() {
+                    0
+                } else {
+                    // Branch-free binary search: the number of midpoints below s
+                    // (`host_mids` ends with +inf, so 256 entries).
+                    let mut below = 0;
+                    for half in [128, 64, 32, 16, 8, 4, 2, 1] {
+                        below += half * usize::from(mids[(below + half - 1) & 255] < s);
+                    }
+                    below + usize::from(below < 255 && s == mids[below & 255] && below % 2 == 1)
+                };
+                if self.signed && values[idx & 255].is_sign_negative() != v.is_sign_negative() {
+                    idx = (if v > 0.0 { idx + 1 } else { idx + 255 }) % 256;
+                }
+                *code = idx as u8;
+            }
+        }
+        let device = x.device();
+        (
+            Tensor::from_slice(&codes).to_device(device),
+            Tensor::from_slice(&absmax).to_device(device),
+        )
+    }
+
+    /// [`QuantMap::quantize`] as tensor operations (any device).
+    pub fn quantize_tensor(&self, x: &Tensor) -> (Tensor, Tensor) {
         let n = x.numel() as i64;
         let len = (n as usize).div_ceil(BLOCK) as i64 * BLOCK as i64;
         let padded = if len == n {
-            x.shallow_clone()
+            x.reshape([-1])
         } else {
-            x.constant_pad_nd([0, len - n])
+            x.reshape([-1]).constant_pad_nd([0, len - n])
         };
         let blocks = padded.view([-1, BLOCK as i64]);
         let absmax = blocks.abs().amax([1], false);
