@@ -33,10 +33,11 @@ impl Moment {
         self.map.dequantize(&self.codes, &self.absmax)
     }
 
+    /// Quantizes `x` into the existing tensors (views from `state()` stay live).
     fn store(&mut self, x: &Tensor) {
         let (codes, absmax) = self.map.quantize(x);
-        self.codes = codes;
-        self.absmax = absmax;
+        self.codes.copy_(&codes);
+        self.absmax.copy_(&absmax);
     }
 }
 
@@ -56,7 +57,10 @@ pub struct Adam8bit {
 }
 
 impl Adam8bit {
-    /// Zero moments for a shard of `len` elements (a multiple of 256).
+    /// Zero moments for a shard of `len` elements (a multiple of 256): absmax
+    /// 0 and the codes of the value 0 (bitsandbytes starts from code 0, which
+    /// with absmax 0 decodes to -0.0; +0.0 keeps the sign fix from ever
+    /// seeing a negative zero).
     pub fn new(hyper: AdamW, len: usize, device: Device) -> Adam8bit {
         assert_eq!(len % BLOCK, 0, "8-bit state needs shards of whole blocks");
         Adam8bit {
@@ -75,8 +79,8 @@ impl ShardOptimizer for Adam8bit {
         let m = self.m.value() * h.beta1 + grad * (1.0 - h.beta1);
         let v = v.where_scalarother(&finite, 0.0);
         let m = m.where_scalarother(&finite, 0.0);
-        let c1 = 1.0 - h.beta1.powi(t as i32);
-        let c2 = (1.0 - h.beta2.powi(t as i32)).sqrt();
+        let c1 = 1.0 - h.beta1.powf(t as f64);
+        let c2 = (1.0 - h.beta2.powf(t as f64)).sqrt();
         let step_size = -lr * c2 / c1;
         let mut p = &*param + (&m / (v.sqrt() + c2 * h.eps)) * step_size;
         if h.weight_decay > 0.0 {

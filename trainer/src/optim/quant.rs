@@ -6,8 +6,8 @@
 //! keeps its absolute maximum (f32) and one byte per element: the index of
 //! the map value nearest to `x / absmax`. Ties go to the even index (that is
 //! where the binary search of bitsandbytes' CUDA kernel lands), and a block
-//! whose absmax is 0 quantizes every element to index 0 (0/0 is NaN there).
-//! Dequantization is `map[code] * absmax`.
+//! whose absmax is 0 gives index 0 (0/0 is NaN there); signed maps then get
+//! bitsandbytes' sign fix. Dequantization is `map[code] * absmax`.
 
 use tch::{Device, Kind, Tensor};
 
@@ -55,7 +55,7 @@ pub struct QuantMap {
     negative: Tensor,
     /// Signed maps get bitsandbytes' sign fix (see [`QuantMap::quantize`]).
     signed: bool,
-    /// `values` and `mids` in host memory, for the CPU loop.
+    /// `values`, and `mids` followed by +inf, in host memory (the CPU loop).
     host_values: [f32; 256],
     host_mids: [f32; 256],
 }
