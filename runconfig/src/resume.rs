@@ -47,6 +47,7 @@ pub fn fingerprint(config: &Config, plan: &Plan) -> Value {
         "train.effective_batch_size": plan.effective_batch_size,
         "train.seed": config.train.seed,
         "optimizer.bits": config.optimizer.bits,
+        "optimizer.min_8bit_size": config.optimizer.min_8bit_size,
     })
 }
 

@@ -56,6 +56,13 @@ fn start_record(
         json!(engine.state_bytes()),
     );
     r.insert("optimizer_bits".into(), json!(config.optimizer.bits));
+    let (opt, len) = engine.shards.iter().fold((0, 0), |(b, n), s| {
+        (b + s.opt.state_bytes(), n + s.layout.shard_len as u64)
+    });
+    r.insert(
+        "optimizer_bytes_per_param".into(),
+        json!(opt as f64 / len as f64),
+    );
     if let Some(res) = resumed {
         r.insert("resumed_from".into(), json!(res.path.display().to_string()));
         r.insert("resumed_step".into(), json!(res.step));

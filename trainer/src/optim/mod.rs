@@ -5,8 +5,11 @@
 //! store and restore at any world size (shards start on multiples of 256, so
 //! per-element and per-256-block state line up the same way everywhere).
 
+mod adam8bit;
 mod adamw;
+pub mod quant;
 
+pub use adam8bit::Adam8bit;
 pub use adamw::{AdamW, AdamW32};
 
 use anyhow::Result;
@@ -34,15 +37,19 @@ pub trait ShardOptimizer: Send {
     fn state_bytes(&self) -> u64;
 }
 
-/// The optimizer a unit's shard gets: AdamW with 32-bit state (8-bit state
-/// comes with `optimizer.bits: 8`).
+/// The optimizer a unit's shard gets: [`Adam8bit`] under `optimizer.bits: 8`
+/// when the unit has at least `optimizer.min_8bit_size` parameters (a
+/// property of the unit, so the same at every world size), else [`AdamW32`].
 pub fn for_shard(
     cfg: &OptimizerConfig,
     unit_numel: usize,
     shard_len: usize,
     device: Device,
 ) -> Box<dyn ShardOptimizer> {
-    let _ = unit_numel;
     let hyper = AdamW::from_config(cfg);
-    Box::new(AdamW32::new(hyper, shard_len, device))
+    if cfg.bits == 8 && unit_numel as u64 >= cfg.min_8bit_size {
+        Box::new(Adam8bit::new(hyper, shard_len, device))
+    } else {
+        Box::new(AdamW32::new(hyper, shard_len, device))
+    }
 }

@@ -103,3 +103,45 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The interpreter of the reference scripts: `FERROSPEED_PYTHON`, else
+/// `.venv/bin/python`, else `python3`.
+pub fn python() -> PathBuf {
+    std::env::var_os("FERROSPEED_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let venv = repo_root().join(".venv/bin/python");
+            if venv.exists() {
+                venv
+            } else {
+                PathBuf::from("python3")
+            }
+        })
+}
+
+/// The 8-bit optimizer references (`FERROSPEED_REF_8BIT`, or
+/// `target/ref-8bit`, written by `scripts/make-8bit-reference` on first use;
+/// the script installs bitsandbytes into the interpreter when missing).
+pub fn ref_8bit() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("FERROSPEED_REF_8BIT") {
+            return PathBuf::from(dir);
+        }
+        let dir = target_dir().join("ref-8bit");
+        if dir.join("COMPLETE").is_file() {
+            return dir;
+        }
+        let status = Command::new(python())
+            .arg(repo_root().join("scripts/make-8bit-reference"))
+            .arg(&dir)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", python().display()));
+        assert!(
+            status.success() && dir.join("COMPLETE").is_file(),
+            "scripts/make-8bit-reference {} failed ({status})",
+            dir.display()
+        );
+        dir
+    })
+}
