@@ -104,21 +104,6 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// The interpreter of the reference scripts: `FERROSPEED_PYTHON`, else
-/// `.venv/bin/python`, else `python3`.
-pub fn python() -> PathBuf {
-    std::env::var_os("FERROSPEED_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let venv = repo_root().join(".venv/bin/python");
-            if venv.exists() {
-                venv
-            } else {
-                PathBuf::from("python3")
-            }
-        })
-}
-
 /// The 8-bit optimizer references (`FERROSPEED_REF_8BIT`, or
 /// `target/ref-8bit`, written by `scripts/make-8bit-reference` on first use;
 /// the script installs bitsandbytes into the interpreter when missing).
