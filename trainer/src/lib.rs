@@ -9,6 +9,7 @@ pub mod device;
 pub mod export;
 pub mod metrics;
 pub mod model;
+pub mod objective;
 pub mod optim;
 pub mod run;
 pub mod schedule;

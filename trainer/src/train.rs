@@ -8,6 +8,7 @@ use crate::data::batches::{Steps, IGNORE};
 use crate::device::{flops_per_token, peak_bf16_flops, Gpu};
 use crate::export::{write_final, ModelFiles, Summary};
 use crate::metrics::{memory_fields, MetricsFile};
+use crate::objective::{Batch, CausalLm};
 use crate::schedule::Schedule;
 use crate::zero::Engine;
 use anyhow::{bail, Result};
@@ -133,8 +134,14 @@ pub fn run(
         let mut local = [0.0f64; 3]; // loss sum, input tokens, stop requested
         for micro in 0..plan.grad_accum {
             let mb = steps.micro_batch(step, rank, micro, engine.device);
-            local[0] += engine.micro_step(&mb.input_ids, &mb.labels, targets)?;
-            local[1] += mb.labels.ne(IGNORE).sum(Kind::Int64).int64_value(&[]) as f64;
+            let batch = Batch {
+                input_ids: mb.input_ids,
+                labels: mb.labels,
+                position_ids: None,
+                segment_ids: None,
+            };
+            local[0] += engine.micro_step(&batch, &CausalLm { targets })?[0];
+            local[1] += batch.labels.ne(IGNORE).sum(Kind::Int64).int64_value(&[]) as f64;
         }
         local[2] = f64::from(u8::from(crate::stop::requested()));
         let mut sums = Tensor::from_slice(&local);

@@ -12,6 +12,7 @@ use std::time::Duration;
 use tch::{Device, Kind, Tensor};
 use trainer::comm::{Comm, CpuComm, ReduceOp};
 use trainer::model::{load_named, LlamaConfig, SafetensorsWeights};
+use trainer::objective::{Batch, CausalLm};
 use trainer::zero::Engine;
 
 struct Run {
@@ -47,9 +48,13 @@ fn rank_run(name: &str, rank: usize, world: usize, port: u16) -> Run {
             .sum(Kind::Int64)
             .int64_value(&[]);
         let mine = |x: &Tensor| x.narrow(0, rank as i64 * rows, rows);
-        let sum = engine
-            .micro_step(&mine(&ids), &mine(&labels), targets)
-            .unwrap();
+        let batch = Batch {
+            input_ids: mine(&ids),
+            labels: mine(&labels),
+            position_ids: None,
+            segment_ids: None,
+        };
+        let sum = engine.micro_step(&batch, &CausalLm { targets }).unwrap()[0];
         let mut total = Tensor::from_slice(&[sum]);
         engine.comm.all_reduce(&mut total, ReduceOp::Sum).unwrap();
         losses.push(total.double_value(&[0]) / targets as f64);

@@ -12,6 +12,7 @@ use tch::{Device, Kind, Tensor};
 use trainer::comm::{Comm, CpuComm};
 use trainer::export::{write_final, ModelFiles, Summary};
 use trainer::model::{forward, load_named, LlamaConfig, SafetensorsWeights};
+use trainer::objective::{Batch, CausalLm};
 use trainer::zero::Engine;
 
 /// Trains `name` for two steps on `world` ranks and exports it to `out`.
@@ -42,7 +43,17 @@ fn train_and_export(name: &'static str, world: usize, out: PathBuf, extra: &'sta
                 for step in 0..2 {
                     let (ids, labels) = (t["input_ids"].get(step), t["labels"].get(step));
                     let mine = |x: &Tensor| x.narrow(0, rank as i64 * rows, rows);
-                    engine.micro_step(&mine(&ids), &mine(&labels), 100).unwrap();
+                    engine
+                        .micro_step(
+                            &Batch {
+                                input_ids: mine(&ids),
+                                labels: mine(&labels),
+                                position_ids: None,
+                                segment_ids: None,
+                            },
+                            &CausalLm { targets: 100 },
+                        )
+                        .unwrap();
                     engine.step(1e-2, 1.0).unwrap();
                 }
                 let files = ModelFiles::of(&config).unwrap();

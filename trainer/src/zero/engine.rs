@@ -8,9 +8,8 @@
 use super::layout::Layout;
 use super::shard::UnitShard;
 use crate::comm::{Comm, ReduceOp};
-use crate::model::{
-    forward_unit, read_unit_range, token_loss_sum, units, Ctx, LlamaConfig, ParamSource, UnitSpec,
-};
+use crate::model::{forward_unit, read_unit_range, units, Ctx, LlamaConfig, ParamSource, UnitSpec};
+use crate::objective::{Batch, Objective};
 use crate::optim;
 use anyhow::{Context, Result};
 use runconfig::OptimizerConfig;
@@ -115,16 +114,24 @@ impl Engine {
         Ok(())
     }
 
-    /// Forward and backward of one micro-batch. Gradients of
-    /// `loss_sum / targets` accumulate in the shards; returns this
-    /// micro-batch's summed token loss.
-    pub fn micro_step(&mut self, input_ids: &Tensor, labels: &Tensor, targets: i64) -> Result<f64> {
+    /// Forward and backward of one micro-batch: the gradients of the loss
+    /// `objective` computes from the logits accumulate in the shards; returns
+    /// the objective's values for reporting.
+    pub fn micro_step(&mut self, batch: &Batch, objective: &dyn Objective) -> Result<Vec<f64>> {
         let n = self.specs.len();
-        let seq = input_ids.size()[1];
-        let ctx = Ctx::causal(&self.cfg, seq, self.dtype, self.device);
+        let ctx = match (&batch.position_ids, &batch.segment_ids) {
+            (Some(pos), Some(seg)) => Ctx::packed(&self.cfg, pos, seg, self.dtype)?,
+            (Some(pos), None) => Ctx::with_positions(&self.cfg, pos, self.dtype),
+            _ => Ctx::causal(
+                &self.cfg,
+                batch.input_ids.size()[1],
+                self.dtype,
+                self.device,
+            ),
+        };
         let tied = self.specs[n - 1].uses_embedding;
         let mut inputs = Vec::with_capacity(n);
-        let mut x = input_ids.shallow_clone();
+        let mut x = batch.input_ids.shallow_clone();
         for u in 0..n - 1 {
             let flat = self.gather(u)?;
             let params = self.specs[u].split_flat(&flat)?;
@@ -135,7 +142,7 @@ impl Engine {
         inputs.push(x);
 
         let mut grad_out: Option<Tensor> = None;
-        let mut loss_sum = 0.0;
+        let mut values = Vec::new();
         for u in (0..n).rev() {
             let flat = self.gather(u)?.detach().set_requires_grad(true);
             let params = self.specs[u].split_flat(&flat)?;
@@ -163,9 +170,9 @@ impl Engine {
             )?;
             let root = match grad_out.take() {
                 None => {
-                    let (sum, _) = token_loss_sum(&out, labels);
-                    loss_sum = sum.double_value(&[]);
-                    sum / targets.max(1) as f64
+                    let (loss, v) = objective.loss(&out, batch)?;
+                    values = v;
+                    loss
                 }
                 Some(g) => (out * g).sum(Kind::Float),
             };
@@ -185,7 +192,7 @@ impl Engine {
                 self.scatter_grad(0, &grads[wrt.len() - 1])?;
             }
         }
-        Ok(loss_sum)
+        Ok(values)
     }
 
     /// Global grad norm, clipping to `max_norm` (0: none), AdamW at `lr` on
