@@ -84,7 +84,11 @@ pub fn samples(config: &Config, model: &LlamaConfig, rank: usize) -> Result<Data
             model.max_position_embeddings
         );
     }
-    if let Some(bad) = dataset.train.max_token().filter(|&t| t as i64 >= model.vocab_size) {
+    if let Some(bad) = dataset
+        .train
+        .max_token()
+        .filter(|&t| t as i64 >= model.vocab_size)
+    {
         bail!(
             "token id {bad} is outside the model's vocabulary (vocab_size {})",
             model.vocab_size

@@ -11,7 +11,9 @@ use trainer::data::{load_samples, Dataset};
 fn load(dir: &Path, data: &Path, tok: &Path, extra: serde_json::Value) -> Dataset {
     let mut d = json!({"objective": "sft", "max_seq_length": 64, "chat_template": "tulu",
         "datasets": [{"path": data}], "validation": {"ratio": 0.2, "seed": 1}});
-    d.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    d.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
     load_samples(&config(d), Some(tok), dir).unwrap()
 }
 
@@ -49,16 +51,38 @@ fn cache_keys_follow_files_tokenizer_and_settings() {
         keys.push(f);
     };
     // A setting.
-    fresh(load(&dir, &data, &tok, json!({"max_seq_length": 32})), "max_seq_length");
-    fresh(load(&dir, &data, &tok, json!({"validation": {"ratio": 0.3, "seed": 1}})), "validation");
+    fresh(
+        load(&dir, &data, &tok, json!({"max_seq_length": 32})),
+        "max_seq_length",
+    );
+    fresh(
+        load(
+            &dir,
+            &data,
+            &tok,
+            json!({"validation": {"ratio": 0.3, "seed": 1}}),
+        ),
+        "validation",
+    );
     // The template.
     let tpl = dir.join("t.jinja");
-    std::fs::write(&tpl, trainer::data::template::TULU.replace("<|user|>", "<|user|> ")).unwrap();
-    fresh(load(&dir, &data, &tok, json!({"chat_template": tpl})), "template");
+    std::fs::write(
+        &tpl,
+        trainer::data::template::TULU.replace("<|user|>", "<|user|> "),
+    )
+    .unwrap();
+    fresh(
+        load(&dir, &data, &tok, json!({"chat_template": tpl})),
+        "template",
+    );
     // The tokenizer config.
     let cfg_path = tok.join("tokenizer_config.json");
     let text = std::fs::read_to_string(&cfg_path).unwrap();
-    std::fs::write(&cfg_path, text.replace("\"add_bos_token\": true", "\"add_bos_token\": false")).unwrap();
+    std::fs::write(
+        &cfg_path,
+        text.replace("\"add_bos_token\": true", "\"add_bos_token\": false"),
+    )
+    .unwrap();
     let no_bos = load(&dir, &data, &tok, json!({}));
     assert_ne!(no_bos.train.sample(0).input_ids[0], 1);
     fresh(no_bos, "tokenizer_config.json");
@@ -74,7 +98,12 @@ fn cache_keys_follow_files_tokenizer_and_settings() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(names.iter().all(|n| n.ends_with(".bin") || n.ends_with(".lock")), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| n.ends_with(".bin") || n.ends_with(".lock")),
+        "{names:?}"
+    );
 }
 
 #[test]
@@ -92,7 +121,11 @@ fn ranks_loading_at_once_build_once_and_agree() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(results.iter().filter(|d| !d.from_cache).count(), 1, "exactly one builder");
+    assert_eq!(
+        results.iter().filter(|d| !d.from_cache).count(),
+        1,
+        "exactly one builder"
+    );
     for d in &results[1..] {
         assert_eq!(d.train, results[0].train);
         assert_eq!(d.cache_file, results[0].cache_file);

@@ -22,7 +22,9 @@ fn dataset(dir: &std::path::Path, name: &str, marker: i64, n: i64) -> std::path:
 fn load(dir: &std::path::Path, datasets: serde_json::Value, extra: serde_json::Value) -> Dataset {
     let mut data = json!({"objective": "pretrain", "max_seq_length": 8, "cache": false,
         "datasets": datasets, "validation": {"ratio": 0.1, "seed": 7}});
-    data.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    data.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
     let mut cfg = config(data);
     cfg.train.micro_batch_size = 4;
     load_samples(&cfg, None, dir).unwrap()
@@ -48,7 +50,10 @@ fn mix_ratios_and_max_samples_are_honoured() {
     assert!(train.len() >= 10_000);
     for (m, want) in [(10, 4000.0), (11, 6000.0), (12, 100.0)] {
         let got = count(m);
-        assert!((got - want).abs() <= 0.02 * want, "dataset {m}: {got} rows, want {want}");
+        assert!(
+            (got - want).abs() <= 0.02 * want,
+            "dataset {m}: {got} rows, want {want}"
+        );
     }
     // Ratio 1.5 repeats every row once or twice; 0.5 takes distinct rows.
     let mut b_rows: BTreeMap<&Vec<i64>, usize> = BTreeMap::new();
@@ -61,7 +66,10 @@ fn mix_ratios_and_max_samples_are_honoured() {
     assert_eq!(a_rows.len(), 4000);
     // The shuffled order interleaves the datasets: ~40% of any stretch is from a.
     let head = train[..2000].iter().filter(|r| r[0] == 10).count() as f64 / 2000.0;
-    assert!((head - 0.4).abs() < 0.05, "share of a in the first 2000: {head}");
+    assert!(
+        (head - 0.4).abs() < 0.05,
+        "share of a in the first 2000: {head}"
+    );
     assert_eq!(ds.summary.datasets[1].train_rows, 6000);
 }
 
@@ -75,12 +83,17 @@ fn validation_is_disjoint_stable_and_independent_of_world_size_and_other_dataset
     let share = val.len() as f64 / 12000.0;
     assert!((share - 0.1).abs() < 0.02, "validation share {share}");
     let train_set: BTreeSet<_> = train.iter().collect();
-    assert!(val.iter().all(|r| !train_set.contains(r)), "validation rows leak into training");
+    assert!(
+        val.iter().all(|r| !train_set.contains(r)),
+        "validation rows leak into training"
+    );
     assert_eq!(train.len() + val.len(), 12000);
 
     // Another run, other batch sizes (what changes with the world size), no shuffle.
-    let mut cfg = config(json!({"objective": "pretrain", "max_seq_length": 8, "cache": false, "shuffle": false,
-        "datasets": [{"path": a}, {"path": b}], "validation": {"ratio": 0.1, "seed": 7}}));
+    let mut cfg = config(
+        json!({"objective": "pretrain", "max_seq_length": 8, "cache": false, "shuffle": false,
+        "datasets": [{"path": a}, {"path": b}], "validation": {"ratio": 0.1, "seed": 7}}),
+    );
     for (micro, eff) in [(1, 8), (2, 16), (8, 64)] {
         cfg.train.micro_batch_size = micro;
         cfg.train.effective_batch_size = Some(eff);
@@ -88,17 +101,30 @@ fn validation_is_disjoint_stable_and_independent_of_world_size_and_other_dataset
         let v: BTreeSet<_> = rows(&again.validation).into_iter().collect();
         assert_eq!(v, val.iter().cloned().collect::<BTreeSet<_>>());
     }
-    assert_eq!(rows(&load(&dir, json!([{"path": a}, {"path": b}]), json!({})).validation), val);
+    assert_eq!(
+        rows(&load(&dir, json!([{"path": a}, {"path": b}]), json!({})).validation),
+        val
+    );
 
     // Dataset a alone, or after another one: its held-out rows stay the same.
-    let alone: BTreeSet<_> = rows(&load(&dir, json!([{"path": a}]), json!({})).validation).into_iter().collect();
-    let a_val: BTreeSet<_> = val.iter().filter(|r| r[0] == 10).cloned().collect();
-    assert_eq!(alone, a_val);
-    let swapped: BTreeSet<_> = rows(&load(&dir, json!([{"path": b}, {"path": a}]), json!({})).validation)
+    let alone: BTreeSet<_> = rows(&load(&dir, json!([{"path": a}]), json!({})).validation)
         .into_iter()
         .collect();
+    let a_val: BTreeSet<_> = val.iter().filter(|r| r[0] == 10).cloned().collect();
+    assert_eq!(alone, a_val);
+    let swapped: BTreeSet<_> =
+        rows(&load(&dir, json!([{"path": b}, {"path": a}]), json!({})).validation)
+            .into_iter()
+            .collect();
     assert_eq!(swapped, val.iter().cloned().collect::<BTreeSet<_>>());
     // Another seed gives another split.
-    let other = load(&dir, json!([{"path": a}]), json!({"validation": {"ratio": 0.1, "seed": 8}}));
-    assert_ne!(rows(&other.validation).into_iter().collect::<BTreeSet<_>>(), alone);
+    let other = load(
+        &dir,
+        json!([{"path": a}]),
+        json!({"validation": {"ratio": 0.1, "seed": 8}}),
+    );
+    assert_ne!(
+        rows(&other.validation).into_iter().collect::<BTreeSet<_>>(),
+        alone
+    );
 }

@@ -56,7 +56,10 @@ fn labels_are_ignored_exactly_outside_the_assistant_tokens() {
     let (ids, labels) = expected(
         &tok,
         &[
-            ("<|system|>\nBe brief.\n<|user|>\nWhat is 2 plus 2?\n<|assistant|>\n", false),
+            (
+                "<|system|>\nBe brief.\n<|user|>\nWhat is 2 plus 2?\n<|assistant|>\n",
+                false,
+            ),
             ("The answer is 4.</s>", true),
             ("\n<|user|>\nAnd 3 times 3?\n<|assistant|>\n", false),
             ("9</s>", true),
@@ -69,7 +72,11 @@ fn labels_are_ignored_exactly_outside_the_assistant_tokens() {
     }
     assert_eq!(samples.len(), 2);
     // The trained tokens decode to exactly the assistant's words.
-    let trained: Vec<u32> = labels.iter().filter(|&&l| l != IGNORE).map(|&l| l as u32).collect();
+    let trained: Vec<u32> = labels
+        .iter()
+        .filter(|&&l| l != IGNORE)
+        .map(|&l| l as u32)
+        .collect();
     assert_eq!(tok.decode(&trained).unwrap(), "The answer is 4.</s>9</s>");
 }
 
@@ -85,7 +92,11 @@ fn truncation_keeps_a_prefix_and_drop_leaves_the_sample_out() {
     assert_eq!(cut[0].input_ids, full[0].input_ids[..20]);
     assert_eq!(cut[0].labels, full[0].labels[..20]);
     assert_eq!(cut[1], full[1]);
-    let dropped = sft(&dir, &rows, json!({"max_seq_length": 20, "overlong": "drop"}));
+    let dropped = sft(
+        &dir,
+        &rows,
+        json!({"max_seq_length": 20, "overlong": "drop"}),
+    );
     assert_eq!(dropped, vec![full[1].clone()]);
     // Cut before the reply: nothing left to train, the sample is dropped.
     let none = sft(&dir, &rows, json!({"max_seq_length": 12}));
@@ -107,7 +118,10 @@ fn packing_restarts_positions_and_never_trains_across_examples() {
         assert!(row.len() <= 64);
         let seg = row.segment_ids();
         let n_seg = *seg.last().unwrap() as usize + 1;
-        assert!(n_seg >= 2 || r + 1 == packed.len(), "rows hold several examples");
+        assert!(
+            n_seg >= 2 || r + 1 == packed.len(),
+            "rows hold several examples"
+        );
         let mut at = 0;
         for s in 0..n_seg {
             let ex = &single[k];
@@ -116,7 +130,10 @@ fn packing_restarts_positions_and_never_trains_across_examples() {
             assert_eq!(&row.labels[at..at + len], &ex.labels[..]);
             assert_eq!(&row.position_ids[at..at + len], &ex.position_ids[..]);
             assert!(seg[at..at + len].iter().all(|&x| x == s as i64));
-            assert_eq!(row.labels[at], IGNORE, "no example predicts the next one's start");
+            assert_eq!(
+                row.labels[at], IGNORE,
+                "no example predicts the next one's start"
+            );
             at += len;
             k += 1;
         }
@@ -125,7 +142,12 @@ fn packing_restarts_positions_and_never_trains_across_examples() {
     assert_eq!(k, single.len());
 
     // Padding: pad id, no labels, positions counting on, the flag for Ctx::packed.
-    let b = collate(&[packed[0].clone(), single[0].clone()], 0, None, tch::Device::Cpu);
+    let b = collate(
+        &[packed[0].clone(), single[0].clone()],
+        0,
+        None,
+        tch::Device::Cpu,
+    );
     let width = packed[0].len().max(single[0].len());
     assert_eq!(b.input_ids.size(), [2, width as i64]);
     assert!(b.packed);
@@ -136,7 +158,10 @@ fn packing_restarts_positions_and_never_trains_across_examples() {
     assert!(labels[single[0].len()..].iter().all(|&l| l == IGNORE));
     assert!(ids[single[0].len()..].iter().all(|&t| t == 0));
     assert_eq!(pos, (0..width as i64).collect::<Vec<_>>());
-    assert_eq!(b.targets, (packed[0].targets() + single[0].targets()) as i64);
+    assert_eq!(
+        b.targets,
+        (packed[0].targets() + single[0].targets()) as i64
+    );
     let plain = collate(&single[..2], 0, Some(40), tch::Device::Cpu);
     assert!(!plain.packed);
     assert_eq!(plain.input_ids.size(), [2, 40]);
@@ -170,7 +195,13 @@ fn preference_pairs_train_only_the_response() {
     let (r_ids, r_labels) = expected(&tok, &[(prompt, false), ("The answer is 8.</s>", true)]);
     for i in 0..3 {
         let p = ds.train.pair(i);
-        assert_eq!((p.chosen.input_ids.clone(), p.chosen.labels.clone()), (c_ids.clone(), c_labels.clone()));
-        assert_eq!((p.rejected.input_ids.clone(), p.rejected.labels.clone()), (r_ids.clone(), r_labels.clone()));
+        assert_eq!(
+            (p.chosen.input_ids.clone(), p.chosen.labels.clone()),
+            (c_ids.clone(), c_labels.clone())
+        );
+        assert_eq!(
+            (p.rejected.input_ids.clone(), p.rejected.labels.clone()),
+            (r_ids.clone(), r_labels.clone())
+        );
     }
 }

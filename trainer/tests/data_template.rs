@@ -13,7 +13,11 @@ fn references() -> Vec<Value> {
     let path = root().join("target/data-refs/chat_templates.json");
     if !path.is_file() {
         let venv = root().join(".venv/bin/python");
-        let python = if venv.is_file() { venv } else { "python3".into() };
+        let python = if venv.is_file() {
+            venv
+        } else {
+            "python3".into()
+        };
         let status = std::process::Command::new(&python)
             .arg(root().join("scripts/make-chat-template-refs"))
             .arg(&path)
@@ -33,8 +37,8 @@ fn templates_render_like_transformers_and_tokenize_like_tokenizers() {
     for (i, case) in refs.iter().enumerate() {
         let name = case["template"].as_str().unwrap();
         seen.insert(name.to_string());
-        let source = std::fs::read_to_string(root().join(case["template_file"].as_str().unwrap()))
-            .unwrap();
+        let source =
+            std::fs::read_to_string(root().join(case["template_file"].as_str().unwrap())).unwrap();
         let template = ChatTemplate::new(&source, &tok.special_tokens).unwrap();
         let messages = case["messages"].as_array().unwrap();
         let gen = case["add_generation_prompt"].as_bool().unwrap();
@@ -49,7 +53,11 @@ fn templates_render_like_transformers_and_tokenize_like_tokenizers() {
             .iter()
             .map(|x| x.as_u64().unwrap() as u32)
             .collect();
-        assert_eq!(tok.encode(&text).unwrap(), ids, "case {i} ({name}) token ids");
+        assert_eq!(
+            tok.encode(&text).unwrap(),
+            ids,
+            "case {i} ({name}) token ids"
+        );
     }
     for name in ["tulu", "llama3", "llama31", "features"] {
         assert!(seen.contains(name), "no case for {name}");

@@ -118,7 +118,12 @@ pub fn write(file: &Path, meta: &[u8], sets: &[&SampleSet]) -> Result<()> {
 pub fn read(file: &Path, n: usize) -> Result<(Vec<u8>, Vec<SampleSet>)> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let mut r = Reader(&bytes);
-    let bad = || format!("{} is not a valid data cache file: delete it", file.display());
+    let bad = || {
+        format!(
+            "{} is not a valid data cache file: delete it",
+            file.display()
+        )
+    };
     if r.take(8).with_context(bad)? != MAGIC {
         bail!(bad());
     }

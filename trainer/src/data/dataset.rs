@@ -100,7 +100,14 @@ pub fn load_samples(
     };
     if !data.cache {
         let (train, validation, summary) = build(config, tok.as_ref(), template.as_ref())?;
-        return Ok(finish(train, validation, summary, tok.as_ref(), None, false));
+        return Ok(finish(
+            train,
+            validation,
+            summary,
+            tok.as_ref(),
+            None,
+            false,
+        ));
     }
     let mut key = KeyHasher::default();
     key.add("data", serde_json::to_string(data)?.as_bytes());
@@ -127,11 +134,29 @@ pub fn load_samples(
                 .with_context(|| format!("{}: bad summary: delete the file", file.display()))?;
             let validation = sets.pop().expect("two sets");
             let train = sets.pop().expect("two sets");
-            return Ok(finish(train, validation, summary, tok.as_ref(), Some(file.clone()), true));
+            return Ok(finish(
+                train,
+                validation,
+                summary,
+                tok.as_ref(),
+                Some(file.clone()),
+                true,
+            ));
         }
         let (train, validation, summary) = build(config, tok.as_ref(), template.as_ref())?;
-        cache::write(&file, &serde_json::to_vec(&summary)?, &[&train, &validation])?;
-        Ok(finish(train, validation, summary, tok.as_ref(), Some(file.clone()), false))
+        cache::write(
+            &file,
+            &serde_json::to_vec(&summary)?,
+            &[&train, &validation],
+        )?;
+        Ok(finish(
+            train,
+            validation,
+            summary,
+            tok.as_ref(),
+            Some(file.clone()),
+            false,
+        ))
     })
 }
 

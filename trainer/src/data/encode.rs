@@ -59,7 +59,10 @@ impl Encoder<'_> {
                 let tok = self.tokenizer()?;
                 let mut ids = tok.with_bos(tok.encode(&text).map_err(|e| e.to_string())?);
                 let eos = tok.eos_id().map_err(|e| format!("{FATAL}{e}"))?;
-                if ids.iter().all(|&t| Some(t) == tok.bos.as_ref().map(|b| b.1)) {
+                if ids
+                    .iter()
+                    .all(|&t| Some(t) == tok.bos.as_ref().map(|b| b.1))
+                {
                     return Err("the text is empty".into());
                 }
                 if ids.last() != Some(&eos) {

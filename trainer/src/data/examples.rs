@@ -25,7 +25,10 @@ pub enum Example {
     /// Chat messages (objects with `role` and `content`).
     Chat(Vec<Value>),
     /// Two conversations sharing a prompt; each ends with the response.
-    Pair { chosen: Vec<Value>, rejected: Vec<Value> },
+    Pair {
+        chosen: Vec<Value>,
+        rejected: Vec<Value>,
+    },
 }
 
 /// The field names of one dataset.
@@ -73,7 +76,10 @@ pub fn parse(row: &Row, json: bool, objective: Objective, f: &Fields) -> Result<
         Objective::Pretrain => match obj.get(&f.text) {
             Some(Value::String(s)) => Ok(Example::Text(s.clone())),
             Some(_) => Err(format!("`{}` is not a string", f.text)),
-            None => Err(format!("the row has no `{}` field (nor `input_ids`)", f.text)),
+            None => Err(format!(
+                "the row has no `{}` field (nor `input_ids`)",
+                f.text
+            )),
         },
         Objective::Sft => {
             let key = match &f.messages {
@@ -82,9 +88,9 @@ pub fn parse(row: &Row, json: bool, objective: Objective, f: &Fields) -> Result<
                 None if obj.contains_key("conversations") => "conversations",
                 None => "messages",
             };
-            let list = obj.get(key).ok_or_else(|| {
-                format!("the row has no `{key}` field (a list of chat messages)")
-            })?;
+            let list = obj
+                .get(key)
+                .ok_or_else(|| format!("the row has no `{key}` field (a list of chat messages)"))?;
             Ok(Example::Chat(messages(list, key)?))
         }
         Objective::Dpo => {

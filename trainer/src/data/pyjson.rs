@@ -146,7 +146,10 @@ mod tests {
             d.dumps(&v),
             "{\n  \"a\": {},\n  \"b\": [\n    1,\n    2.5,\n    \"x\\\"\\u00e9\\n\"\n  ],\n  \"c\": null\n}"
         );
-        assert_eq!(number(&serde_json::Number::from_f64(1e20).unwrap()), "1e+20");
+        assert_eq!(
+            number(&serde_json::Number::from_f64(1e20).unwrap()),
+            "1e+20"
+        );
         assert_eq!(number(&serde_json::Number::from_f64(3.0).unwrap()), "3.0");
     }
 }

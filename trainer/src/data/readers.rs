@@ -115,7 +115,8 @@ pub fn read(cfg: &DatasetConfig) -> Result<Source> {
 }
 
 fn read_string(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot open dataset {}", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot open dataset {}", path.display()))?;
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
@@ -159,7 +160,8 @@ fn read_parquet(path: &Path, file: usize, rows: &mut Vec<Row>) -> Result<()> {
     let reader = SerializedFileReader::new(f)
         .with_context(|| format!("{}: not a readable Parquet file", path.display()))?;
     for (i, row) in reader.into_iter().enumerate() {
-        let row = row.with_context(|| format!("{}: row {}: cannot decode", path.display(), i + 1))?;
+        let row =
+            row.with_context(|| format!("{}: row {}: cannot decode", path.display(), i + 1))?;
         rows.push(Row {
             file,
             line: i as u64 + 1,

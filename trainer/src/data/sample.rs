@@ -204,7 +204,7 @@ impl SampleSet {
                 && self.offsets.first() == Some(&0)
                 && self.offsets.last() == Some(&(self.tokens.len() as u64))
                 && self.offsets.windows(2).all(|w| w[0] <= w[1])
-                && (self.kind == SetKind::Lm || self.rows() % 2 == 0),
+                && (self.kind == SetKind::Lm || self.rows().is_multiple_of(2)),
             "inconsistent sample set"
         );
         Ok(())

@@ -11,6 +11,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
+/// Token ids and each token's byte range in the encoded text.
+pub type IdsAndOffsets = (Vec<u32>, Vec<(usize, usize)>);
+
 /// A loaded tokenizer with its special tokens.
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
@@ -102,7 +105,11 @@ impl Tokenizer {
             })?;
             Ok(Some((s.to_string(), id)))
         };
-        let (bos, eos, pad) = (id_of("bos_token")?, id_of("eos_token")?, id_of("pad_token")?);
+        let (bos, eos, pad) = (
+            id_of("bos_token")?,
+            id_of("eos_token")?,
+            id_of("pad_token")?,
+        );
         // Does the post-processor of tokenizer.json add BOS / EOS by itself?
         let probe = |specials: bool| {
             inner
@@ -111,9 +118,9 @@ impl Tokenizer {
                 .unwrap_or_default()
         };
         let (plain, full) = (probe(false), probe(true));
-        let post_bos = bos.as_ref().is_some_and(|(_, id)| {
-            full.first() == Some(id) && plain.first() != Some(id)
-        });
+        let post_bos = bos
+            .as_ref()
+            .is_some_and(|(_, id)| full.first() == Some(id) && plain.first() != Some(id));
         let post_eos = eos
             .as_ref()
             .is_some_and(|(_, id)| full.last() == Some(id) && plain.last() != Some(id));
@@ -156,7 +163,7 @@ impl Tokenizer {
     }
 
     /// Token ids of `text` and each token's byte range in `text`.
-    pub fn encode_with_offsets(&self, text: &str) -> Result<(Vec<u32>, Vec<(usize, usize)>)> {
+    pub fn encode_with_offsets(&self, text: &str) -> Result<IdsAndOffsets> {
         let enc = self
             .inner
             .encode(text, false)
