@@ -2,13 +2,13 @@
 //! samples, through the cache.
 
 use super::cache::{self, KeyHasher};
-use super::encode::{Encoded, Encoder, Tokens};
+use super::encode::{Encoded, Encoder};
 use super::examples::{self, Fields};
 use super::mixture;
 use super::order::SplitMix;
 use super::pack;
 use super::readers;
-use super::sample::{SampleSet, SetKind};
+use super::sample::SampleSet;
 use super::template::ChatTemplate;
 use super::tokenizer::Tokenizer;
 use anyhow::{bail, Context, Result};
@@ -271,8 +271,8 @@ fn build(
     if data.shuffle {
         shuffle(&mut train, config.train.seed);
     }
-    let train = to_set(train, config);
-    let validation = to_set(validation, config);
+    let train = pack::to_set(train, config);
+    let validation = pack::to_set(validation, config);
     if train.is_empty() {
         bail!(
             "no training samples left: {} rows skipped as bad, {} over max_seq_length = {} dropped, {} without trained tokens",
@@ -293,31 +293,5 @@ fn shuffle<T>(v: &mut [T], seed: u64) {
     let mut rng = SplitMix::new(seed ^ 0x5EED_DA7A);
     for i in (1..v.len()).rev() {
         v.swap(i, rng.below(i + 1));
-    }
-}
-
-fn to_set(examples: Vec<Encoded>, config: &Config) -> SampleSet {
-    let len = config.data.max_seq_length;
-    if config.data.objective == Objective::Dpo {
-        let mut set = SampleSet::new(SetKind::Pairs);
-        for e in &examples {
-            if let Encoded::Pair(c, r) = e {
-                set.push_row(&c.ids, &c.targets, &[]);
-                set.push_row(&r.ids, &r.targets, &[]);
-            }
-        }
-        return set;
-    }
-    let rows: Vec<Tokens> = examples
-        .into_iter()
-        .filter_map(|e| match e {
-            Encoded::One(t) => Some(t),
-            _ => None,
-        })
-        .collect();
-    match (config.data.packing, config.data.objective) {
-        (false, _) => pack::unpacked(&rows, SetKind::Lm),
-        (true, Objective::Pretrain) => pack::stream(&rows, len),
-        (true, _) => pack::segments(&rows, len),
     }
 }

@@ -10,8 +10,9 @@
 //!   each example is its own segment, so the trainer can keep them from
 //!   attending to each other (`Ctx::packed`).
 
-use super::encode::Tokens;
+use super::encode::{Encoded, Tokens};
 use super::sample::{SampleSet, SetKind};
+use runconfig::{Config, Objective};
 
 /// One row per example.
 pub fn unpacked(examples: &[Tokens], kind: SetKind) -> SampleSet {
@@ -60,6 +61,34 @@ pub fn segments(examples: &[Tokens], len: usize) -> SampleSet {
         set.push_row(&ids, &targets, &starts);
     }
     set
+}
+
+/// The rows of a split: pairs for dpo, else single, streamed or segment-packed
+/// rows as `data.packing` and the objective say.
+pub fn to_set(examples: Vec<Encoded>, config: &Config) -> SampleSet {
+    let len = config.data.max_seq_length;
+    if config.data.objective == Objective::Dpo {
+        let mut set = SampleSet::new(SetKind::Pairs);
+        for e in &examples {
+            if let Encoded::Pair(c, r) = e {
+                set.push_row(&c.ids, &c.targets, &[]);
+                set.push_row(&r.ids, &r.targets, &[]);
+            }
+        }
+        return set;
+    }
+    let rows: Vec<Tokens> = examples
+        .into_iter()
+        .filter_map(|e| match e {
+            Encoded::One(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    match (config.data.packing, config.data.objective) {
+        (false, _) => unpacked(&rows, SetKind::Lm),
+        (true, Objective::Pretrain) => stream(&rows, len),
+        (true, _) => segments(&rows, len),
+    }
 }
 
 #[cfg(test)]
