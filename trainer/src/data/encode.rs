@@ -56,7 +56,9 @@ impl Encoder<'_> {
         let out = match ex {
             Example::Tokens { ids, targets } => self.fit(Tokens { ids, targets }),
             Example::Text(text) => {
-                let tok = self.tokenizer()?;
+                let tok = self.tokenizer.ok_or(
+                    "the row has no `input_ids` list, and text needs a tokenizer (set model.path or model.tokenizer)",
+                )?;
                 let mut ids = tok.with_bos(tok.encode(&text).map_err(|e| e.to_string())?);
                 let eos = tok.eos_id().map_err(|e| format!("{FATAL}{e}"))?;
                 if ids
