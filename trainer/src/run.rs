@@ -2,12 +2,12 @@
 //! model shards and data, then the training loop.
 
 use crate::data::batches::Steps;
-use crate::data::tokens;
+use crate::data::{self, Dataset};
 use crate::model::{validate, LlamaConfig, ParamSource, RandomInit, SafetensorsWeights};
 use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
 use rendezvous::RankEnv;
-use runconfig::{Config, Dtype, Plan};
+use runconfig::{Config, Dtype, Objective, Plan};
 use tch::{Device, Kind};
 
 /// Reads the resolved configuration `launch` wrote for this run.
@@ -63,50 +63,38 @@ pub fn engine(config: &Config, env: &RankEnv, device: Device) -> Result<Engine> 
     Engine::new(cfg, source.as_ref(), comm, dtype, device, &config.optimizer)
 }
 
-/// The samples of the configured datasets, checked against the model.
-pub fn samples(config: &Config, model: &LlamaConfig) -> Result<Vec<Vec<i64>>> {
-    if config.data.datasets.is_empty() {
-        bail!("`data.datasets` is empty: list at least one dataset (path: ...)");
-    }
-    let mut all = Vec::new();
-    for d in &config.data.datasets {
-        let mut rows = tokens::read_jsonl(&d.path)?;
-        if let Some(max) = d.max_samples {
-            rows.truncate(max as usize);
-        }
-        all.extend(rows);
-    }
-    if config.data.packing {
-        all = tokens::pack(&all, config.data.max_seq_length);
-        if all.is_empty() {
-            bail!(
-                "packing: the datasets hold fewer than data.max_seq_length = {} tokens",
-                config.data.max_seq_length
-            );
+/// The training samples of the configured datasets, checked against the model.
+pub fn samples(config: &Config, model: &LlamaConfig, rank: usize) -> Result<Dataset> {
+    let tokenizer = data::tokenizer_path(config);
+    let dataset = data::load_samples(config, tokenizer.as_deref(), &config.output_dir())?;
+    if rank == 0 {
+        for w in &dataset.summary.warnings {
+            eprintln!("warning: {w}");
         }
     }
-    let longest = all
-        .iter()
-        .map(|r| r.len().min(config.data.max_seq_length))
-        .max()
-        .unwrap_or(0);
+    match config.data.objective {
+        Objective::Dpo => bail!("objective dpo: the preference loss is not wired into the training loop yet"),
+        Objective::Sft if config.data.packing => bail!("data.packing with objective sft: packed attention is not wired into the training loop yet; set data.packing: false"),
+        _ => {}
+    }
+    let longest = dataset.train.max_row_len();
     if longest as i64 > model.max_position_embeddings {
         bail!(
             "sequences of {longest} tokens exceed the model's max_position_embeddings ({}); lower data.max_seq_length",
             model.max_position_embeddings
         );
     }
-    if let Some(bad) = all
-        .iter()
-        .flatten()
-        .find(|&&t| t < 0 || t >= model.vocab_size)
+    if let Some(bad) = dataset
+        .train
+        .max_token()
+        .filter(|&t| t as i64 >= model.vocab_size)
     {
         bail!(
             "token id {bad} is outside the model's vocabulary (vocab_size {})",
             model.vocab_size
         );
     }
-    Ok(all)
+    Ok(dataset)
 }
 
 /// Trains as the configuration says.
@@ -120,10 +108,10 @@ pub fn train(env: &RankEnv) -> Result<()> {
         }
     }
     let mut engine = engine(&config, env, device)?;
-    let samples = samples(&config, &engine.cfg)?;
+    let dataset = samples(&config, &engine.cfg, env.rank)?;
     let steps = Steps::new(
-        samples,
-        config.data.max_seq_length,
+        dataset.train,
+        dataset.pad_id,
         plan,
         config.train.seed,
         config.data.shuffle,

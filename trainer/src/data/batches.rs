@@ -2,17 +2,18 @@
 //! to the model. A step consumes `effective_batch_size` samples in a fixed
 //! order that does not depend on the world size.
 
+use super::collate::collate;
 use super::order::epoch_order;
+use super::sample::SampleSet;
 use runconfig::Plan;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
-/// Label value that contributes no loss.
-pub const IGNORE: i64 = -100;
+pub use super::sample::IGNORE;
 
 /// The samples of a run, split into steps.
 pub struct Steps {
-    samples: Vec<Vec<i64>>,
-    max_len: usize,
+    samples: SampleSet,
+    pad_id: i64,
     plan: Plan,
     seed: u64,
     shuffle: bool,
@@ -20,17 +21,24 @@ pub struct Steps {
     pub per_epoch: u64,
 }
 
-/// One micro-batch: token ids and labels (`IGNORE` on padding), `[B, T]`.
+/// One micro-batch, `[B, T]` tensors: token ids, labels (`IGNORE` on padding
+/// and untrained tokens), position ids and segment ids (see
+/// [`super::collate::Batch`]).
 pub struct MicroBatch {
     pub input_ids: Tensor,
     pub labels: Tensor,
+    pub position_ids: Tensor,
+    pub segment_ids: Tensor,
+    /// Several examples share a row: attention must be `Ctx::packed`.
+    pub packed: bool,
 }
 
 impl Steps {
-    /// Splits `samples` (truncated to `max_len` tokens) into steps of the plan.
+    /// Splits `samples` (single rows, already within `max_seq_length`) into
+    /// steps of the plan; rows are padded with `pad_id`.
     pub fn new(
-        samples: Vec<Vec<i64>>,
-        max_len: usize,
+        samples: SampleSet,
+        pad_id: i64,
         plan: Plan,
         seed: u64,
         shuffle: bool,
@@ -44,7 +52,7 @@ impl Steps {
         );
         Ok(Steps {
             samples,
-            max_len,
+            pad_id,
             plan,
             seed,
             shuffle,
@@ -59,17 +67,12 @@ impl Steps {
         epoch_order(self.samples.len(), epoch, self.seed, self.shuffle)[k * e..(k + 1) * e].to_vec()
     }
 
-    fn tokens(&self, i: usize) -> &[i64] {
-        let s = &self.samples[i];
-        &s[..s.len().min(self.max_len)]
-    }
-
     /// Loss targets in the whole global batch of `step` (every rank computes
     /// the same number: the loss is normalised by it).
     pub fn targets(&self, step: u64) -> i64 {
         self.step_samples(step)
             .iter()
-            .map(|&i| self.tokens(i).len() as i64 - 1)
+            .map(|&i| self.samples.sample(i).targets() as i64)
             .sum()
     }
 
@@ -78,25 +81,17 @@ impl Steps {
         let all = self.step_samples(step);
         let m = self.plan.micro_batch_size as usize;
         let first = micro as usize * m * self.plan.world_size as usize + rank * m;
-        let rows: Vec<&[i64]> = all[first..first + m]
+        let rows: Vec<_> = all[first..first + m]
             .iter()
-            .map(|&i| self.tokens(i))
+            .map(|&i| self.samples.sample(i))
             .collect();
-        let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-        let (mut ids, mut labels) = (Vec::with_capacity(m * width), Vec::with_capacity(m * width));
-        for r in &rows {
-            ids.extend_from_slice(r);
-            labels.extend_from_slice(r);
-            ids.extend(std::iter::repeat_n(0, width - r.len()));
-            labels.extend(std::iter::repeat_n(IGNORE, width - r.len()));
-        }
-        let shape = [m as i64, width as i64];
+        let b = collate(&rows, self.pad_id, None, device);
         MicroBatch {
-            input_ids: Tensor::from_slice(&ids)
-                .view(shape)
-                .to_kind(Kind::Int64)
-                .to_device(device),
-            labels: Tensor::from_slice(&labels).view(shape).to_device(device),
+            input_ids: b.input_ids,
+            labels: b.labels,
+            position_ids: b.position_ids,
+            segment_ids: b.segment_ids,
+            packed: b.packed,
         }
     }
 }

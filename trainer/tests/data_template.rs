@@ -1,0 +1,90 @@
+//! Chat templates render exactly as transformers' `apply_chat_template`, and
+//! the rendered text tokenizes to the same ids as the Python tokenizer.
+//! The reference comes from scripts/make-chat-template-refs (run here when
+//! target/data-refs/chat_templates.json is missing).
+
+mod data_util;
+
+use data_util::root;
+use serde_json::{Map, Value};
+use trainer::data::{ChatTemplate, Tokenizer};
+
+fn references() -> Vec<Value> {
+    let path = root().join("target/data-refs/chat_templates.json");
+    if !path.is_file() {
+        let venv = root().join(".venv/bin/python");
+        let python = if venv.is_file() {
+            venv
+        } else {
+            "python3".into()
+        };
+        let status = std::process::Command::new(&python)
+            .arg(root().join("scripts/make-chat-template-refs"))
+            .arg(&path)
+            .status()
+            .expect("running scripts/make-chat-template-refs");
+        assert!(status.success(), "scripts/make-chat-template-refs failed");
+    }
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+#[test]
+fn templates_render_like_transformers_and_tokenize_like_tokenizers() {
+    let tok = Tokenizer::load(&data_util::chat_tokenizer()).unwrap();
+    let refs = references();
+    assert!(refs.len() >= 10);
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, case) in refs.iter().enumerate() {
+        let name = case["template"].as_str().unwrap();
+        seen.insert(name.to_string());
+        let source =
+            std::fs::read_to_string(root().join(case["template_file"].as_str().unwrap())).unwrap();
+        let template = ChatTemplate::new(&source, &tok.special_tokens).unwrap();
+        let messages = case["messages"].as_array().unwrap();
+        let gen = case["add_generation_prompt"].as_bool().unwrap();
+        let kwargs: Map<String, Value> = case["kwargs"].as_object().unwrap().clone();
+        let text = template
+            .render_with(messages, gen, &kwargs)
+            .unwrap_or_else(|e| panic!("case {i} ({name}): {e:#}"));
+        assert_eq!(text, case["text"].as_str().unwrap(), "case {i} ({name})");
+        let ids: Vec<u32> = case["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(
+            tok.encode(&text).unwrap(),
+            ids,
+            "case {i} ({name}) token ids"
+        );
+    }
+    for name in ["tulu", "llama3", "llama31", "features"] {
+        assert!(seen.contains(name), "no case for {name}");
+    }
+    // The built-in template is the file the reference used.
+    assert_eq!(
+        trainer::data::template::TULU,
+        std::fs::read_to_string(root().join("trainer/src/data/templates/tulu.jinja")).unwrap()
+    );
+}
+
+#[test]
+fn raise_exception_reports_the_templates_message() {
+    let tok = Tokenizer::load(&data_util::chat_tokenizer()).unwrap();
+    let t = ChatTemplate::new(
+        "{% if messages[0].role != 'user' %}{{ raise_exception('Conversations must start with a user turn') }}{% endif %}ok",
+        &tok.special_tokens,
+    )
+    .unwrap();
+    let err = t
+        .render(&[data_util::msg("assistant", "x")], false)
+        .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("Conversations must start with a user turn"),
+        "{err:#}"
+    );
+    assert!(tok.add_bos && !tok.add_eos);
+    assert_eq!(tok.bos.as_ref().unwrap().1, 1);
+    assert_eq!(tok.eos.as_ref().unwrap().1, 2);
+}
