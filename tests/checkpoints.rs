@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// `launch N configs/sanity.yaml` writing to `out`, with `sets`.
+/// `launch N configs/tiny-pretrain.yaml` writing to `out`, with `sets`.
 fn sanity(dir: &Path, world: usize, out: &Path, sets: &[&str]) -> Command {
     let mut c = launch(dir);
     c.arg(world.to_string())
-        .arg(repo().join("configs/sanity.yaml"))
+        .arg(repo().join("configs/tiny-pretrain.yaml"))
         .current_dir(repo());
     c.args([
         "--set",

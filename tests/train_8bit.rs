@@ -18,7 +18,7 @@ fn train(dir: &Path, name: &str, world: usize, steps: u64, sets: &[&str]) -> Run
     let out = dir.join(name);
     let mut cmd = launch(dir);
     cmd.arg(world.to_string())
-        .arg(repo().join("configs/sanity.yaml"))
+        .arg(repo().join("configs/tiny-pretrain.yaml"))
         .args(["--set", "logging.every_steps=1", "--set", "comm=cpu"])
         .args(["--set", "train.threads=1"])
         .arg("--set")

@@ -10,7 +10,7 @@ use std::path::Path;
 fn fails(dir: &Path, sets: &[String]) -> String {
     let mut cmd = launch(dir);
     cmd.arg("1")
-        .arg(repo().join("configs/sanity.yaml"))
+        .arg(repo().join("configs/tiny-pretrain.yaml"))
         .current_dir(repo());
     for s in sets {
         cmd.arg("--set").arg(s);

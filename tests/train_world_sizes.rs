@@ -12,7 +12,7 @@ fn train(dir: &Path, world: usize) -> (Vec<f64>, BTreeMap<String, Vec<f32>>) {
     let out = dir.join(format!("out-w{world}"));
     let status = launch(dir)
         .arg(world.to_string())
-        .arg(repo().join("configs/sanity.yaml"))
+        .arg(repo().join("configs/tiny-pretrain.yaml"))
         .args([
             "--set",
             "train.max_steps=20",

@@ -255,6 +255,9 @@ pub struct TrainConfig {
     pub threads: Option<usize>,
     /// Run this many steps and print a green/red sanity table.
     pub sanity_steps: Option<u64>,
+    /// DPO: strength of the KL penalty towards the reference model.
+    #[serde(default = "default_dpo_beta")]
+    pub dpo_beta: f64,
 }
 
 impl Default for TrainConfig {
@@ -270,6 +273,7 @@ impl Default for TrainConfig {
             seed: default_seed(),
             threads: None,
             sanity_steps: None,
+            dpo_beta: default_dpo_beta(),
         }
     }
 }
@@ -457,6 +461,9 @@ fn default_eps() -> f64 {
 }
 fn default_min_8bit() -> u64 {
     4096
+}
+fn default_dpo_beta() -> f64 {
+    0.1
 }
 fn default_log_every() -> u64 {
     10

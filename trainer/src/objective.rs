@@ -15,6 +15,8 @@ pub struct Batch {
     pub position_ids: Option<Tensor>,
     /// Document of each token in a packed row (None: one document per row).
     pub segment_ids: Option<Tensor>,
+    /// Real (not padding) tokens in the batch.
+    pub tokens: i64,
 }
 
 /// Turns logits into the loss to backpropagate.

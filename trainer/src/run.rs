@@ -7,7 +7,7 @@ use crate::model::{validate, LlamaConfig, ParamSource, RandomInit, SafetensorsWe
 use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
 use rendezvous::RankEnv;
-use runconfig::{Config, Dtype, Objective, Plan};
+use runconfig::{Config, Dtype, Plan};
 use tch::{Device, Kind};
 
 /// Reads the resolved configuration `launch` wrote for this run.
@@ -72,11 +72,6 @@ pub fn samples(config: &Config, model: &LlamaConfig, rank: usize) -> Result<Data
             eprintln!("warning: {w}");
         }
     }
-    match config.data.objective {
-        Objective::Dpo => bail!("objective dpo: the preference loss is not wired into the training loop yet"),
-        Objective::Sft if config.data.packing => bail!("data.packing with objective sft: packed attention is not wired into the training loop yet; set data.packing: false"),
-        _ => {}
-    }
     let longest = dataset.train.max_row_len();
     if longest as i64 > model.max_position_embeddings {
         bail!(
@@ -116,7 +111,14 @@ pub fn train(env: &RankEnv) -> Result<()> {
         config.train.seed,
         config.data.shuffle,
     )?;
-    match crate::train::run(&config, &plan, &mut engine, &steps, gpu.as_ref())? {
+    match crate::train::run(
+        &config,
+        &plan,
+        &mut engine,
+        &steps,
+        &dataset.validation,
+        gpu.as_ref(),
+    )? {
         crate::train::Finish::Completed => {}
         crate::train::Finish::Stopped(step) => {
             if env.rank == 0 {

@@ -53,6 +53,7 @@ fn rank_run(name: &str, rank: usize, world: usize, port: u16) -> Run {
             labels: mine(&labels),
             position_ids: None,
             segment_ids: None,
+            tokens: 0,
         };
         let sum = engine.micro_step(&batch, &CausalLm { targets }).unwrap()[0];
         let mut total = Tensor::from_slice(&[sum]);

@@ -50,6 +50,7 @@ fn train_and_export(name: &'static str, world: usize, out: PathBuf, extra: &'sta
                                 labels: mine(&labels),
                                 position_ids: None,
                                 segment_ids: None,
+                                tokens: 0,
                             },
                             &CausalLm { targets: 100 },
                         )

@@ -97,6 +97,22 @@ impl ShardFile {
         })
     }
 
+    /// A metadata value of the file.
+    pub fn metadata(&self, key: &str) -> Option<String> {
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&self.map).ok()?;
+        meta.metadata().as_ref()?.get(key).cloned()
+    }
+
+    /// Number of elements of the 1-D tensor `name`.
+    pub fn len(&self, name: &str) -> Result<usize> {
+        let st = safetensors::SafeTensors::deserialize(&self.map)
+            .with_context(|| format!("{} is not a safetensors file", self.path.display()))?;
+        let view = st
+            .tensor(name)
+            .with_context(|| format!("{} has no tensor {name}", self.path.display()))?;
+        Ok(view.shape().iter().product())
+    }
+
     /// Elements `[start, start + len)` of the 1-D tensor `name`.
     pub fn read(&self, name: &str, start: usize, len: usize) -> Result<Tensor> {
         let st = safetensors::SafeTensors::deserialize(&self.map)

@@ -1,18 +1,19 @@
 //! Which samples each step, rank and micro-step takes, and the tensors fed
-//! to the model. A step consumes `effective_batch_size` samples in a fixed
-//! order that does not depend on the world size.
+//! to the model. A step consumes `effective_batch_size` items (rows, or
+//! preference pairs) in a fixed order that does not depend on the world size.
 
 use super::collate::collate;
 use super::order::epoch_order;
-use super::sample::SampleSet;
+use super::sample::{Sample, SampleSet, SetKind};
+use crate::objective::Batch;
 use runconfig::Plan;
-use tch::{Device, Tensor};
+use tch::Device;
 
 pub use super::sample::IGNORE;
 
 /// The samples of a run, split into steps.
 pub struct Steps {
-    samples: SampleSet,
+    set: SampleSet,
     pad_id: i64,
     plan: Plan,
     seed: u64,
@@ -21,37 +22,79 @@ pub struct Steps {
     pub per_epoch: u64,
 }
 
-/// One micro-batch, `[B, T]` tensors: token ids, labels (`IGNORE` on padding
-/// and untrained tokens), position ids and segment ids (see
-/// [`super::collate::Batch`]).
-pub struct MicroBatch {
-    pub input_ids: Tensor,
-    pub labels: Tensor,
-    pub position_ids: Tensor,
-    pub segment_ids: Tensor,
-    /// Several examples share a row: attention must be `Ctx::packed`.
-    pub packed: bool,
+/// The model rows of `items`: one row per sample, or for preference pairs
+/// every chosen row, then every rejected row.
+pub fn rows(set: &SampleSet, items: &[usize]) -> Vec<Sample> {
+    match set.kind {
+        SetKind::Lm => items.iter().map(|&i| set.sample(i)).collect(),
+        SetKind::Pairs => {
+            let pairs: Vec<_> = items.iter().map(|&i| set.pair(i)).collect();
+            let chosen = pairs.iter().map(|p| p.chosen.clone());
+            chosen
+                .chain(pairs.iter().map(|p| p.rejected.clone()))
+                .collect()
+        }
+    }
+}
+
+/// The batch of `items` of `set`, padded with `pad_id`.
+pub fn batch(set: &SampleSet, items: &[usize], pad_id: i64, device: Device) -> Batch {
+    let rows = rows(set, items);
+    let tokens = rows.iter().map(|r| r.len() as i64).sum();
+    let b = collate(&rows, pad_id, None, device);
+    Batch {
+        tokens,
+        input_ids: b.input_ids,
+        labels: b.labels,
+        position_ids: b.packed.then_some(b.position_ids),
+        segment_ids: b.packed.then_some(b.segment_ids),
+    }
+}
+
+/// Items of `0..n` that `rank` takes, `micro` per round, for a pass over a
+/// whole set (evaluation, the DPO reference): every rank runs the same number
+/// of rounds (at most `max_rounds`); a rank with nothing left repeats item 0,
+/// marked not real.
+pub fn shares(
+    n: usize,
+    world: usize,
+    rank: usize,
+    micro: usize,
+    max_rounds: Option<usize>,
+) -> Vec<(Vec<usize>, Vec<bool>)> {
+    let per_round = world * micro;
+    let rounds = n.div_ceil(per_round).min(max_rounds.unwrap_or(usize::MAX));
+    (0..rounds)
+        .map(|k| {
+            let first = k * per_round + rank * micro;
+            let items: Vec<usize> = (first..first + micro)
+                .map(|i| if i < n { i } else { 0 })
+                .collect();
+            let real = (first..first + micro).map(|i| i < n).collect();
+            (items, real)
+        })
+        .collect()
 }
 
 impl Steps {
-    /// Splits `samples` (single rows, already within `max_seq_length`) into
-    /// steps of the plan; rows are padded with `pad_id`.
+    /// Splits `set` (rows already within `max_seq_length`) into steps of the
+    /// plan; rows are padded with `pad_id`.
     pub fn new(
-        samples: SampleSet,
+        set: SampleSet,
         pad_id: i64,
         plan: Plan,
         seed: u64,
         shuffle: bool,
     ) -> anyhow::Result<Steps> {
-        let per_epoch = (samples.len() as u64) / plan.effective_batch_size;
+        let per_epoch = (set.len() as u64) / plan.effective_batch_size;
         anyhow::ensure!(
             per_epoch > 0,
             "the dataset has {} samples, fewer than one effective batch of {}",
-            samples.len(),
+            set.len(),
             plan.effective_batch_size
         );
         Ok(Steps {
-            samples,
+            set,
             pad_id,
             plan,
             seed,
@@ -60,38 +103,51 @@ impl Steps {
         })
     }
 
-    /// Sample indices of global step `step`, in order.
-    pub fn step_samples(&self, step: u64) -> Vec<usize> {
+    /// The samples (or pairs).
+    pub fn set(&self) -> &SampleSet {
+        &self.set
+    }
+
+    /// The padding token id.
+    pub fn pad_id(&self) -> i64 {
+        self.pad_id
+    }
+
+    /// Item indices of global step `step`, in order.
+    pub fn step_items(&self, step: u64) -> Vec<usize> {
         let (epoch, k) = (step / self.per_epoch, (step % self.per_epoch) as usize);
         let e = self.plan.effective_batch_size as usize;
-        epoch_order(self.samples.len(), epoch, self.seed, self.shuffle)[k * e..(k + 1) * e].to_vec()
+        epoch_order(self.set.len(), epoch, self.seed, self.shuffle)[k * e..(k + 1) * e].to_vec()
     }
 
-    /// Loss targets in the whole global batch of `step` (every rank computes
-    /// the same number: the loss is normalised by it).
-    pub fn targets(&self, step: u64) -> i64 {
-        self.step_samples(step)
-            .iter()
-            .map(|&i| self.samples.sample(i).targets() as i64)
-            .sum()
+    /// What the step's loss is normalised by, the same on every rank: target
+    /// tokens in the global batch, or its number of pairs.
+    pub fn normaliser(&self, step: u64) -> i64 {
+        match self.set.kind {
+            SetKind::Lm => self
+                .step_items(step)
+                .iter()
+                .map(|&i| self.set.sample(i).targets() as i64)
+                .sum(),
+            SetKind::Pairs => self.plan.effective_batch_size as i64,
+        }
     }
 
-    /// The micro-batch `micro` (0..grad_accum) of `rank` in `step`.
-    pub fn micro_batch(&self, step: u64, rank: usize, micro: u64, device: Device) -> MicroBatch {
-        let all = self.step_samples(step);
+    /// Items of micro-batch `micro` (0..grad_accum) of `rank` in `step`.
+    pub fn micro_items(&self, step: u64, rank: usize, micro: u64) -> Vec<usize> {
+        let all = self.step_items(step);
         let m = self.plan.micro_batch_size as usize;
         let first = micro as usize * m * self.plan.world_size as usize + rank * m;
-        let rows: Vec<_> = all[first..first + m]
-            .iter()
-            .map(|&i| self.samples.sample(i))
-            .collect();
-        let b = collate(&rows, self.pad_id, None, device);
-        MicroBatch {
-            input_ids: b.input_ids,
-            labels: b.labels,
-            position_ids: b.position_ids,
-            segment_ids: b.segment_ids,
-            packed: b.packed,
-        }
+        all[first..first + m].to_vec()
+    }
+
+    /// The micro-batch `micro` of `rank` in `step`.
+    pub fn micro_batch(&self, step: u64, rank: usize, micro: u64, device: Device) -> Batch {
+        batch(
+            &self.set,
+            &self.micro_items(step, rank, micro),
+            self.pad_id,
+            device,
+        )
     }
 }

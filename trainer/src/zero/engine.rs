@@ -119,16 +119,7 @@ impl Engine {
     /// the objective's values for reporting.
     pub fn micro_step(&mut self, batch: &Batch, objective: &dyn Objective) -> Result<Vec<f64>> {
         let n = self.specs.len();
-        let ctx = match (&batch.position_ids, &batch.segment_ids) {
-            (Some(pos), Some(seg)) => Ctx::packed(&self.cfg, pos, seg, self.dtype)?,
-            (Some(pos), None) => Ctx::with_positions(&self.cfg, pos, self.dtype),
-            _ => Ctx::causal(
-                &self.cfg,
-                batch.input_ids.size()[1],
-                self.dtype,
-                self.device,
-            ),
-        };
+        let ctx = self.ctx(batch)?;
         let tied = self.specs[n - 1].uses_embedding;
         let mut inputs = Vec::with_capacity(n);
         let mut x = batch.input_ids.shallow_clone();
@@ -193,6 +184,42 @@ impl Engine {
             }
         }
         Ok(values)
+    }
+
+    /// Rotary tables and attention mask of a batch (packed rows attend
+    /// within their own document only).
+    fn ctx(&self, batch: &Batch) -> Result<Ctx> {
+        Ok(match (&batch.position_ids, &batch.segment_ids) {
+            (Some(pos), Some(seg)) => Ctx::packed(&self.cfg, pos, seg, self.dtype)?,
+            (Some(pos), None) => Ctx::with_positions(&self.cfg, pos, self.dtype),
+            _ => Ctx::causal(
+                &self.cfg,
+                batch.input_ids.size()[1],
+                self.dtype,
+                self.device,
+            ),
+        })
+    }
+
+    /// The logits of `batch` without autograd (evaluation, DPO reference).
+    pub fn forward(&mut self, batch: &Batch) -> Result<Tensor> {
+        let ctx = self.ctx(batch)?;
+        let mut x = batch.input_ids.shallow_clone();
+        for u in 0..self.specs.len() {
+            let flat = self.gather(u)?;
+            let params = self.specs[u].split_flat(&flat)?;
+            let embed = match self.specs[u].uses_embedding {
+                true => {
+                    let e = self.gather(0)?;
+                    Some(self.specs[0].split_flat(&e)?.remove(0))
+                }
+                false => None,
+            };
+            x = tch::no_grad(|| {
+                forward_unit(&self.cfg, &self.specs[u], &params, embed.as_ref(), &x, &ctx)
+            })?;
+        }
+        Ok(x)
     }
 
     /// Global grad norm, clipping to `max_norm` (0: none), AdamW at `lr` on

@@ -1,0 +1,90 @@
+//! Evaluation on the validation split: every rank takes its share of the
+//! set, without autograd; the sums are reduced over ranks. Eval loss for
+//! language modelling (per target token), and DPO loss and reward accuracy.
+
+use crate::comm::ReduceOp;
+use crate::data::batches::{batch, shares};
+use crate::data::{SampleSet, SetKind};
+use crate::dpo::{dpo_terms, sequence_logps};
+use crate::model::token_loss_sum;
+use crate::zero::Engine;
+use anyhow::Result;
+use serde_json::{json, Map, Value};
+use tch::{Kind, Tensor};
+
+/// Reference log-probs of the validation pairs (DPO).
+pub struct EvalRefs<'a> {
+    pub beta: f64,
+    pub chosen: &'a Tensor,
+    pub rejected: &'a Tensor,
+}
+
+/// Metrics of one pass over `set` (at most `max_batches` rounds).
+pub fn evaluate(
+    engine: &mut Engine,
+    set: &SampleSet,
+    pad_id: i64,
+    micro: usize,
+    max_batches: Option<u64>,
+    refs: Option<&EvalRefs>,
+) -> Result<Map<String, Value>> {
+    let (rank, world) = (engine.comm.rank(), engine.comm.world_size());
+    let mut sums = [0.0f64; 3]; // loss sum, normaliser, reward-accuracy count
+    for (items, real) in shares(
+        set.len(),
+        world,
+        rank,
+        micro,
+        max_batches.map(|b| b as usize),
+    ) {
+        let b = batch(set, &items, pad_id, engine.device);
+        let logits = engine.forward(&b)?;
+        let keep: Vec<i64> = real
+            .iter()
+            .enumerate()
+            .filter(|(_, &r)| r)
+            .map(|(j, _)| j as i64)
+            .collect();
+        if keep.is_empty() {
+            continue;
+        }
+        let idx = Tensor::from_slice(&keep).to_device(logits.device());
+        match (set.kind, refs) {
+            (SetKind::Pairs, Some(r)) => {
+                let logps = sequence_logps(&logits, &b.labels);
+                let m = items.len() as i64;
+                let (pc, pr) = (
+                    logps.narrow(0, 0, m).index_select(0, &idx),
+                    logps.narrow(0, m, m).index_select(0, &idx),
+                );
+                let pick = |t: &Tensor| {
+                    t.index_select(
+                        0,
+                        &Tensor::from_slice(&items.iter().map(|&i| i as i64).collect::<Vec<_>>()),
+                    )
+                    .index_select(0, &idx.to_device(tch::Device::Cpu))
+                    .to_device(pc.device())
+                };
+                let (_, v) = dpo_terms(r.beta, &pc, &pr, &pick(r.chosen), &pick(r.rejected));
+                sums[0] += v[0];
+                sums[1] += keep.len() as f64;
+                sums[2] += v[3];
+            }
+            _ => {
+                let labels = b.labels.index_select(0, &idx);
+                let (sum, n) = token_loss_sum(&logits.index_select(0, &idx), &labels);
+                sums[0] += sum.double_value(&[]);
+                sums[1] += n as f64;
+            }
+        }
+    }
+    let mut t = Tensor::from_slice(&sums);
+    engine.comm.all_reduce(&mut t, ReduceOp::Sum)?;
+    let s = Vec::<f64>::try_from(t.to_kind(Kind::Double))?;
+    let mut out = Map::new();
+    out.insert("eval_loss".into(), json!(s[0] / s[1].max(1.0)));
+    if set.kind == SetKind::Pairs {
+        out.insert("eval_rewards/accuracy".into(), json!(s[2] / s[1].max(1.0)));
+    }
+    Ok(out)
+}

@@ -1,0 +1,79 @@
+//! The DPO reference log-probs of the training and validation pairs: one
+//! no-grad pass with the initial weights before the first step, cached in
+//! `<output_dir>/dpo-reference.safetensors` under a key of the run's meaning,
+//! so that a resumed run (whose initial weights are gone) reuses them.
+
+use crate::data::batches::Steps;
+use crate::data::SampleSet;
+use crate::dpo::{load_cache, reference_logps, save_cache};
+use crate::zero::Engine;
+use anyhow::{bail, Result};
+use runconfig::Config;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use tch::{Kind, Tensor};
+
+/// Reference log-probs, `[pairs]` each, on the CPU.
+pub struct References {
+    pub train_chosen: Tensor,
+    pub train_rejected: Tensor,
+    pub val_chosen: Tensor,
+    pub val_rejected: Tensor,
+}
+
+/// Loads the cached reference log-probs, or computes them now (fresh runs only).
+pub fn references(
+    engine: &mut Engine,
+    config: &Config,
+    fingerprint: &Value,
+    steps: &Steps,
+    validation: &SampleSet,
+    resumed: bool,
+) -> Result<References> {
+    let path = config.output_dir().join("dpo-reference.safetensors");
+    let key = hex::encode(Sha256::digest(
+        format!("dpo-reference-v1 {fingerprint}").as_bytes(),
+    ));
+    let micro = config.train.micro_batch_size as usize;
+    let cached = load_cache(&path, &key)?;
+    let mut t = match cached {
+        Some(t) => t,
+        None if resumed => bail!(
+            "the DPO reference log-probs ({}) are missing or were computed for another run, and after a resume the initial weights \
+             they come from are gone; start over with --set checkpoint.resume=never",
+            path.display()
+        ),
+        None => {
+            if engine.comm.rank() == 0 {
+                println!("dpo: computing reference log-probs of {} training and {} validation pairs", steps.set().len(), validation.len());
+            }
+            let (tc, tr) = reference_logps(engine, steps.set(), steps.pad_id(), micro)?;
+            let (vc, vr) = match validation.len() {
+                0 => (Tensor::zeros([0], (Kind::Float, tch::Device::Cpu)), Tensor::zeros([0], (Kind::Float, tch::Device::Cpu))),
+                _ => reference_logps(engine, validation, steps.pad_id(), micro)?,
+            };
+            let t = HashMap::from([
+                ("train.chosen".to_string(), tc),
+                ("train.rejected".to_string(), tr),
+                ("validation.chosen".to_string(), vc),
+                ("validation.rejected".to_string(), vr),
+            ]);
+            if engine.comm.rank() == 0 {
+                save_cache(&path, &key, &t)?;
+            }
+            engine.comm.barrier()?;
+            t
+        }
+    };
+    let mut take = |k: &str| {
+        t.remove(k)
+            .unwrap_or_else(|| Tensor::zeros([0], (Kind::Float, tch::Device::Cpu)))
+    };
+    Ok(References {
+        train_chosen: take("train.chosen"),
+        train_rejected: take("train.rejected"),
+        val_chosen: take("validation.chosen"),
+        val_rejected: take("validation.rejected"),
+    })
+}
