@@ -231,12 +231,18 @@ pub fn run(
             sums[sums.len() - 1] > 0.0,
         );
         let lr = schedule.lr(step);
-        let stats = engine.step(lr, config.train.max_grad_norm)?;
         let loss = values[0] / norm.max(1) as f64;
         last_loss = Some(loss);
+        let kept = || {
+            std::fs::read_to_string(root.join("latest"))
+                .map_or("none".to_string(), |n| n.trim().to_string())
+        };
         if !loss.is_finite() {
-            bail!("the loss became {loss} at step {}: stopping; the last checkpoint is kept (lower the learning rate?)", step + 1);
+            bail!("the loss became {loss} at step {}: stopping before the update; the last checkpoint ({}) is kept (lower the learning rate?)", step + 1, kept());
         }
+        let stats = engine
+            .step(lr, config.train.max_grad_norm)
+            .map_err(|e| anyhow::anyhow!("{e} at step {}: stopping; the last checkpoint ({}) is kept (lower the learning rate?)", step + 1, kept()))?;
         if rank == 0 {
             check_grad_norm(&seen.grad_norms, stats.grad_norm, step + 1);
         }

@@ -233,6 +233,11 @@ impl Engine {
             .all_reduce(&mut sumsq, ReduceOp::Sum)
             .context("all-reduce of the gradient norm")?;
         let grad_norm = sumsq.double_value(&[0]).sqrt();
+        if !grad_norm.is_finite() {
+            // Never apply (or later save) non-finite weights.
+            self.shards.iter_mut().for_each(|s| drop(s.grad.zero_()));
+            anyhow::bail!("the gradient norm is {grad_norm}: the update was not applied");
+        }
         let clip = if max_norm > 0.0 {
             (max_norm / (grad_norm + 1e-6)).min(1.0)
         } else {
