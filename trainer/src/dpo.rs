@@ -7,6 +7,7 @@
 use crate::comm::ReduceOp;
 use crate::data::batches::{batch, shares};
 use crate::data::SampleSet;
+use crate::model::shifted_labels;
 use crate::objective::{Batch, Objective};
 use crate::zero::Engine;
 use anyhow::{Context, Result};
@@ -29,16 +30,12 @@ pub const STATS: [&str; 7] = [
 /// the causal-LM loss is; -100 ignored), f32 `[B]`.
 pub fn sequence_logps(logits: &Tensor, labels: &Tensor) -> Tensor {
     let (b, t, v) = logits.size3().expect("logits must be [B, T, V]");
-    let lg = logits.narrow(1, 0, t - 1).to_kind(Kind::Float);
-    let target = labels.narrow(1, 1, t - 1);
-    let nll = lg.reshape([-1, v]).cross_entropy_loss::<Tensor>(
-        &target.reshape([-1]),
-        None,
-        Reduction::None,
-        -100,
-        0.0,
-    );
-    -nll.view([b, t - 1]).sum_dim_intlist(1, false, Kind::Float)
+    let target = shifted_labels(labels).reshape([-1]);
+    let nll = logits
+        .to_kind(Kind::Float)
+        .reshape([-1, v])
+        .cross_entropy_loss::<Tensor>(&target, None, Reduction::None, -100, 0.0);
+    -nll.view([b, t]).sum_dim_intlist(1, false, Kind::Float)
 }
 
 /// The DPO objective of one micro-batch: rows `0..M` chosen, `M..2M` rejected.

@@ -223,6 +223,13 @@ pub fn forward_with_ctx(
     Ok(x)
 }
 
+/// `labels[:, 1:]` followed by a column of -100: the target of every position.
+pub fn shifted_labels(labels: &Tensor) -> Tensor {
+    let b = labels.size()[0];
+    let pad = Tensor::full([b, 1], -100, (Kind::Int64, labels.device()));
+    Tensor::cat(&[labels.narrow(1, 1, labels.size()[1] - 1), pad], 1)
+}
+
 /// Shifted causal-LM cross-entropy: position `t` predicts `labels[t + 1]`;
 /// labels equal to -100 are ignored. Returns the SUM of the token losses (an
 /// f32 scalar, differentiable) and the number of target tokens; the caller
@@ -238,11 +245,10 @@ pub fn token_loss_sum(logits: &Tensor, labels: &Tensor) -> (Tensor, i64) {
         let zero = logits.to_kind(Kind::Float).sum(Kind::Float) * 0.0;
         return (zero, 0);
     }
-    let lg = logits
-        .narrow(1, 0, t - 1)
-        .to_kind(Kind::Float)
-        .reshape([-1, v]);
-    let target = labels.narrow(1, 1, t - 1).reshape([-1]);
+    // Shift the labels, not the logits (as transformers 5 does): the logits
+    // stay one contiguous [B*T, V] view, with no copy forward or backward.
+    let lg = logits.to_kind(Kind::Float).reshape([-1, v]);
+    let target = shifted_labels(labels).reshape([-1]);
     let loss = lg.cross_entropy_loss::<Tensor>(&target, None, Reduction::Sum, -100, 0.0);
     let n = target.ne(-100).sum(Kind::Int64).int64_value(&[]);
     (loss, n)

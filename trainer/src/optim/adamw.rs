@@ -50,17 +50,19 @@ impl AdamW32 {
 
 impl ShardOptimizer for AdamW32 {
     fn step(&mut self, param: &mut Tensor, grad: &Tensor, lr: f64, t: u64) {
+        // In place wherever libtorch allows: one temporary for g^2, one for
+        // the denominator, one for the update.
         let h = &self.hyper;
         let _ = param.g_mul_scalar_(1.0 - lr * h.weight_decay);
         let _ = self.m.lerp_(grad, 1.0 - h.beta1);
-        let _ = self
-            .v
-            .g_mul_scalar_(h.beta2)
-            .g_add_(&(grad * grad * (1.0 - h.beta2)));
+        let _ = self.v.lerp_(&grad.square(), 1.0 - h.beta2);
         let bc1 = 1.0 - h.beta1.powi(t as i32);
         let bc2 = 1.0 - h.beta2.powi(t as i32);
-        let denom = self.v.sqrt() / bc2.sqrt() + h.eps;
-        let _ = param.g_sub_(&(&self.m / denom * (lr / bc1)));
+        let mut denom = self.v.sqrt();
+        let _ = denom.g_div_scalar_(bc2.sqrt()).g_add_scalar_(h.eps);
+        let mut update = &self.m / &denom;
+        let _ = update.g_mul_scalar_(lr / bc1);
+        let _ = param.g_sub_(&update);
     }
 
     fn state(&self) -> Vec<StatePiece> {

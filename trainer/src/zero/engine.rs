@@ -29,6 +29,11 @@ pub struct Engine {
     pub comm_bytes: u64,
 }
 
+/// A tensor as a fresh autograd leaf sharing its storage.
+fn leaf(t: Tensor) -> Tensor {
+    t.detach().set_requires_grad(true)
+}
+
 /// The outcome of one optimizer step.
 pub struct StepStats {
     /// Global gradient norm before clipping.
@@ -114,6 +119,21 @@ impl Engine {
         Ok(())
     }
 
+    /// Gradients of unit `u`'s parameters laid end to end, zero-padded to
+    /// the unit's padded length.
+    fn padded(&self, u: usize, grads: &[Tensor]) -> Tensor {
+        let layout = &self.shards[u].layout;
+        let mut parts: Vec<Tensor> = grads.iter().map(|g| g.reshape([-1])).collect();
+        if layout.padded > layout.numel {
+            let g = &grads[0];
+            parts.push(Tensor::zeros(
+                [(layout.padded - layout.numel) as i64],
+                (g.kind(), g.device()),
+            ));
+        }
+        Tensor::cat(&parts, 0)
+    }
+
     /// Forward and backward of one micro-batch: the gradients of the loss
     /// `objective` computes from the logits accumulate in the shards; returns
     /// the objective's values for reporting.
@@ -135,21 +155,26 @@ impl Engine {
         let mut grad_out: Option<Tensor> = None;
         let mut values = Vec::new();
         for u in (0..n).rev() {
-            let flat = self.gather(u)?.detach().set_requires_grad(true);
-            let params = self.specs[u].split_flat(&flat)?;
+            // Each parameter is its own autograd leaf (a view of the gathered
+            // buffer): their gradients are then laid end to end once, instead
+            // of autograd adding a zero-padded full-size buffer per parameter.
+            let flat = self.gather(u)?;
+            let params: Vec<Tensor> = self.specs[u]
+                .split_flat(&flat)?
+                .into_iter()
+                .map(leaf)
+                .collect();
             let input = if u == 0 {
                 inputs[0].shallow_clone()
             } else {
-                inputs[u].detach().set_requires_grad(true)
+                leaf(inputs[u].shallow_clone())
             };
-            let embed_flat = if tied && u == n - 1 {
-                Some(self.gather(0)?.detach().set_requires_grad(true))
-            } else {
-                None
-            };
-            let embed = match &embed_flat {
-                Some(f) => Some(self.specs[0].split_flat(f)?.remove(0)),
-                None => None,
+            let embed = match tied && u == n - 1 {
+                true => {
+                    let e = self.gather(0)?;
+                    Some(leaf(self.specs[0].split_flat(&e)?.remove(0)))
+                }
+                false => None,
             };
             let out = forward_unit(
                 &self.cfg,
@@ -167,20 +192,23 @@ impl Engine {
                 }
                 Some(g) => (out * g).sum(Kind::Float),
             };
-            let mut wrt = vec![flat.shallow_clone()];
+            let k = params.len();
+            let mut wrt: Vec<&Tensor> = params.iter().collect();
             if u > 0 {
-                wrt.push(input.shallow_clone());
+                wrt.push(&input);
             }
-            if let Some(f) = &embed_flat {
-                wrt.push(f.shallow_clone());
+            if let Some(e) = &embed {
+                wrt.push(e);
             }
             let grads = Tensor::run_backward(&[root], &wrt, false, false);
-            self.scatter_grad(u, &grads[0])?;
+            let flat_grad = self.padded(u, &grads[..k]);
+            self.scatter_grad(u, &flat_grad)?;
             if u > 0 {
-                grad_out = Some(grads[1].shallow_clone());
+                grad_out = Some(grads[k].shallow_clone());
             }
-            if embed_flat.is_some() {
-                self.scatter_grad(0, &grads[wrt.len() - 1])?;
+            if embed.is_some() {
+                let g = self.padded(0, &grads[grads.len() - 1..]);
+                self.scatter_grad(0, &g)?;
             }
         }
         Ok(values)
@@ -225,10 +253,13 @@ impl Engine {
     /// Global grad norm, clipping to `max_norm` (0: none), AdamW at `lr` on
     /// every shard, refresh of the compute copies, zeroed accumulators.
     pub fn step(&mut self, lr: f64, max_norm: f64) -> Result<StepStats> {
-        let mut sumsq = Tensor::zeros([1], (Kind::Double, self.device));
-        for s in &self.shards {
-            sumsq += s.grad.to_kind(Kind::Double).square().sum(Kind::Double);
-        }
+        // Each shard's norm in f32 on its device, then their squares summed in f64.
+        let norms: Vec<Tensor> = self.shards.iter().map(|s| s.grad.norm()).collect();
+        let mut sumsq = Tensor::stack(&norms, 0)
+            .to_kind(Kind::Double)
+            .square()
+            .sum(Kind::Double)
+            .reshape([1]);
         self.comm
             .all_reduce(&mut sumsq, ReduceOp::Sum)
             .context("all-reduce of the gradient norm")?;

@@ -13,7 +13,8 @@ pub struct UnitShard {
     pub master: Tensor,
     /// fp32 gradient accumulator, `[shard_len]`.
     pub grad: Tensor,
-    /// Compute-dtype copy of `master`, the input of all-gathers.
+    /// Compute-dtype copy of `master`, the input of all-gathers (the master
+    /// itself when computing in fp32).
     pub compute: Tensor,
     /// The optimizer and its state for this shard.
     pub opt: Box<dyn ShardOptimizer>,
@@ -33,21 +34,38 @@ impl UnitShard {
         UnitShard {
             layout,
             grad: master.zeros_like(),
-            compute: master.to_kind(dtype),
+            // In fp32 the master weights are gathered directly: no copy.
+            compute: if dtype == Kind::Float {
+                master.shallow_clone()
+            } else {
+                master.to_kind(dtype)
+            },
             opt,
             master,
         }
     }
 
+    /// Whether the compute copy is the master itself (fp32 compute).
+    fn shares_master(&self) -> bool {
+        self.compute.kind() == Kind::Float
+    }
+
     /// Bytes of model state this shard holds: fp32 master and gradient,
-    /// the compute copy, and the optimizer state.
+    /// the compute copy (none in fp32), and the optimizer state.
     pub fn state_bytes(&self) -> u64 {
         let n = self.layout.shard_len as u64;
-        n * (4 + 4 + self.compute.kind().elt_size_in_bytes() as u64) + self.opt.state_bytes()
+        let compute = if self.shares_master() {
+            0
+        } else {
+            self.compute.kind().elt_size_in_bytes() as u64
+        };
+        n * (4 + 4 + compute) + self.opt.state_bytes()
     }
 
     /// Copies `master` into the compute-dtype shard after an update.
     pub fn refresh(&mut self) {
-        self.compute.copy_(&self.master);
+        if !self.shares_master() {
+            self.compute.copy_(&self.master);
+        }
     }
 }
