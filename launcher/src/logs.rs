@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -57,6 +58,61 @@ pub fn timestamp() -> String {
     )
 }
 
+/// Whether a progress line is on the console now (it is cleared first).
+static SHOWING: AtomicBool = AtomicBool::new(false);
+
+/// Reads up to the next `\n` or `\r` (not included) into `line`; returns
+/// the terminator (`\n` also at the end of the stream), None when done.
+fn read_segment(reader: &mut impl BufRead, line: &mut Vec<u8>) -> Option<u8> {
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(_) => return None,
+        };
+        if buf.is_empty() {
+            return (!line.is_empty()).then_some(b'\n');
+        }
+        match buf.iter().position(|&c| c == b'\n' || c == b'\r') {
+            Some(i) => {
+                let end = buf[i];
+                line.extend_from_slice(&buf[..i]);
+                reader.consume(i + 1);
+                // "\r\n" is an ordinary line end.
+                if end == b'\r' && reader.fill_buf().is_ok_and(|b| b.first() == Some(&b'\n')) {
+                    reader.consume(1);
+                    return Some(b'\n');
+                }
+                return Some(end);
+            }
+            None => {
+                let n = buf.len();
+                line.extend_from_slice(buf);
+                reader.consume(n);
+            }
+        }
+    }
+}
+
+fn transient(prefix: &str, line: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(b"\r\x1b[K");
+    let _ = out.write_all(prefix.as_bytes());
+    let _ = out.write_all(line);
+    let _ = out.flush();
+    SHOWING.store(true, Ordering::SeqCst);
+}
+
+fn permanent(prefix: &str, line: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    if SHOWING.swap(false, Ordering::SeqCst) {
+        let _ = out.write_all(b"\r\x1b[K");
+    }
+    let _ = out.write_all(prefix.as_bytes());
+    let _ = out.write_all(line);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
 /// Copies one rank's output streams into its log file.
 pub struct RankLog {
     pub path: PathBuf,
@@ -80,16 +136,21 @@ impl RankLog {
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream);
                 let mut line = Vec::new();
-                while reader.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
-                    let _ = file.lock().unwrap().write_all(&line);
-                    if let Some(prefix) = &echo {
-                        let mut out = std::io::stdout().lock();
-                        let _ = out.write_all(prefix.as_bytes());
-                        let _ = out.write_all(&line);
-                        if !line.ends_with(b"\n") {
-                            let _ = out.write_all(b"\n");
+                while let Some(end) = read_segment(&mut reader, &mut line) {
+                    match end {
+                        // A progress bar: shown in place, kept out of the log.
+                        b'\r' => {
+                            if let Some(prefix) = &echo {
+                                transient(prefix, &line);
+                            }
                         }
-                        let _ = out.flush();
+                        _ => {
+                            let _ = file.lock().unwrap().write_all(&line);
+                            let _ = file.lock().unwrap().write_all(b"\n");
+                            if let Some(prefix) = &echo {
+                                permanent(prefix, &line);
+                            }
+                        }
                     }
                     line.clear();
                 }
@@ -121,5 +182,29 @@ impl RankLog {
             .iter()
             .map(|s| s.to_string())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_segment;
+
+    #[test]
+    fn progress_lines_end_in_carriage_returns() {
+        let mut input: &[u8] = b"bar 1\rbar 2\rwindows\r\nplain\nlast";
+        let mut got = Vec::new();
+        let mut line = Vec::new();
+        while let Some(end) = read_segment(&mut input, &mut line) {
+            got.push((String::from_utf8(line.clone()).unwrap(), end));
+            line.clear();
+        }
+        let want = [
+            ("bar 1", b'\r'),
+            ("bar 2", b'\r'),
+            ("windows", b'\n'),
+            ("plain", b'\n'),
+            ("last", b'\n'),
+        ];
+        assert_eq!(got, want.map(|(s, e)| (s.to_string(), e)));
     }
 }

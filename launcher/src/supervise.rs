@@ -121,6 +121,11 @@ impl Group {
         if self.config_yaml.is_some() {
             cmd.env(ENV_CONFIG, std::path::absolute(dir.join("config.yaml"))?);
         }
+        // Rank 0 draws a progress bar when this console is a terminal.
+        // SAFETY: isatty only inspects a file descriptor.
+        if env.rank == 0 && unsafe { libc::isatty(1) } == 1 {
+            cmd.env("FERROSPEED_PROGRESS", "1");
+        }
         cmd.process_group(0);
         let parent = std::process::id() as i32;
         // SAFETY: only async-signal-safe calls between fork and exec.

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod model;
 pub mod objective;
 pub mod optim;
+pub mod progress;
 pub mod references;
 pub mod run;
 pub mod sanity;

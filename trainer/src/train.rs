@@ -12,6 +12,7 @@ use crate::eval::{evaluate, EvalRefs};
 use crate::export::{write_final, ModelFiles, Summary};
 use crate::metrics::{host_memory, memory_fields, MetricsFile};
 use crate::objective::CausalLm;
+use crate::progress::Progress;
 use crate::references::{references, References};
 use crate::sanity::{self, Observed};
 use crate::schedule::Schedule;
@@ -191,6 +192,8 @@ pub fn run(
     };
     let (mut window_start, mut window_tokens) = (Instant::now(), 0i64);
     let mut last_loss = None;
+    let progress = Progress::new(engine.steps_done, total);
+    let (run_start, mut run_tokens) = (Instant::now(), 0i64);
     for step in engine.steps_done..total {
         let norm = steps.normaliser(step);
         let comm_before = engine.comm_bytes;
@@ -251,6 +254,14 @@ pub fn run(
         state.total_tokens += tokens;
         window_tokens += tokens;
         let done = step + 1;
+        run_tokens += tokens;
+        if rank == 0 {
+            progress.update(
+                done,
+                loss,
+                run_tokens as f64 / run_start.elapsed().as_secs_f64().max(1e-9),
+            );
+        }
         state.epoch = done / steps.per_epoch;
         if done % config.logging.every_steps == 0 || done == total {
             let secs = window_start.elapsed().as_secs_f64().max(1e-9);
