@@ -17,13 +17,6 @@ fn run(dir: &Path, world: usize, config: &str, sets: &[String]) -> std::process:
     c.output().unwrap()
 }
 
-fn records(out: &Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap_or_default();
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn the_sanity_config_prints_a_green_table() {
     let dir = scratch("green");

@@ -30,11 +30,7 @@ fn train(dir: &Path, name: &str, world: usize, steps: u64, sets: &[&str]) -> Run
     }
     let status = cmd.current_dir(repo()).output().unwrap();
     assert!(status.status.success(), "{}", text(&status));
-    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
-    let records: Vec<serde_json::Value> = metrics
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = records(&out);
     let start = records
         .iter()
         .find(|r| r["event"] == "start")

@@ -35,11 +35,7 @@ fn train(dir: &Path, world: usize) -> (Vec<f64>, BTreeMap<String, Vec<f32>>) {
         .output()
         .unwrap();
     assert!(status.status.success(), "{}", text(&status));
-    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
-    let records: Vec<serde_json::Value> = metrics
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = records(&out);
     let steps: Vec<&serde_json::Value> = records
         .iter()
         .filter(|r| r.get("train_loss").is_some())

@@ -9,6 +9,7 @@ mod client;
 mod env;
 mod proto;
 mod server;
+pub mod signals;
 
 pub use client::StoreClient;
 pub use env::{RankEnv, ENV_ATTEMPT, ENV_CONFIG, ENV_RUN_ID};

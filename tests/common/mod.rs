@@ -149,3 +149,11 @@ pub fn tensor_bytes(path: &Path) -> std::collections::BTreeMap<String, Vec<u8>> 
         .map(|(n, v)| (n, v.data().to_vec()))
         .collect()
 }
+
+/// The records of `<out>/metrics.jsonl`.
+pub fn records(out: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap_or_default();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

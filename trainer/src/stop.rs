@@ -17,15 +17,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 /// Installs the handlers for SIGINT and SIGTERM.
 pub fn install() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only touches an atomic and calls _exit.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as *const () as usize;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(sig, &action, std::ptr::null_mut());
-        }
-    }
+    rendezvous::signals::on_stop_signals(on_signal);
 }
 
 /// Whether a stop was requested on this rank.

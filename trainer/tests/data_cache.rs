@@ -1,9 +1,9 @@
 //! The tokenized-data cache: a changed file, tokenizer or setting gives a new
 //! key; unchanged inputs reuse the cache file; ranks building at once agree.
 
-mod data_util;
+mod common;
 
-use data_util::{chat_tokenizer, config, msg, scratch, write_jsonl};
+use common::{chat_tokenizer, config, msg, scratch, write_jsonl};
 use serde_json::json;
 use std::path::Path;
 use trainer::data::{load_samples, Dataset};

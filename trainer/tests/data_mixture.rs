@@ -2,9 +2,9 @@
 //! training, the same on every run, independent of the world size and of the
 //! other datasets.
 
-mod data_util;
+mod common;
 
-use data_util::{config, scratch, write_jsonl};
+use common::{config, scratch, write_jsonl};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use trainer::data::{load_samples, Dataset};

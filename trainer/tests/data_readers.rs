@@ -1,9 +1,9 @@
 //! Readers (Parquet, plain text, JSON arrays) and bad rows: errors name the
 //! file and line; `data.skip_bad_rows` skips and counts them.
 
-mod data_util;
+mod common;
 
-use data_util::{chat_tokenizer, config, msg, root, scratch, write_jsonl};
+use common::{chat_tokenizer, config, msg, repo_root, scratch, write_jsonl};
 use serde_json::json;
 use trainer::data::{load_samples, Tokenizer, IGNORE};
 
@@ -22,7 +22,7 @@ fn pretrain(
 #[test]
 fn parquet_rows_give_the_same_samples_as_jsonl() {
     let dir = scratch("parquet");
-    let fixtures = root().join("trainer/tests/fixtures");
+    let fixtures = repo_root().join("trainer/tests/fixtures");
     let rows: Vec<_> = (0..6)
         .map(|i| json!({"id": i, "text": format!("Document {i}: {i} plus {i} is {}.", 2 * i),
             "messages": [msg("user", &format!("What is {i} plus {i}?")), msg("assistant", &format!("The answer is {}.", 2 * i))]}))

@@ -1,9 +1,9 @@
 //! SFT and DPO samples: labels exactly on the assistant's tokens, packing
 //! without cross-example positions, padding, and preference pairs.
 
-mod data_util;
+mod common;
 
-use data_util::{chat_tokenizer, config, msg, scratch, write_jsonl};
+use common::{chat_tokenizer, config, msg, scratch, write_jsonl};
 use serde_json::json;
 use trainer::data::collate::collate;
 use trainer::data::{load_samples, Sample, Tokenizer, IGNORE};

@@ -3,23 +3,17 @@
 //! The reference comes from scripts/make-chat-template-refs (run here when
 //! target/data-refs/chat_templates.json is missing).
 
-mod data_util;
+mod common;
 
-use data_util::root;
+use common::{python, repo_root};
 use serde_json::{Map, Value};
 use trainer::data::{ChatTemplate, Tokenizer};
 
 fn references() -> Vec<Value> {
-    let path = root().join("target/data-refs/chat_templates.json");
+    let path = repo_root().join("target/data-refs/chat_templates.json");
     if !path.is_file() {
-        let venv = root().join(".venv/bin/python");
-        let python = if venv.is_file() {
-            venv
-        } else {
-            "python3".into()
-        };
-        let status = std::process::Command::new(&python)
-            .arg(root().join("scripts/make-chat-template-refs"))
+        let status = std::process::Command::new(python())
+            .arg(repo_root().join("scripts/make-chat-template-refs"))
             .arg(&path)
             .status()
             .expect("running scripts/make-chat-template-refs");
@@ -30,7 +24,7 @@ fn references() -> Vec<Value> {
 
 #[test]
 fn templates_render_like_transformers_and_tokenize_like_tokenizers() {
-    let tok = Tokenizer::load(&data_util::chat_tokenizer()).unwrap();
+    let tok = Tokenizer::load(&common::chat_tokenizer()).unwrap();
     let refs = references();
     assert!(refs.len() >= 10);
     let mut seen = std::collections::BTreeSet::new();
@@ -38,7 +32,8 @@ fn templates_render_like_transformers_and_tokenize_like_tokenizers() {
         let name = case["template"].as_str().unwrap();
         seen.insert(name.to_string());
         let source =
-            std::fs::read_to_string(root().join(case["template_file"].as_str().unwrap())).unwrap();
+            std::fs::read_to_string(repo_root().join(case["template_file"].as_str().unwrap()))
+                .unwrap();
         let template = ChatTemplate::new(&source, &tok.special_tokens).unwrap();
         let messages = case["messages"].as_array().unwrap();
         let gen = case["add_generation_prompt"].as_bool().unwrap();
@@ -65,20 +60,20 @@ fn templates_render_like_transformers_and_tokenize_like_tokenizers() {
     // The built-in template is the file the reference used.
     assert_eq!(
         trainer::data::template::TULU,
-        std::fs::read_to_string(root().join("trainer/src/data/templates/tulu.jinja")).unwrap()
+        std::fs::read_to_string(repo_root().join("trainer/src/data/templates/tulu.jinja")).unwrap()
     );
 }
 
 #[test]
 fn raise_exception_reports_the_templates_message() {
-    let tok = Tokenizer::load(&data_util::chat_tokenizer()).unwrap();
+    let tok = Tokenizer::load(&common::chat_tokenizer()).unwrap();
     let t = ChatTemplate::new(
         "{% if messages[0].role != 'user' %}{{ raise_exception('Conversations must start with a user turn') }}{% endif %}ok",
         &tok.special_tokens,
     )
     .unwrap();
     let err = t
-        .render(&[data_util::msg("assistant", "x")], false)
+        .render(&[common::msg("assistant", "x")], false)
         .unwrap_err();
     assert!(
         format!("{err:#}").contains("Conversations must start with a user turn"),

@@ -130,3 +130,24 @@ pub fn ref_8bit() -> &'static Path {
         dir
     })
 }
+
+/// The tiny tokenizer of the sanity chat data.
+pub fn chat_tokenizer() -> PathBuf {
+    repo_root().join("data/sanity-chat")
+}
+
+/// A configuration from the `data` section given as JSON (other sections default).
+pub fn config(data: serde_json::Value) -> runconfig::Config {
+    serde_json::from_value(serde_json::json!({ "run_name": "data-test", "data": data })).unwrap()
+}
+
+/// Writes JSONL rows.
+pub fn write_jsonl(path: &Path, rows: &[serde_json::Value]) {
+    let text: String = rows.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A chat message.
+pub fn msg(role: &str, content: &str) -> serde_json::Value {
+    serde_json::json!({"role": role, "content": content})
+}
