@@ -4,6 +4,7 @@
 //! applies the `by_world_size` overrides and `--set key=value` pairs, and
 //! derives the batch [`Plan`] for a world size.
 
+mod data;
 mod error;
 mod overrides;
 mod plan;
