@@ -98,11 +98,17 @@ fn a_killed_rank_is_restarted_and_training_ends_bitwise_equal() {
     }
 }
 
-#[test]
-fn a_checkpoint_of_two_ranks_resumes_at_one_and_four() {
-    let dir = scratch("elastic");
+/// Checkpoints at W=2 after step 10, resumes at W=1 and W=4, and compares
+/// steps 11..20 with an uninterrupted W=1 run; `extra` sets the optimizer.
+fn elastic(name: &str, extra: &[&str]) {
+    let dir = scratch(name);
     let whole = dir.join("whole");
-    run_ok(sanity(&dir, 1, &whole, &["train.max_steps=20"]));
+    run_ok(sanity(
+        &dir,
+        1,
+        &whole,
+        &[&["train.max_steps=20"], extra].concat(),
+    ));
     let want = losses(&whole.join("metrics.jsonl"));
 
     let two = dir.join("two");
@@ -110,7 +116,7 @@ fn a_checkpoint_of_two_ranks_resumes_at_one_and_four() {
         &dir,
         2,
         &two,
-        &["train.max_steps=20", "checkpoint.every_steps=10"],
+        &[&["train.max_steps=20", "checkpoint.every_steps=10"], extra].concat(),
     ));
     std::fs::remove_dir_all(ckpt(&two, 20)).unwrap(); // as if W=2 had stopped after step 10
     for world in [1, 4] {
@@ -127,7 +133,7 @@ fn a_checkpoint_of_two_ranks_resumes_at_one_and_four() {
             &dir,
             world,
             &out,
-            &["train.max_steps=20", "checkpoint.every_steps=10"],
+            &[&["train.max_steps=20", "checkpoint.every_steps=10"], extra].concat(),
         ));
         assert!(log.contains("resumed from"), "{log}");
         let got = losses(&out.join("metrics.jsonl"));
@@ -139,10 +145,23 @@ fn a_checkpoint_of_two_ranks_resumes_at_one_and_four() {
             let w = want[&step];
             assert!(
                 (loss - w).abs() / w < 1e-5,
-                "W={world} step {step}: {loss} vs uninterrupted {w}"
+                "{name} W={world} step {step}: {loss} vs uninterrupted {w}"
             );
         }
     }
+}
+
+#[test]
+fn a_checkpoint_of_two_ranks_resumes_at_one_and_four() {
+    elastic("elastic", &[]);
+}
+
+#[test]
+fn eight_bit_optimizer_state_resumes_at_one_and_four() {
+    elastic(
+        "elastic-8bit",
+        &["optimizer.bits=8", "optimizer.min_8bit_size=1024"],
+    );
 }
 
 #[test]
