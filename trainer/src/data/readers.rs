@@ -139,6 +139,12 @@ fn read_jsonl(path: &Path, file: usize, rows: &mut Vec<Row>) -> Result<()> {
         }
         return Ok(());
     }
+    push_lines(&text, file, rows);
+    Ok(())
+}
+
+/// Every non-empty line of `text` as a row, numbered from 1.
+fn push_lines(text: &str, file: usize, rows: &mut Vec<Row>) {
     for (i, line) in text.lines().enumerate() {
         if !line.trim().is_empty() {
             rows.push(Row {
@@ -148,7 +154,6 @@ fn read_jsonl(path: &Path, file: usize, rows: &mut Vec<Row>) -> Result<()> {
             });
         }
     }
-    Ok(())
 }
 
 /// Every row of a Parquet file as a JSON object (lists of structs become
@@ -180,17 +185,7 @@ fn read_text(path: &Path, file: usize, by: SampleBy, rows: &mut Vec<Row>) -> Res
             line: 1,
             text,
         }),
-        SampleBy::Line => {
-            for (i, line) in text.lines().enumerate() {
-                if !line.trim().is_empty() {
-                    rows.push(Row {
-                        file,
-                        line: i as u64 + 1,
-                        text: line.to_string(),
-                    });
-                }
-            }
-        }
+        SampleBy::Line => push_lines(&text, file, rows),
         SampleBy::Paragraph => {
             let mut start = None;
             let mut para: Vec<&str> = Vec::new();
