@@ -12,8 +12,10 @@ fn main() {
         return;
     };
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
-    // Where comm::nccl_lib links libnccl.so for cudarc to open.
-    println!("cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN/nccl");
+    // Where comm::nccl_lib links libnccl.so for cudarc to open: the binary's
+    // own folder, which (unlike a subfolder made later) exists when the
+    // loader first reads the search path, so the loader never skips it.
+    println!("cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN");
     // target/<profile>/trainer -> <repo>/.venv/... when torch lives in the repo's venv.
     let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
     let repo = Path::new(&manifest).parent().unwrap_or(Path::new("."));

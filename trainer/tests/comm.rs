@@ -158,3 +158,20 @@ fn ring_sends_the_expected_volume() {
         assert_eq!(comm.bytes_sent() - before, 3 * 1024 * 4);
     });
 }
+
+/// pip's NCCL ships only `libnccl.so.2`, a name cudarc does not try: the
+/// trainer links it where cudarc looks, and cudarc then loads it (no GPU is
+/// needed to load the library).
+#[test]
+fn nccl_from_the_torch_wheel_is_found_and_loadable() {
+    trainer::cuda::load().expect("libtorch_cuda loads on a machine without a GPU");
+    let found = trainer::comm::prepare_nccl().expect("libnccl.so.2 is found and cudarc loads it");
+    assert!(found.ends_with("libnccl.so.2"), "{}", found.display());
+    let link = std::env::current_exe()
+        .unwrap()
+        .with_file_name("libnccl.so");
+    assert_eq!(
+        std::fs::canonicalize(link).unwrap(),
+        std::fs::canonicalize(&found).unwrap()
+    );
+}

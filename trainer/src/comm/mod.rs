@@ -13,6 +13,7 @@ mod nccl_lib;
 pub use connect::connect;
 pub use cpu::CpuComm;
 pub use nccl::NcclComm;
+pub use nccl_lib::prepare as prepare_nccl;
 
 use anyhow::Result;
 use tch::Tensor;

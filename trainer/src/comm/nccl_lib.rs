@@ -1,7 +1,7 @@
 //! Finding NCCL for cudarc. cudarc opens `libnccl.so` (and a few versioned
 //! names), but pip's `nvidia-nccl` package and most systems ship only
-//! `libnccl.so.2`. We find that file and link it as `libnccl.so` in the
-//! folder `nccl/` next to the trainer binary, which is on the binary's rpath.
+//! `libnccl.so.2`. We find that file and link it as `libnccl.so` next to
+//! the trainer binary, whose folder is on the binary's rpath.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -61,14 +61,9 @@ pub fn prepare() -> Result<PathBuf> {
         );
     };
     let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .context("trainer binary has no folder")?
-        .join("nccl");
+    let dir = exe.parent().context("trainer binary has no folder")?;
     let link = dir.join("libnccl.so");
     if std::fs::canonicalize(&link).ok() != std::fs::canonicalize(&found).ok() {
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {} for the NCCL link", dir.display()))?;
         let tmp = dir.join(format!("libnccl.so.{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
         std::os::unix::fs::symlink(&found, &tmp)?;
