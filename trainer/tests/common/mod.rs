@@ -34,27 +34,36 @@ fn target_dir() -> PathBuf {
 pub fn ref_models() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        if let Some(dir) = std::env::var_os("FERROSPEED_REF_MODELS") {
-            return PathBuf::from(dir);
-        }
-        let dir = target_dir().join("ref-models");
-        if dir.join("COMPLETE").is_file() {
-            return dir;
-        }
-        let root = repo_root();
-        let python = python();
-        let status = Command::new(&python)
-            .arg(root.join("scripts/make-reference-models"))
-            .arg(&dir)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-        assert!(
-            status.success() && dir.join("COMPLETE").is_file(),
-            "scripts/make-reference-models {} failed ({status})",
-            dir.display()
-        );
-        dir
+        generated(
+            "FERROSPEED_REF_MODELS",
+            "ref-models",
+            "make-reference-models",
+        )
     })
+}
+
+/// `$env_var`, else `target/<folder>` written by `scripts/<script> FOLDER`
+/// when it has no COMPLETE marker yet.
+fn generated(env_var: &str, folder: &str, script: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os(env_var) {
+        return PathBuf::from(dir);
+    }
+    let dir = target_dir().join(folder);
+    if dir.join("COMPLETE").is_file() {
+        return dir;
+    }
+    let python = python();
+    let status = Command::new(&python)
+        .arg(repo_root().join("scripts").join(script))
+        .arg(&dir)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    assert!(
+        status.success() && dir.join("COMPLETE").is_file(),
+        "scripts/{script} {} failed ({status})",
+        dir.display()
+    );
+    dir
 }
 
 /// The Python interpreter of the reference scripts: `FERROSPEED_PYTHON`,
@@ -109,26 +118,7 @@ pub fn scratch(name: &str) -> PathBuf {
 /// the script installs bitsandbytes into the interpreter when missing).
 pub fn ref_8bit() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        if let Some(dir) = std::env::var_os("FERROSPEED_REF_8BIT") {
-            return PathBuf::from(dir);
-        }
-        let dir = target_dir().join("ref-8bit");
-        if dir.join("COMPLETE").is_file() {
-            return dir;
-        }
-        let status = Command::new(python())
-            .arg(repo_root().join("scripts/make-8bit-reference"))
-            .arg(&dir)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", python().display()));
-        assert!(
-            status.success() && dir.join("COMPLETE").is_file(),
-            "scripts/make-8bit-reference {} failed ({status})",
-            dir.display()
-        );
-        dir
-    })
+    DIR.get_or_init(|| generated("FERROSPEED_REF_8BIT", "ref-8bit", "make-8bit-reference"))
 }
 
 /// The tiny tokenizer of the sanity chat data.
