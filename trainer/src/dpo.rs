@@ -4,7 +4,6 @@
 //! and under the initial (reference) model. The reference log-probs come from
 //! one no-grad pass over the data before training, cached on disk.
 
-use crate::comm::ReduceOp;
 use crate::data::batches::{batch, shares};
 use crate::data::SampleSet;
 use crate::model::shifted_labels;
@@ -100,10 +99,10 @@ pub fn reference_logps(
     let rounds = shares(n, world, rank, micro, None);
     let mut local: Vec<f64> = Vec::new();
     for (k, (items, real)) in rounds.iter().enumerate() {
-        let logits = engine.forward(&batch(set, items, pad_id, engine.device))?;
-        let labels = batch(set, items, pad_id, engine.device).labels;
+        let b = batch(set, items, pad_id, engine.device);
+        let logits = engine.forward(&b)?;
         let logps =
-            Vec::<f32>::try_from(sequence_logps(&logits, &labels).to_device(tch::Device::Cpu))?;
+            Vec::<f32>::try_from(sequence_logps(&logits, &b.labels).to_device(tch::Device::Cpu))?;
         let m = items.len();
         for (j, &i) in items.iter().enumerate().filter(|&(j, _)| real[j]) {
             local.extend([i as f64, logps[j] as f64, logps[m + j] as f64]);
@@ -126,8 +125,6 @@ pub fn reference_logps(
         c.iter().all(|x| x.is_finite()),
         "dpo reference pass left pairs without log-probs"
     );
-    let mut done = Tensor::from_slice(&[1i64]);
-    engine.comm.all_reduce(&mut done, ReduceOp::Sum)?;
     Ok((Tensor::from_slice(&c), Tensor::from_slice(&r)))
 }
 

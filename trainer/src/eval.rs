@@ -57,13 +57,11 @@ pub fn evaluate(
                     logps.narrow(0, 0, m).index_select(0, &idx),
                     logps.narrow(0, m, m).index_select(0, &idx),
                 );
+                // The real pairs' indices in the set, for their reference log-probs.
+                let real_items: Vec<i64> = keep.iter().map(|&j| items[j as usize] as i64).collect();
                 let pick = |t: &Tensor| {
-                    t.index_select(
-                        0,
-                        &Tensor::from_slice(&items.iter().map(|&i| i as i64).collect::<Vec<_>>()),
-                    )
-                    .index_select(0, &idx.to_device(tch::Device::Cpu))
-                    .to_device(pc.device())
+                    t.index_select(0, &Tensor::from_slice(&real_items))
+                        .to_device(pc.device())
                 };
                 let (_, v) = dpo_terms(r.beta, &pc, &pr, &pick(r.chosen), &pick(r.rejected));
                 sums[0] += v[0];
