@@ -7,6 +7,7 @@ use super::order::epoch_order;
 use super::sample::{Sample, SampleSet, SetKind};
 use crate::objective::Batch;
 use runconfig::Plan;
+use std::cell::RefCell;
 use tch::Device;
 
 pub use super::sample::IGNORE;
@@ -20,6 +21,9 @@ pub struct Steps {
     shuffle: bool,
     /// Optimizer steps per epoch (a trailing partial batch is dropped).
     pub per_epoch: u64,
+    /// The order of the epoch last asked for (shuffled once per epoch, not
+    /// once per micro-batch).
+    order: RefCell<(u64, Vec<usize>)>,
 }
 
 /// The model rows of `items`: one row per sample, or for preference pairs
@@ -100,6 +104,7 @@ impl Steps {
             seed,
             shuffle,
             per_epoch,
+            order: RefCell::new((u64::MAX, Vec::new())),
         })
     }
 
@@ -117,7 +122,14 @@ impl Steps {
     pub fn step_items(&self, step: u64) -> Vec<usize> {
         let (epoch, k) = (step / self.per_epoch, (step % self.per_epoch) as usize);
         let e = self.plan.effective_batch_size as usize;
-        epoch_order(self.set.len(), epoch, self.seed, self.shuffle)[k * e..(k + 1) * e].to_vec()
+        let mut order = self.order.borrow_mut();
+        if order.0 != epoch {
+            *order = (
+                epoch,
+                epoch_order(self.set.len(), epoch, self.seed, self.shuffle),
+            );
+        }
+        order.1[k * e..(k + 1) * e].to_vec()
     }
 
     /// What the step's loss is normalised by, the same on every rank: target
