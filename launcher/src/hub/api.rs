@@ -3,6 +3,7 @@
 
 use super::files::LocalFile;
 use super::http::{Body, Call, Http, Reply, StatusError};
+use super::whoami::Identity;
 use anyhow::{bail, Context, Result};
 use base64::Engine;
 use serde_json::{json, Value};
@@ -65,19 +66,15 @@ impl Hub {
         Body::Bytes(value.to_string().into_bytes(), "application/json")
     }
 
-    /// The name of the token's owner (their namespace).
-    pub fn whoami(&self) -> Result<String> {
+    /// Who owns the token and what it may do (`whoami-v2`).
+    pub fn whoami(&self) -> Result<Identity> {
         let reply = self.http.send(&self.call(
             "GET",
             "/api/whoami-v2",
             "ask the Hub who owns the token".into(),
             Body::Empty,
         ))?;
-        let v = reply.json()?;
-        v["name"]
-            .as_str()
-            .map(str::to_string)
-            .context("the Hub's whoami answer has no `name`")
+        Identity::parse(&reply.json()?)
     }
 
     /// Whether `repo` exists and the token can see it.
@@ -102,8 +99,8 @@ impl Hub {
             .split_once('/')
             .context("repo id without a namespace")?;
         let visibility = if private { "private" } else { "public" };
-        let body =
-            json!({ "name": name, "organization": ns, "type": "model", "visibility": visibility });
+        let body = json!({ "name": name, "organization": ns, "type": "model", "private": private,
+                "visibility": visibility });
         let call = self.call(
             "POST",
             "/api/repos/create",
