@@ -57,7 +57,7 @@ pub fn acquire(output_dir: &Path) -> Result<RunLock, Refused> {
             let holder = holder(&mut file);
             return Err(Refused(format!(
                 "{shown} is in use by another run: {holder} (lock file {}); \
-                 wait for that run to end or stop it, or set another checkpoint.output_dir",
+                 wait for it to end or stop it, or set another checkpoint.output_dir",
                 path.display()
             )));
         }
@@ -116,7 +116,7 @@ fn holder(file: &mut File) -> String {
         other => other.to_string(),
     };
     format!(
-        "pid {} on {} since {} (`{}`)",
+        "pid {} on {} since {}, `{}`",
         field("pid"),
         field("host"),
         field("started"),

@@ -59,7 +59,7 @@ pub fn check(hub: &HubConfig) -> Result<()> {
     if let Some(why) = who.write_problem(&full) {
         bail!(
             "hub: the token from {source} may not write to {full} on {endpoint}: {why}; \
-             use a token with write access to {ns}, or change hub.repo_id"
+             use a token with write access to {ns}, change hub.repo_id, or set hub.push: never"
         );
     }
     println!(
