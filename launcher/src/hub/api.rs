@@ -99,8 +99,8 @@ impl Hub {
             .split_once('/')
             .context("repo id without a namespace")?;
         let visibility = if private { "private" } else { "public" };
-        let body = json!({ "name": name, "organization": ns, "type": "model", "private": private,
-                "visibility": visibility });
+        let body =
+            json!({ "name": name, "organization": ns, "type": "model", "visibility": visibility });
         let call = self.call(
             "POST",
             "/api/repos/create",
