@@ -2,7 +2,8 @@
 //! branch, preupload (upload mode and remote oid of each file), commit.
 
 use super::files::LocalFile;
-use super::http::{Body, Call, Http, Reply, StatusError};
+use super::http::{Body, Call, Http, Reply, RetryPolicy, StatusError};
+use super::token::Token;
 use super::whoami::Identity;
 use anyhow::{bail, Context, Result};
 use base64::Engine;
@@ -51,6 +52,15 @@ fn status_of(e: &anyhow::Error) -> Option<u16> {
 }
 
 impl Hub {
+    /// The Hub of `$HF_ENDPOINT`, with `token` and the retry policy of the
+    /// environment.
+    pub fn from_env(token: Token) -> Hub {
+        Hub {
+            http: Http::new(token, RetryPolicy::from_env()),
+            endpoint: super::env::endpoint(),
+        }
+    }
+
     fn call(&self, method: &'static str, path: &str, what: String, body: Body) -> Call {
         Call {
             method,

@@ -6,7 +6,7 @@
 use super::api::Hub;
 use super::env;
 use super::explain::Explainer;
-use super::http::{Http, RetryPolicy, StatusError};
+use super::http::StatusError;
 use super::token;
 use anyhow::{anyhow, bail, Result};
 use runconfig::{repo_id, HubConfig};
@@ -30,11 +30,8 @@ pub fn check(hub: &HubConfig) -> Result<()> {
         return Ok(());
     }
     let redactor = token.clone();
-    let endpoint = env::endpoint();
-    let api = Hub {
-        http: Http::new(token, RetryPolicy::from_env()),
-        endpoint: endpoint.clone(),
-    };
+    let api = Hub::from_env(token);
+    let endpoint = api.endpoint.clone();
     let ctx = Explainer {
         endpoint: &endpoint,
         source: &source,

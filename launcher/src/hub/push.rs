@@ -7,7 +7,6 @@ use super::commit::{self, Change};
 use super::env;
 use super::explain::Explainer;
 use super::files::{self, git_blob_sha1};
-use super::http::{Http, RetryPolicy};
 use super::lfs::Object;
 use super::progress::{human, Progress};
 use super::token;
@@ -49,11 +48,8 @@ pub fn push(o: &PushOptions) -> Result<()> {
     let files = files::scan(&o.folder)?;
     let (token, source) = token::find(o.token.as_deref())?;
     let redactor = token.clone();
-    let endpoint = env::endpoint();
-    let mut hub = Hub {
-        http: Http::new(token, RetryPolicy::from_env()),
-        endpoint: endpoint.clone(),
-    };
+    let mut hub = Hub::from_env(token);
+    let endpoint = hub.endpoint.clone();
     let ctx = Explainer {
         endpoint: &endpoint,
         source: &source,
