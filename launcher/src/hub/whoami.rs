@@ -102,7 +102,7 @@ mod tests {
         Identity::parse(&json!({
             "type": "user", "name": "alice",
             "orgs": [{"name": "acme", "roleInOrg": "write"}, {"name": "viewers", "roleInOrg": "read"},
-                     {"name": "helpers", "roleInOrg": "contributor"}],
+                     {"name": "builders", "roleInOrg": "contributor"}],
             "auth": {"type": "access_token", "accessToken": {
                 "displayName": "t", "role": role, "fineGrained": {"scoped": scoped, "global": []}}}
         }))
@@ -112,13 +112,13 @@ mod tests {
     #[test]
     fn roles_decide_where_a_token_may_write() {
         let w = who("write", json!([]));
-        for ok in ["alice/m", "acme/m", "helpers/m"] {
+        for ok in ["alice/m", "acme/m", "builders/m"] {
             assert_eq!(w.write_problem(ok), None, "{ok}");
         }
         let e = w.write_problem("viewers/m").unwrap();
         assert!(e.contains("role `read` in the organization viewers"), "{e}");
         let e = w.write_problem("globex/m").unwrap();
-        assert!(e.contains("globex is not the token owner's namespace (alice, member of the organizations acme, viewers, helpers)"), "{e}");
+        assert!(e.contains("globex is not the token owner's namespace (alice, member of the organizations acme, viewers, builders)"), "{e}");
         let e = who("read", json!([])).write_problem("alice/m").unwrap();
         assert!(e.contains("read-only"), "{e}");
     }
