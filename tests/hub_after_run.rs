@@ -94,11 +94,29 @@ fn push_never_skips_the_upload_and_a_failed_push_fails_the_run() {
         hub.log()
     );
 
+    // The token is checked before the run; a push that fails after it (the
+    // Hub answers 500 to every commit) fails the run, and final/ stays.
+    let hub = LocalHub::start(&["--fault", "500:commit:100"]);
     let home = TempDir::new("home");
     let cfg = config(&home, "hub:\n  repo_id: acme/x\n");
-    let out = run(&hub, &home, &cfg, ("HF_TOKEN", "hf_NotAValidToken"));
-    assert!(!out.status.success());
+    let out = run(&hub, &home, &cfg, ("FERROSPEED_HUB_RETRIES", "0"));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no token: refused before the run"
+    );
+    let out = launch(
+        &["1", cfg.to_str().unwrap()],
+        &[
+            ("HF_ENDPOINT", &hub.url),
+            ("HF_TOKEN", TOKEN),
+            ("FERROSPEED_HUB_RETRIES", "0"),
+            ("FERROSPEED_TRAINER", "/bin/true"),
+        ],
+        &home.0,
+    );
     let all = text(&out);
-    assert!(all.contains("401"), "{all}");
-    assert!(!all.contains("hf_NotAValidToken"), "{all}");
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("500"), "{all}");
+    assert!(home.join("output/final/config.json").is_file(), "{all}");
 }

@@ -83,6 +83,7 @@ fn refused(config: &str, args: &[&str], message: &str) {
         "{all}"
     );
     assert!(!dir.join("logs").exists(), "nothing may be spawned: {all}");
+    assert!(!dir.join("output").exists(), "no output_dir is made: {all}");
 }
 
 #[test]
@@ -128,6 +129,68 @@ fn bad_inputs_get_one_clear_message_and_spawn_nothing() {
         &["two", "c.yaml"],
         "expected the number of processes or a command",
     );
+}
+
+#[test]
+fn values_that_panic_train_nothing_or_overflow_are_refused_by_check_and_launch() {
+    for (set, message) in [
+        ("train.threads=0", "c.yaml: `train.threads` must be at least 1 (or left out for cores / ranks), got 0"),
+        ("train.max_steps=0", "c.yaml: `train.max_steps` must be at least 1 (a run of 0 steps trains nothing"),
+        ("train.sanity_steps=0", "`train.sanity_steps` must be at least 1"),
+        ("train.epochs=-1", "`train.epochs` must be a positive number, got -1"),
+        ("eval.every_steps=0", "`eval.every_steps` must be at least 1"),
+        ("checkpoint.keep_last=0", "`checkpoint.keep_last` must be at least 1"),
+        ("train.lr_schedule.warmup_ratio=-0.5", "`train.lr_schedule.warmup_ratio` must be a share in [0, 1], got -0.5"),
+        ("train.lr_schedule.min_lr_ratio=-1", "`train.lr_schedule.min_lr_ratio` must be a share in [0, 1], got -1"),
+        ("launcher.grace_period_s=.inf", "`launcher.grace_period_s` must be a number of seconds from 0 to 1e9, got inf"),
+        ("optimizer.eps=0", "c.yaml: `optimizer.eps` must be a positive number that fits in f32 (e.g. 1e-8; 0 divides by zero), got 0"),
+        ("optimizer.betas=[0.9, 1.0]", "`optimizer.betas` must be two numbers in [0, 1)"),
+        ("train.learning_rate=1e39", "c.yaml: `train.learning_rate` must be a non-negative number that fits in f32 (at most 3.4028235e38), got 1e39"),
+    ] {
+        refused(CONFIG, &["check", "c.yaml", "--set", set], message);
+        refused(CONFIG, &["1", "c.yaml", "--set", set], message);
+    }
+}
+
+#[test]
+fn threads_0_and_max_steps_0_stop_before_the_trainer_runs() {
+    for (set, key) in [
+        ("train.threads=0", "`train.threads` must be at least 1"),
+        ("train.max_steps=0", "`train.max_steps` must be at least 1"),
+    ] {
+        let dir = scratch("zero");
+        let out_dir = dir.join("out");
+        let out_set = format!("checkpoint.output_dir={}", out_dir.display());
+        for first in ["check", "1"] {
+            let out = launch(&dir)
+                .current_dir(repo())
+                .args([
+                    first,
+                    "configs/tiny-pretrain.yaml",
+                    "--set",
+                    set,
+                    "--set",
+                    &out_set,
+                ])
+                .output()
+                .unwrap();
+            let all = text(&out);
+            assert_eq!(out.status.code(), Some(2), "{first} --set {set}: {all}");
+            assert!(all.contains(key), "{all}");
+            assert!(
+                !all.contains("panicked") && !all.contains("backtrace"),
+                "{all}"
+            );
+            assert!(
+                !out_dir.join("final").exists(),
+                "nothing trained, no final/: {all}"
+            );
+            assert!(
+                rank_logs(&dir.join("logs")).is_empty(),
+                "no rank ran: {all}"
+            );
+        }
+    }
 }
 
 #[test]

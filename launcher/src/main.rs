@@ -4,6 +4,7 @@
 
 mod cli;
 mod hub;
+mod lock;
 mod logs;
 mod signals;
 mod supervise;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
             eprintln!("launch: error: {e:#}");
             if e.downcast_ref::<Usage>().is_some()
                 || e.downcast_ref::<runconfig::ConfigError>().is_some()
+                || e.downcast_ref::<lock::Refused>().is_some()
             {
                 ExitCode::from(2)
             } else {
@@ -102,6 +104,17 @@ fn run(args: &[String]) -> Result<ExitCode> {
             println!("launch: {}: {}", config.display(), resolved.plan);
             let trainer = trainer_binary()?;
             let cfg = &resolved.config;
+            let pushes = cfg
+                .hub
+                .as_ref()
+                .filter(|h| h.push == runconfig::PushWhen::OnFinish);
+            if let Some(h) = pushes.filter(|_| node.node_rank == 0) {
+                hub::preflight(h).map_err(|e| Usage(format!("{e:#}")))?;
+            }
+            // Held until this function returns: every restart and the push.
+            let _lock = (node.node_rank == 0)
+                .then(|| lock::acquire(&cfg.output_dir()))
+                .transpose()?;
             let yaml = serde_yaml::to_string(cfg)?;
             let mut group = group(
                 &node,
@@ -115,11 +128,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
             group.grace = Duration::from_secs_f64(cfg.launcher.grace_period_s.max(0.0));
             let code = supervise_group(group, &node)?;
             if code == ExitCode::SUCCESS {
-                if let Some(h) = cfg
-                    .hub
-                    .as_ref()
-                    .filter(|h| h.push == runconfig::PushWhen::OnFinish)
-                {
+                if let Some(h) = pushes {
                     let folder = cfg.output_dir().join("final");
                     if node.node_rank == 0 && folder.is_dir() {
                         hub::push_after_run(h, &folder)?;

@@ -38,7 +38,7 @@ impl Hub {
             .auth
             .orgs_of(&user.name)
             .into_iter()
-            .map(|o| json!({ "name": o }))
+            .map(|(o, role)| json!({ "type": "org", "name": o, "roleInOrg": role }))
             .collect();
         let role = if user.write { "write" } else { "read" };
         Ok(Response::json(
@@ -73,7 +73,7 @@ impl Hub {
                 &format!("invalid repository name {ns}/{name}"),
             ));
         }
-        self.auth.writer(req, &ns)?;
+        self.auth.writer(req, &ns, None)?;
         let private = body["private"].as_bool().unwrap_or(false) || body["visibility"] == "private";
         let url = format!("{base}/{ns}/{name}");
         match self.store.create(&ns, name, private, &user.name) {
@@ -91,7 +91,8 @@ impl Hub {
 
     /// Checks the repository exists and the caller may write to it.
     fn writable(&self, req: &Request, ns: &str, name: &str) -> Result<(), Response> {
-        self.auth.writer(req, ns)?;
+        self.auth
+            .writer(req, ns, self.store.owner(ns, name).as_deref())?;
         if !self.store.exists(ns, name) {
             return Err(Response::error(404, "Repository not found"));
         }
@@ -107,7 +108,7 @@ impl Hub {
         rev: &str,
     ) -> Result<Response, Response> {
         let private = self.store.is_private(ns, name);
-        let allowed = !private || self.auth.writer(req, ns).is_ok();
+        let allowed = !private || self.auth.reader(req, ns);
         if !self.store.exists(ns, name) || !allowed {
             return Err(Response::error(404, "Repository not found"));
         }

@@ -13,16 +13,21 @@ pub struct User {
     pub write: bool,
 }
 
+/// The roles a member may have in an organization, as on the Hub.
+const ROLES: [&str; 4] = ["admin", "write", "contributor", "read"];
+
 /// Tokens and organizations.
 #[derive(Debug, Default)]
 pub struct Auth {
     tokens: HashMap<String, User>,
-    orgs: HashMap<String, Vec<String>>,
+    /// Organization -> (member, role).
+    orgs: HashMap<String, Vec<(String, String)>>,
 }
 
 impl Auth {
     /// `--token USER=TOKEN` (write), `--read-token USER=TOKEN` (read only),
-    /// `--org ORG=USER,USER`.
+    /// `--org ORG=USER[:ROLE],USER[:ROLE]` (role admin, write (default),
+    /// contributor or read).
     pub fn new(write: &[String], read: &[String], orgs: &[String]) -> Result<Auth> {
         let mut auth = Auth::default();
         for (specs, can_write) in [(write, true), (read, false)] {
@@ -41,12 +46,20 @@ impl Auth {
         }
         for spec in orgs {
             let Some((org, members)) = spec.split_once('=') else {
-                bail!("--org {spec}: expected ORG=USER,USER");
+                bail!("--org {spec}: expected ORG=USER[:ROLE],USER[:ROLE]");
             };
-            auth.orgs.insert(
-                org.to_string(),
-                members.split(',').map(str::to_string).collect(),
-            );
+            let mut list = Vec::new();
+            for m in members.split(',') {
+                let (user, role) = m.split_once(':').unwrap_or((m, "write"));
+                if !ROLES.contains(&role) {
+                    bail!(
+                        "--org {spec}: role {role:?} is not one of {}",
+                        ROLES.join(", ")
+                    );
+                }
+                list.push((user.to_string(), role.to_string()));
+            }
+            auth.orgs.insert(org.to_string(), list);
         }
         Ok(auth)
     }
@@ -67,7 +80,16 @@ impl Auth {
     }
 
     /// The caller, who must be allowed to write in `namespace`; 403 otherwise.
-    pub fn writer(&self, req: &Request, namespace: &str) -> Result<User, Response> {
+    /// `owner` is who created the repository written to (None when one is
+    /// being created): an organization's contributors may create
+    /// repositories and write to those they created; admins and writers
+    /// write to all; readers to none.
+    pub fn writer(
+        &self,
+        req: &Request,
+        namespace: &str,
+        owner: Option<&str>,
+    ) -> Result<User, Response> {
         let user = self.user(req)?;
         if !user.write {
             return Err(Response::error(
@@ -75,12 +97,13 @@ impl Auth {
                 "You don't have the rights to write with this token: it is read-only",
             ));
         }
-        if user.name != namespace
-            && !self
-                .orgs
-                .get(namespace)
-                .is_some_and(|m| m.contains(&user.name))
-        {
+        let allowed = user.name == namespace
+            || match self.role(&user.name, namespace) {
+                Some("admin" | "write") => true,
+                Some("contributor") => owner.is_none_or(|o| o == user.name),
+                _ => false,
+            };
+        if !allowed {
             return Err(Response::error(
                 403,
                 &format!("You don't have the rights to write in the namespace {namespace}"),
@@ -89,13 +112,27 @@ impl Auth {
         Ok(user)
     }
 
-    /// The organizations `user` belongs to.
-    pub fn orgs_of(&self, user: &str) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .orgs
+    /// Whether the caller may see private repositories of `namespace`.
+    pub fn reader(&self, req: &Request, namespace: &str) -> bool {
+        self.user(req)
+            .is_ok_and(|u| u.name == namespace || self.role(&u.name, namespace).is_some())
+    }
+
+    /// `user`'s role in the organization `org`, if a member.
+    fn role(&self, user: &str, org: &str) -> Option<&str> {
+        let members = self.orgs.get(org)?;
+        members
             .iter()
-            .filter(|(_, m)| m.iter().any(|u| u == user))
-            .map(|(o, _)| o.clone())
+            .find(|(u, _)| u == user)
+            .map(|(_, r)| r.as_str())
+    }
+
+    /// The organizations `user` belongs to, with the role in each.
+    pub fn orgs_of(&self, user: &str) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .orgs
+            .keys()
+            .filter_map(|o| Some((o.clone(), self.role(user, o)?.to_string())))
             .collect();
         v.sort();
         v

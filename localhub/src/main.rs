@@ -34,7 +34,9 @@ OPTIONS:
   --port P                   listen port (default 0: any free port)
   --token USER=TOKEN         a user and a write token (repeatable)
   --read-token USER=TOKEN    a read-only token (repeatable)
-  --org ORG=USER,USER        an organization and its members (repeatable)
+  --org ORG=USER[:ROLE],...  an organization and its members (repeatable); ROLE:
+                             admin, write (default), contributor (may create
+                             repositories and write to its own) or read
   --fault KIND:ROUTE:COUNT   fail the first COUNT requests of ROUTE (repeatable).
                              KIND: 408, 429, 500..599, drop (close the connection
                              with half the body read), slow (see --slow-ms).

@@ -146,7 +146,8 @@ impl Hub {
                 "the batch API needs Accept: application/vnd.git-lfs+json",
             ));
         }
-        self.auth.writer(req, ns)?;
+        self.auth
+            .writer(req, ns, self.store.owner(ns, name).as_deref())?;
         if !self.store.exists(ns, name) {
             return Err(Response::error(404, "Repository not found"));
         }

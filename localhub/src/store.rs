@@ -109,13 +109,22 @@ impl Store {
         self.repo(ns, name).join("repo.json").is_file()
     }
 
+    /// `repo.json` of an existing repository.
+    fn meta(&self, ns: &str, name: &str) -> Option<serde_json::Value> {
+        let bytes = fs::read(self.repo(ns, name).join("repo.json")).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
     /// `private` of an existing repository.
     pub fn is_private(&self, ns: &str, name: &str) -> bool {
-        fs::read(self.repo(ns, name).join("repo.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        self.meta(ns, name)
             .and_then(|v| v["private"].as_bool())
             .unwrap_or(false)
+    }
+
+    /// Who created an existing repository.
+    pub fn owner(&self, ns: &str, name: &str) -> Option<String> {
+        self.meta(ns, name)?["owner"].as_str().map(str::to_string)
     }
 
     /// Creates a repository with an empty `main`; false if it existed.

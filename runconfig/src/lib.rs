@@ -4,10 +4,12 @@
 //! applies the `by_world_size` overrides and `--set key=value` pairs, and
 //! derives the batch [`Plan`] for a world size.
 
+mod checks;
 mod data;
 mod error;
 mod overrides;
 mod plan;
+pub mod repo_id;
 pub mod resume;
 mod schema;
 
@@ -54,7 +56,9 @@ pub fn from_str(
     let config = overrides::apply(value, &raw.by_world_size, world_size, sets, origin)?;
     let plan =
         Plan::new(&config, world_size).map_err(|m| ConfigError::new(format!("{origin}: {m}")))?;
-    plan::validate(&config).map_err(|m| ConfigError::new(format!("{origin}: {m}")))?;
+    plan::validate(&config)
+        .and_then(|()| checks::validate(&config))
+        .map_err(|m| ConfigError::new(format!("{origin}: {m}")))?;
     Ok(Resolved { config, plan })
 }
 

@@ -77,10 +77,12 @@ pub(crate) fn validate(c: &Config) -> Result<(), String> {
             c.optimizer.kind
         ));
     }
-    if !(c.train.learning_rate.is_finite() && c.train.learning_rate >= 0.0) {
+    let lr = c.train.learning_rate;
+    if !(lr >= 0.0 && (lr as f32).is_finite()) {
         return Err(format!(
-            "`train.learning_rate` must be a non-negative number, got {}",
-            c.train.learning_rate
+            "`train.learning_rate` must be a non-negative number that fits in f32 (at most {:e}), got {}",
+            f32::MAX,
+            crate::checks::number(lr)
         ));
     }
     if let Some(v) = &c.data.validation {

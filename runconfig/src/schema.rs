@@ -224,7 +224,9 @@ pub struct HubConfig {
     pub repo_id: String,
     /// Prefixed to a repo_id that has no namespace yet.
     pub namespace: Option<String>,
-    #[serde(default)]
+    /// Whether a repository this run creates is private (default true; an
+    /// existing repository keeps its visibility).
+    #[serde(default = "yes")]
     pub private: bool,
     pub revision: Option<String>,
     pub commit_message: Option<String>,

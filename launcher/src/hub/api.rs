@@ -2,7 +2,9 @@
 //! branch, preupload (upload mode and remote oid of each file), commit.
 
 use super::files::LocalFile;
-use super::http::{Body, Call, Http, Reply, StatusError};
+use super::http::{Body, Call, Http, Reply, RetryPolicy, StatusError};
+use super::token::Token;
+use super::whoami::Identity;
 use anyhow::{bail, Context, Result};
 use base64::Engine;
 use serde_json::{json, Value};
@@ -50,6 +52,15 @@ fn status_of(e: &anyhow::Error) -> Option<u16> {
 }
 
 impl Hub {
+    /// The Hub of `$HF_ENDPOINT`, with `token` and the retry policy of the
+    /// environment.
+    pub fn from_env(token: Token) -> Hub {
+        Hub {
+            http: Http::new(token, RetryPolicy::from_env()),
+            endpoint: super::env::endpoint(),
+        }
+    }
+
     fn call(&self, method: &'static str, path: &str, what: String, body: Body) -> Call {
         Call {
             method,
@@ -65,19 +76,15 @@ impl Hub {
         Body::Bytes(value.to_string().into_bytes(), "application/json")
     }
 
-    /// The name of the token's owner (their namespace).
-    pub fn whoami(&self) -> Result<String> {
+    /// Who owns the token and what it may do (`whoami-v2`).
+    pub fn whoami(&self) -> Result<Identity> {
         let reply = self.http.send(&self.call(
             "GET",
             "/api/whoami-v2",
             "ask the Hub who owns the token".into(),
             Body::Empty,
         ))?;
-        let v = reply.json()?;
-        v["name"]
-            .as_str()
-            .map(str::to_string)
-            .context("the Hub's whoami answer has no `name`")
+        Identity::parse(&reply.json()?)
     }
 
     /// Whether `repo` exists and the token can see it.

@@ -16,7 +16,8 @@ OPTIONS:
   --namespace NS         namespace for a `--repo` without one (default: the token's user)
   --token T              Hub token (default: HF_TOKEN, then $HF_TOKEN_PATH,
                          $HF_HOME/token, ~/.cache/huggingface/token)
-  --private              create the repository as private
+  --public               create the repository as public (default: private)
+  --private              create the repository as private (the default)
   --revision BRANCH      branch to commit to (default main; created if missing)
   --commit-message M     commit summary
 
@@ -26,7 +27,10 @@ refuses to push. Files the Hub already has are not uploaded again.
 
 /// Parses what follows `launch push`; `Ok(None)` means help was asked for.
 pub fn parse(args: &[String]) -> Result<Option<PushOptions>> {
-    let mut o = PushOptions::default();
+    let mut o = PushOptions {
+        private: true,
+        ..PushOptions::default()
+    };
     let (mut folder, mut repo) = (None, None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -41,6 +45,7 @@ pub fn parse(args: &[String]) -> Result<Option<PushOptions>> {
             "--namespace" => o.namespace = Some(value()?),
             "--token" => o.token = Some(value()?),
             "--private" => o.private = true,
+            "--public" => o.private = false,
             "--revision" => o.revision = Some(value()?),
             "--commit-message" | "-m" => o.commit_message = Some(value()?),
             s if s.starts_with('-') => {
@@ -85,6 +90,14 @@ mod tests {
         assert_eq!(o.revision.as_deref(), Some("v1"));
         assert_eq!(o.commit_message.as_deref(), Some("msg"));
         assert!(parse(&strings(&["dir"])).is_err());
+        let public = parse(&strings(&["d", "--repo", "m", "--public"])).unwrap();
+        assert!(!public.unwrap().private);
+        assert!(
+            parse(&strings(&["d", "--repo", "m"]))
+                .unwrap()
+                .unwrap()
+                .private
+        );
         assert!(parse(&strings(&["--help"])).unwrap().is_none());
     }
 }

@@ -6,14 +6,16 @@ mod api;
 mod args;
 mod commit;
 mod env;
+mod explain;
 mod files;
 mod http;
 mod lfs;
+mod preflight;
 mod progress;
 mod push;
-mod repo_id;
 mod token;
 mod transfer;
+mod whoami;
 
 use anyhow::Result;
 use runconfig::HubConfig;
@@ -30,6 +32,12 @@ pub fn push_command(args: &[String]) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Before the ranks of a run that pushes at the end start: the token exists,
+/// the Hub accepts it and it may write to the namespace (exit 2 otherwise).
+pub fn preflight(hub: &HubConfig) -> Result<()> {
+    preflight::check(hub)
 }
 
 /// Pushes `<output_dir>/final` after a successful run, as `hub:` asks.

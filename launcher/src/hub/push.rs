@@ -5,14 +5,14 @@
 use super::api::Hub;
 use super::commit::{self, Change};
 use super::env;
+use super::explain::Explainer;
 use super::files::{self, git_blob_sha1};
-use super::http::{Http, RetryPolicy, StatusError};
 use super::lfs::Object;
 use super::progress::{human, Progress};
-use super::repo_id;
-use super::token::{self, Source};
+use super::token;
 use super::transfer;
 use anyhow::{anyhow, bail, Context, Result};
+use runconfig::repo_id;
 use std::path::PathBuf;
 
 /// What to push, where.
@@ -26,7 +26,8 @@ pub struct PushOptions {
     pub namespace: Option<String>,
     /// An explicit token (else `HF_TOKEN`, then the token files).
     pub token: Option<String>,
-    /// Create the repository as private (an existing one is left as it is).
+    /// Create the repository as private (an existing one is left as it is);
+    /// `launch push` and `hub.private` default to true.
     pub private: bool,
     /// Branch to commit to (default `main`; created when missing).
     pub revision: Option<String>,
@@ -36,7 +37,7 @@ pub struct PushOptions {
 
 /// Pushes `o.folder` and prints what happened.
 pub fn push(o: &PushOptions) -> Result<()> {
-    let repo = repo_id::resolve(&o.repo_id, o.namespace.as_deref())?;
+    let repo = repo_id::resolve(&o.repo_id, o.namespace.as_deref()).map_err(anyhow::Error::msg)?;
     let folder = o.folder.display().to_string();
     if env::offline() {
         bail!(
@@ -47,20 +48,20 @@ pub fn push(o: &PushOptions) -> Result<()> {
     let files = files::scan(&o.folder)?;
     let (token, source) = token::find(o.token.as_deref())?;
     let redactor = token.clone();
-    let endpoint = env::endpoint();
-    let mut hub = Hub {
-        http: Http::new(token, RetryPolicy::from_env()),
-        endpoint: endpoint.clone(),
-    };
+    let mut hub = Hub::from_env(token);
+    let endpoint = hub.endpoint.clone();
     let ctx = Explainer {
         endpoint: &endpoint,
         source: &source,
+        another: "pass another with --token",
     };
     let ns = match &repo.namespace {
         Some(ns) => ns.clone(),
-        None => hub
-            .whoami()
-            .map_err(|e| ctx.explain(e, &repo.to_string(), None))?,
+        None => {
+            hub.whoami()
+                .map_err(|e| ctx.explain(e, &repo.to_string(), None))?
+                .name
+        }
     };
     let full = format!("{ns}/{}", repo.name);
     let revision = o
@@ -184,35 +185,5 @@ fn upload(
 fn path_of(c: &Change) -> &str {
     match c {
         Change::Regular { path, .. } | Change::Lfs { path, .. } => path,
-    }
-}
-
-/// Turns Hub refusals into sentences a user can act on.
-struct Explainer<'a> {
-    endpoint: &'a str,
-    source: &'a Source,
-}
-
-impl Explainer<'_> {
-    fn explain(&self, e: anyhow::Error, repo: &str, ns: Option<&str>) -> anyhow::Error {
-        let Some(s) = e.downcast_ref::<StatusError>() else {
-            return e;
-        };
-        let (endpoint, source) = (self.endpoint, self.source);
-        match s.status {
-            401 => anyhow!(
-                "the Hub at {endpoint} rejected the token from {source} (401 Unauthorized: {}); \
-                 check that it is valid and not expired (`hf auth whoami`), or pass another with --token",
-                s.message
-            ),
-            403 => anyhow!(
-                "the token from {source} may not write to {repo} on {endpoint} (403 Forbidden: {}); \
-                 use a token with write access to the namespace {}",
-                s.message,
-                ns.unwrap_or("of the repository")
-            ),
-            404 => anyhow!("{e:#}; does {repo} exist on {endpoint}, and can the token from {source} see it?"),
-            _ => e,
-        }
     }
 }

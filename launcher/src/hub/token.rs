@@ -100,25 +100,34 @@ pub fn find(explicit: Option<&str>) -> Result<(Token, Source)> {
             None => bail!("--token is empty"),
         };
     }
+    match lookup() {
+        Some(found) => Ok(found),
+        None => bail!(
+            "no Hugging Face token found: pass --token, set HF_TOKEN, or log in with `hf auth login` \
+             ({})",
+            searched()
+        ),
+    }
+}
+
+/// The token of `HF_TOKEN`, else of the first token file that holds one.
+pub fn lookup() -> Option<(Token, Source)> {
     if let Some(t) = env("HF_TOKEN").as_deref().and_then(Token::new) {
-        return Ok((t, Source::Env));
+        return Some((t, Source::Env));
     }
-    let files = token_files();
-    for f in &files {
-        if let Some(t) = std::fs::read_to_string(f)
-            .ok()
-            .as_deref()
-            .and_then(Token::new)
-        {
-            return Ok((t, Source::File(f.clone())));
-        }
-    }
-    let tried: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    bail!(
-        "no Hugging Face token found: pass --token, set HF_TOKEN, or log in with `hf auth login` \
-         (looked in HF_TOKEN and in {})",
-        tried.join(", ")
-    )
+    token_files().into_iter().find_map(|f| {
+        let t = Token::new(&std::fs::read_to_string(&f).ok()?)?;
+        Some((t, Source::File(f)))
+    })
+}
+
+/// Where [`lookup`] looks, in words.
+pub fn searched() -> String {
+    let tried: Vec<String> = token_files()
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    format!("looked in HF_TOKEN and in {}", tried.join(", "))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
-//! Repository ids, validated as the Hub does, and the namespace rule: a
-//! `repo_id` that already has a namespace is never prefixed again.
+//! Hugging Face repository ids, validated as the Hub does, and the namespace
+//! rule: a `repo_id` that already has a namespace is never prefixed again.
+//! `hub.repo_id` is checked with these rules when the config is loaded, and
+//! `launch push` uses them before anything is sent.
 
-use anyhow::{bail, Result};
 use std::fmt;
 
 /// A validated repository id; the namespace may still be unknown (then it is
@@ -47,34 +48,42 @@ fn problem(part: &str) -> Option<&'static str> {
 
 /// Validates `repo_id` (`name` or `namespace/name`) and applies `namespace`
 /// to an id that has none.
-pub fn resolve(repo_id: &str, namespace: Option<&str>) -> Result<RepoId> {
+pub fn resolve(repo_id: &str, namespace: Option<&str>) -> Result<RepoId, String> {
     let id = repo_id.trim();
     let hint = "expected `name` or `namespace/name`, e.g. my-org/Llama-3.1-8B-SFT";
     if id.matches('/').count() > 1 {
-        bail!("invalid repo id {id:?}: at most one '/' is allowed ({hint})");
+        return Err(format!(
+            "invalid repo id {id:?}: at most one '/' is allowed ({hint})"
+        ));
     }
     let (ns, name) = match id.split_once('/') {
         Some((ns, name)) => (Some(ns), name),
         None => (None, id),
     };
     if let Some(why) = problem(name) {
-        bail!("invalid repo id {id:?}: the name {name:?} is not valid: {why} ({hint})");
+        return Err(format!(
+            "invalid repo id {id:?}: the name {name:?} is not valid: {why} ({hint})"
+        ));
     }
     if let Some(ns) = ns {
         if let Some(why) = problem(ns) {
-            bail!("invalid repo id {id:?}: the namespace {ns:?} is not valid: {why} ({hint})");
+            return Err(format!(
+                "invalid repo id {id:?}: the namespace {ns:?} is not valid: {why} ({hint})"
+            ));
         }
     }
     let namespace = namespace.map(str::trim).filter(|n| !n.is_empty());
     let ns = match (ns, namespace) {
-        (Some(ns), Some(given)) if ns != given => bail!(
-            "repo id {id:?} already names the namespace {ns:?}, but namespace is {given:?}: \
-             drop `namespace` or make them agree"
-        ),
+        (Some(ns), Some(given)) if ns != given => {
+            return Err(format!(
+                "repo id {id:?} already names the namespace {ns:?}, but namespace is {given:?}: \
+                 drop `namespace` or make them agree"
+            ))
+        }
         (Some(ns), _) => Some(ns.to_string()),
         (None, Some(given)) => {
             if let Some(why) = problem(given) {
-                bail!("invalid namespace {given:?}: {why}");
+                return Err(format!("invalid namespace {given:?}: {why}"));
             }
             Some(given.to_string())
         }
@@ -86,9 +95,45 @@ pub fn resolve(repo_id: &str, namespace: Option<&str>) -> Result<RepoId> {
     })
 }
 
+/// Why `branch` cannot be a branch name, if it cannot: git's rules for a
+/// reference (`git check-ref-format --branch`), which the Hub applies.
+pub fn revision_problem(branch: &str) -> Option<&'static str> {
+    let bad_char = |c: char| c.is_ascii_control() || " ~^:?*[\\".contains(c);
+    if branch.trim().is_empty() {
+        Some("it is empty")
+    } else if branch.chars().any(bad_char) {
+        Some("spaces, control characters and ~ ^ : ? * [ \\ are not allowed")
+    } else if branch.contains("..") || branch.contains("@{") || branch == "@" {
+        Some("'..', '@{' and a lone '@' are not allowed")
+    } else if branch.starts_with('/') || branch.ends_with('/') || branch.contains("//") {
+        Some("it cannot start or end with '/' or hold '//'")
+    } else if branch.ends_with('.')
+        || branch
+            .split('/')
+            .any(|part| part.starts_with('.') || part.ends_with(".lock"))
+    {
+        Some("it cannot end with '.', and no part may start with '.' or end with '.lock'")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn branch_names_follow_git() {
+        for good in ["main", "step-100", "v1.0", "runs/2024-05", "a_b"] {
+            assert_eq!(revision_problem(good), None, "{good:?}");
+        }
+        for bad in [
+            "", "a b", "a..b", "/a", "a/", "a//b", "a.", ".a", "a/.b", "x.lock", "a~1", "a^",
+            "a:b", "a?", "a*", "a[", "a\\b", "@", "a@{1}", "a\tb",
+        ] {
+            assert!(revision_problem(bad).is_some(), "{bad:?} should be refused");
+        }
+    }
 
     #[test]
     fn namespace_is_never_doubled() {

@@ -1,0 +1,129 @@
+//! Values that parse but make no sense are refused at load time, each
+//! naming its key.
+
+fn refused(sets: &[&str]) -> String {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    runconfig::from_str("run_name: t\n", "c.yaml", 1, &sets)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn each_bad_value_is_named() {
+    for (set, message) in [
+        (
+            "train.threads=0",
+            "c.yaml: `train.threads` must be at least 1",
+        ),
+        ("train.max_steps=0", "`train.max_steps` must be at least 1"),
+        (
+            "train.sanity_steps=0",
+            "`train.sanity_steps` must be at least 1",
+        ),
+        (
+            "train.epochs=0",
+            "`train.epochs` must be a positive number, got 0",
+        ),
+        (
+            "train.epochs=-1",
+            "`train.epochs` must be a positive number, got -1",
+        ),
+        (
+            "train.lr_schedule.warmup_ratio=-0.1",
+            "`train.lr_schedule.warmup_ratio` must be a share in [0, 1]",
+        ),
+        (
+            "train.lr_schedule.min_lr_ratio=2",
+            "`train.lr_schedule.min_lr_ratio` must be a share",
+        ),
+        (
+            "train.max_grad_norm=-1",
+            "`train.max_grad_norm` must be a non-negative number",
+        ),
+        (
+            "train.dpo_beta=0",
+            "`train.dpo_beta` must be a positive number",
+        ),
+        (
+            "train.learning_rate=1e39",
+            "`train.learning_rate` must be a non-negative number that fits in f32",
+        ),
+        ("train.learning_rate=.nan", "`train.learning_rate`"),
+        (
+            "optimizer.eps=0",
+            "`optimizer.eps` must be a positive number that fits in f32",
+        ),
+        (
+            "optimizer.eps=1e-50",
+            "`optimizer.eps` must be a positive number that fits in f32",
+        ),
+        (
+            "optimizer.betas=[0.9, 1.0]",
+            "`optimizer.betas` must be two numbers in [0, 1)",
+        ),
+        (
+            "optimizer.weight_decay=-0.1",
+            "`optimizer.weight_decay` must be a non-negative number",
+        ),
+        (
+            "checkpoint.keep_last=0",
+            "`checkpoint.keep_last` must be at least 1",
+        ),
+        (
+            "eval.every_steps=0",
+            "`eval.every_steps` must be at least 1",
+        ),
+        (
+            "eval.max_batches=0",
+            "`eval.max_batches` must be at least 1",
+        ),
+        (
+            "logging.peak_flops_per_device=0",
+            "`logging.peak_flops_per_device` must be a positive",
+        ),
+        (
+            "launcher.grace_period_s=.inf",
+            "`launcher.grace_period_s` must be a number of seconds",
+        ),
+        (
+            "data.datasets=[{path: d.jsonl, mix_ratio: 0}]",
+            "`data.datasets[0].mix_ratio` must be a positive number",
+        ),
+        (
+            "data.datasets=[{path: d.jsonl, max_samples: 0}]",
+            "`data.datasets[0].max_samples` must be at least 1",
+        ),
+        (
+            "hub.repo_id=a/b/c",
+            "`hub.repo_id`: invalid repo id \"a/b/c\": at most one '/'",
+        ),
+        (
+            "hub={repo_id: x, namespace: -bad}",
+            "`hub.namespace`: invalid namespace \"-bad\"",
+        ),
+        (
+            "hub={repo_id: x, revision: a b}",
+            "`hub.revision`: \"a b\" is not a branch name",
+        ),
+    ] {
+        let e = refused(&[set]);
+        assert!(e.contains(message), "--set {set}: {e}");
+    }
+}
+
+#[test]
+fn good_values_pass() {
+    let sets = [
+        "train.threads=2",
+        "train.max_steps=1",
+        "train.epochs=0.5",
+        "train.learning_rate=0",
+        "optimizer.eps=1e-30",
+        "optimizer.betas=[0.0, 0.999]",
+        "checkpoint.keep_last=1",
+        "launcher.grace_period_s=0",
+        "hub={repo_id: org/name, namespace: org, revision: runs/v1.0}",
+    ];
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    runconfig::from_str("run_name: t\n", "c.yaml", 1, &sets).unwrap();
+}
