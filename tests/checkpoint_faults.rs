@@ -77,37 +77,45 @@ fn folders(out: &Path) -> Vec<String> {
     names
 }
 
+/// Step 1 trains at rate 0 (warm-up); step 2's rate of 1e38 fits in f32,
+/// but AdamW's bias-corrected step (1e38 / 0.19) overflows the weights.
+const OVERFLOW: [&str; 3] = [
+    "train.learning_rate=1e38",
+    "train.lr_schedule.kind=constant",
+    "train.lr_schedule.warmup_steps=1",
+];
+
+/// Runs with [`OVERFLOW`] and `sets`: the run fails (exit 1), no final/ is
+/// exported and no non-finite value is on disk; returns the output.
+fn overflows(dir: &Path, out: &Path, sets: &[&str]) -> String {
+    let result = run(dir, out, &[&OVERFLOW[..], sets].concat());
+    let all = text(&result);
+    assert_eq!(result.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("the weights are not finite after step 2"),
+        "{all}"
+    );
+    assert!(!out.join("final").exists(), "no final/ export: {all}");
+    assert_all_finite(out);
+    all
+}
+
 #[test]
 fn weights_that_overflow_are_never_saved_and_the_last_good_checkpoint_is_named() {
     let dir = scratch("poison");
     let out = dir.join("out");
-    // Step 1 trains at rate 0 (warm-up); step 2's rate of 1e38 fits in f32,
-    // but AdamW's bias-corrected step (1e38 / 0.19) overflows the weights.
-    let sets = [
-        "train.max_steps=4",
-        "checkpoint.every_steps=1",
-        "train.learning_rate=1e38",
-        "train.lr_schedule.kind=constant",
-        "train.lr_schedule.warmup_steps=1",
-    ];
     for attempt in ["first run", "re-run"] {
-        let result = run(&dir, &out, &sets);
-        let all = text(&result);
-        assert_eq!(result.status.code(), Some(1), "{attempt}: {all}");
-        assert!(
-            all.contains("the weights are not finite after step 2")
-                && all
-                    .contains("step-000002 was not saved; the last good checkpoint is step-000001"),
-            "{attempt}: {all}"
+        let all = overflows(
+            &dir,
+            &out,
+            &["train.max_steps=4", "checkpoint.every_steps=1"],
         );
+        let named = "step-000002 was not saved; the last good checkpoint is step-000001";
+        assert!(all.contains(named), "{attempt}: {all}");
         assert_eq!(folders(&out), ["step-000001"], "{attempt}");
         assert!(step_dir(&out, 1).join("COMPLETE").is_file());
-        assert_eq!(
-            std::fs::read_to_string(out.join("checkpoints/latest")).unwrap(),
-            "step-000001"
-        );
-        assert_all_finite(&out);
-        assert!(!out.join("final").exists(), "{attempt}: no final/ export");
+        let latest = std::fs::read_to_string(out.join("checkpoints/latest")).unwrap();
+        assert_eq!(latest, "step-000001");
         if attempt == "re-run" {
             let from = format!("resumed from {} at step 1", step_dir(&out, 1).display());
             assert!(all.contains(&from), "{all}");
@@ -118,22 +126,7 @@ fn weights_that_overflow_are_never_saved_and_the_last_good_checkpoint_is_named()
 #[test]
 fn weights_that_overflow_in_the_last_step_are_not_exported() {
     let dir = scratch("poison-final");
-    let out = dir.join("out");
-    let sets = [
-        "train.max_steps=2",
-        "train.learning_rate=1e38",
-        "train.lr_schedule.kind=constant",
-        "train.lr_schedule.warmup_steps=1",
-    ];
-    let result = run(&dir, &out, &sets);
-    let all = text(&result);
-    assert_eq!(result.status.code(), Some(1), "{all}");
-    assert!(
-        all.contains("the weights are not finite after step 2"),
-        "{all}"
-    );
-    assert!(!out.join("final").exists(), "{all}");
-    assert_all_finite(&out);
+    overflows(&dir, &dir.join("out"), &["train.max_steps=2"]);
 }
 
 /// Sets the first value of `tensor` in a safetensors file to NaN and records
@@ -154,69 +147,50 @@ fn poison(ckpt: &Path, file: &str, tensor: &str) {
     std::fs::write(&meta_path, meta.to_string()).unwrap();
 }
 
-#[test]
-fn a_checkpoint_holding_non_finite_weights_is_not_resumed() {
-    let dir = scratch("poisoned-resume");
-    let out = dir.join("out");
-    succeeds(
-        &dir,
-        &out,
-        &["train.max_steps=2", "checkpoint.every_steps=1"],
+/// Runs on to `max_steps`: `skipped` is passed over because of `why`, and
+/// the run resumes from step `from`.
+fn resumes_past(dir: &Path, out: &Path, max_steps: u64, skipped: u64, why: &str, from: u64) {
+    let steps = format!("train.max_steps={max_steps}");
+    let log = succeeds(dir, out, &[&steps, "checkpoint.every_steps=2"]);
+    let skip = format!("step-{skipped:06} is damaged: {why}");
+    let resumed = format!(
+        "resumed from {} at step {from}",
+        step_dir(out, from).display()
     );
-    poison(&step_dir(&out, 2), "rank-00001.safetensors", "u1.master");
-    let log = succeeds(
-        &dir,
-        &out,
-        &["train.max_steps=3", "checkpoint.every_steps=1"],
-    );
-    assert!(
-        log.contains(
-            "step-000002 is damaged: its weights are not finite; trying an older checkpoint"
-        ),
-        "{log}"
-    );
-    let from = format!("resumed from {} at step 1", step_dir(&out, 1).display());
-    assert!(log.contains(&from), "{log}");
-    assert_all_finite(&out);
+    assert!(log.contains(&skip) && log.contains(&resumed), "{log}");
 }
 
-#[test]
-fn a_missing_or_garbled_meta_json_falls_back_to_the_previous_checkpoint() {
-    let dir = scratch("meta");
+/// Steps 2 and 4 saved every 2 steps.
+fn four_steps(name: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
     let out = dir.join("out");
     succeeds(
         &dir,
         &out,
         &["train.max_steps=4", "checkpoint.every_steps=2"],
     );
+    (dir, out)
+}
 
+#[test]
+fn a_checkpoint_holding_non_finite_weights_is_not_resumed() {
+    let (dir, out) = four_steps("poisoned-resume");
+    poison(&step_dir(&out, 4), "rank-00001.safetensors", "u1.master");
+    let why = "its weights are not finite; trying an older checkpoint";
+    resumes_past(&dir, &out, 5, 4, why, 2);
+    assert_all_finite(&out);
+}
+
+#[test]
+fn a_missing_or_garbled_meta_json_falls_back_to_the_previous_checkpoint() {
+    let (dir, out) = four_steps("meta");
     std::fs::remove_file(step_dir(&out, 4).join("meta.json")).unwrap();
-    let log = succeeds(
-        &dir,
-        &out,
-        &["train.max_steps=6", "checkpoint.every_steps=2"],
-    );
-    assert!(
-        log.contains("step-000004 is damaged: meta.json is missing; trying an older checkpoint"),
-        "{log}"
-    );
-    let from = format!("resumed from {} at step 2", step_dir(&out, 2).display());
-    assert!(log.contains(&from), "{log}");
+    let why = "meta.json is missing; trying an older checkpoint";
+    resumes_past(&dir, &out, 6, 4, why, 2);
     assert!(step_dir(&out, 6).join("COMPLETE").is_file());
-
     // Half of a meta.json: not valid JSON.
     let meta = step_dir(&out, 6).join("meta.json");
     let whole = std::fs::read(&meta).unwrap();
     std::fs::write(&meta, &whole[..whole.len() / 2]).unwrap();
-    let log = succeeds(
-        &dir,
-        &out,
-        &["train.max_steps=7", "checkpoint.every_steps=2"],
-    );
-    assert!(
-        log.contains("step-000006 is damaged: meta.json is not valid JSON"),
-        "{log}"
-    );
-    let from = format!("resumed from {} at step 4", step_dir(&out, 4).display());
-    assert!(log.contains(&from), "{log}");
+    resumes_past(&dir, &out, 7, 6, "meta.json is not valid JSON", 4);
 }

@@ -33,6 +33,9 @@ fn kind_of(path: &Path) -> Option<Kind> {
     })
 }
 
+/// A folder's candidate files with their kinds.
+type Files = Vec<(PathBuf, Kind)>;
+
 /// Dotfiles and the dataset card (README, README.md, ...).
 fn ignored(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
@@ -40,7 +43,7 @@ fn ignored(name: &str) -> bool {
 }
 
 /// The folder's candidate files (name order) and its subfolders.
-fn list(dir: &Path) -> Result<(Vec<(PathBuf, Kind)>, Vec<String>)> {
+fn list(dir: &Path) -> Result<(Files, Vec<String>)> {
     let (mut files, mut subdirs) = (Vec::new(), Vec::new());
     for e in std::fs::read_dir(dir).with_context(|| format!("reading folder {}", dir.display()))? {
         let path = e?.path();
