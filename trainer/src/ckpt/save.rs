@@ -217,5 +217,9 @@ mod tests {
         let e = seal(&tmp, &done).unwrap_err().to_string();
         assert!(e.contains("rank-00000.safetensors is missing"), "{e}");
         assert!(!done.join(COMPLETE).exists());
+        for name in ["whole", "short", "missing"] {
+            let root = std::env::temp_dir().join(format!("seal-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(root);
+        }
     }
 }
