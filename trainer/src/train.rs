@@ -340,6 +340,10 @@ pub fn run(
         total_tokens: state.total_tokens,
         world_size: plan.world_size as usize,
     };
+    engine.check_finite().map_err(|e| {
+        let kept = ckpt::last_good(&root);
+        anyhow::anyhow!("{e}: final/ was not written; the last good checkpoint is {kept}")
+    })?;
     write_final(
         engine,
         config,

@@ -1,5 +1,6 @@
-//! Resuming: choose the newest complete checkpoint whose files are intact,
-//! refuse one written by a different run, and fill this rank's shards from
+//! Resuming: choose the newest complete checkpoint whose meta.json and files
+//! are intact and whose weights are finite, refuse one written by a
+//! different run, and fill this rank's shards from
 //! the files that cover its ranges, whatever world size wrote them.
 
 use super::files::{sha256, ShardFile};
@@ -40,11 +41,39 @@ pub fn candidates(resume: Option<&str>, root: &Path) -> Result<Vec<PathBuf>> {
     }
 }
 
-fn read_meta(dir: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(dir.join(META))
-        .with_context(|| format!("cannot read {}", dir.join(META).display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid JSON", dir.join(META).display()))
+/// The checkpoint's `meta.json`, or why it cannot be used.
+fn read_meta(dir: &Path) -> Result<Value, String> {
+    let text = match std::fs::read_to_string(dir.join(META)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("{META} is missing"))
+        }
+        Err(e) => return Err(format!("{META} cannot be read ({e})")),
+        Ok(text) => text,
+    };
+    let meta: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{META} is not valid JSON ({e})"))?;
+    for key in ["step", "world_size", "files", "fingerprint"] {
+        if meta.get(key).is_none() {
+            return Err(format!("{META} has no `{key}`"));
+        }
+    }
+    match meta["world_size"].as_u64() {
+        Some(w) if w > 0 && meta["step"].is_u64() => Ok(meta),
+        _ => Err(format!("{META} has no valid `step` and `world_size`")),
+    }
+}
+
+/// Whether every rank could read `meta.json` (one all-reduce, so that the
+/// ranks agree): this rank's reason when not.
+fn agreed_meta(engine: &mut Engine, dir: &Path) -> Result<Result<Value, String>> {
+    let meta = read_meta(dir);
+    let mut bad = Tensor::from_slice(&[i64::from(meta.is_err())]);
+    engine.comm.all_reduce(&mut bad, ReduceOp::Sum)?;
+    Ok(match (meta, bad.int64_value(&[0])) {
+        (Err(why), _) => Err(why),
+        (Ok(_), n) if n > 0 => Err(format!("{META} cannot be read on {n} other rank(s)")),
+        (Ok(meta), _) => Ok(meta),
+    })
 }
 
 /// Old ranks whose files hold part of this rank's shards.
@@ -106,7 +135,56 @@ fn fill(engine: &mut Engine, file: &ShardFile, r: usize, old_world: usize) -> Re
     Ok(())
 }
 
+/// Loads `dir` into `engine` (all ranks agree), or says why it is unusable.
+fn load(engine: &mut Engine, dir: &Path, fingerprint: &Value) -> Result<Result<Resumed, String>> {
+    let meta = match agreed_meta(engine, dir)? {
+        Ok(meta) => meta,
+        Err(why) => return Ok(Err(why)),
+    };
+    check_same_run(&meta["fingerprint"], fingerprint, dir).map_err(anyhow::Error::msg)?;
+    let old_world = meta["world_size"].as_u64().unwrap_or(1) as usize;
+    let ranks = needed_ranks(engine, old_world);
+    let mut bad = Tensor::from_slice(&verify(dir, &meta, &ranks, old_world));
+    engine.comm.all_reduce(&mut bad, ReduceOp::Sum)?;
+    let bad: Vec<String> = Vec::<i64>::try_from(&bad)?
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n > 0)
+        .map(|(r, _)| rank_file(r))
+        .collect();
+    if !bad.is_empty() {
+        return Ok(Err(format!(
+            "{} {} not match the checksums in {META}",
+            bad.join(", "),
+            if bad.len() == 1 { "does" } else { "do" }
+        )));
+    }
+    for r in ranks {
+        let file = ShardFile::open(&dir.join(rank_file(r)))?;
+        fill(engine, &file, r, old_world)
+            .with_context(|| format!("loading {}", dir.join(rank_file(r)).display()))?;
+    }
+    // A checkpoint written before weights were checked may hold NaN or Inf.
+    if !engine.all_finite()? {
+        return Ok(Err("its weights are not finite".into()));
+    }
+    for s in &mut engine.shards {
+        s.refresh();
+        let _ = s.grad.zero_();
+    }
+    let step = meta["step"].as_u64().unwrap_or(0);
+    engine.steps_done = step;
+    Ok(Ok(Resumed {
+        path: dir.to_path_buf(),
+        step,
+        total_tokens: meta["total_tokens"].as_i64().unwrap_or(0),
+    }))
+}
+
 /// Resumes `engine` from the first usable candidate; all ranks agree on it.
+/// A damaged candidate (meta.json missing or unreadable, a file that fails
+/// its checksum, non-finite weights) is skipped, with a message, for the
+/// next one; when every candidate is damaged the run stops.
 pub fn resume(
     engine: &mut Engine,
     candidates: &[PathBuf],
@@ -114,48 +192,15 @@ pub fn resume(
 ) -> Result<Option<Resumed>> {
     let mut damaged = Vec::new();
     for dir in candidates {
-        let meta = read_meta(dir)?;
-        check_same_run(&meta["fingerprint"], fingerprint, dir).map_err(anyhow::Error::msg)?;
-        let old_world = meta["world_size"]
-            .as_u64()
-            .context("meta.json has no world_size")? as usize;
-        let ranks = needed_ranks(engine, old_world);
-        let mut bad = Tensor::from_slice(&verify(dir, &meta, &ranks, old_world));
-        engine.comm.all_reduce(&mut bad, ReduceOp::Sum)?;
-        let bad: Vec<String> = Vec::<i64>::try_from(&bad)?
-            .iter()
-            .enumerate()
-            .filter(|(_, &n)| n > 0)
-            .map(|(r, _)| rank_file(r))
-            .collect();
-        if !bad.is_empty() {
-            if engine.comm.rank() == 0 {
-                eprintln!(
-                    "resume: {} is damaged: {} {} not match the checksums in {META}; trying an older checkpoint",
-                    dir.display(),
-                    bad.join(", "),
-                    if bad.len() == 1 { "does" } else { "do" }
-                );
-            }
-            damaged.push(dir.display().to_string());
-            continue;
+        match load(engine, dir, fingerprint)? {
+            Ok(resumed) => return Ok(Some(resumed)),
+            Err(why) if engine.comm.rank() == 0 => eprintln!(
+                "resume: {} is damaged: {why}; trying an older checkpoint",
+                dir.display()
+            ),
+            Err(_) => {}
         }
-        for r in ranks {
-            let file = ShardFile::open(&dir.join(rank_file(r)))?;
-            fill(engine, &file, r, old_world)
-                .with_context(|| format!("loading {}", dir.join(rank_file(r)).display()))?;
-        }
-        for s in &mut engine.shards {
-            s.refresh();
-            let _ = s.grad.zero_();
-        }
-        let step = meta["step"].as_u64().context("meta.json has no step")?;
-        engine.steps_done = step;
-        return Ok(Some(Resumed {
-            path: dir.clone(),
-            step,
-            total_tokens: meta["total_tokens"].as_i64().unwrap_or(0),
-        }));
+        damaged.push(dir.display().to_string());
     }
     if !damaged.is_empty() {
         bail!(

@@ -13,4 +13,4 @@ mod save;
 
 pub use load::{candidates, resume, stored_config, Resumed};
 pub use offline::export_checkpoint;
-pub use save::{rank_file, save, RunState, MODEL_CONFIG};
+pub use save::{last_good, rank_file, save, RunState, MODEL_CONFIG};

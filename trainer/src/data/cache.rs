@@ -9,7 +9,10 @@
 //! `flock` on `<key>.lock` lets one rank build while the others wait, then
 //! find the finished file. The kernel releases the lock if the builder dies,
 //! and the file appears only complete (written to a temporary name, synced,
-//! renamed), so a crash never leaves a half-written cache behind.
+//! renamed), so a crash never leaves a half-written cache behind. A failed
+//! write removes its temporary file; the temporaries of builders that died
+//! (`<key>.tmp-<pid>` of a process that no longer exists, whose key nobody
+//! has locked) are removed by the next start.
 
 use super::sample::{SampleSet, SetKind};
 use anyhow::{bail, Context, Result};
@@ -57,27 +60,68 @@ impl KeyHasher {
     }
 }
 
-/// Runs `f` while holding the exclusive lock of `key` in `dir`.
-pub fn with_lock<T>(dir: &Path, key: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join(format!("{key}.lock"));
+/// Opens (creating it) and locks `path` with `op` (`LOCK_EX`, maybe with
+/// `LOCK_NB`); `None` when a non-blocking lock is held elsewhere.
+fn lock(path: &Path, op: i32) -> Result<Option<std::fs::File>> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&path)
+        .open(path)
         .with_context(|| format!("opening {}", path.display()))?;
     // SAFETY: flock on a descriptor we own; released when `file` is dropped.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        bail!(
-            "cannot lock {}: {}",
-            path.display(),
-            std::io::Error::last_os_error()
-        );
+    if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+        return Ok(Some(file));
     }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EWOULDBLOCK) if op & libc::LOCK_NB != 0 => Ok(None),
+        _ => bail!("cannot lock {}: {e}", path.display()),
+    }
+}
+
+/// Runs `f` while holding the exclusive lock of `key` in `dir`, after
+/// removing the temporaries that builders which died left behind.
+pub fn with_lock<T>(dir: &Path, key: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let file = lock(&dir.join(format!("{key}.lock")), libc::LOCK_EX)?;
+    clean_stale(dir, key);
     let out = f();
     drop(file);
     out
+}
+
+/// The key and pid of a temporary name `<key>.tmp-<pid>` that [`write`] gives.
+fn temporary_of(name: &str) -> Option<(&str, i32)> {
+    let (key, pid) = name.split_once(".tmp-")?;
+    let hex = key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit());
+    Some((key, pid.parse().ok().filter(|&p: &i32| hex && p > 0)?))
+}
+
+/// Removes `<key>.tmp-<pid>` files of `dir` whose process no longer exists
+/// and whose key nobody is building (`held`: the key this process has
+/// locked). Any other file is left alone.
+fn clean_stale(dir: &Path, held: &str) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((key, pid)) = temporary_of(&name) else {
+            continue;
+        };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        let idle = || {
+            key == held
+                || lock(
+                    &dir.join(format!("{key}.lock")),
+                    libc::LOCK_EX | libc::LOCK_NB,
+                )
+                .is_ok_and(|l| l.is_some())
+        };
+        if gone && idle() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// The cache file of `key`.
@@ -85,12 +129,25 @@ pub fn path(dir: &Path, key: &str) -> PathBuf {
     dir.join(format!("{key}.bin"))
 }
 
-/// Writes `meta` (JSON) and the sets to `file` atomically.
+/// Writes `meta` (JSON) and the sets to `file` atomically: through a
+/// temporary file, removed again on any error.
 pub fn write(file: &Path, meta: &[u8], sets: &[&SampleSet]) -> Result<()> {
     let tmp = file.with_extension(format!("tmp-{}", std::process::id()));
-    let mut w = std::io::BufWriter::new(
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?,
-    );
+    let written = write_to(&tmp, meta, sets).and_then(|()| std::fs::rename(&tmp, file));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| {
+            format!(
+                "cannot write the data cache {} (free some space, or set data.cache: false)",
+                file.display()
+            )
+        });
+    }
+    Ok(())
+}
+
+fn write_to(tmp: &Path, meta: &[u8], sets: &[&SampleSet]) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(tmp)?);
     w.write_all(MAGIC)?;
     w.write_all(&(meta.len() as u64).to_le_bytes())?;
     w.write_all(meta)?;
@@ -106,12 +163,7 @@ pub fn write(file: &Path, meta: &[u8], sets: &[&SampleSet]) -> Result<()> {
         }
         w.write_all(&s.flags)?;
     }
-    let f = w.into_inner().map_err(|e| e.into_error())?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, file)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), file.display()))?;
-    Ok(())
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 
 /// Reads a file written by [`write`]: the meta bytes and `n` sets.

@@ -11,6 +11,7 @@ pub mod collate;
 pub mod dataset;
 pub mod encode;
 pub mod examples;
+mod folder;
 pub mod mixture;
 pub mod order;
 pub mod pack;

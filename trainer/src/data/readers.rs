@@ -57,8 +57,8 @@ fn format_of(path: &Path) -> Option<DataFormat> {
     }
 }
 
-/// The files of a dataset and their format: the path itself, or the files
-/// of a folder (in name order) that have the format's extension.
+/// The files of a dataset and their format: the path itself, or the data
+/// files of a folder in name order (see [`super::folder`]).
 pub fn files_of(cfg: &DatasetConfig) -> Result<(Vec<PathBuf>, DataFormat)> {
     let path = &cfg.path;
     if path.is_file() {
@@ -73,24 +73,7 @@ pub fn files_of(cfg: &DatasetConfig) -> Result<(Vec<PathBuf>, DataFormat)> {
     if !path.is_dir() {
         bail!("dataset {} does not exist", path.display());
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .with_context(|| format!("reading folder {}", path.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && format_of(p).is_some())
-        .collect();
-    files.sort();
-    let format = match cfg.format {
-        Some(f) => f,
-        None => match files.first().and_then(|f| format_of(f)) {
-            Some(f) => f,
-            None => bail!(
-                "dataset folder {} holds no .jsonl, .json, .parquet or .txt file",
-                path.display()
-            ),
-        },
-    };
-    files.retain(|p| format_of(p) == Some(format));
-    Ok((files, format))
+    super::folder::data_files(path, cfg.format)
 }
 
 /// Reads every row of a dataset.

@@ -2,8 +2,8 @@
 //! over ranks. Forward: gather a unit, run it without autograd, keep its
 //! input, free it. Backward, units in reverse: gather again, recompute with
 //! autograd, `run_backward` for input and weight gradients, reduce-scatter
-//! the weight gradients into this rank's fp32 accumulator. Step: global grad
-//! norm, clipping, AdamW on the shard, refresh of the compute copy.
+//! the weight gradients into this rank's fp32 accumulator. The optimizer
+//! step is in [`super::step`].
 
 use super::layout::Layout;
 use super::shard::UnitShard;
@@ -27,17 +27,14 @@ pub struct Engine {
     pub steps_done: u64,
     /// Bytes moved by collectives (gathered outputs + reduce-scatter inputs).
     pub comm_bytes: u64,
+    /// The finite check of the last update's master weights, computed on
+    /// the device and reduced with the next step's gradient norm.
+    pub(super) unchecked: Option<Tensor>,
 }
 
 /// A tensor as a fresh autograd leaf sharing its storage.
 fn leaf(t: Tensor) -> Tensor {
     t.detach().set_requires_grad(true)
-}
-
-/// The outcome of one optimizer step.
-pub struct StepStats {
-    /// Global gradient norm before clipping.
-    pub grad_norm: f64,
 }
 
 impl Engine {
@@ -73,6 +70,7 @@ impl Engine {
             device,
             steps_done: 0,
             comm_bytes: 0,
+            unchecked: None,
         })
     }
 
@@ -248,42 +246,5 @@ impl Engine {
             })?;
         }
         Ok(x)
-    }
-
-    /// Global grad norm, clipping to `max_norm` (0: none), AdamW at `lr` on
-    /// every shard, refresh of the compute copies, zeroed accumulators.
-    pub fn step(&mut self, lr: f64, max_norm: f64) -> Result<StepStats> {
-        // Each shard's norm in f32 on its device, then their squares summed in f64.
-        let norms: Vec<Tensor> = self.shards.iter().map(|s| s.grad.norm()).collect();
-        let mut sumsq = Tensor::stack(&norms, 0)
-            .to_kind(Kind::Double)
-            .square()
-            .sum(Kind::Double)
-            .reshape([1]);
-        self.comm
-            .all_reduce(&mut sumsq, ReduceOp::Sum)
-            .context("all-reduce of the gradient norm")?;
-        let grad_norm = sumsq.double_value(&[0]).sqrt();
-        if !grad_norm.is_finite() {
-            // Never apply (or later save) non-finite weights.
-            self.shards.iter_mut().for_each(|s| drop(s.grad.zero_()));
-            anyhow::bail!("the gradient norm is {grad_norm}: the update was not applied");
-        }
-        let clip = if max_norm > 0.0 {
-            (max_norm / (grad_norm + 1e-6)).min(1.0)
-        } else {
-            1.0
-        };
-        self.steps_done += 1;
-        let t = self.steps_done;
-        for s in &mut self.shards {
-            if clip < 1.0 {
-                let _ = s.grad.g_mul_scalar_(clip);
-            }
-            s.opt.step(&mut s.master, &s.grad, lr, t);
-            s.refresh();
-            let _ = s.grad.zero_();
-        }
-        Ok(StepStats { grad_norm })
     }
 }

@@ -3,5 +3,7 @@
 pub mod engine;
 pub mod layout;
 pub mod shard;
+mod step;
 
-pub use engine::{Engine, StepStats};
+pub use engine::Engine;
+pub use step::StepStats;

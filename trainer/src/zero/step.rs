@@ -1,0 +1,117 @@
+//! The optimizer step: global gradient norm, clipping, AdamW on every shard,
+//! refresh of the compute copies; and the check that the master weights are
+//! still finite, so that non-finite weights are never trained on nor saved.
+//!
+//! The check after an update costs one pass over the shard (its minimum and
+//! maximum, on the device, without waiting for them) and no collective of
+//! its own: it travels with the next step's gradient-norm all-reduce.
+//! [`Engine::check_finite`] reduces it at once, before a checkpoint or the
+//! final export.
+
+use super::engine::Engine;
+use crate::comm::ReduceOp;
+use anyhow::{bail, Context, Result};
+use tch::{Kind, Tensor};
+
+/// The outcome of one optimizer step.
+pub struct StepStats {
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+}
+
+/// `[1]` f64: finite when every element of `t` is (its range, in f64).
+fn range(t: &Tensor) -> Tensor {
+    let (lo, hi) = t.aminmax(None, false);
+    (hi.to_kind(Kind::Double) - lo.to_kind(Kind::Double)).reshape([1])
+}
+
+impl Engine {
+    /// Global grad norm, clipping to `max_norm` (0: none), AdamW at `lr` on
+    /// every shard, refresh of the compute copies, zeroed accumulators.
+    /// Fails, applying nothing, when the gradient norm is not finite or the
+    /// previous update left a non-finite master weight on any rank.
+    pub fn step(&mut self, lr: f64, max_norm: f64) -> Result<StepStats> {
+        // Each shard's norm in f32 on its device, then their squares summed in f64.
+        let norms: Vec<Tensor> = self.shards.iter().map(|s| s.grad.norm()).collect();
+        let sumsq = Tensor::stack(&norms, 0)
+            .to_kind(Kind::Double)
+            .square()
+            .sum(Kind::Double)
+            .reshape([1]);
+        let last = match self.unchecked.take() {
+            Some(probe) => probe,
+            None => sumsq.zeros_like(),
+        };
+        let mut sums = Tensor::cat(&[sumsq, last], 0);
+        self.comm
+            .all_reduce(&mut sums, ReduceOp::Sum)
+            .context("all-reduce of the gradient norm")?;
+        let (grad_norm, last) = (sums.double_value(&[0]).sqrt(), sums.double_value(&[1]));
+        if !last.is_finite() || !grad_norm.is_finite() {
+            // Never apply (or later save) non-finite weights.
+            self.shards.iter_mut().for_each(|s| drop(s.grad.zero_()));
+            match last.is_finite() {
+                false => bail!(
+                    "the master weights are not finite after the update of step {}",
+                    self.steps_done
+                ),
+                true => bail!("the gradient norm is {grad_norm}: the update was not applied"),
+            }
+        }
+        let clip = if max_norm > 0.0 {
+            (max_norm / (grad_norm + 1e-6)).min(1.0)
+        } else {
+            1.0
+        };
+        self.steps_done += 1;
+        let t = self.steps_done;
+        for s in &mut self.shards {
+            if clip < 1.0 {
+                let _ = s.grad.g_mul_scalar_(clip);
+            }
+            s.opt.step(&mut s.master, &s.grad, lr, t);
+            s.refresh();
+            let _ = s.grad.zero_();
+        }
+        self.unchecked = Some(self.probe(false));
+        Ok(StepStats { grad_norm })
+    }
+
+    /// `[1]` f64 on the shards' device: 0 when every master weight of this
+    /// rank (and, with `state`, every fp32 optimizer-state element) is
+    /// finite, NaN otherwise. Nothing waits for it.
+    fn probe(&self, state: bool) -> Tensor {
+        let mut ranges = Vec::new();
+        for s in &self.shards {
+            ranges.push(range(&s.master));
+            if state {
+                let pieces = s.opt.state();
+                let fp32 = pieces.iter().filter(|p| p.tensor.kind() == Kind::Float);
+                ranges.extend(fp32.map(|p| range(&p.tensor)));
+            }
+        }
+        Tensor::cat(&ranges, 0).sum(Kind::Double).reshape([1]) * 0.0
+    }
+
+    /// Whether the master weights and the fp32 optimizer state are finite on
+    /// every rank (one all-reduce; every rank calls it).
+    pub fn all_finite(&mut self) -> Result<bool> {
+        self.unchecked = None;
+        let mut probe = self.probe(true);
+        self.comm
+            .all_reduce(&mut probe, ReduceOp::Sum)
+            .context("all-reduce of the finite check")?;
+        Ok(probe.double_value(&[0]).is_finite())
+    }
+
+    /// Fails when [`Engine::all_finite`] is false, naming the step.
+    pub fn check_finite(&mut self) -> Result<()> {
+        if !self.all_finite()? {
+            bail!(
+                "the weights are not finite after step {} (lower the learning rate?)",
+                self.steps_done
+            );
+        }
+        Ok(())
+    }
+}
