@@ -7,6 +7,7 @@
 //! its shard, and the model is the same whatever the world size.
 
 use anyhow::{bail, Result};
+use rayon::prelude::*;
 use tch::Tensor;
 
 use super::config::LlamaConfig;
@@ -56,7 +57,10 @@ impl ParamSource for RandomInit {
                 } else {
                     None
                 };
+                // Element-wise pure, so it runs on every core (an 8B model
+                // is 8e9 draws) and gives the same values on any number.
                 (start..start + len)
+                    .into_par_iter()
                     .map(|i| match &pad {
                         Some(row) if row.contains(&i) => 0.0,
                         _ => (self.std * normal(key, i as u64)) as f32,
