@@ -6,6 +6,8 @@
 
 mod data;
 mod error;
+pub mod export;
+pub mod finished;
 mod overrides;
 mod plan;
 pub mod resume;

@@ -9,7 +9,7 @@ use crate::data::{SampleSet, SetKind};
 use crate::device::{flops_per_token, peak_bf16_flops, Gpu};
 use crate::dpo::{self, Dpo};
 use crate::eval::{evaluate, EvalRefs};
-use crate::export::{write_final, ModelFiles, Summary};
+use crate::export::{ModelFiles, Summary};
 use crate::metrics::{host_memory, memory_fields, MetricsFile};
 use crate::objective::CausalLm;
 use crate::progress::Progress;
@@ -133,6 +133,7 @@ pub fn run(
             println!("resumed from {} at step {}", r.path.display(), r.step);
         }
     }
+    crate::finish::clear(config, rank)?;
     let pairs = steps.set().kind == SetKind::Pairs;
     let refs: Option<References> = match pairs {
         true => Some(references(
@@ -315,7 +316,9 @@ pub fn run(
             }
         }
         let epoch_end = config.checkpoint.at_epoch_end && done % steps.per_epoch == 0;
-        let due = epoch_end || saving.is_some_and(|every| done % every == 0 || done == total);
+        // The end of a full run is always saved: `finished` points at it.
+        let last = done == total && (saving.is_some() || config.train.sanity_steps.is_none());
+        let due = epoch_end || last || saving.is_some_and(|every| done % every == 0);
         if due || stop {
             ckpt::save(engine, &root, &state)?;
         }
@@ -340,12 +343,6 @@ pub fn run(
         total_tokens: state.total_tokens,
         world_size: plan.world_size as usize,
     };
-    write_final(
-        engine,
-        config,
-        &ModelFiles::of(config)?,
-        &out_dir.join("final"),
-        &summary,
-    )?;
+    crate::finish::export(engine, config, plan, &summary)?;
     Ok(Finish::Completed)
 }
