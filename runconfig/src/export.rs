@@ -254,14 +254,16 @@ pub fn replaceable(dir: &Path, hint: &str) -> Result<(), Refused> {
 /// Writes the marker of `dir`: every file in it with its size, and `about`
 /// (step, source); `complete: false` marks a folder still being written.
 pub fn write_marker(dir: &Path, complete: bool, about: Map<String, Value>) -> std::io::Result<()> {
-    let mut files = Map::new();
+    let mut listed = Vec::new();
     for e in std::fs::read_dir(dir)?.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let meta = e.metadata()?;
         if name != MARKER && meta.is_file() {
-            files.insert(name, json!(meta.len()));
+            listed.push((name, meta.len()));
         }
     }
+    listed.sort();
+    let files: Map<String, Value> = listed.into_iter().map(|(n, l)| (n, json!(l))).collect();
     let mut m = Map::new();
     m.insert("format".into(), json!(FORMAT));
     m.insert("version".into(), json!(1));
