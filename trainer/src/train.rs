@@ -10,7 +10,7 @@ use crate::device::{flops_per_token, peak_bf16_flops, Gpu};
 use crate::dpo::{self, Dpo};
 use crate::eval::{evaluate, EvalRefs};
 use crate::export::{ModelFiles, Summary};
-use crate::metrics::{host_memory, memory_fields, MetricsFile};
+use crate::metrics::{check_grad_norm, host_memory, memory_fields, start_record, MetricsFile};
 use crate::objective::CausalLm;
 use crate::progress::Progress;
 use crate::references::{references, References};
@@ -44,58 +44,6 @@ pub fn total_steps(config: &Config, steps: &Steps) -> Result<u64> {
         .train
         .sanity_steps
         .map_or(planned, |s| s.min(planned)))
-}
-
-fn start_record(
-    config: &Config,
-    plan: &Plan,
-    engine: &Engine,
-    total: u64,
-    resumed: Option<&ckpt::Resumed>,
-) -> Map<String, Value> {
-    let mut r = Map::new();
-    r.insert("event".into(), json!("start"));
-    r.insert("world_size".into(), json!(plan.world_size));
-    r.insert("grad_accum".into(), json!(plan.grad_accum));
-    r.insert("total_steps".into(), json!(total));
-    r.insert(
-        "parameters".into(),
-        json!(engine.specs.iter().map(|s| s.numel()).sum::<i64>()),
-    );
-    r.insert(
-        "model_state_bytes_per_rank".into(),
-        json!(engine.state_bytes()),
-    );
-    r.insert("optimizer_bits".into(), json!(config.optimizer.bits));
-    let (opt, len) = engine.shards.iter().fold((0, 0), |(b, n), s| {
-        (b + s.opt.state_bytes(), n + s.layout.shard_len as u64)
-    });
-    r.insert(
-        "optimizer_bytes_per_param".into(),
-        json!(opt as f64 / len as f64),
-    );
-    if let Some(res) = resumed {
-        r.insert("resumed_from".into(), json!(res.path.display().to_string()));
-        r.insert("resumed_step".into(), json!(res.step));
-    }
-    r
-}
-
-/// Warns (rank 0) when the gradient norm jumps far above its recent median.
-fn check_grad_norm(history: &[f64], norm: f64, step: u64) {
-    if !norm.is_finite() {
-        eprintln!("warning: the gradient norm is {norm} at step {step}");
-        return;
-    }
-    let recent = &history[history.len().saturating_sub(20)..];
-    if recent.len() >= 5 {
-        let mut sorted = recent.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let median = sorted[sorted.len() / 2];
-        if norm > 10.0 * median {
-            eprintln!("warning: gradient norm {norm:.3} at step {step} is over 10x the recent median {median:.3}");
-        }
-    }
 }
 
 /// Runs the remaining steps; rank 0 logs metrics and writes the final weights.
