@@ -2,8 +2,9 @@
 //! without `checkpoint.every_steps`) and a `finished` marker; re-running the
 //! same command says so and trains nothing (and pushes `final/` when the
 //! config says so); a longer run continues from the final checkpoint;
-//! `checkpoint.resume=never` trains again; a user's own `final/` folder stops
-//! the run before its first step and is left as it is.
+//! `checkpoint.resume=never` trains again; a deleted `final/` is written
+//! again from the final checkpoint; a user's own `final/` folder stops the
+//! run before its first step and is left as it is.
 
 mod common;
 mod hub_support;
@@ -81,6 +82,29 @@ fn a_finished_run_rerun_with_the_same_command_trains_nothing() {
         .collect();
     assert_eq!(starts.len(), 2, "resume=never trained again");
     assert!(starts[1].get("resumed_from").is_none(), "{:?}", starts[1]);
+}
+
+#[test]
+fn a_deleted_final_folder_is_written_again_without_training() {
+    let dir = scratch("finished-refinal");
+    let out = dir.join("out");
+    run_ok(tiny_pretrain(&dir, 1, &out, &["train.max_steps=4"]));
+    let weights = std::fs::read(out.join("final/model.safetensors")).unwrap();
+    let steps = losses(&out.join("metrics.jsonl"));
+    std::fs::remove_dir_all(out.join("final")).unwrap();
+    let again = run_ok(tiny_pretrain(&dir, 1, &out, &["train.max_steps=4"]));
+    assert!(
+        again.contains("final is missing; the run resumes from its last checkpoint"),
+        "{again}"
+    );
+    assert!(again.contains("step-000004 at step 4"), "{again}");
+    assert_eq!(losses(&out.join("metrics.jsonl")), steps, "no step ran");
+    assert_eq!(
+        std::fs::read(out.join("final/model.safetensors")).unwrap(),
+        weights
+    );
+    let done = run_ok(tiny_pretrain(&dir, 1, &out, &["train.max_steps=4"]));
+    assert!(done.contains("the run is complete"), "{done}");
 }
 
 #[test]

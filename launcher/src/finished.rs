@@ -28,7 +28,7 @@ pub fn complete(config: &Config, plan: &Plan) -> bool {
         }
         State::FinalMissing { final_dir } => {
             println!(
-                "launch: {} holds a finished run, but {} is missing or was changed since; the run resumes from its last checkpoint to write it again",
+                "launch: {} holds a finished run, but {} is missing; the run resumes from its last checkpoint to write it again",
                 out.display(),
                 final_dir.display()
             );

@@ -80,7 +80,7 @@ pub enum State {
         was: String,
         now: String,
     },
-    /// It finished, but `final/` is gone or not the export it wrote.
+    /// It finished, but `final/` is gone.
     FinalMissing { final_dir: PathBuf },
 }
 
@@ -101,9 +101,11 @@ pub fn state(config: &Config, plan: &Plan) -> State {
     if let Some((key, was, now)) = diffs.into_iter().next() {
         return State::Changed { key, was, now };
     }
+    // A final/ changed by the user since (a card edited before a push) is
+    // still the run's result: only a missing one has work to do.
     let final_dir = config.output_dir().join("final");
     match inspect(&final_dir) {
-        Folder::Export => State::Finished { step, final_dir },
-        _ => State::FinalMissing { final_dir },
+        Folder::Absent | Folder::Empty => State::FinalMissing { final_dir },
+        _ => State::Finished { step, final_dir },
     }
 }

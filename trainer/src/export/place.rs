@@ -4,8 +4,8 @@
 //! folder or an earlier export is ever replaced (see
 //! `runconfig::export::inspect`); temporaries of dead processes are cleared.
 
-use anyhow::{bail, Context, Result};
-use runconfig::export::{inspect, read_marker, replaceable, write_marker, Folder};
+use anyhow::{Context, Result};
+use runconfig::export::{inspect, read_marker, replaceable, write_marker, Folder, Refused};
 use serde_json::{Map, Value};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -71,10 +71,11 @@ impl Staging {
         replaceable(&out, hint)?;
         let here = std::env::current_dir()?;
         if inspect(&out) != Folder::Absent && here.starts_with(&out) {
-            bail!(
+            return Err(Refused(format!(
                 "{} is the current folder (or holds it) and cannot be replaced; run from another folder",
                 out.display()
-            );
+            ))
+            .into());
         }
         let (parent, name) = (out.parent().unwrap(), out.file_name().unwrap());
         let name = name.to_string_lossy();
