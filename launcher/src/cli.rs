@@ -13,8 +13,15 @@ USAGE:
   launch N [OPTIONS] -- PROGRAM [ARGS]...     run PROGRAM N times with rank variables
   launch check CONFIG.yaml [-n N] [--set KEY=VALUE]...
                                               validate and print the plan; run nothing
-  launch export CHECKPOINT_DIR OUT_DIR        write a checkpoint (any world size) as a
-                                              Hugging Face model folder
+  launch export CHECKPOINT OUT_DIR [--overwrite] [--dtype D] [--max-shard-size SIZE]
+                                              write a checkpoint (any world size) as a
+                                              Hugging Face model folder; CHECKPOINT is a
+                                              step folder, or a run's output_dir or its
+                                              checkpoints/ folder (the newest, `latest`).
+                                              OUT_DIR must be new or empty; --overwrite
+                                              replaces an earlier export, never other files.
+                                              --dtype bf16|f32|compute, --max-shard-size 5GB:
+                                              as export.dtype / export.max_shard_size
   launch push DIR --repo NAMESPACE/NAME       push a folder to the Hugging Face Hub
                                               (--token, --private, --revision, --commit-message;
                                               see `launch push --help`)
@@ -25,6 +32,8 @@ MASTER_PORT (the rendezvous store), FERROSPEED_RUN_ID (the store's secret) and
 FERROSPEED_ATTEMPT; with a config also FERROSPEED_CONFIG (the resolved YAML).
 Rank r's output goes to logs/<run_name>/<timestamp>/rank-<r>.log; rank 0 is
 echoed here with a [rank0] prefix. If a rank fails, the others are stopped.
+A run that finished leaves <output_dir>/finished: re-running the same command
+reports it complete and trains nothing (--set checkpoint.resume=never: train again).
 
 OPTIONS:
   --set KEY=VALUE      override any config key, e.g. --set train.micro_batch_size=4
@@ -60,10 +69,7 @@ pub enum Command {
     Push {
         args: Vec<String>,
     },
-    Export {
-        checkpoint: PathBuf,
-        out: PathBuf,
-    },
+    Export(runconfig::export::ExportArgs),
     Train {
         nproc: usize,
         config: PathBuf,
@@ -104,13 +110,9 @@ pub fn parse(args: &[String]) -> Result<Command> {
             })
         }
         "export" => {
-            let [_, checkpoint, out] = args else {
-                bail!("usage: launch export CHECKPOINT_DIR OUT_DIR");
-            };
-            return Ok(Command::Export {
-                checkpoint: checkpoint.into(),
-                out: out.into(),
-            });
+            return runconfig::export::ExportArgs::parse(&args[1..])
+                .map(Command::Export)
+                .map_err(anyhow::Error::msg);
         }
         "check" => {
             let mut it = args[1..].iter();

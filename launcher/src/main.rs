@@ -3,6 +3,8 @@
 //! It never links libtorch and never touches a GPU.
 
 mod cli;
+mod export;
+mod finished;
 mod hub;
 mod lock;
 mod logs;
@@ -53,26 +55,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Push { args } => hub::push_command(&args).map(|()| ExitCode::SUCCESS),
-        Command::Export { checkpoint, out } => {
-            if !checkpoint.join(runconfig::resume::COMPLETE).is_file() {
-                return Err(Usage(format!(
-                    "{} is not a complete checkpoint (no COMPLETE file)",
-                    checkpoint.display()
-                ))
-                .into());
-            }
-            // The trainer reads the shards (libtorch); launch stays free of it.
-            let status = std::process::Command::new(trainer_binary()?)
-                .arg("export")
-                .arg(&checkpoint)
-                .arg(&out)
-                .status()?;
-            Ok(if status.success() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
+        Command::Export(request) => export::run(&request),
         Command::Check {
             config,
             nproc,
@@ -102,7 +85,6 @@ fn run(args: &[String]) -> Result<ExitCode> {
                 resolved = runconfig::load(&config, world, &sets)?;
             }
             println!("launch: {}: {}", config.display(), resolved.plan);
-            let trainer = trainer_binary()?;
             let cfg = &resolved.config;
             let pushes = cfg
                 .hub
@@ -115,6 +97,10 @@ fn run(args: &[String]) -> Result<ExitCode> {
             let _lock = (node.node_rank == 0)
                 .then(|| lock::acquire(&cfg.output_dir()))
                 .transpose()?;
+            if finished::complete(cfg, &resolved.plan) {
+                return push_final(cfg, &node).map(|()| ExitCode::SUCCESS);
+            }
+            let trainer = trainer_binary()?;
             let yaml = serde_yaml::to_string(cfg)?;
             let mut group = group(
                 &node,
@@ -128,12 +114,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
             group.grace = Duration::from_secs_f64(cfg.launcher.grace_period_s.max(0.0));
             let code = supervise_group(group, &node)?;
             if code == ExitCode::SUCCESS {
-                if let Some(h) = pushes {
-                    let folder = cfg.output_dir().join("final");
-                    if node.node_rank == 0 && folder.is_dir() {
-                        hub::push_after_run(h, &folder)?;
-                    }
-                }
+                push_final(cfg, &node)?;
             }
             Ok(code)
         }
@@ -155,6 +136,22 @@ fn run(args: &[String]) -> Result<ExitCode> {
             supervise_group(group, &node)
         }
     }
+}
+
+/// With `hub.push: on_finish`, node 0 pushes `<output_dir>/final` (a no-op
+/// on the Hub when it already holds these files).
+fn push_final(cfg: &runconfig::Config, node: &NodeOpts) -> Result<()> {
+    if let Some(h) = cfg
+        .hub
+        .as_ref()
+        .filter(|h| h.push == runconfig::PushWhen::OnFinish)
+    {
+        let folder = cfg.output_dir().join("final");
+        if node.node_rank == 0 && folder.is_dir() {
+            hub::push_after_run(h, &folder)?;
+        }
+    }
+    Ok(())
 }
 
 /// GPUs this process may use: the NVIDIA driver's list, narrowed by

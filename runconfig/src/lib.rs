@@ -7,6 +7,8 @@
 mod checks;
 mod data;
 mod error;
+pub mod export;
+pub mod finished;
 mod overrides;
 mod plan;
 pub mod repo_id;

@@ -67,7 +67,8 @@ pub fn check_same_run(saved: &Value, current: &Value, checkpoint: &Path) -> Resu
     }
 }
 
-fn diff(prefix: &str, a: &Value, b: &Value, out: &mut Vec<(String, String, String)>) {
+/// Collects `(key, old, new)` for every leaf where `a` and `b` differ.
+pub(crate) fn diff(prefix: &str, a: &Value, b: &Value, out: &mut Vec<(String, String, String)>) {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();

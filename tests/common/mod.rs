@@ -157,3 +157,29 @@ pub fn records(out: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// `launch N configs/tiny-pretrain.yaml` writing to `out`, with `sets`.
+pub fn tiny_pretrain(dir: &Path, world: usize, out: &Path, sets: &[&str]) -> Command {
+    let mut c = launch(dir);
+    c.arg(world.to_string())
+        .arg(repo().join("configs/tiny-pretrain.yaml"))
+        .current_dir(repo());
+    c.args([
+        "--set",
+        "train.threads=1",
+        "--set",
+        "logging.every_steps=1",
+        "--set",
+        "comm=cpu",
+        "--set",
+        "train.micro_batch_size=4",
+        "--set",
+        "export.dtype=f32",
+    ]);
+    c.arg("--set")
+        .arg(format!("checkpoint.output_dir={}", out.display()));
+    for s in sets {
+        c.args(["--set", s]);
+    }
+    c
+}

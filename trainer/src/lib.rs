@@ -9,6 +9,7 @@ pub mod device;
 pub mod dpo;
 pub mod eval;
 pub mod export;
+pub mod finish;
 pub mod metrics;
 pub mod model;
 pub mod objective;

@@ -2,11 +2,13 @@
 //!
 //! `trainer` trains from the resolved config `launch` hands over;
 //! `trainer probe` joins the world, does one all-reduce and exits (used by
-//! the launch benchmark and tests); `trainer export CHECKPOINT OUT` writes
-//! the Hugging Face export of a checkpoint (what `launch export` runs).
+//! the launch benchmark and tests); `trainer export CHECKPOINT OUT [OPTIONS]`
+//! writes the Hugging Face export of a checkpoint (what `launch export`
+//! runs); a refused OUT or a bad option exits 2.
 
 use anyhow::{Context, Result};
 use rendezvous::RankEnv;
+use runconfig::export::{ExportArgs, Refused};
 use std::process::ExitCode;
 use std::time::Instant;
 use tch::Tensor;
@@ -15,15 +17,18 @@ use trainer::comm::{self, ReduceOp};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("export") {
-        let [_, ckpt, out] = args.as_slice() else {
-            eprintln!("usage: trainer export CHECKPOINT_DIR OUT_DIR");
-            return ExitCode::from(2);
+        let request = match ExportArgs::parse(&args[1..]) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("export: error: {e}");
+                return ExitCode::from(2);
+            }
         };
-        return match trainer::ckpt::export_checkpoint(ckpt.as_ref(), out.as_ref()) {
+        return match trainer::ckpt::export_checkpoint(&request) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("export: error: {e:#}");
-                ExitCode::FAILURE
+                ExitCode::from(if e.is::<Refused>() { 2 } else { 1 })
             }
         };
     }

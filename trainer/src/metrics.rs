@@ -1,7 +1,11 @@
 //! What rank 0 reports every `logging.every_steps`: a console line and one
-//! JSON object per line in `<output_dir>/metrics.jsonl`.
+//! JSON object per line in `<output_dir>/metrics.jsonl`; also the run's
+//! first record and the warning when the gradient norm jumps.
 
+use crate::ckpt::Resumed;
+use crate::zero::Engine;
 use anyhow::{Context, Result};
+use runconfig::{Config, Plan};
 use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::path::Path;
@@ -69,4 +73,57 @@ pub fn host_memory() -> (u64, u64) {
 pub fn memory_fields() -> Value {
     let (rss, peak) = host_memory();
     json!({ "rss_bytes": rss, "peak_rss_bytes": peak })
+}
+
+/// The first record of a run: world, batch, model and state sizes, resume point.
+pub fn start_record(
+    config: &Config,
+    plan: &Plan,
+    engine: &Engine,
+    total: u64,
+    resumed: Option<&Resumed>,
+) -> Map<String, Value> {
+    let mut r = Map::new();
+    r.insert("event".into(), json!("start"));
+    r.insert("world_size".into(), json!(plan.world_size));
+    r.insert("grad_accum".into(), json!(plan.grad_accum));
+    r.insert("total_steps".into(), json!(total));
+    r.insert(
+        "parameters".into(),
+        json!(engine.specs.iter().map(|s| s.numel()).sum::<i64>()),
+    );
+    r.insert(
+        "model_state_bytes_per_rank".into(),
+        json!(engine.state_bytes()),
+    );
+    r.insert("optimizer_bits".into(), json!(config.optimizer.bits));
+    let (opt, len) = engine.shards.iter().fold((0, 0), |(b, n), s| {
+        (b + s.opt.state_bytes(), n + s.layout.shard_len as u64)
+    });
+    r.insert(
+        "optimizer_bytes_per_param".into(),
+        json!(opt as f64 / len as f64),
+    );
+    if let Some(res) = resumed {
+        r.insert("resumed_from".into(), json!(res.path.display().to_string()));
+        r.insert("resumed_step".into(), json!(res.step));
+    }
+    r
+}
+
+/// Warns (rank 0) when the gradient norm jumps far above its recent median.
+pub fn check_grad_norm(history: &[f64], norm: f64, step: u64) {
+    if !norm.is_finite() {
+        eprintln!("warning: the gradient norm is {norm} at step {step}");
+        return;
+    }
+    let recent = &history[history.len().saturating_sub(20)..];
+    if recent.len() >= 5 {
+        let mut sorted = recent.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        if norm > 10.0 * median {
+            eprintln!("warning: gradient norm {norm:.3} at step {step} is over 10x the recent median {median:.3}");
+        }
+    }
 }

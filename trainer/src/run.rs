@@ -95,6 +95,7 @@ pub fn samples(config: &Config, model: &LlamaConfig, rank: usize) -> Result<Data
 /// Trains as the configuration says.
 pub fn train(env: &RankEnv) -> Result<()> {
     let (config, plan) = load_config(env)?;
+    crate::finish::check_final(&config)?;
     tch::set_num_threads(threads(&config, env) as i32);
     let (device, gpu) = crate::device::choose(config.device, env.local_rank)?;
     if env.rank == 0 {

@@ -9,8 +9,8 @@ use crate::data::{SampleSet, SetKind};
 use crate::device::{flops_per_token, peak_bf16_flops, Gpu};
 use crate::dpo::{self, Dpo};
 use crate::eval::{evaluate, EvalRefs};
-use crate::export::{write_final, ModelFiles, Summary};
-use crate::metrics::{host_memory, memory_fields, MetricsFile};
+use crate::export::{ModelFiles, Summary};
+use crate::metrics::{check_grad_norm, host_memory, memory_fields, start_record, MetricsFile};
 use crate::objective::CausalLm;
 use crate::progress::Progress;
 use crate::references::{references, References};
@@ -44,58 +44,6 @@ pub fn total_steps(config: &Config, steps: &Steps) -> Result<u64> {
         .train
         .sanity_steps
         .map_or(planned, |s| s.min(planned)))
-}
-
-fn start_record(
-    config: &Config,
-    plan: &Plan,
-    engine: &Engine,
-    total: u64,
-    resumed: Option<&ckpt::Resumed>,
-) -> Map<String, Value> {
-    let mut r = Map::new();
-    r.insert("event".into(), json!("start"));
-    r.insert("world_size".into(), json!(plan.world_size));
-    r.insert("grad_accum".into(), json!(plan.grad_accum));
-    r.insert("total_steps".into(), json!(total));
-    r.insert(
-        "parameters".into(),
-        json!(engine.specs.iter().map(|s| s.numel()).sum::<i64>()),
-    );
-    r.insert(
-        "model_state_bytes_per_rank".into(),
-        json!(engine.state_bytes()),
-    );
-    r.insert("optimizer_bits".into(), json!(config.optimizer.bits));
-    let (opt, len) = engine.shards.iter().fold((0, 0), |(b, n), s| {
-        (b + s.opt.state_bytes(), n + s.layout.shard_len as u64)
-    });
-    r.insert(
-        "optimizer_bytes_per_param".into(),
-        json!(opt as f64 / len as f64),
-    );
-    if let Some(res) = resumed {
-        r.insert("resumed_from".into(), json!(res.path.display().to_string()));
-        r.insert("resumed_step".into(), json!(res.step));
-    }
-    r
-}
-
-/// Warns (rank 0) when the gradient norm jumps far above its recent median.
-fn check_grad_norm(history: &[f64], norm: f64, step: u64) {
-    if !norm.is_finite() {
-        eprintln!("warning: the gradient norm is {norm} at step {step}");
-        return;
-    }
-    let recent = &history[history.len().saturating_sub(20)..];
-    if recent.len() >= 5 {
-        let mut sorted = recent.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let median = sorted[sorted.len() / 2];
-        if norm > 10.0 * median {
-            eprintln!("warning: gradient norm {norm:.3} at step {step} is over 10x the recent median {median:.3}");
-        }
-    }
 }
 
 /// Runs the remaining steps; rank 0 logs metrics and writes the final weights.
@@ -133,6 +81,7 @@ pub fn run(
             println!("resumed from {} at step {}", r.path.display(), r.step);
         }
     }
+    crate::finish::clear(config, rank)?;
     let pairs = steps.set().kind == SetKind::Pairs;
     let refs: Option<References> = match pairs {
         true => Some(references(
@@ -315,7 +264,9 @@ pub fn run(
             }
         }
         let epoch_end = config.checkpoint.at_epoch_end && done % steps.per_epoch == 0;
-        let due = epoch_end || saving.is_some_and(|every| done % every == 0 || done == total);
+        // The end of a full run is always saved: `finished` points at it.
+        let last = done == total && (saving.is_some() || config.train.sanity_steps.is_none());
+        let due = epoch_end || last || saving.is_some_and(|every| done % every == 0);
         if due || stop {
             ckpt::save(engine, &root, &state)?;
         }
@@ -344,12 +295,6 @@ pub fn run(
         let kept = ckpt::last_good(&root);
         anyhow::anyhow!("{e}: final/ was not written; the last good checkpoint is {kept}")
     })?;
-    write_final(
-        engine,
-        config,
-        &ModelFiles::of(config)?,
-        &out_dir.join("final"),
-        &summary,
-    )?;
+    crate::finish::export(engine, config, plan, &summary)?;
     Ok(Finish::Completed)
 }

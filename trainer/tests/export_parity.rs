@@ -58,7 +58,7 @@ fn train_and_export(name: &'static str, world: usize, out: PathBuf, extra: &'sta
                     engine.step(1e-2, 1.0).unwrap();
                 }
                 let files = ModelFiles::of(&config).unwrap();
-                write_final(&mut engine, &config, &files, &out, &Summary::default()).unwrap();
+                write_final(&mut engine, &config, &files, &out, &Summary::default(), "").unwrap();
             })
         })
         .collect();

@@ -1,6 +1,7 @@
 //! `launch export CHECKPOINT OUT`: the Hugging Face export of any complete
 //! checkpoint, in one process, whatever world size wrote it (what
-//! DeepSpeed's zero_to_fp32.py does, in the final layout directly).
+//! DeepSpeed's zero_to_fp32.py does, in the final layout directly). OUT must
+//! be new, empty, or (with `--overwrite`) an earlier export.
 
 use super::{candidates, resume, stored_config, MODEL_CONFIG};
 use crate::comm::CpuComm;
@@ -8,6 +9,7 @@ use crate::export::{write_final, ModelFiles, Summary};
 use crate::model::{LlamaConfig, ParamSource, ParamSpec};
 use crate::zero::Engine;
 use anyhow::{Context, Result};
+use runconfig::export::{check_out, ExportArgs};
 use runconfig::resume::META;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
@@ -21,11 +23,14 @@ impl ParamSource for Zeros {
     }
 }
 
-/// Exports `checkpoint` to `out`.
-pub fn export_checkpoint(checkpoint: &Path, out: &Path) -> Result<()> {
-    let dir = candidates(Some(&checkpoint.display().to_string()), Path::new("."))?.remove(0);
+/// Exports the checkpoint folder `args.checkpoint` to `args.out`, with the
+/// run's `export:` settings overridden by `--dtype` / `--max-shard-size`.
+pub fn export_checkpoint(args: &ExportArgs) -> Result<()> {
+    check_out(&args.out, args.overwrite)?;
+    let dir = candidates(Some(&args.checkpoint.display().to_string()), Path::new("."))?.remove(0);
     let origin = dir.join("config.yaml").display().to_string();
-    let config = runconfig::from_str(&stored_config(&dir)?, &origin, 1, &[])?.config;
+    let mut config = runconfig::from_str(&stored_config(&dir)?, &origin, 1, &[])?.config;
+    args.apply(&mut config.export);
     let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(META))?)
         .context("reading meta.json")?;
     let model_json = dir.join(MODEL_CONFIG);
@@ -58,5 +63,6 @@ pub fn export_checkpoint(checkpoint: &Path, out: &Path) -> Result<()> {
         total_tokens: resumed.total_tokens,
         world_size: meta["world_size"].as_u64().unwrap_or(0) as usize,
     };
-    write_final(&mut engine, &config, &files, out, &summary)
+    let hint = "choose another OUT_DIR";
+    write_final(&mut engine, &config, &files, &args.out, &summary, hint)
 }

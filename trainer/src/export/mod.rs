@@ -2,16 +2,19 @@
 //! `model.safetensors` or `model-0000k-of-0000n.safetensors` with
 //! `model.safetensors.index.json`, the tokenizer and generation files when
 //! the model has them, and a README.md model card. Units are gathered one at
-//! a time and streamed to disk by rank 0.
+//! a time and streamed to disk by rank 0, into a temporary folder that is
+//! swapped into place once complete (see [`place`]).
 
 mod card;
+pub mod place;
 mod writer;
 
 pub use card::{model_card, Summary};
-pub use writer::parse_size;
 
 use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
+use place::Staging;
+use runconfig::export::parse_size;
 use runconfig::{Config, Dtype};
 use std::path::{Path, PathBuf};
 use tch::Kind;
@@ -85,16 +88,20 @@ fn dtype_words(kind: Kind) -> &'static str {
     }
 }
 
-/// Gathers every unit's fp32 master weights; rank 0 writes the export to `dir`.
+/// Gathers every unit's fp32 master weights; rank 0 writes the export to
+/// `dir`, replacing an earlier export there but never another folder (the
+/// error then ends with `hint`, what the user can do).
 pub fn write_final(
     engine: &mut Engine,
     config: &Config,
     files: &ModelFiles,
     dir: &Path,
     summary: &Summary,
+    hint: &str,
 ) -> Result<()> {
     let kind = export_kind(config)?;
-    let max = parse_size(config.export.max_shard_size.as_deref().unwrap_or("5GB"))?;
+    let max = parse_size(config.export.max_shard_size.as_deref().unwrap_or("5GB"))
+        .map_err(|e| anyhow::anyhow!("export.max_shard_size: {e}"))?;
     let rank = engine.comm.rank();
     let entries = engine
         .specs
@@ -106,69 +113,87 @@ pub fn write_final(
             })
         })
         .collect();
-    let tmp = dir.with_extension("partial");
     let mut out = None;
     if rank == 0 {
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp)?;
-        }
-        std::fs::create_dir_all(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        out = Some(Writer::new(Plan::new(entries, kind, max)?, &tmp));
+        let staging = Staging::new(dir, hint)?;
+        let writer = Writer::new(Plan::new(entries, kind, max)?, staging.dir());
+        out = Some((staging, writer));
     }
     for u in 0..engine.specs.len() {
         let full = engine
             .comm
             .all_gather(&engine.shards[u].master)
             .with_context(|| format!("gathering unit {u} for export"))?;
-        if let Some(w) = out.as_mut() {
+        if let Some((_, w)) = out.as_mut() {
             let spec = &engine.specs[u];
             for (p, t) in spec.params.iter().zip(spec.split_flat(&full)?) {
                 w.put(&p.name, &t.to_kind(kind).contiguous())?;
             }
         }
     }
-    if let Some(w) = out {
-        if let Some(index) = w.finish()? {
-            std::fs::write(
-                tmp.join("model.safetensors.index.json"),
-                serde_json::to_string_pretty(&index)?,
-            )?;
-        }
-        let text = std::fs::read_to_string(&files.config_json)
-            .with_context(|| format!("reading {}", files.config_json.display()))?;
-        let mut json: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not JSON", files.config_json.display()))?;
-        if let Some(m) = json.as_object_mut() {
-            m.insert("torch_dtype".into(), dtype_words(kind).into());
-            m.insert("dtype".into(), dtype_words(kind).into());
-        }
-        std::fs::write(
-            tmp.join("config.json"),
-            serde_json::to_string_pretty(&json)?,
-        )?;
-        for name in EXTRA_FILES {
-            if let Some(src) = files
-                .folders
-                .iter()
-                .map(|f| f.join(name))
-                .find(|p| p.is_file())
-            {
-                std::fs::copy(&src, tmp.join(name))
-                    .with_context(|| format!("copying {}", src.display()))?;
-            }
-        }
-        std::fs::write(
-            tmp.join("README.md"),
+    if let Some((staging, w)) = out {
+        let index = w.finish()?;
+        side_files(
+            staging.dir(),
+            index,
+            files,
+            kind,
             model_card(config, summary, dtype_words(kind)),
         )?;
-        if dir.exists() {
-            std::fs::remove_dir_all(dir)?;
-        }
-        std::fs::rename(&tmp, dir)
-            .with_context(|| format!("cannot move the export into {}", dir.display()))?;
-        println!("final weights written to {}", dir.display());
+        let mut about = serde_json::Map::new();
+        about.insert("run_name".into(), config.run_name.clone().into());
+        about.insert("step".into(), summary.step.into());
+        about.insert("dtype".into(), dtype_words(kind).into());
+        let shown = staging.out().display().to_string();
+        staging.commit(about)?;
+        println!("final weights written to {shown}");
     }
     engine.comm.barrier()?;
+    Ok(())
+}
+
+/// Writes everything but the weights into `dir`: the index, config.json
+/// (with the export dtype), the tokenizer and generation files, the card.
+fn side_files(
+    dir: &Path,
+    index: Option<serde_json::Value>,
+    files: &ModelFiles,
+    kind: Kind,
+    card: String,
+) -> Result<()> {
+    let put = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
+    };
+    if let Some(index) = index {
+        put(
+            "model.safetensors.index.json",
+            serde_json::to_string_pretty(&index)?.as_bytes(),
+        )?;
+    }
+    let text = std::fs::read_to_string(&files.config_json)
+        .with_context(|| format!("reading {}", files.config_json.display()))?;
+    let mut json: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON", files.config_json.display()))?;
+    if let Some(m) = json.as_object_mut() {
+        m.insert("torch_dtype".into(), dtype_words(kind).into());
+        m.insert("dtype".into(), dtype_words(kind).into());
+    }
+    put(
+        "config.json",
+        serde_json::to_string_pretty(&json)?.as_bytes(),
+    )?;
+    for name in EXTRA_FILES {
+        if let Some(src) = files
+            .folders
+            .iter()
+            .map(|f| f.join(name))
+            .find(|p| p.is_file())
+        {
+            std::fs::copy(&src, dir.join(name))
+                .with_context(|| format!("copying {} into {}", src.display(), dir.display()))?;
+        }
+    }
+    put("README.md", card.as_bytes())?;
     Ok(())
 }

@@ -146,15 +146,20 @@ impl Writer {
             );
         }
         let bytes = crate::ckpt::files::tensor_bytes(t);
+        let file = &self.plan.files[self.file].0;
         self.out
             .as_mut()
             .unwrap()
             .write_all(&bytes)
-            .with_context(|| format!("writing {name}"))?;
+            .with_context(|| format!("writing {name} to {}", self.dir.join(file).display()))?;
         self.entry += 1;
         if self.entry == self.plan.files[self.file].1.len() {
             let out = self.out.take().unwrap();
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            let path = self.dir.join(&self.plan.files[self.file].0);
+            out.into_inner()
+                .map_err(|e| e.into_error())
+                .and_then(|f| f.sync_all())
+                .with_context(|| format!("writing {}", path.display()))?;
             self.file += 1;
             self.entry = 0;
         }
@@ -168,29 +173,4 @@ impl Writer {
         }
         Ok(self.plan.index())
     }
-}
-
-/// Parses a size like "5GB", "500MB", "10KiB" or a byte count.
-pub fn parse_size(text: &str) -> Result<u64> {
-    let t = text.trim().to_ascii_uppercase();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .with_context(|| format!("export.max_shard_size: {text:?} is not a size like 5GB"))?;
-    let mult = match unit.trim() {
-        "" | "B" => 1.0,
-        "KB" => 1e3,
-        "MB" => 1e6,
-        "GB" => 1e9,
-        "KIB" => 1024.0,
-        "MIB" => 1024.0 * 1024.0,
-        "GIB" => 1024.0 * 1024.0 * 1024.0,
-        u => {
-            bail!("export.max_shard_size: unknown unit {u:?} (use B, KB, MB, GB, KiB, MiB or GiB)")
-        }
-    };
-    Ok((n * mult) as u64)
 }
