@@ -173,6 +173,19 @@ impl RankLog {
         }
     }
 
+    /// The line of the log that says why the rank failed: the last one
+    /// that reports an error or a panic, else the last line.
+    pub fn last_error(&self) -> Option<String> {
+        let lines = self.tail(200);
+        let error = lines.iter().rev().find(|l| {
+            let l = l.to_lowercase();
+            l.contains("error:") || l.contains("panicked at")
+        });
+        error
+            .or_else(|| lines.iter().rev().find(|l| !l.trim().is_empty()))
+            .cloned()
+    }
+
     /// The last `n` lines of the log.
     pub fn tail(&self, n: usize) -> Vec<String> {
         let text = std::fs::read(&self.path).unwrap_or_default();
