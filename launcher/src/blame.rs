@@ -92,11 +92,13 @@ pub fn report(exits: &[Exit], trigger: Option<&Trigger>) -> String {
     let log_of = |rank: usize| exits.iter().find(|e| e.rank == rank);
     let (cause, head) = match (primary, trigger, absent) {
         (Some(e), _, _) => (Some(e.rank), format!("{}\n  {}", e.what(), e.lines())),
-        (None, Some(Trigger::Remote(why)), _) => (None, format!("stopping: another node failed: {why}")),
+        (None, Some(Trigger::Remote(why)), _) => {
+            (None, format!("stopping: another node failed: {why}"))
+        }
         (None, Some(Trigger::Silent(r, t)), _) => (
             Some(*r),
             format!(
-                "rank {r} sent no heartbeat for {} s (comm_timeout_s): it is frozen or stopped, so the group was stopped",
+                "rank {r} sent no heartbeat for {} s (comm_timeout_s): it is frozen or stopped",
                 t.as_secs_f64()
             ),
         ),
@@ -128,4 +130,64 @@ pub fn report(exits: &[Exit], trigger: Option<&Trigger>) -> String {
         out += &format!("\n  other ranks: {}", others.join("; "));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn exit(rank: usize, raw: i32, after_stop: bool, line: &str) -> Exit {
+        Exit {
+            rank,
+            status: ExitStatus::from_raw(raw),
+            after_stop,
+            last_error: (!line.is_empty()).then(|| line.to_string()),
+            tail: vec![line.to_string()],
+            log: PathBuf::from(format!("rank-{rank}.log")),
+        }
+    }
+
+    const LOST: &str = "trainer rank 0: error: rank 0: barrier: lost the connection from rank 1 (it exited or failed)";
+    const FULL: &str =
+        "trainer rank 1: error: cannot write x: No space left on device (os error 28)";
+
+    #[test]
+    fn the_real_failure_is_the_root_cause_whichever_exit_was_seen_first() {
+        let exits = [exit(0, 1 << 8, false, LOST), exit(1, 1 << 8, false, FULL)];
+        let r = report(&exits, None);
+        assert!(
+            r.starts_with(&format!("rank 1 exited with status 1: {FULL}\n")),
+            "{r}"
+        );
+        assert!(
+            r.ends_with("\n  other ranks: rank 0 exited with status 1 (lost rank 1)"),
+            "{r}"
+        );
+        // Even when the real failure ended only after the stop had begun.
+        let exits = [exit(0, 1 << 8, false, LOST), exit(1, 1 << 8, true, FULL)];
+        assert!(report(&exits, None).starts_with("rank 1 exited"));
+    }
+
+    #[test]
+    fn a_silent_or_absent_rank_is_named_when_no_rank_failed_by_itself() {
+        let waited = "trainer rank 0: error: rank 0: all_gather: rank 2 did not arrive within 3 s (comm_timeout_s)";
+        let killed = exit(2, libc::SIGKILL, true, "");
+        let exits = [exit(0, 1 << 8, false, waited), killed];
+        let r = report(&exits, None);
+        assert!(
+            r.starts_with("rank 2 did not arrive at a collective, as rank 0 reports: "),
+            "{r}"
+        );
+        let silent = Trigger::Silent(2, Duration::from_secs(3));
+        let r = report(&exits, Some(&silent));
+        assert!(
+            r.starts_with("rank 2 sent no heartbeat for 3 s (comm_timeout_s)"),
+            "{r}"
+        );
+        assert!(
+            r.ends_with("other ranks: rank 0 exited with status 1 (waited for rank 2)"),
+            "{r}"
+        );
+    }
 }

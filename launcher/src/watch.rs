@@ -62,3 +62,39 @@ impl Watch {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rendezvous::{Heartbeat, StoreServer};
+
+    #[test]
+    fn a_running_rank_whose_heartbeat_stops_is_found_silent() {
+        let server = StoreServer::start("127.0.0.1:0".parse().unwrap(), "s").unwrap();
+        let port = server.addr().port();
+        let client =
+            || StoreClient::connect("127.0.0.1", port, "s", "", Duration::from_secs(5)).unwrap();
+        let timeout = Duration::from_millis(600);
+        let _beating = Heartbeat::start(&client(), 0, 3, timeout).unwrap();
+        let stops = Heartbeat::start(&client(), 1, 3, timeout).unwrap();
+        // Rank 2 never beats (not a trainer): it is not watched.
+        let mut watch = Watch::new(client(), 0, 3, timeout);
+        assert_eq!(watch.silent(&[true; 3]), None);
+        drop(stops);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let found = loop {
+            if let Some(r) = watch.silent(&[true; 3]) {
+                break r;
+            }
+            assert!(Instant::now() < deadline, "the silent rank was not found");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(found, 1);
+        // A rank that has exited is not silent.
+        let until = Instant::now() + heartbeat::interval(timeout) * 3;
+        while Instant::now() < until {
+            assert_eq!(watch.silent(&[true, false, true]), None);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
