@@ -38,16 +38,10 @@ fn rank_pid(launch: u32, rank: &str) -> i32 {
         .expect("the rank runs")
 }
 
-#[test]
-fn a_frozen_rank_is_named_and_the_group_stopped() {
-    let dir = scratch("frozen");
-    let out = dir.join("out");
-    let sets = [
-        "train.max_steps=100000",
-        "comm_timeout_s=3",
-        "launcher.grace_period_s=2",
-    ];
-    let mut child = tiny(&dir, &out, &sets)
+/// Runs `launch 2` with `sets`, stops rank 1 with SIGSTOP after step 3, and
+/// returns how launch ended and what it said on stderr.
+fn freeze_rank1(dir: &Path, out: &Path, sets: &[&str]) -> (std::process::ExitStatus, String) {
+    let mut child = tiny(dir, out, sets)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -61,7 +55,7 @@ fn a_frozen_rank_is_named_and_the_group_stopped() {
     // SAFETY: signalling a rank process of this test.
     unsafe { libc::kill(rank1, libc::SIGSTOP) };
     let status = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_within(&mut child, Duration::from_secs(120))
+        wait_within(&mut child, Duration::from_secs(240))
     }));
     // SAFETY: as above; the stopped rank must not outlive the test.
     unsafe {
@@ -71,13 +65,49 @@ fn a_frozen_rank_is_named_and_the_group_stopped() {
     let status = status.expect("a frozen rank hangs the run");
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    (status, err)
+}
+
+/// Whether `line` names rank 1 as the rank that stopped the run.
+fn names_frozen_rank1(line: &str) -> bool {
+    line.contains("rank 1 did not arrive") || line.contains("rank 1 sent no heartbeat for 3 s")
+}
+
+#[test]
+fn a_frozen_rank_is_named_and_the_group_stopped() {
+    let dir = scratch("frozen");
+    let sets = [
+        "train.max_steps=100000",
+        "comm_timeout_s=3",
+        "launcher.grace_period_s=2",
+    ];
+    let (status, err) = freeze_rank1(&dir, &dir.join("out"), &sets);
     assert_eq!(status.code(), Some(1), "{err}");
     let head = headline(&err);
     assert!(head.starts_with("launch: error: rank 1 "), "{err}");
+    assert!(names_frozen_rank1(head), "{err}");
+}
+
+#[test]
+fn a_group_with_a_frozen_rank_is_restarted_and_finishes() {
+    let dir = scratch("frozen-restart");
+    let out = dir.join("out");
+    let sets = [
+        "train.max_steps=40",
+        "checkpoint.every_steps=5",
+        "comm_timeout_s=3",
+        "launcher.grace_period_s=2",
+        "launcher.max_restarts=1",
+    ];
+    let (status, err) = freeze_rank1(&dir, &out, &sets);
+    assert!(status.success(), "{err}");
+    let named = err.lines().find(|l| l.starts_with("launch: rank 1 "));
+    assert!(named.is_some_and(names_frozen_rank1), "{err}");
     assert!(
-        head.contains("did not arrive") || head.contains("sent no heartbeat for 3 s"),
+        err.contains("launch: restarting the group (restart 1 of 1)"),
         "{err}"
     );
+    assert_eq!(losses(&out.join("metrics.jsonl")).keys().max(), Some(&40));
 }
 
 #[test]
