@@ -126,11 +126,14 @@ impl<'a> Attempt<'a> {
                 continue;
             }
             r.log.finish(Duration::from_secs(2));
+            // A program that exits with a status says why last; a killed one may not have.
+            let last_error = r.log.last_error();
+            let last_error = last_error.or_else(|| st.code().and(r.log.last_line()));
             self.exits.push(Exit {
                 rank: self.base + i,
                 status: st,
                 after_stop: stopping,
-                last_error: r.log.last_error(),
+                last_error,
                 tail: r.log.tail(10),
                 log: r.log.path.clone(),
             });

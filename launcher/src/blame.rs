@@ -19,7 +19,7 @@ pub struct Exit {
     pub status: ExitStatus,
     /// Whether `launch` had begun to stop the group when it ended.
     pub after_stop: bool,
-    /// The last error line of its log (else its last line).
+    /// The last error line of its log (else, for an exit with a status, its last line).
     pub last_error: Option<String>,
     /// The last lines of its log, and where the log is.
     pub tail: Vec<String>,

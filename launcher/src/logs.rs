@@ -173,17 +173,20 @@ impl RankLog {
         }
     }
 
-    /// The line of the log that says why the rank failed: the last one
-    /// that reports an error or a panic, else the last line.
+    /// The last line of the log that reports an error or a panic.
     pub fn last_error(&self) -> Option<String> {
-        let lines = self.tail(200);
-        let error = lines.iter().rev().find(|l| {
+        self.tail(200).into_iter().rev().find(|l| {
             let l = l.to_lowercase();
             l.contains("error:") || l.contains("panicked at")
-        });
-        error
-            .or_else(|| lines.iter().rev().find(|l| !l.trim().is_empty()))
-            .cloned()
+        })
+    }
+
+    /// The last line of the log that is not blank.
+    pub fn last_line(&self) -> Option<String> {
+        self.tail(200)
+            .into_iter()
+            .rev()
+            .find(|l| !l.trim().is_empty())
     }
 
     /// The last `n` lines of the log.

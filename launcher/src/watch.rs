@@ -47,10 +47,11 @@ impl Watch {
         }
         self.next_poll = now + self.interval;
         for (i, seen) in self.seen.iter_mut().enumerate() {
-            let Ok(Some(v)) = self.store.try_get(&heartbeat::key(self.base + i)) else {
-                continue;
+            // The store cannot be read: nothing can be told this time.
+            let Ok(value) = self.store.try_get(&heartbeat::key(self.base + i)) else {
+                return None;
             };
-            let Some(beat) = Beat::decode(&v) else {
+            let Some(beat) = value.as_deref().and_then(Beat::decode) else {
                 continue;
             };
             if seen.is_none_or(|(tick, _)| tick != beat.tick) {
