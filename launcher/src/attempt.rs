@@ -15,8 +15,11 @@ use std::time::{Duration, Instant};
 
 /// One running rank of this node.
 pub struct Rank {
+    /// The rank's process (leader of its own process group).
     pub child: Child,
+    /// Where its output goes.
     pub log: RankLog,
+    /// How it ended, once it has.
     pub status: Option<ExitStatus>,
 }
 

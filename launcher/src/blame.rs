@@ -16,13 +16,15 @@ use std::time::Duration;
 pub struct Exit {
     /// Global rank.
     pub rank: usize,
+    /// How it ended.
     pub status: ExitStatus,
     /// Whether `launch` had begun to stop the group when it ended.
     pub after_stop: bool,
     /// The last error line of its log (else, for an exit with a status, its last line).
     pub last_error: Option<String>,
-    /// The last lines of its log, and where the log is.
+    /// The last lines of its log.
     pub tail: Vec<String>,
+    /// Where its log is.
     pub log: PathBuf,
 }
 
