@@ -5,21 +5,6 @@ use common::*;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// Waits for `child` up to `limit`; panics (after killing it) if it does not end.
-fn wait_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("launch did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn read_pids(dir: &std::path::Path, n: usize) -> Vec<i32> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

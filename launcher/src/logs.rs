@@ -173,6 +173,22 @@ impl RankLog {
         }
     }
 
+    /// The last line of the log that reports an error or a panic.
+    pub fn last_error(&self) -> Option<String> {
+        self.tail(200).into_iter().rev().find(|l| {
+            let l = l.to_lowercase();
+            l.contains("error:") || l.contains("panicked at")
+        })
+    }
+
+    /// The last line of the log that is not blank.
+    pub fn last_line(&self) -> Option<String> {
+        self.tail(200)
+            .into_iter()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+    }
+
     /// The last `n` lines of the log.
     pub fn tail(&self, n: usize) -> Vec<String> {
         let text = std::fs::read(&self.path).unwrap_or_default();

@@ -2,6 +2,8 @@
 //! ranked processes (the trainer, or any program), like `torchrun`.
 //! It never links libtorch and never touches a GPU.
 
+mod attempt;
+mod blame;
 mod cli;
 mod export;
 mod finished;
@@ -10,6 +12,7 @@ mod lock;
 mod logs;
 mod signals;
 mod supervise;
+mod watch;
 
 use anyhow::{bail, Context, Result};
 use cli::{Command, NodeOpts};
@@ -112,6 +115,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
                 Some(yaml),
             )?;
             group.grace = Duration::from_secs_f64(cfg.launcher.grace_period_s.max(0.0));
+            group.comm_timeout = Duration::from_secs_f64(cfg.comm_timeout_s);
             let code = supervise_group(group, &node)?;
             if code == ExitCode::SUCCESS {
                 push_final(cfg, &node)?;
@@ -244,6 +248,7 @@ fn group(
         config_yaml,
         max_restarts,
         grace: Duration::from_secs(10),
+        comm_timeout: rendezvous::DEFAULT_COMM_TIMEOUT,
         peers,
     })
 }

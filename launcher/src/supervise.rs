@@ -1,15 +1,17 @@
 //! Spawning and supervising one node's group of ranks: per-rank logs, fail
 //! fast (SIGTERM the others, SIGKILL after a grace period), forwarded stop
-//! signals, and whole-group restarts.
+//! signals, heartbeats, and whole-group restarts.
 
+use crate::attempt::{Attempt, Rank};
 use crate::logs::{self, RankLog};
 use crate::signals;
+use crate::watch::Watch;
 use anyhow::{Context, Result};
 use rendezvous::{RankEnv, StoreClient, ENV_CONFIG};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Everything needed to start this node's ranks.
 pub struct Group {
@@ -27,6 +29,8 @@ pub struct Group {
     pub config_yaml: Option<String>,
     pub max_restarts: u32,
     pub grace: Duration,
+    /// How long a collective may take, and a rank's heartbeat stay silent.
+    pub comm_timeout: Duration,
     /// Store connection used to tell other nodes of a failure (multi-node).
     pub peers: Option<StoreClient>,
 }
@@ -41,12 +45,6 @@ pub enum Outcome {
 /// Key under which a failing node tells the others to stop.
 pub const ABORT_KEY: &str = "launch/abort";
 
-struct Rank {
-    child: Child,
-    log: RankLog,
-    status: Option<ExitStatus>,
-}
-
 /// Words for an exit status: "exited with status 3", "was killed by signal 9 (SIGKILL)".
 pub fn describe(status: ExitStatus) -> String {
     match (status.code(), status.signal()) {
@@ -56,7 +54,8 @@ pub fn describe(status: ExitStatus) -> String {
     }
 }
 
-fn kill_group(child: &Child, sig: i32) {
+/// Sends `sig` to a rank's process group.
+pub fn kill_group(child: &Child, sig: i32) {
     // Each rank leads its own process group: this reaches its children too.
     // SAFETY: plain syscall on a pid we spawned.
     unsafe {
@@ -111,6 +110,7 @@ impl Group {
             master_port: self.master_port,
             run_id: self.run_id.clone(),
             attempt,
+            comm_timeout: self.comm_timeout,
         };
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
@@ -173,100 +173,17 @@ impl Group {
             }
         }
         let base = self.node_rank * self.nproc;
-        let (mut handled, mut stop_signal) = (signals::received().0, None);
-        let mut failure: Option<String> = None;
-        let mut kill_at: Option<Instant> = None;
-        let mut next_poll = Instant::now();
-        loop {
-            let (count, sig) = signals::received();
-            if count > handled {
-                if stop_signal.is_none() {
-                    eprintln!(
-                        "launch: {} received, stopping every rank (again to kill at once)",
-                        signals::name(sig)
-                    );
-                    stop_signal = Some(sig);
-                    ranks
-                        .iter()
-                        .filter(|r| r.status.is_none())
-                        .for_each(|r| kill_group(&r.child, sig));
-                } else {
-                    ranks
-                        .iter()
-                        .filter(|r| r.status.is_none())
-                        .for_each(|r| kill_group(&r.child, libc::SIGKILL));
-                }
-                handled = count;
-            }
-            for (i, r) in ranks.iter_mut().enumerate() {
-                if r.status.is_none() {
-                    if let Some(st) = r.child.try_wait()? {
-                        r.status = Some(st);
-                        if !st.success() && failure.is_none() && stop_signal.is_none() {
-                            r.log.finish(Duration::from_secs(2));
-                            let tail = r
-                                .log
-                                .tail(10)
-                                .iter()
-                                .map(|l| format!("  | {l}"))
-                                .collect::<Vec<_>>()
-                                .join("\n");
-                            failure = Some(format!(
-                                "rank {} {}; last lines of {}:\n{tail}",
-                                base + i,
-                                describe(st),
-                                r.log.path.display()
-                            ));
-                        }
-                    }
-                }
-            }
-            if failure.is_none() && stop_signal.is_none() && Instant::now() >= next_poll {
-                next_poll = Instant::now() + Duration::from_millis(250);
-                if let Some(store) = self.peers.as_mut() {
-                    if let Ok(Some(why)) = store.try_get(ABORT_KEY) {
-                        failure = Some(format!(
-                            "stopping: another node failed: {}",
-                            String::from_utf8_lossy(&why)
-                        ));
-                    }
-                }
-            }
-            if failure.is_some() && kill_at.is_none() {
-                if let (Some(store), Some(why)) = (self.peers.as_mut(), failure.as_ref()) {
-                    if !why.starts_with("stopping: another node") {
-                        let first = why.lines().next().unwrap_or_default();
-                        let _ = store.set(
-                            ABORT_KEY,
-                            format!("node {}: {first}", self.node_rank).as_bytes(),
-                        );
-                    }
-                }
-                ranks
-                    .iter()
-                    .filter(|r| r.status.is_none())
-                    .for_each(|r| kill_group(&r.child, libc::SIGTERM));
-                kill_at = Some(Instant::now() + self.grace);
-            }
-            if kill_at.is_some_and(|t| Instant::now() >= t) {
-                ranks
-                    .iter()
-                    .filter(|r| r.status.is_none())
-                    .for_each(|r| kill_group(&r.child, libc::SIGKILL));
-            }
-            if ranks.iter().all(|r| r.status.is_some()) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        ranks
-            .iter()
-            .for_each(|r| r.log.finish(Duration::from_secs(2)));
-        Ok(match (stop_signal, failure) {
-            (Some(sig), _) => Outcome::Stopped(sig),
-            (None, Some(why)) => Outcome::Failed(why),
-            (None, None) => Outcome::Success,
-        })
+        let watch = StoreClient::connect(
+            &self.master_addr,
+            self.master_port,
+            &self.run_id,
+            &rendezvous::attempt_prefix(attempt),
+            Duration::from_secs(10),
+        )
+        .ok()
+        .map(|store| Watch::new(store, base, self.nproc, self.comm_timeout));
+        let peers = self.peers.as_mut();
+        Attempt::new(ranks, base, self.node_rank, self.grace, peers, watch).run()
     }
 }
 

@@ -1,7 +1,8 @@
 //! The store client used by ranks and by `launch` on other nodes.
 
+use crate::auth::{self, Secret};
 use crate::proto::{self, OK};
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
@@ -12,10 +13,37 @@ pub struct StoreClient {
     w: BufWriter<TcpStream>,
     prefix: String,
     local: SocketAddr,
+    host: String,
+    port: u16,
+    secret: Secret,
 }
 
 fn err(kind: io::ErrorKind, m: String) -> io::Error {
     io::Error::new(kind, m)
+}
+
+/// Opens a TCP connection to `host:port`, retrying until `timeout`.
+fn reach(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let attempt = (host, port)
+            .to_socket_addrs()
+            .and_then(|mut a| {
+                a.next()
+                    .ok_or_else(|| err(io::ErrorKind::NotFound, format!("no address for {host}")))
+            })
+            .and_then(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)));
+        match attempt {
+            Ok(s) => return Ok(s),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(err(
+                    e.kind(),
+                    format!("cannot reach the rendezvous store at {host}:{port}: {e}"),
+                ))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
 }
 
 impl StoreClient {
@@ -28,58 +56,43 @@ impl StoreClient {
         prefix: &str,
         timeout: Duration,
     ) -> io::Result<StoreClient> {
-        let deadline = Instant::now() + timeout;
-        let stream = loop {
-            let attempt = (host, port)
-                .to_socket_addrs()
-                .and_then(|mut a| {
-                    a.next().ok_or_else(|| {
-                        err(io::ErrorKind::NotFound, format!("no address for {host}"))
-                    })
-                })
-                .and_then(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)));
-            match attempt {
-                Ok(s) => break s,
-                Err(e) if Instant::now() >= deadline => {
-                    return Err(err(
-                        e.kind(),
-                        format!("cannot reach the rendezvous store at {host}:{port}: {e}"),
-                    ))
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(50)),
-            }
-        };
+        let secret = Secret::new(secret);
+        let stream = reach(host, port, timeout)?;
         stream.set_nodelay(true)?;
         let local = stream.local_addr()?;
         let mut r = BufReader::new(stream.try_clone()?);
         let mut w = BufWriter::new(stream);
         r.get_ref()
             .set_read_timeout(Some(Duration::from_secs(30)))?;
-        let greeting = proto::read_line(&mut r)?;
-        let nonce = greeting
-            .strip_prefix(proto::GREETING)
-            .map(str::trim)
-            .ok_or_else(|| {
-                err(
-                    io::ErrorKind::InvalidData,
-                    format!("{host}:{port} is not a Ferrospeed store"),
-                )
+        secret
+            .answer(auth::STORE, &mut r, &mut w)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::InvalidData => err(e.kind(), format!("{host}:{port} is not a Ferrospeed store")),
+                io::ErrorKind::PermissionDenied => err(e.kind(), format!("the rendezvous store at {host}:{port} refused this process: wrong run secret (FERROSPEED_RUN_ID)")),
+                _ => e,
             })?;
-        writeln!(w, "AUTH {}", proto::proof(secret, nonce))?;
-        w.flush()?;
-        if proto::read_line(&mut r)? != "OK" {
-            return Err(err(
-                io::ErrorKind::PermissionDenied,
-                format!("the rendezvous store at {host}:{port} refused this process: wrong run secret (FERROSPEED_RUN_ID)"),
-            ));
-        }
         r.get_ref().set_read_timeout(None)?;
         Ok(StoreClient {
             r,
             w,
             prefix: prefix.to_string(),
             local,
+            host: host.to_string(),
+            port,
+            secret,
         })
+    }
+
+    /// A second connection to the same store, in the same namespace (for
+    /// another thread).
+    pub fn reconnect(&self, timeout: Duration) -> io::Result<StoreClient> {
+        let secret = self.secret.text();
+        StoreClient::connect(&self.host, self.port, secret, &self.prefix, timeout)
+    }
+
+    /// The run's secret, to admit peers on other links ([`Secret::challenge`]).
+    pub fn secret(&self) -> &Secret {
+        &self.secret
     }
 
     /// This end's address as the store sees it: a routable address of this host.

@@ -9,6 +9,10 @@ use std::time::Duration;
 pub const ENV_RUN_ID: &str = "FERROSPEED_RUN_ID";
 /// The restart attempt, from 0.
 pub const ENV_ATTEMPT: &str = "FERROSPEED_ATTEMPT";
+/// Seconds a collective may take before it fails (`comm_timeout_s`).
+pub const ENV_COMM_TIMEOUT: &str = "FERROSPEED_COMM_TIMEOUT_S";
+/// The collective timeout when none is given, as NCCL's watchdog.
+pub const DEFAULT_COMM_TIMEOUT: Duration = Duration::from_secs(600);
 /// Path of the resolved configuration (YAML) when a config drives the run.
 pub const ENV_CONFIG: &str = "FERROSPEED_CONFIG";
 
@@ -23,6 +27,8 @@ pub struct RankEnv {
     pub master_port: u16,
     pub run_id: String,
     pub attempt: u32,
+    /// How long a collective may take before it fails on every rank.
+    pub comm_timeout: Duration,
 }
 
 impl RankEnv {
@@ -37,6 +43,10 @@ impl RankEnv {
             ("MASTER_PORT", self.master_port.to_string()),
             (ENV_RUN_ID, self.run_id.clone()),
             (ENV_ATTEMPT, self.attempt.to_string()),
+            (
+                ENV_COMM_TIMEOUT,
+                self.comm_timeout.as_secs_f64().to_string(),
+            ),
         ]
     }
 
@@ -64,6 +74,17 @@ impl RankEnv {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
+            comm_timeout: match std::env::var(ENV_COMM_TIMEOUT) {
+                Err(_) => DEFAULT_COMM_TIMEOUT,
+                Ok(v) => v
+                    .parse()
+                    .ok()
+                    .and_then(|s: f64| Duration::try_from_secs_f64(s).ok())
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        format!("environment variable {ENV_COMM_TIMEOUT}={v:?} is not a positive number of seconds")
+                    })?,
+            },
         };
         if env.rank >= env.world_size || env.local_rank >= env.local_world_size {
             return Err(format!(
@@ -74,6 +95,10 @@ impl RankEnv {
         Ok(env)
     }
 
+    /// Seconds a collective may take before it fails (`comm_timeout_s`).
+    pub const ENV_COMM_TIMEOUT: &str = "FERROSPEED_COMM_TIMEOUT_S";
+    /// The collective timeout when none is given, as NCCL's watchdog.
+    pub const DEFAULT_COMM_TIMEOUT: Duration = Duration::from_secs(600);
     /// Path of the resolved configuration, if `launch` wrote one.
     pub fn config_path() -> Option<PathBuf> {
         std::env::var_os(ENV_CONFIG).map(PathBuf::from)
@@ -81,13 +106,18 @@ impl RankEnv {
 
     /// Connects to the run's store, in this attempt's namespace.
     pub fn store(&self, timeout: Duration) -> std::io::Result<StoreClient> {
-        let prefix = format!("attempt-{}/", self.attempt);
         StoreClient::connect(
             &self.master_addr,
             self.master_port,
             &self.run_id,
-            &prefix,
+            &attempt_prefix(self.attempt),
             timeout,
         )
     }
+}
+
+/// The store namespace of restart attempt `attempt`: keys of one attempt
+/// never meet another's.
+pub fn attempt_prefix(attempt: u32) -> String {
+    format!("attempt-{attempt}/")
 }

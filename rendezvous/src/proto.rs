@@ -1,12 +1,10 @@
-//! Wire format: a challenge handshake, then length-prefixed requests.
+//! Wire format: a challenge handshake ([`crate::auth`]), then length-prefixed requests.
 //!
 //! Request: op (1 byte) | key length (u32 LE) | key | payload length (u64 LE) | payload.
 //! Response: status (1 byte) | payload length (u64 LE) | payload.
 
-use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
 
-pub const GREETING: &str = "FSTORE1";
 pub const OP_SET: u8 = b'S';
 pub const OP_GET: u8 = b'G';
 pub const OP_TRY: u8 = b'T';
@@ -16,16 +14,6 @@ pub const MISSING: u8 = 1;
 pub const BAD: u8 = 2;
 /// Largest value the store accepts (the NCCL id is 128 bytes; addresses are short).
 pub const MAX_VALUE: u64 = 1 << 20;
-
-/// The answer a client gives to the server's nonce.
-pub fn proof(secret: &str, nonce: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"ferrospeed-store\0");
-    h.update(secret.as_bytes());
-    h.update(b"\0");
-    h.update(nonce.as_bytes());
-    hex::encode(h.finalize())
-}
 
 pub fn read_line(r: &mut impl Read) -> io::Result<String> {
     let mut out = Vec::new();

@@ -1,9 +1,10 @@
 //! The store server: one thread per connection, values in a map guarded by a
 //! mutex, blocking reads woken by a condition variable.
 
+use crate::auth::{self, Secret};
 use crate::proto::{self, BAD, MISSING, OK};
 use std::collections::HashMap;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ impl StoreServer {
         let listener = TcpListener::bind(bind)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
-        let secret = secret.to_string();
+        let secret = Secret::new(secret);
         std::thread::Builder::new()
             .name("store-accept".into())
             .spawn(move || {
@@ -48,23 +49,16 @@ impl StoreServer {
     }
 }
 
-fn serve(stream: TcpStream, shared: &Shared, secret: &str) -> io::Result<()> {
+fn serve(stream: TcpStream, shared: &Shared, secret: &Secret) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut r = BufReader::new(stream.try_clone()?);
     let mut w = BufWriter::new(stream);
-    let nonce = crate::new_secret();
-    writeln!(w, "{} {nonce}", proto::GREETING)?;
-    w.flush()?;
     // A client has a few seconds to prove it knows the secret.
     r.get_ref()
         .set_read_timeout(Some(Duration::from_secs(10)))?;
-    let answer = proto::read_line(&mut r)?;
-    if answer.strip_prefix("AUTH ") != Some(proto::proof(secret, &nonce).as_str()) {
-        writeln!(w, "DENIED")?;
-        return w.flush();
+    if !secret.challenge(auth::STORE, &mut r, &mut w)? {
+        return Ok(());
     }
-    writeln!(w, "OK")?;
-    w.flush()?;
     r.get_ref().set_read_timeout(None)?;
     loop {
         let (op, key, payload) = match proto::read_request(&mut r) {

@@ -99,6 +99,12 @@ pub(crate) fn validate(c: &Config) -> Result<(), String> {
     if c.logging.every_steps == 0 {
         return Err("`logging.every_steps` must be at least 1".into());
     }
+    if !(c.comm_timeout_s.is_finite() && c.comm_timeout_s > 0.0) {
+        return Err(format!(
+            "`comm_timeout_s` must be a positive number of seconds (default 600), got {}",
+            c.comm_timeout_s
+        ));
+    }
     if c.checkpoint.every_steps == Some(0) {
         return Err("`checkpoint.every_steps` must be at least 1 (or left out)".into());
     }

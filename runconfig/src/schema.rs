@@ -35,6 +35,11 @@ pub struct Config {
     /// Communication backend: `auto` (nccl with GPUs, else cpu), `nccl` or `cpu`.
     #[serde(default)]
     pub comm: CommKind,
+    /// Seconds a collective may wait for the other ranks before the run
+    /// fails naming the rank that did not arrive; also how long `launch`
+    /// lets a rank's heartbeat stay silent.
+    #[serde(default = "default_comm_timeout")]
+    pub comm_timeout_s: f64,
     /// Where ranks compute: `auto` (GPU `LOCAL_RANK` when CUDA is usable), `cpu` or `cuda`.
     #[serde(default)]
     pub device: DeviceKind,
@@ -335,4 +340,7 @@ fn default_log_every() -> u64 {
 }
 fn default_grace() -> f64 {
     10.0
+}
+fn default_comm_timeout() -> f64 {
+    600.0
 }

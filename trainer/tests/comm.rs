@@ -175,3 +175,119 @@ fn nccl_from_the_torch_wheel_is_found_and_loadable() {
         std::fs::canonicalize(&found).unwrap()
     );
 }
+
+/// Runs `body` on a thread and waits for it at most `limit` (a hang fails the test).
+fn within<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(body());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("did not finish within {limit:?}"))
+}
+
+fn store(port: u16, secret: &str) -> StoreClient {
+    StoreClient::connect("127.0.0.1", port, secret, "", Duration::from_secs(10)).unwrap()
+}
+
+/// Connects `rank` of a world of 2 (with `timeout`, else the default), then
+/// all-reduces its index + 1.
+fn rank_of_two(port: u16, rank: usize, timeout: Option<Duration>) -> anyhow::Result<f64> {
+    let mut store = store(port, "t");
+    let mut comm = match timeout {
+        Some(t) => CpuComm::connect_within(rank, 2, &mut store, t)?,
+        None => CpuComm::connect(rank, 2, &mut store)?,
+    };
+    let mut t = Tensor::from_slice(&[rank as f64 + 1.0]);
+    comm.all_reduce(&mut t, ReduceOp::Sum)?;
+    Ok(t.double_value(&[0]))
+}
+
+#[test]
+fn strangers_on_the_ring_port_are_dropped_and_the_ring_connects() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let server = StoreServer::start("127.0.0.1:0".parse().unwrap(), "t").unwrap();
+    let port = server.addr().port();
+    let rank0 = std::thread::spawn(move || rank_of_two(port, 0, None));
+    // Rank 0's ring port, as a port scan would find it.
+    let addr = String::from_utf8(
+        store(port, "t")
+            .get("cpu-comm/addr/0", Duration::from_secs(30))
+            .unwrap(),
+    )
+    .unwrap();
+    // Connected before rank 1: a silent stranger, one sending garbage that
+    // claims to be rank 1, and one that guesses the secret.
+    let mut silent = TcpStream::connect(&addr).unwrap();
+    let mut garbage = TcpStream::connect(&addr).unwrap();
+    garbage.write_all(&1u64.to_le_bytes()).unwrap();
+    garbage.write_all(b"AUTH 0000\n").unwrap();
+    let mut guess = TcpStream::connect(&addr).unwrap();
+    guess
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut challenge = [0u8; 7];
+    guess.read_exact(&mut challenge).unwrap();
+    assert_eq!(&challenge, b"FRING1 ");
+    guess
+        .write_all(format!("AUTH {}\n", "ab".repeat(32)).as_bytes())
+        .unwrap();
+    let mut reply = String::new();
+    let _ = guess.read_to_string(&mut reply);
+    assert!(reply.ends_with("DENIED\n"), "{reply:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    let sums = within(Duration::from_secs(60), move || {
+        let rank1 = rank_of_two(port, 1, None).unwrap();
+        (rank0.join().unwrap().unwrap(), rank1)
+    });
+    assert_eq!(sums, (3.0, 3.0));
+    // The silent stranger saw a challenge, then was dropped.
+    silent
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut seen = String::new();
+    silent.read_to_string(&mut seen).unwrap();
+    assert!(seen.starts_with("FRING1 "), "{seen:?}");
+}
+
+#[test]
+fn a_rank_that_leaves_is_named_with_the_operation() {
+    let server = StoreServer::start("127.0.0.1:0".parse().unwrap(), "t").unwrap();
+    let port = server.addr().port();
+    let leaver = std::thread::spawn(move || {
+        drop(CpuComm::connect(1, 2, &mut store(port, "t")).unwrap());
+    });
+    let err = within(Duration::from_secs(60), move || {
+        let mut comm = CpuComm::connect(0, 2, &mut store(port, "t")).unwrap();
+        leaver.join().unwrap();
+        comm.all_gather(&Tensor::ones([1000], (Kind::Float, tch::Device::Cpu)))
+            .unwrap_err()
+    });
+    assert_eq!(
+        format!("{err:#}"),
+        "rank 0: all_gather: lost the connection from rank 1 (it exited or failed)"
+    );
+}
+
+#[test]
+fn a_collective_a_rank_never_enters_times_out_naming_that_rank() {
+    let server = StoreServer::start("127.0.0.1:0".parse().unwrap(), "t").unwrap();
+    let port = server.addr().port();
+    let timeout = Duration::from_secs(3);
+    // Rank 1 connects and stays alive (beating) but never enters the all-reduce.
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let comm = CpuComm::connect_within(1, 2, &mut store(port, "t"), timeout).unwrap();
+        let _ = wait.recv();
+        drop(comm);
+    });
+    let err = within(Duration::from_secs(60), move || {
+        rank_of_two(port, 0, Some(timeout)).unwrap_err()
+    });
+    drop(release);
+    assert_eq!(
+        format!("{err:#}"),
+        "rank 0: all_reduce: rank 1 did not arrive within 3 s (comm_timeout_s); it has not entered this collective"
+    );
+}

@@ -6,7 +6,8 @@ use rendezvous::RankEnv;
 use runconfig::CommKind;
 use std::time::Duration;
 
-/// Connects this rank to the others with the backend `kind` asks for.
+/// Connects this rank to the others with the backend `kind` asks for; a
+/// collective that does not complete within `env.comm_timeout` fails.
 pub fn connect(env: &RankEnv, kind: CommKind) -> Result<Box<dyn Comm>> {
     let mut store = env
         .store(Duration::from_secs(120))
@@ -17,17 +18,13 @@ pub fn connect(env: &RankEnv, kind: CommKind) -> Result<Box<dyn Comm>> {
         k => k,
     };
     match kind {
-        CommKind::Cpu => Ok(Box::new(CpuComm::connect(
+        CommKind::Cpu => Ok(Box::new(CpuComm::connect_within(
             env.rank,
             env.world_size,
             &mut store,
+            env.comm_timeout,
         )?)),
-        CommKind::Nccl => Ok(Box::new(NcclComm::connect(
-            env.rank,
-            env.world_size,
-            env.local_rank,
-            &mut store,
-        )?)),
+        CommKind::Nccl => Ok(Box::new(NcclComm::connect(env, &mut store)?)),
         CommKind::Auto => unreachable!(),
     }
 }

@@ -6,11 +6,11 @@
 //! tensors are staged through host memory, so several ranks can share a GPU.
 
 use super::bytes::{host, nbytes, slice_mut};
-use super::{chunk_offsets, chunk_sizes, Comm, ReduceOp};
-use anyhow::{bail, Context, Result};
-use rendezvous::StoreClient;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use super::links::Links;
+use super::{chunk_offsets, chunk_sizes, ring, Comm, ReduceOp};
+use anyhow::{bail, Result};
+use rendezvous::{Heartbeat, StoreClient, DEFAULT_COMM_TIMEOUT};
+use std::sync::Arc;
 use std::time::Duration;
 use tch::{Kind, Tensor};
 
@@ -18,12 +18,10 @@ use tch::{Kind, Tensor};
 pub struct CpuComm {
     rank: usize,
     world: usize,
-    next: Option<TcpStream>,
-    prev: Option<TcpStream>,
+    links: Option<Links>,
     sent: u64,
+    heartbeat: Option<Arc<Heartbeat>>,
 }
-
-const SETUP_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl CpuComm {
     /// A world of one rank (no sockets).
@@ -31,86 +29,72 @@ impl CpuComm {
         CpuComm {
             rank: 0,
             world: 1,
-            next: None,
-            prev: None,
+            links: None,
             sent: 0,
+            heartbeat: None,
         }
     }
 
-    /// Publishes this rank's listening address in the store and connects the ring.
+    /// [`CpuComm::connect_within`] the default collective timeout.
     pub fn connect(rank: usize, world: usize, store: &mut StoreClient) -> Result<CpuComm> {
-        if world == 1 {
-            return Ok(CpuComm {
-                rank,
-                world,
-                next: None,
-                prev: None,
-                sent: 0,
-            });
-        }
-        // The address this host reaches the store from is reachable by the other nodes.
-        let listener = TcpListener::bind(SocketAddr::new(store.local_addr().ip(), 0))?;
-        let me = listener.local_addr()?;
-        store.set(&format!("cpu-comm/addr/{rank}"), me.to_string().as_bytes())?;
-        let to = (rank + 1) % world;
-        let addr = store.get(&format!("cpu-comm/addr/{to}"), SETUP_TIMEOUT)?;
-        let addr: SocketAddr = String::from_utf8_lossy(&addr)
-            .parse()
-            .context("bad peer address in the store")?;
-        let mut next = TcpStream::connect(addr)
-            .with_context(|| format!("rank {rank}: cannot connect to rank {to} at {addr}"))?;
-        next.write_all(&(rank as u64).to_le_bytes())?;
-        let (mut prev, _) = listener.accept()?;
-        let mut who = [0u8; 8];
-        prev.read_exact(&mut who)?;
-        let from = (rank + world - 1) % world;
-        if u64::from_le_bytes(who) != from as u64 {
-            bail!(
-                "rank {rank}: expected a connection from rank {from}, got rank {}",
-                u64::from_le_bytes(who)
-            );
-        }
-        for s in [&next, &prev] {
-            s.set_nodelay(true)?;
-        }
+        Self::connect_within(rank, world, store, DEFAULT_COMM_TIMEOUT)
+    }
+
+    /// Starts this rank's heartbeat, publishes its listening address in the
+    /// store and connects the ring. A collective that makes no progress for
+    /// `timeout` fails, naming the rank that did not arrive.
+    pub fn connect_within(
+        rank: usize,
+        world: usize,
+        store: &mut StoreClient,
+        timeout: Duration,
+    ) -> Result<CpuComm> {
+        let heartbeat = Arc::new(Heartbeat::start(store, rank, world, timeout)?);
+        let links = match world {
+            1 => None,
+            _ => {
+                let streams = ring::connect(rank, world, store, timeout)?;
+                Some(Links::new(rank, world, streams, timeout, heartbeat.clone()))
+            }
+        };
         Ok(CpuComm {
             rank,
             world,
-            next: Some(next),
-            prev: Some(prev),
+            links,
             sent: 0,
+            heartbeat: Some(heartbeat),
         })
     }
 
+    /// Counts a collective this rank enters (for the heartbeat).
+    fn begin(&self) {
+        if let Some(h) = &self.heartbeat {
+            h.enter();
+        }
+    }
+
+    fn links(&mut self) -> &mut Links {
+        self.links
+            .as_mut()
+            .expect("a world of several ranks has ring links")
+    }
+
     /// Sends `out` to the next rank while receiving `inp` from the previous one.
-    fn exchange(&mut self, out: &[u8], inp: &mut [u8]) -> Result<()> {
-        let (rank, world) = (self.rank, self.world);
-        let (next, prev) = (self.next.as_mut().unwrap(), self.prev.as_mut().unwrap());
-        std::thread::scope(|s| -> Result<()> {
-            let sender = s.spawn(move || next.write_all(out));
-            let got = prev.read_exact(inp);
-            let put = sender.join().expect("sender thread panicked");
-            got.with_context(|| {
-                format!(
-                    "rank {rank}: lost the connection from rank {} (did it exit?)",
-                    (rank + world - 1) % world
-                )
-            })?;
-            put.with_context(|| {
-                format!(
-                    "rank {rank}: lost the connection to rank {} (did it exit?)",
-                    (rank + 1) % world
-                )
-            })?;
-            Ok(())
-        })?;
+    fn exchange(&mut self, op: &str, out: &[u8], inp: &mut [u8]) -> Result<()> {
+        self.links().exchange(op, out, inp)?;
         self.sent += out.len() as u64;
         Ok(())
     }
 
     /// Ring all-gather of the byte blocks `sizes[i]` at `offsets[i]` of `buf`,
     /// block `rank` being already in place.
-    fn ring_gather(&mut self, buf: &Tensor, offsets: &[usize], sizes: &[usize]) -> Result<()> {
+    fn ring_gather(
+        &mut self,
+        op: &str,
+        buf: &Tensor,
+        offsets: &[usize],
+        sizes: &[usize],
+    ) -> Result<()> {
         let (r, w) = (self.rank, self.world);
         for step in 0..w - 1 {
             let (s, d) = ((r + w - step) % w, (r + 2 * w - step - 1) % w);
@@ -121,8 +105,87 @@ impl CpuComm {
                     slice_mut(buf, offsets[d], sizes[d]),
                 )
             };
-            self.exchange(out, inp)?;
+            self.exchange(op, out, inp)?;
         }
+        Ok(())
+    }
+
+    /// All-gather of equal-length host tensors (no length exchange).
+    fn gather_fixed(&mut self, op: &str, input: &Tensor) -> Result<Tensor> {
+        let n = nbytes(input);
+        let sizes = vec![n; self.world];
+        let offsets = chunk_offsets(&sizes);
+        let out = Tensor::empty(
+            [input.numel() as i64 * self.world as i64],
+            (input.kind(), tch::Device::Cpu),
+        );
+        // SAFETY: fresh contiguous host tensors.
+        unsafe { slice_mut(&out, offsets[self.rank], n) }
+            .copy_from_slice(unsafe { slice_mut(input, 0, n) });
+        self.ring_gather(op, &out, &offsets, &sizes)?;
+        Ok(out)
+    }
+
+    /// The all-gather of [`Comm::all_gather`], as part of `op`.
+    fn gather(&mut self, op: &str, input: &Tensor) -> Result<Tensor> {
+        if self.world == 1 {
+            return Ok(input.flatten(0, -1));
+        }
+        let device = input.device();
+        let input = host(&input.flatten(0, -1));
+        let lens = Tensor::from_slice(&[input.numel() as i64]);
+        let lens: Vec<i64> = Vec::try_from(self.gather_fixed(op, &lens)?)?;
+        let elt = input.kind().elt_size_in_bytes();
+        let sizes: Vec<usize> = lens.iter().map(|&n| n as usize * elt).collect();
+        let offsets = chunk_offsets(&sizes);
+        let total: i64 = lens.iter().sum();
+        let out = Tensor::empty([total], (input.kind(), tch::Device::Cpu));
+        // SAFETY: `out` is a fresh contiguous host tensor sized for every block.
+        unsafe { slice_mut(&out, offsets[self.rank], sizes[self.rank]) }
+            .copy_from_slice(unsafe { slice_mut(&input, 0, nbytes(&input)) });
+        self.ring_gather(op, &out, &offsets, &sizes)?;
+        Ok(out.to_device(device))
+    }
+
+    /// The reduce-scatter of [`Comm::reduce_scatter`], as part of `op`.
+    fn scatter(&mut self, op: &str, input: &Tensor, reduce: ReduceOp) -> Result<Tensor> {
+        check_reducible(input)?;
+        if self.world == 1 {
+            return Ok(finish(input.flatten(0, -1), reduce, 1));
+        }
+        let device = input.device();
+        let buf = host(&input.flatten(0, -1)).copy();
+        let (r, w) = (self.rank, self.world);
+        let sizes = chunk_sizes(buf.numel(), w);
+        let offsets = chunk_offsets(&sizes);
+        let elt = buf.kind().elt_size_in_bytes();
+        let mut scratch = vec![0u8; sizes[0] * elt];
+        for step in 0..w.saturating_sub(1) {
+            let (s, d) = ((r + 2 * w - step - 1) % w, (r + 2 * w - step - 2) % w);
+            // SAFETY: block s of the contiguous host `buf`, read while `scratch` is written.
+            let out = unsafe { slice_mut(&buf, offsets[s] * elt, sizes[s] * elt) };
+            let inp = &mut scratch[..sizes[d] * elt];
+            self.exchange(op, out, inp)?;
+            if sizes[d] > 0 {
+                let got = Tensor::from_data_size(inp, &[sizes[d] as i64], buf.kind());
+                let _ = buf
+                    .narrow(0, offsets[d] as i64, sizes[d] as i64)
+                    .g_add_(&got);
+            }
+        }
+        let mine = buf.narrow(0, offsets[r] as i64, sizes[r] as i64).copy();
+        Ok(finish(mine, reduce, w).to_device(device))
+    }
+
+    /// The all-reduce of [`Comm::all_reduce`], as part of `op`.
+    fn reduce(&mut self, op: &str, tensor: &mut Tensor, reduce: ReduceOp) -> Result<()> {
+        if self.world == 1 {
+            return Ok(());
+        }
+        let piece = self.scatter(op, tensor, ReduceOp::Sum)?;
+        let full = self.gather(op, &piece)?;
+        let full = finish(full, reduce, self.world).view(tensor.size().as_slice());
+        tensor.copy_(&full);
         Ok(())
     }
 }
@@ -154,63 +217,18 @@ impl Comm for CpuComm {
     }
 
     fn all_gather(&mut self, input: &Tensor) -> Result<Tensor> {
-        if self.world == 1 {
-            return Ok(input.flatten(0, -1));
-        }
-        let device = input.device();
-        let input = host(&input.flatten(0, -1));
-        let lens = Tensor::from_slice(&[input.numel() as i64]);
-        let lens: Vec<i64> = Vec::try_from(self.all_gather_fixed(&lens)?)?;
-        let elt = input.kind().elt_size_in_bytes();
-        let sizes: Vec<usize> = lens.iter().map(|&n| n as usize * elt).collect();
-        let offsets = chunk_offsets(&sizes);
-        let total: i64 = lens.iter().sum();
-        let out = Tensor::empty([total], (input.kind(), tch::Device::Cpu));
-        // SAFETY: `out` is a fresh contiguous host tensor sized for every block.
-        unsafe { slice_mut(&out, offsets[self.rank], sizes[self.rank]) }
-            .copy_from_slice(unsafe { slice_mut(&input, 0, nbytes(&input)) });
-        self.ring_gather(&out, &offsets, &sizes)?;
-        Ok(out.to_device(device))
+        self.begin();
+        self.gather("all_gather", input)
     }
 
     fn reduce_scatter(&mut self, input: &Tensor, op: ReduceOp) -> Result<Tensor> {
-        check_reducible(input)?;
-        if self.world == 1 {
-            return Ok(finish(input.flatten(0, -1), op, 1));
-        }
-        let device = input.device();
-        let buf = host(&input.flatten(0, -1)).copy();
-        let (r, w) = (self.rank, self.world);
-        let sizes = chunk_sizes(buf.numel(), w);
-        let offsets = chunk_offsets(&sizes);
-        let elt = buf.kind().elt_size_in_bytes();
-        let mut scratch = vec![0u8; sizes[0] * elt];
-        for step in 0..w.saturating_sub(1) {
-            let (s, d) = ((r + 2 * w - step - 1) % w, (r + 2 * w - step - 2) % w);
-            // SAFETY: block s of the contiguous host `buf`, read while `scratch` is written.
-            let out = unsafe { slice_mut(&buf, offsets[s] * elt, sizes[s] * elt) };
-            let inp = &mut scratch[..sizes[d] * elt];
-            self.exchange(out, inp)?;
-            if sizes[d] > 0 {
-                let got = Tensor::from_data_size(inp, &[sizes[d] as i64], buf.kind());
-                let _ = buf
-                    .narrow(0, offsets[d] as i64, sizes[d] as i64)
-                    .g_add_(&got);
-            }
-        }
-        let mine = buf.narrow(0, offsets[r] as i64, sizes[r] as i64).copy();
-        Ok(finish(mine, op, w).to_device(device))
+        self.begin();
+        self.scatter("reduce_scatter", input, op)
     }
 
     fn all_reduce(&mut self, tensor: &mut Tensor, op: ReduceOp) -> Result<()> {
-        if self.world == 1 {
-            return Ok(());
-        }
-        let piece = self.reduce_scatter(tensor, ReduceOp::Sum)?;
-        let full = self.all_gather(&piece)?;
-        let full = finish(full, op, self.world).view(tensor.size().as_slice());
-        tensor.copy_(&full);
-        Ok(())
+        self.begin();
+        self.reduce("all_reduce", tensor, op)
     }
 
     fn broadcast(&mut self, tensor: &mut Tensor, root: usize) -> Result<()> {
@@ -218,6 +236,7 @@ impl Comm for CpuComm {
         if root >= w {
             bail!("broadcast root {root} is not a rank of a world of {w}");
         }
+        self.begin();
         if w == 1 {
             return Ok(());
         }
@@ -227,20 +246,10 @@ impl Comm for CpuComm {
         let data = unsafe { slice_mut(&buf, 0, n) };
         let pos = (r + w - root) % w; // distance from the root along the ring
         if pos > 0 {
-            self.prev
-                .as_mut()
-                .unwrap()
-                .read_exact(data)
-                .with_context(|| format!("rank {r}: broadcast from rank {root} broke off"))?;
+            self.links().recv("broadcast", data)?;
         }
         if pos < w - 1 {
-            self.next
-                .as_mut()
-                .unwrap()
-                .write_all(data)
-                .with_context(|| {
-                    format!("rank {r}: broadcast to rank {} broke off", (r + 1) % w)
-                })?;
+            self.links().send("broadcast", data)?;
             self.sent += n as u64;
         }
         tensor.copy_(&buf);
@@ -248,29 +257,12 @@ impl Comm for CpuComm {
     }
 
     fn barrier(&mut self) -> Result<()> {
+        self.begin();
         let mut t = Tensor::from_slice(&[1i64]);
-        self.all_reduce(&mut t, ReduceOp::Sum)
+        self.reduce("barrier", &mut t, ReduceOp::Sum)
     }
 
     fn bytes_sent(&self) -> u64 {
         self.sent
-    }
-}
-
-impl CpuComm {
-    /// All-gather of equal-length host tensors (no length exchange).
-    fn all_gather_fixed(&mut self, input: &Tensor) -> Result<Tensor> {
-        let n = nbytes(input);
-        let sizes = vec![n; self.world];
-        let offsets = chunk_offsets(&sizes);
-        let out = Tensor::empty(
-            [input.numel() as i64 * self.world as i64],
-            (input.kind(), tch::Device::Cpu),
-        );
-        // SAFETY: fresh contiguous host tensors.
-        unsafe { slice_mut(&out, offsets[self.rank], n) }
-            .copy_from_slice(unsafe { slice_mut(input, 0, n) });
-        self.ring_gather(&out, &offsets, &sizes)?;
-        Ok(out)
     }
 }

@@ -7,8 +7,11 @@
 mod bytes;
 mod connect;
 mod cpu;
+mod links;
 mod nccl;
 mod nccl_lib;
+mod ring;
+mod watchdog;
 
 pub use connect::connect;
 pub use cpu::CpuComm;

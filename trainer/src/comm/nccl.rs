@@ -1,11 +1,16 @@
 //! The `nccl` backend: NCCL through cudarc, on CUDA tensors of this rank's
 //! GPU. Collectives run on the default stream, the one libtorch computes on,
-//! so they are ordered after the kernels that produce their inputs.
+//! so they are ordered after the kernels that produce their inputs. A
+//! [`Watchdog`] ends the rank when a collective does not complete within
+//! `comm_timeout_s`.
 
+use super::watchdog::Watchdog;
 use super::{chunk_offsets, chunk_sizes, Comm, ReduceOp};
 use anyhow::{bail, ensure, Context, Result};
 use cudarc::nccl::{result as nccl, sys};
-use rendezvous::StoreClient;
+use rendezvous::faults::PEER_FAILED;
+use rendezvous::{Heartbeat, RankEnv, StoreClient};
+use std::sync::Arc;
 use std::time::Duration;
 use tch::{Device, Kind, Tensor};
 
@@ -16,6 +21,8 @@ pub struct NcclComm {
     world: usize,
     device: Device,
     sent: u64,
+    heartbeat: Arc<Heartbeat>,
+    watchdog: Option<Watchdog>,
 }
 
 fn dtype(kind: Kind) -> Result<sys::ncclDataType_t> {
@@ -38,13 +45,9 @@ fn null_stream() -> sys::cudaStream_t {
 }
 
 impl NcclComm {
-    /// Opens NCCL on GPU `local_rank`; the unique id travels through the store.
-    pub fn connect(
-        rank: usize,
-        world: usize,
-        local_rank: usize,
-        store: &mut StoreClient,
-    ) -> Result<NcclComm> {
+    /// Opens NCCL on GPU `LOCAL_RANK`; the unique id travels through the store.
+    pub fn connect(env: &RankEnv, store: &mut StoreClient) -> Result<NcclComm> {
+        let (rank, world, local_rank) = (env.rank, env.world_size, env.local_rank);
         if !crate::cuda::driver_present() {
             bail!("comm: nccl needs an NVIDIA GPU, and this machine has no NVIDIA driver; use `comm: cpu` (or `auto`)");
         }
@@ -75,12 +78,16 @@ impl NcclComm {
         unsafe { nccl::comm_init_rank(&mut comm, world as i32, id, rank as i32) }.map_err(|e| {
             anyhow::anyhow!("ncclCommInitRank with {} failed: {e:?}", lib.display())
         })?;
+        let heartbeat = Arc::new(Heartbeat::start(store, rank, world, env.comm_timeout)?);
+        let watchdog = Watchdog::start(ctx, comm, rank, env.comm_timeout, heartbeat.clone())?;
         Ok(NcclComm {
             comm,
             rank,
             world,
             device: Device::Cuda(local_rank),
             sent: 0,
+            heartbeat,
+            watchdog: Some(watchdog),
         })
     }
 
@@ -88,9 +95,23 @@ impl NcclComm {
         t.to_device(self.device).contiguous()
     }
 
-    fn check(r: std::result::Result<nccl::NcclStatus, nccl::NcclError>, what: &str) -> Result<()> {
-        r.map(|_| ())
-            .map_err(|e| anyhow::anyhow!("NCCL {what} failed: {e:?} (did another rank exit?)"))
+    /// Enqueues one NCCL call of collective `op` under the watchdog.
+    fn run(
+        &self,
+        op: &'static str,
+        call: impl FnOnce() -> std::result::Result<nccl::NcclStatus, nccl::NcclError>,
+    ) -> Result<()> {
+        self.heartbeat.enter();
+        let rank = self.rank;
+        let watchdog = self
+            .watchdog
+            .as_ref()
+            .expect("the watchdog runs until drop");
+        watchdog.watch(op, || {
+            call().map(|_| ()).map_err(|e| {
+                anyhow::anyhow!("rank {rank}: {op}: NCCL failed: {e:?} (perhaps {PEER_FAILED})")
+            })
+        })
     }
 }
 
@@ -108,20 +129,18 @@ impl Comm for NcclComm {
         let mut lens = Tensor::from_slice(&[input.numel() as i64]).to_device(self.device);
         let all_lens = {
             let out = Tensor::zeros([self.world as i64], (Kind::Int64, self.device));
+            let dt = dtype(Kind::Int64)?;
             // SAFETY: device buffers of the sizes given.
-            Self::check(
-                unsafe {
-                    nccl::all_gather(
-                        lens.data_ptr(),
-                        out.data_ptr(),
-                        1,
-                        dtype(Kind::Int64)?,
-                        self.comm,
-                        null_stream(),
-                    )
-                },
-                "all-gather",
-            )?;
+            self.run("all_gather", || unsafe {
+                nccl::all_gather(
+                    lens.data_ptr(),
+                    out.data_ptr(),
+                    1,
+                    dt,
+                    self.comm,
+                    null_stream(),
+                )
+            })?;
             lens = out;
             Vec::<i64>::try_from(&lens.to_device(Device::Cpu))?
         };
@@ -139,20 +158,18 @@ impl Comm for NcclComm {
         };
         let out = Tensor::empty([max * self.world as i64], (padded.kind(), self.device));
         if max > 0 {
+            let dt = dtype(padded.kind())?;
             // SAFETY: `out` holds world x max elements; `padded` max.
-            Self::check(
-                unsafe {
-                    nccl::all_gather(
-                        padded.data_ptr(),
-                        out.data_ptr(),
-                        max as usize,
-                        dtype(padded.kind())?,
-                        self.comm,
-                        null_stream(),
-                    )
-                },
-                "all-gather",
-            )?;
+            self.run("all_gather", || unsafe {
+                nccl::all_gather(
+                    padded.data_ptr(),
+                    out.data_ptr(),
+                    max as usize,
+                    dt,
+                    self.comm,
+                    null_stream(),
+                )
+            })?;
         }
         self.sent += (max as usize * padded.kind().elt_size_in_bytes()) as u64;
         if all_lens.iter().all(|&n| n == max) {
@@ -180,21 +197,19 @@ impl Comm for NcclComm {
         let each = n / self.world;
         let out = Tensor::empty([each as i64], (flat.kind(), self.device));
         if each > 0 {
+            let dt = dtype(flat.kind())?;
             // SAFETY: `flat` holds world x each elements, `out` each.
-            Self::check(
-                unsafe {
-                    nccl::reduce_scatter(
-                        flat.data_ptr(),
-                        out.data_ptr(),
-                        each,
-                        dtype(flat.kind())?,
-                        sys::ncclRedOp_t::ncclSum,
-                        self.comm,
-                        null_stream(),
-                    )
-                },
-                "reduce-scatter",
-            )?;
+            self.run("reduce_scatter", || unsafe {
+                nccl::reduce_scatter(
+                    flat.data_ptr(),
+                    out.data_ptr(),
+                    each,
+                    dt,
+                    sys::ncclRedOp_t::ncclSum,
+                    self.comm,
+                    null_stream(),
+                )
+            })?;
         }
         self.sent += (n * flat.kind().elt_size_in_bytes()) as u64 * (self.world as u64 - 1)
             / self.world as u64;
@@ -207,21 +222,19 @@ impl Comm for NcclComm {
     fn all_reduce(&mut self, tensor: &mut Tensor, op: ReduceOp) -> Result<()> {
         let buf = self.on_device(tensor);
         if buf.numel() > 0 {
+            let dt = dtype(buf.kind())?;
             // SAFETY: in-place all-reduce on a contiguous device buffer.
-            Self::check(
-                unsafe {
-                    nccl::all_reduce(
-                        buf.data_ptr(),
-                        buf.data_ptr(),
-                        buf.numel(),
-                        dtype(buf.kind())?,
-                        sys::ncclRedOp_t::ncclSum,
-                        self.comm,
-                        null_stream(),
-                    )
-                },
-                "all-reduce",
-            )?;
+            self.run("all_reduce", || unsafe {
+                nccl::all_reduce(
+                    buf.data_ptr(),
+                    buf.data_ptr(),
+                    buf.numel(),
+                    dt,
+                    sys::ncclRedOp_t::ncclSum,
+                    self.comm,
+                    null_stream(),
+                )
+            })?;
         }
         self.sent += (2 * buf.numel() * buf.kind().elt_size_in_bytes()) as u64;
         let buf = match op {
@@ -241,21 +254,19 @@ impl Comm for NcclComm {
         );
         let buf = self.on_device(tensor);
         if buf.numel() > 0 {
+            let dt = dtype(buf.kind())?;
             // SAFETY: in-place broadcast on a contiguous device buffer.
-            Self::check(
-                unsafe {
-                    nccl::broadcast(
-                        buf.data_ptr(),
-                        buf.data_ptr(),
-                        buf.numel(),
-                        dtype(buf.kind())?,
-                        root as i32,
-                        self.comm,
-                        null_stream(),
-                    )
-                },
-                "broadcast",
-            )?;
+            self.run("broadcast", || unsafe {
+                nccl::broadcast(
+                    buf.data_ptr(),
+                    buf.data_ptr(),
+                    buf.numel(),
+                    dt,
+                    root as i32,
+                    self.comm,
+                    null_stream(),
+                )
+            })?;
         }
         tensor.copy_(&buf);
         Ok(())
@@ -275,7 +286,8 @@ impl Comm for NcclComm {
 
 impl Drop for NcclComm {
     fn drop(&mut self) {
-        // SAFETY: the communicator was created by comm_init_rank and is dropped once.
+        drop(self.watchdog.take()); // waits for the collectives in flight
+                                    // SAFETY: the communicator was created by comm_init_rank and is dropped once.
         let _ = unsafe { nccl::comm_destroy(self.comm) };
     }
 }

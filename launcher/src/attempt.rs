@@ -1,0 +1,207 @@
+//! Supervising one attempt of a group: reap exits, forward stop signals,
+//! watch the heartbeats and the other nodes, stop everyone after the first
+//! failure (SIGTERM, SIGKILL after the grace period; a silent rank at once),
+//! and report the root cause once every rank has ended.
+
+use crate::blame::{self, Exit, Trigger};
+use crate::logs::RankLog;
+use crate::signals;
+use crate::supervise::{kill_group, Outcome, ABORT_KEY};
+use crate::watch::Watch;
+use anyhow::Result;
+use rendezvous::StoreClient;
+use std::process::{Child, ExitStatus};
+use std::time::{Duration, Instant};
+
+/// One running rank of this node.
+pub struct Rank {
+    /// The rank's process (leader of its own process group).
+    pub child: Child,
+    /// Where its output goes.
+    pub log: RankLog,
+    /// How it ended, once it has.
+    pub status: Option<ExitStatus>,
+}
+
+/// The state of one attempt while it runs.
+pub struct Attempt<'a> {
+    ranks: Vec<Rank>,
+    /// Global rank of local rank 0.
+    base: usize,
+    node_rank: usize,
+    grace: Duration,
+    peers: Option<&'a mut StoreClient>,
+    watch: Option<Watch>,
+    exits: Vec<Exit>,
+    trigger: Option<Trigger>,
+    failed: bool,
+    stop_signal: Option<i32>,
+    handled: usize,
+    kill_at: Option<Instant>,
+    next_poll: Instant,
+}
+
+impl<'a> Attempt<'a> {
+    /// Supervision of `ranks` (global ranks from `base`) on node `node_rank`.
+    pub fn new(
+        ranks: Vec<Rank>,
+        base: usize,
+        node_rank: usize,
+        grace: Duration,
+        peers: Option<&'a mut StoreClient>,
+        watch: Option<Watch>,
+    ) -> Attempt<'a> {
+        Attempt {
+            ranks,
+            base,
+            node_rank,
+            grace,
+            peers,
+            watch,
+            exits: Vec::new(),
+            trigger: None,
+            failed: false,
+            stop_signal: None,
+            handled: signals::received().0,
+            kill_at: None,
+            next_poll: Instant::now(),
+        }
+    }
+
+    /// Supervises until every rank has ended.
+    pub fn run(mut self) -> Result<Outcome> {
+        loop {
+            self.forward_signals();
+            self.reap()?;
+            self.poll_peers();
+            self.watch_heartbeats();
+            self.stop_after_failure();
+            if self.ranks.iter().all(|r| r.status.is_some()) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for r in &self.ranks {
+            r.log.finish(Duration::from_secs(2));
+        }
+        Ok(match (self.stop_signal, self.failed) {
+            (Some(sig), _) => Outcome::Stopped(sig),
+            (None, true) => Outcome::Failed(blame::report(&self.exits, self.trigger.as_ref())),
+            (None, false) => Outcome::Success,
+        })
+    }
+
+    fn running(&self) -> impl Iterator<Item = &Rank> {
+        self.ranks.iter().filter(|r| r.status.is_none())
+    }
+
+    fn forward_signals(&mut self) {
+        let (count, sig) = signals::received();
+        if count <= self.handled {
+            return;
+        }
+        self.handled = count;
+        if self.stop_signal.is_none() {
+            eprintln!(
+                "launch: {} received, stopping every rank (again to kill at once)",
+                signals::name(sig)
+            );
+            self.stop_signal = Some(sig);
+            self.running().for_each(|r| kill_group(&r.child, sig));
+        } else {
+            self.running()
+                .for_each(|r| kill_group(&r.child, libc::SIGKILL));
+        }
+    }
+
+    /// Records the ranks that ended since the last look.
+    fn reap(&mut self) -> Result<()> {
+        let stopping = self.kill_at.is_some();
+        for (i, r) in self.ranks.iter_mut().enumerate() {
+            if r.status.is_some() {
+                continue;
+            }
+            let Some(st) = r.child.try_wait()? else {
+                continue;
+            };
+            r.status = Some(st);
+            if st.success() || self.stop_signal.is_some() {
+                continue;
+            }
+            r.log.finish(Duration::from_secs(2));
+            // A program that exits with a status says why last; a killed one may not have.
+            let last_error = r.log.last_error();
+            let last_error = last_error.or_else(|| st.code().and(r.log.last_line()));
+            self.exits.push(Exit {
+                rank: self.base + i,
+                status: st,
+                after_stop: stopping,
+                last_error,
+                tail: r.log.tail(10),
+                log: r.log.path.clone(),
+            });
+            self.failed = true;
+        }
+        Ok(())
+    }
+
+    /// Another node's failure stops this node too.
+    fn poll_peers(&mut self) {
+        if self.failed || self.stop_signal.is_some() || Instant::now() < self.next_poll {
+            return;
+        }
+        self.next_poll = Instant::now() + Duration::from_millis(250);
+        if let Some(store) = self.peers.as_deref_mut() {
+            if let Ok(Some(why)) = store.try_get(ABORT_KEY) {
+                self.trigger = Some(Trigger::Remote(String::from_utf8_lossy(&why).into()));
+                self.failed = true;
+            }
+        }
+    }
+
+    /// A rank whose heartbeat stays silent for the timeout fails the
+    /// attempt (when nothing else has) and is killed at once: a stopped
+    /// process cannot act on SIGTERM.
+    fn watch_heartbeats(&mut self) {
+        if self.stop_signal.is_some() {
+            return;
+        }
+        let Some(watch) = self.watch.as_mut() else {
+            return;
+        };
+        let running: Vec<bool> = self.ranks.iter().map(|r| r.status.is_none()).collect();
+        if let Some(i) = watch.silent(&running) {
+            if !self.failed {
+                self.trigger = Some(Trigger::Silent(self.base + i, watch.timeout()));
+                self.failed = true;
+            }
+            kill_group(&self.ranks[i].child, libc::SIGKILL);
+        }
+    }
+
+    /// After the first failure: tell the other nodes, SIGTERM every rank,
+    /// and SIGKILL those left when the grace period is over.
+    fn stop_after_failure(&mut self) {
+        if !self.failed || self.stop_signal.is_some() {
+            return;
+        }
+        if self.kill_at.is_none() {
+            let remote = matches!(self.trigger, Some(Trigger::Remote(_)));
+            if let (Some(store), false) = (self.peers.as_deref_mut(), remote) {
+                let why = blame::report(&self.exits, self.trigger.as_ref());
+                let first = why.lines().next().unwrap_or_default();
+                let _ = store.set(
+                    ABORT_KEY,
+                    format!("node {}: {first}", self.node_rank).as_bytes(),
+                );
+            }
+            self.running()
+                .for_each(|r| kill_group(&r.child, libc::SIGTERM));
+            self.kill_at = Some(Instant::now() + self.grace);
+        }
+        if self.kill_at.is_some_and(|t| Instant::now() >= t) {
+            self.running()
+                .for_each(|r| kill_group(&r.child, libc::SIGKILL));
+        }
+    }
+}
