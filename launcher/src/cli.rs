@@ -23,8 +23,8 @@ USAGE:
                                               --dtype bf16|f32|compute, --max-shard-size 5GB:
                                               as export.dtype / export.max_shard_size
   launch push DIR --repo NAMESPACE/NAME       push a folder to the Hugging Face Hub
-                                              (--token, --private, --revision, --commit-message;
-                                              see `launch push --help`)
+                                              (private unless --public; --token, --revision,
+                                              --commit-message; see `launch push --help`)
   launch help                                 this text
 
 Each rank gets RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR,
