@@ -41,25 +41,33 @@ pub fn sequence_logps(logits: &Tensor, labels: &Tensor) -> Tensor {
 
 /// The DPO objective of one micro-batch: rows `0..M` chosen, `M..2M` rejected.
 pub struct Dpo {
+    /// `train.dpo_beta`.
     pub beta: f64,
     /// Pairs in the whole global batch (the loss is their mean).
     pub pairs: i64,
-    /// Reference log-probs of this micro-batch's pairs, `[M]`.
+    /// Reference log-probs of this micro-batch's chosen responses, `[M]`.
     pub ref_chosen: Tensor,
+    /// Reference log-probs of this micro-batch's rejected responses, `[M]`.
     pub ref_rejected: Tensor,
 }
 
 /// Reference log-probs, `[pairs]` each, on the CPU.
 pub struct References {
+    /// Chosen responses of the training pairs.
     pub train_chosen: Tensor,
+    /// Rejected responses of the training pairs.
     pub train_rejected: Tensor,
+    /// Chosen responses of the validation pairs.
     pub val_chosen: Tensor,
+    /// Rejected responses of the validation pairs.
     pub val_rejected: Tensor,
 }
 
 /// DPO over a whole run: every pair's reference log-probs and `beta`.
 pub struct DpoRun {
+    /// `train.dpo_beta`: how far the policy may move from the reference.
     pub beta: f64,
+    /// The reference log-probs of the training and validation pairs.
     pub refs: References,
 }
 

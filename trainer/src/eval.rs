@@ -13,8 +13,11 @@ use tch::{Kind, Tensor};
 
 /// Reference log-probs of the validation pairs (DPO).
 pub struct EvalRefs<'a> {
+    /// `train.dpo_beta`.
     pub beta: f64,
+    /// Reference log-probs of the chosen responses, `[pairs]`.
     pub chosen: &'a Tensor,
+    /// Reference log-probs of the rejected responses, `[pairs]`.
     pub rejected: &'a Tensor,
 }
 

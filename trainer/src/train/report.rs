@@ -64,9 +64,11 @@ impl Mfu {
 pub struct Totals {
     /// Epochs done, fractional.
     pub epoch: f64,
+    /// Real tokens trained on so far (a resumed run counts from its start).
     pub total_tokens: i64,
     /// Tokens per second over the window since the last record.
     pub tokens_per_s: f64,
+    /// Ranks, for the per-device throughput.
     pub world_size: f64,
     /// GPU memory in use (all processes), when on a GPU.
     pub gpu_used_bytes: Option<u64>,

@@ -76,14 +76,21 @@ impl<'a> Trainer<'a> {
         let fingerprint = fingerprint(config, plan);
         let resumed = resume(engine, config, &root, &fingerprint)?;
         crate::finish::clear(config, engine.rank())?;
-        let objective = objective(
-            engine,
-            config,
-            &fingerprint,
-            steps,
-            validation,
-            resumed.is_some(),
-        )?;
+        // What each step optimises, from `data.objective`.
+        let objective: Box<dyn RunObjective> = match config.data.objective {
+            Objective::Pretrain | Objective::Sft => Box::new(NextToken),
+            Objective::Dpo => Box::new(DpoRun {
+                beta: config.train.dpo_beta,
+                refs: references(
+                    engine,
+                    config,
+                    &fingerprint,
+                    steps,
+                    validation,
+                    resumed.is_some(),
+                )?,
+            }),
+        };
         let metrics = match engine.rank() {
             0 => Some(MetricsFile::open(&config.output_dir())?),
             _ => None,
@@ -152,22 +159,4 @@ fn resume(
         }
     }
     Ok(resumed)
-}
-
-/// The run's objective, from `data.objective`.
-fn objective(
-    engine: &mut Engine,
-    config: &Config,
-    fingerprint: &Value,
-    steps: &Steps,
-    validation: &SampleSet,
-    resumed: bool,
-) -> Result<Box<dyn RunObjective>> {
-    Ok(match config.data.objective {
-        Objective::Pretrain | Objective::Sft => Box::new(NextToken),
-        Objective::Dpo => Box::new(DpoRun {
-            beta: config.train.dpo_beta,
-            refs: references(engine, config, fingerprint, steps, validation, resumed)?,
-        }),
-    })
 }

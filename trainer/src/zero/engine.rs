@@ -3,7 +3,7 @@
 //! input, free it. Backward, units in reverse: gather again, recompute with
 //! autograd, `run_backward` for input and weight gradients, reduce-scatter
 //! the weight gradients into this rank's fp32 accumulator. The optimizer
-//! step is in [`super::step`].
+//! step is in `step.rs`.
 
 use super::layout::Layout;
 use super::shard::UnitShard;
@@ -16,8 +16,8 @@ use runconfig::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
 
 /// A rank's part of the model and the means to train it. Its fields are
-/// private: the rest of the trainer asks its methods (here, in
-/// [`super::info`] and [`super::state`]).
+/// private: the rest of the trainer asks its methods (here, in `info.rs`
+/// and in `state.rs`).
 pub struct Engine {
     pub(super) cfg: LlamaConfig,
     pub(super) specs: Vec<UnitSpec>,
