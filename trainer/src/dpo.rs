@@ -2,12 +2,14 @@
 //! `-log sigmoid(beta * ((pi_c - pi_r) - (ref_c - ref_r)))`, where pi and ref
 //! are the summed log-probabilities of the response tokens under the policy
 //! and under the initial (reference) model. The reference log-probs come from
-//! one no-grad pass over the data before training, cached on disk.
+//! one no-grad pass over the data before training, cached on disk
+//! ([`crate::references`]); [`DpoRun`] is the run's objective.
 
 use crate::data::batches::{batch, shares};
 use crate::data::SampleSet;
+use crate::eval::EvalRefs;
 use crate::model::shifted_labels;
-use crate::objective::{Batch, Objective};
+use crate::objective::{Batch, Objective, RunObjective};
 use crate::zero::Engine;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
@@ -39,12 +41,63 @@ pub fn sequence_logps(logits: &Tensor, labels: &Tensor) -> Tensor {
 
 /// The DPO objective of one micro-batch: rows `0..M` chosen, `M..2M` rejected.
 pub struct Dpo {
+    /// `train.dpo_beta`.
     pub beta: f64,
     /// Pairs in the whole global batch (the loss is their mean).
     pub pairs: i64,
-    /// Reference log-probs of this micro-batch's pairs, `[M]`.
+    /// Reference log-probs of this micro-batch's chosen responses, `[M]`.
     pub ref_chosen: Tensor,
+    /// Reference log-probs of this micro-batch's rejected responses, `[M]`.
     pub ref_rejected: Tensor,
+}
+
+/// Reference log-probs, `[pairs]` each, on the CPU.
+pub struct References {
+    /// Chosen responses of the training pairs.
+    pub train_chosen: Tensor,
+    /// Rejected responses of the training pairs.
+    pub train_rejected: Tensor,
+    /// Chosen responses of the validation pairs.
+    pub val_chosen: Tensor,
+    /// Rejected responses of the validation pairs.
+    pub val_rejected: Tensor,
+}
+
+/// DPO over a whole run: every pair's reference log-probs and `beta`.
+pub struct DpoRun {
+    /// `train.dpo_beta`: how far the policy may move from the reference.
+    pub beta: f64,
+    /// The reference log-probs of the training and validation pairs.
+    pub refs: References,
+}
+
+impl RunObjective for DpoRun {
+    fn micro(&self, items: &[usize], norm: i64) -> Box<dyn Objective> {
+        let items: Vec<i64> = items.iter().map(|&i| i as i64).collect();
+        let idx = Tensor::from_slice(&items);
+        Box::new(Dpo {
+            beta: self.beta,
+            pairs: norm,
+            ref_chosen: self.refs.train_chosen.index_select(0, &idx),
+            ref_rejected: self.refs.train_rejected.index_select(0, &idx),
+        })
+    }
+
+    fn report(&self, sums: &[f64], norm: i64) -> Vec<(&'static str, f64)> {
+        STATS
+            .iter()
+            .zip(sums)
+            .map(|(&k, v)| (k, v / norm as f64))
+            .collect()
+    }
+
+    fn eval_refs(&self) -> Option<EvalRefs<'_>> {
+        Some(EvalRefs {
+            beta: self.beta,
+            chosen: &self.refs.val_chosen,
+            rejected: &self.refs.val_rejected,
+        })
+    }
 }
 
 /// Loss, rewards and their sums for policy and reference log-probs.
@@ -94,12 +147,12 @@ pub fn reference_logps(
     pad_id: i64,
     micro: usize,
 ) -> Result<(Tensor, Tensor)> {
-    let (rank, world) = (engine.comm.rank(), engine.comm.world_size());
+    let (rank, world) = (engine.rank(), engine.world_size());
     let n = set.len();
     let rounds = shares(n, world, rank, micro, None);
     let mut local: Vec<f64> = Vec::new();
     for (k, (items, real)) in rounds.iter().enumerate() {
-        let b = batch(set, items, pad_id, engine.device);
+        let b = batch(set, items, pad_id, engine.device());
         let logits = engine.forward(&b)?;
         let logps =
             Vec::<f32>::try_from(sequence_logps(&logits, &b.labels).to_device(tch::Device::Cpu))?;
@@ -115,7 +168,7 @@ pub fn reference_logps(
             );
         }
     }
-    let all = Vec::<f64>::try_from(engine.comm.all_gather(&Tensor::from_slice(&local))?)?;
+    let all = Vec::<f64>::try_from(engine.all_gather(&Tensor::from_slice(&local))?)?;
     let (mut c, mut r) = (vec![f32::NAN; n], vec![f32::NAN; n]);
     for t in all.chunks_exact(3) {
         c[t[0] as usize] = t[1] as f32;

@@ -2,9 +2,8 @@
 //! set, without autograd; the sums are reduced over ranks. Eval loss for
 //! language modelling (per target token), and DPO loss and reward accuracy.
 
-use crate::comm::ReduceOp;
 use crate::data::batches::{batch, shares};
-use crate::data::{SampleSet, SetKind};
+use crate::data::SampleSet;
 use crate::dpo::{dpo_terms, sequence_logps};
 use crate::model::token_loss_sum;
 use crate::zero::Engine;
@@ -14,12 +13,16 @@ use tch::{Kind, Tensor};
 
 /// Reference log-probs of the validation pairs (DPO).
 pub struct EvalRefs<'a> {
+    /// `train.dpo_beta`.
     pub beta: f64,
+    /// Reference log-probs of the chosen responses, `[pairs]`.
     pub chosen: &'a Tensor,
+    /// Reference log-probs of the rejected responses, `[pairs]`.
     pub rejected: &'a Tensor,
 }
 
-/// Metrics of one pass over `set` (at most `max_batches` rounds).
+/// Metrics of one pass over `set` (at most `max_batches` rounds): DPO's
+/// with `refs`, else language modelling's.
 pub fn evaluate(
     engine: &mut Engine,
     set: &SampleSet,
@@ -28,7 +31,7 @@ pub fn evaluate(
     max_batches: Option<u64>,
     refs: Option<&EvalRefs>,
 ) -> Result<Map<String, Value>> {
-    let (rank, world) = (engine.comm.rank(), engine.comm.world_size());
+    let (rank, world) = (engine.rank(), engine.world_size());
     let mut sums = [0.0f64; 3]; // loss sum, normaliser, reward-accuracy count
     for (items, real) in shares(
         set.len(),
@@ -37,7 +40,7 @@ pub fn evaluate(
         micro,
         max_batches.map(|b| b as usize),
     ) {
-        let b = batch(set, &items, pad_id, engine.device);
+        let b = batch(set, &items, pad_id, engine.device());
         let logits = engine.forward(&b)?;
         let keep: Vec<i64> = real
             .iter()
@@ -49,8 +52,8 @@ pub fn evaluate(
             continue;
         }
         let idx = Tensor::from_slice(&keep).to_device(logits.device());
-        match (set.kind, refs) {
-            (SetKind::Pairs, Some(r)) => {
+        match refs {
+            Some(r) => {
                 let logps = sequence_logps(&logits, &b.labels);
                 let m = items.len() as i64;
                 let (pc, pr) = (
@@ -68,7 +71,7 @@ pub fn evaluate(
                 sums[1] += keep.len() as f64;
                 sums[2] += v[3];
             }
-            _ => {
+            None => {
                 let labels = b.labels.index_select(0, &idx);
                 let (sum, n) = token_loss_sum(&logits.index_select(0, &idx), &labels);
                 sums[0] += sum.double_value(&[]);
@@ -77,11 +80,11 @@ pub fn evaluate(
         }
     }
     let mut t = Tensor::from_slice(&sums);
-    engine.comm.all_reduce(&mut t, ReduceOp::Sum)?;
+    engine.all_reduce_sum(&mut t)?;
     let s = Vec::<f64>::try_from(t.to_kind(Kind::Double))?;
     let mut out = Map::new();
     out.insert("eval_loss".into(), json!(s[0] / s[1].max(1.0)));
-    if set.kind == SetKind::Pairs {
+    if refs.is_some() {
         out.insert("eval_rewards/accuracy".into(), json!(s[2] / s[1].max(1.0)));
     }
     Ok(out)

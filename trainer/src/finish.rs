@@ -46,8 +46,8 @@ pub fn export(engine: &mut Engine, config: &Config, plan: &Plan, summary: &Summa
         summary,
         FINAL_HINT,
     )?;
-    if engine.comm.rank() == 0 {
-        let path = finished::write(config, plan, engine.steps_done).with_context(|| {
+    if engine.rank() == 0 {
+        let path = finished::write(config, plan, engine.steps_done()).with_context(|| {
             format!(
                 "cannot write {}",
                 config.output_dir().join(finished::FINISHED).display()

@@ -88,21 +88,15 @@ pub fn start_record(
     r.insert("world_size".into(), json!(plan.world_size));
     r.insert("grad_accum".into(), json!(plan.grad_accum));
     r.insert("total_steps".into(), json!(total));
-    r.insert(
-        "parameters".into(),
-        json!(engine.specs.iter().map(|s| s.numel()).sum::<i64>()),
-    );
+    r.insert("parameters".into(), json!(engine.parameter_count()));
     r.insert(
         "model_state_bytes_per_rank".into(),
         json!(engine.state_bytes()),
     );
     r.insert("optimizer_bits".into(), json!(config.optimizer.bits));
-    let (opt, len) = engine.shards.iter().fold((0, 0), |(b, n), s| {
-        (b + s.opt.state_bytes(), n + s.layout.shard_len as u64)
-    });
     r.insert(
         "optimizer_bytes_per_param".into(),
-        json!(opt as f64 / len as f64),
+        json!(engine.optimizer_bytes_per_param()),
     );
     if let Some(res) = resumed {
         r.insert("resumed_from".into(), json!(res.path.display().to_string()));

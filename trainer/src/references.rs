@@ -5,7 +5,7 @@
 
 use crate::data::batches::Steps;
 use crate::data::SampleSet;
-use crate::dpo::{load_cache, reference_logps, save_cache};
+use crate::dpo::{load_cache, reference_logps, save_cache, References};
 use crate::zero::Engine;
 use anyhow::{bail, Result};
 use runconfig::Config;
@@ -13,14 +13,6 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use tch::{Kind, Tensor};
-
-/// Reference log-probs, `[pairs]` each, on the CPU.
-pub struct References {
-    pub train_chosen: Tensor,
-    pub train_rejected: Tensor,
-    pub val_chosen: Tensor,
-    pub val_rejected: Tensor,
-}
 
 /// Loads the cached reference log-probs, or computes them now (fresh runs only).
 pub fn references(
@@ -45,7 +37,7 @@ pub fn references(
             path.display()
         ),
         None => {
-            if engine.comm.rank() == 0 {
+            if engine.rank() == 0 {
                 println!("dpo: computing reference log-probs of {} training and {} validation pairs", steps.set().len(), validation.len());
             }
             let (tc, tr) = reference_logps(engine, steps.set(), steps.pad_id(), micro)?;
@@ -59,10 +51,10 @@ pub fn references(
                 ("validation.chosen".to_string(), vc),
                 ("validation.rejected".to_string(), vr),
             ]);
-            if engine.comm.rank() == 0 {
+            if engine.rank() == 0 {
                 save_cache(&path, &key, &t)?;
             }
-            engine.comm.barrier()?;
+            engine.barrier()?;
             t
         }
     };

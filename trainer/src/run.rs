@@ -104,7 +104,7 @@ pub fn train(env: &RankEnv) -> Result<()> {
         }
     }
     let mut engine = engine(&config, env, device)?;
-    let dataset = samples(&config, &engine.cfg, env.rank)?;
+    let dataset = samples(&config, engine.model_config(), env.rank)?;
     let steps = Steps::new(
         dataset.train,
         dataset.pad_id,

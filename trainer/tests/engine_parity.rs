@@ -10,7 +10,7 @@ use runconfig::OptimizerConfig;
 use std::collections::HashMap;
 use std::time::Duration;
 use tch::{Device, Kind, Tensor};
-use trainer::comm::{Comm, CpuComm, ReduceOp};
+use trainer::comm::{Comm, CpuComm};
 use trainer::model::{load_named, LlamaConfig, SafetensorsWeights};
 use trainer::objective::{Batch, CausalLm};
 use trainer::zero::Engine;
@@ -57,21 +57,16 @@ fn rank_run(name: &str, rank: usize, world: usize, port: u16) -> Run {
         };
         let sum = engine.micro_step(&batch, &CausalLm { targets }).unwrap()[0];
         let mut total = Tensor::from_slice(&[sum]);
-        engine.comm.all_reduce(&mut total, ReduceOp::Sum).unwrap();
+        engine.all_reduce_sum(&mut total).unwrap();
         losses.push(total.double_value(&[0]) / targets as f64);
         norms.push(engine.step(1e-3, 1.0).unwrap().grad_norm);
     }
-    let comm_bytes = engine.comm_bytes;
+    let comm_bytes = engine.comm_bytes();
     let state_bytes = engine.state_bytes();
     let mut weights = HashMap::new();
-    for u in 0..engine.specs.len() {
-        let full = engine.comm.all_gather(&engine.shards[u].master).unwrap();
-        for (p, w) in engine.specs[u]
-            .params
-            .iter()
-            .zip(engine.specs[u].split_flat(&full).unwrap())
-        {
-            weights.insert(p.name.clone(), w.copy());
+    for u in 0..engine.units() {
+        for (name, w) in engine.gather_unit(u).unwrap() {
+            weights.insert(name, w.copy());
         }
     }
     Run {

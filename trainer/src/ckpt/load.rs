@@ -5,7 +5,6 @@
 
 use super::files::{sha256, ShardFile};
 use super::save::rank_file;
-use crate::comm::ReduceOp;
 use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
 use runconfig::resume::{check_same_run, complete_checkpoints, COMPLETE, META};
@@ -68,7 +67,7 @@ fn read_meta(dir: &Path) -> Result<Value, String> {
 fn agreed_meta(engine: &mut Engine, dir: &Path) -> Result<Result<Value, String>> {
     let meta = read_meta(dir);
     let mut bad = Tensor::from_slice(&[i64::from(meta.is_err())]);
-    engine.comm.all_reduce(&mut bad, ReduceOp::Sum)?;
+    engine.all_reduce_sum(&mut bad)?;
     Ok(match (meta, bad.int64_value(&[0])) {
         (Err(why), _) => Err(why),
         (Ok(_), n) if n > 0 => Err(format!("{META} cannot be read on {n} other rank(s)")),
@@ -79,15 +78,7 @@ fn agreed_meta(engine: &mut Engine, dir: &Path) -> Result<Result<Value, String>>
 /// Old ranks whose files hold part of this rank's shards.
 fn needed_ranks(engine: &Engine, old_world: usize) -> Vec<usize> {
     (0..old_world)
-        .filter(|&r| {
-            Engine::layouts(&engine.specs, r, old_world)
-                .iter()
-                .zip(&engine.shards)
-                .any(|(old, new)| {
-                    let ((a, b), (s, e)) = (old.owned(), new.layout.owned());
-                    a.max(s) < b.min(e)
-                })
-        })
+        .filter(|&r| engine.overlaps(r, old_world))
         .collect()
 }
 
@@ -108,31 +99,10 @@ fn verify(dir: &Path, meta: &Value, ranks: &[usize], old_world: usize) -> Vec<i6
 
 /// Copies the overlap of old rank `r`'s ranges into this rank's shards.
 fn fill(engine: &mut Engine, file: &ShardFile, r: usize, old_world: usize) -> Result<()> {
-    let olds = Engine::layouts(&engine.specs, r, old_world);
-    for (u, (old, shard)) in olds.iter().zip(engine.shards.iter_mut()).enumerate() {
-        let ((a, b), (s, e)) = (old.owned(), shard.layout.owned());
-        let (lo, hi) = (a.max(s), b.min(e));
-        if lo >= hi {
-            continue;
-        }
-        let base = shard.layout.shard_start();
-        let values = file.read(&format!("u{u}.master"), lo - a, hi - lo)?;
-        shard
-            .master
-            .narrow(0, (lo - base) as i64, (hi - lo) as i64)
-            .copy_(&values);
-        let pieces = shard.opt.state();
-        for p in pieces {
-            let g = p.granularity;
-            let (blo, bhi) = (lo / g, hi.div_ceil(g));
-            let values = file.read(&format!("u{u}.{}", p.name), blo - a / g, bhi - blo)?;
-            let full: Tensor = p.tensor.copy();
-            full.narrow(0, (blo - base / g) as i64, (bhi - blo) as i64)
-                .copy_(&values.to_kind(full.kind()));
-            shard.opt.load(p.name, &full)?;
-        }
-    }
-    Ok(())
+    let read = |u: usize, piece: &str, from: usize, len: usize| {
+        file.read(&format!("u{u}.{piece}"), from, len)
+    };
+    engine.load_ranges(r, old_world, &read)
 }
 
 /// Loads `dir` into `engine` (all ranks agree), or says why it is unusable.
@@ -145,7 +115,7 @@ fn load(engine: &mut Engine, dir: &Path, fingerprint: &Value) -> Result<Result<R
     let old_world = meta["world_size"].as_u64().unwrap_or(1) as usize;
     let ranks = needed_ranks(engine, old_world);
     let mut bad = Tensor::from_slice(&verify(dir, &meta, &ranks, old_world));
-    engine.comm.all_reduce(&mut bad, ReduceOp::Sum)?;
+    engine.all_reduce_sum(&mut bad)?;
     let bad: Vec<String> = Vec::<i64>::try_from(&bad)?
         .iter()
         .enumerate()
@@ -168,12 +138,8 @@ fn load(engine: &mut Engine, dir: &Path, fingerprint: &Value) -> Result<Result<R
     if !engine.all_finite()? {
         return Ok(Err("its weights are not finite".into()));
     }
-    for s in &mut engine.shards {
-        s.refresh();
-        let _ = s.grad.zero_();
-    }
     let step = meta["step"].as_u64().unwrap_or(0);
-    engine.steps_done = step;
+    engine.resume_at(step);
     Ok(Ok(Resumed {
         path: dir.to_path_buf(),
         step,
@@ -194,7 +160,7 @@ pub fn resume(
     for dir in candidates {
         match load(engine, dir, fingerprint)? {
             Ok(resumed) => return Ok(Some(resumed)),
-            Err(why) if engine.comm.rank() == 0 => eprintln!(
+            Err(why) if engine.rank() == 0 => eprintln!(
                 "resume: {} is damaged: {why}; trying an older checkpoint",
                 dir.display()
             ),

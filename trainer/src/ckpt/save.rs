@@ -37,17 +37,13 @@ pub fn rank_file(r: usize) -> String {
 fn shard_tensors(engine: &Engine) -> (Vec<(String, tch::Tensor)>, HashMap<String, String>) {
     let mut tensors = Vec::new();
     let mut meta = HashMap::new();
-    meta.insert("rank".into(), engine.comm.rank().to_string());
-    meta.insert("world_size".into(), engine.comm.world_size().to_string());
-    for (u, s) in engine.shards.iter().enumerate() {
-        let (start, end) = s.layout.owned();
-        let n = end - start;
-        meta.insert(format!("unit.{u}.start"), start.to_string());
-        meta.insert(format!("unit.{u}.end"), end.to_string());
-        tensors.push((format!("u{u}.master"), s.master.narrow(0, 0, n as i64)));
-        for p in s.opt.state() {
-            let len = n.div_ceil(p.granularity) as i64;
-            tensors.push((format!("u{u}.{}", p.name), p.tensor.narrow(0, 0, len)));
+    meta.insert("rank".into(), engine.rank().to_string());
+    meta.insert("world_size".into(), engine.world_size().to_string());
+    for (u, s) in engine.saved_state().into_iter().enumerate() {
+        meta.insert(format!("unit.{u}.start"), s.start.to_string());
+        meta.insert(format!("unit.{u}.end"), s.end.to_string());
+        for (name, t) in s.pieces {
+            tensors.push((format!("u{u}.{name}"), t));
         }
     }
     (tensors, meta)
@@ -58,11 +54,11 @@ pub fn last_good(root: &Path) -> String {
     std::fs::read_to_string(root.join("latest")).map_or("none".into(), |n| n.trim().into())
 }
 
-/// Saves the checkpoint of `engine.steps_done` under `root`; every rank calls
+/// Saves the checkpoint of `engine.steps_done()` under `root`; every rank calls
 /// it. Non-finite weights are refused before anything is written.
 pub fn save(engine: &mut Engine, root: &Path, state: &RunState) -> Result<PathBuf> {
-    let (rank, world) = (engine.comm.rank(), engine.comm.world_size());
-    let name = step_dir_name(engine.steps_done);
+    let (rank, world) = (engine.rank(), engine.world_size());
+    let name = step_dir_name(engine.steps_done());
     engine.check_finite().map_err(|e| {
         anyhow!(
             "{e}: {name} was not saved; the last good checkpoint is {}",
@@ -78,20 +74,20 @@ pub fn save(engine: &mut Engine, root: &Path, state: &RunState) -> Result<PathBu
         }
         std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     }
-    engine.comm.barrier()?;
+    engine.barrier()?;
     let (tensors, meta) = shard_tensors(engine);
     files::write(&tmp.join(rank_file(rank)), &tensors, meta)
         .context("writing this rank's checkpoint shard")?;
-    engine.comm.barrier()?;
+    engine.barrier()?;
     if rank == 0 {
-        write_meta(&tmp, engine.steps_done, world, state)?;
+        write_meta(&tmp, engine.steps_done(), world, state)?;
         seal(&tmp, &done)?;
         std::fs::File::open(root).and_then(|d| d.sync_all())?;
         write_small(&root.join("latest"), name.as_bytes())?;
         prune(root, &name, state.keep_last)?;
         println!("checkpoint saved: {}", done.display());
     }
-    engine.comm.barrier()?;
+    engine.barrier()?;
     Ok(done)
 }
 

@@ -102,16 +102,11 @@ pub fn write_final(
     let kind = export_kind(config)?;
     let max = parse_size(config.export.max_shard_size.as_deref().unwrap_or("5GB"))
         .map_err(|e| anyhow::anyhow!("export.max_shard_size: {e}"))?;
-    let rank = engine.comm.rank();
+    let rank = engine.rank();
     let entries = engine
-        .specs
-        .iter()
-        .flat_map(|s| {
-            s.params.iter().map(|p| Entry {
-                name: p.name.clone(),
-                shape: p.shape.clone(),
-            })
-        })
+        .parameters()
+        .into_iter()
+        .map(|(name, shape)| Entry { name, shape })
         .collect();
     let mut out = None;
     if rank == 0 {
@@ -119,15 +114,13 @@ pub fn write_final(
         let writer = Writer::new(Plan::new(entries, kind, max)?, staging.dir());
         out = Some((staging, writer));
     }
-    for u in 0..engine.specs.len() {
-        let full = engine
-            .comm
-            .all_gather(&engine.shards[u].master)
+    for u in 0..engine.units() {
+        let params = engine
+            .gather_unit(u)
             .with_context(|| format!("gathering unit {u} for export"))?;
         if let Some((_, w)) = out.as_mut() {
-            let spec = &engine.specs[u];
-            for (p, t) in spec.params.iter().zip(spec.split_flat(&full)?) {
-                w.put(&p.name, &t.to_kind(kind).contiguous())?;
+            for (name, t) in params {
+                w.put(&name, &t.to_kind(kind).contiguous())?;
             }
         }
     }
@@ -148,7 +141,7 @@ pub fn write_final(
         staging.commit(about)?;
         println!("final weights written to {shown}");
     }
-    engine.comm.barrier()?;
+    engine.barrier()?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //! input, free it. Backward, units in reverse: gather again, recompute with
 //! autograd, `run_backward` for input and weight gradients, reduce-scatter
 //! the weight gradients into this rank's fp32 accumulator. The optimizer
-//! step is in [`super::step`].
+//! step is in `step.rs`.
 
 use super::layout::Layout;
 use super::shard::UnitShard;
@@ -15,18 +15,20 @@ use anyhow::{Context, Result};
 use runconfig::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
 
-/// A rank's part of the model and the means to train it.
+/// A rank's part of the model and the means to train it. Its fields are
+/// private: the rest of the trainer asks its methods (here, in `info.rs`
+/// and in `state.rs`).
 pub struct Engine {
-    pub cfg: LlamaConfig,
-    pub specs: Vec<UnitSpec>,
-    pub shards: Vec<UnitShard>,
-    pub comm: Box<dyn Comm>,
-    pub dtype: Kind,
-    pub device: Device,
+    pub(super) cfg: LlamaConfig,
+    pub(super) specs: Vec<UnitSpec>,
+    pub(super) shards: Vec<UnitShard>,
+    pub(super) comm: Box<dyn Comm>,
+    pub(super) dtype: Kind,
+    pub(super) device: Device,
     /// Optimizer steps taken so far.
-    pub steps_done: u64,
+    pub(super) steps_done: u64,
     /// Bytes moved by collectives (gathered outputs + reduce-scatter inputs).
-    pub comm_bytes: u64,
+    pub(super) comm_bytes: u64,
     /// The finite check of the last update's master weights, computed on
     /// the device and reduced with the next step's gradient norm.
     pub(super) unchecked: Option<Tensor>,
@@ -74,8 +76,8 @@ impl Engine {
         })
     }
 
-    /// The flat layouts of `specs` for this rank.
-    pub fn layouts(specs: &[UnitSpec], rank: usize, world: usize) -> Vec<Layout> {
+    /// The flat layouts of `specs` for `rank` of `world`.
+    pub(super) fn layouts(specs: &[UnitSpec], rank: usize, world: usize) -> Vec<Layout> {
         specs
             .iter()
             .map(|s| {
@@ -87,11 +89,6 @@ impl Engine {
                 Layout::new(&params, rank, world)
             })
             .collect()
-    }
-
-    /// Model-state bytes this rank holds.
-    pub fn state_bytes(&self) -> u64 {
-        self.shards.iter().map(UnitShard::state_bytes).sum()
     }
 
     /// All-gathers unit `u` in the compute dtype: the full padded flat vector.

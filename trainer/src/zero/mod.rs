@@ -1,9 +1,14 @@
 //! ZeRO-3: parameters, gradients and optimizer state sharded over ranks.
+//! [`Engine`] is the only way in: its fields are private, and checkpoints,
+//! exports, evaluation and the training loop use its methods.
 
 pub mod engine;
+mod info;
 pub mod layout;
-pub mod shard;
+mod shard;
+mod state;
 mod step;
 
 pub use engine::Engine;
+pub use state::{ReadStored, UnitState};
 pub use step::StepStats;

@@ -1,0 +1,106 @@
+//! When a run evaluates and saves, and how it ends: evaluation every
+//! `eval.every_steps` (and after the first and the last step), checkpoints
+//! every `checkpoint.every_steps`, at epoch ends, at the end and on a stop
+//! request; then the sanity table of a sanity run, or the final export.
+
+use super::{Finish, StepReport, Trainer};
+use crate::ckpt::{self, RunState};
+use crate::eval::evaluate;
+use crate::export::Summary;
+use crate::metrics::host_memory;
+use anyhow::{anyhow, bail, Result};
+use runconfig::Config;
+use serde_json::json;
+
+/// Whether to evaluate after `done` of `total` steps.
+fn eval_due(config: &Config, done: u64, total: u64) -> bool {
+    let every = config.eval.every_steps;
+    every.is_some_and(|e| done.is_multiple_of(e) || done == total || done == 1)
+}
+
+/// Whether to save a checkpoint after `done` of `total` steps (a stop
+/// request saves as well).
+fn checkpoint_due(config: &Config, done: u64, total: u64, per_epoch: u64) -> bool {
+    let saving = config.checkpoint.every_steps;
+    let epoch_end = config.checkpoint.at_epoch_end && done.is_multiple_of(per_epoch);
+    // The end of a full run is always saved: `finished` points at it.
+    let last = done == total && (saving.is_some() || config.train.sanity_steps.is_none());
+    epoch_end || last || saving.is_some_and(|every| done.is_multiple_of(every))
+}
+
+impl Trainer<'_> {
+    /// Evaluates on the validation set when due (and when there is one);
+    /// rank 0 records the result.
+    pub fn evaluate_if_due(&mut self, done: u64) -> Result<()> {
+        if !eval_due(self.config, done, self.total) || self.validation.is_empty() {
+            return Ok(());
+        }
+        let mut m = evaluate(
+            self.engine,
+            self.validation,
+            self.steps.pad_id(),
+            self.plan.micro_batch_size as usize,
+            self.config.eval.max_batches,
+            self.objective.eval_refs().as_ref(),
+        )?;
+        m.insert("step".into(), json!(done));
+        let loss = m["eval_loss"].as_f64().unwrap_or(f64::NAN);
+        self.seen.eval_losses.push(loss);
+        self.record(&m)
+    }
+
+    /// Saves a checkpoint after step `r` when due or asked to stop.
+    pub fn checkpoint_if_due(&mut self, r: &StepReport) -> Result<()> {
+        let per_epoch = self.steps.per_epoch;
+        if checkpoint_due(self.config, r.step, self.total, per_epoch) || r.stop_requested {
+            let state = RunState {
+                fingerprint: self.fingerprint.clone(),
+                config_yaml: &self.config_yaml,
+                epoch: self.epoch,
+                total_tokens: self.total_tokens,
+                keep_last: self.config.checkpoint.keep_last,
+                model_config: self.model_config.clone(),
+            };
+            ckpt::save(self.engine, &self.root, &state)?;
+        }
+        Ok(())
+    }
+
+    /// Ends a run whose steps all ran: the sanity table, or the export.
+    pub fn finish(mut self) -> Result<Finish> {
+        match self.config.train.sanity_steps {
+            Some(_) => self.sanity_table(),
+            None => self.export_final(),
+        }
+    }
+
+    /// Prints the green/red table (rank 0); a red one fails the run.
+    fn sanity_table(&mut self) -> Result<Finish> {
+        let peak = self.seen.peak_memory_bytes.max(host_memory().1);
+        self.seen.peak_memory_bytes = peak;
+        let (text, green) = crate::sanity::table(&self.seen, self.config.train.max_grad_norm);
+        if self.engine.rank() == 0 {
+            println!("{text}");
+        }
+        if !green {
+            bail!("the sanity check is red (see the table above)");
+        }
+        Ok(Finish::Completed)
+    }
+
+    /// Writes `final/` from finite weights and marks the run finished.
+    fn export_final(&mut self) -> Result<Finish> {
+        let summary = Summary {
+            step: self.total,
+            train_loss: self.last_loss,
+            total_tokens: self.total_tokens,
+            world_size: self.plan.world_size as usize,
+        };
+        self.engine.check_finite().map_err(|e| {
+            let kept = ckpt::last_good(&self.root);
+            anyhow!("{e}: final/ was not written; the last good checkpoint is {kept}")
+        })?;
+        crate::finish::export(self.engine, self.config, self.plan, &summary)?;
+        Ok(Finish::Completed)
+    }
+}

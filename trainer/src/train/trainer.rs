@@ -1,0 +1,162 @@
+//! The state of a training run and its setup: resume from a checkpoint,
+//! the objective from `data.objective` (DPO computes or loads its
+//! reference log-probs), the metrics file and its first record.
+
+use super::report::{Mfu, Window};
+use super::total_steps;
+use crate::ckpt::{self, Resumed};
+use crate::data::batches::Steps;
+use crate::data::SampleSet;
+use crate::device::Gpu;
+use crate::dpo::DpoRun;
+use crate::export::ModelFiles;
+use crate::metrics::{start_record, MetricsFile};
+use crate::objective::{NextToken, RunObjective};
+use crate::progress::Progress;
+use crate::references::references;
+use crate::sanity::{self, Observed};
+use crate::schedule::Schedule;
+use crate::zero::Engine;
+use anyhow::Result;
+use runconfig::resume::{checkpoints_dir, fingerprint};
+use runconfig::{Config, Objective, Plan};
+use serde_json::Value;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// A run in progress: the engine, its data and everything the loop keeps
+/// between steps.
+pub struct Trainer<'a> {
+    pub(super) config: &'a Config,
+    pub(super) plan: &'a Plan,
+    pub(super) engine: &'a mut Engine,
+    pub(super) steps: &'a Steps,
+    pub(super) validation: &'a SampleSet,
+    pub(super) gpu: Option<&'a Gpu>,
+    /// What each step optimises (`data.objective`).
+    pub(super) objective: Box<dyn RunObjective>,
+    pub(super) schedule: Schedule,
+    /// Optimizer steps of the whole run.
+    pub(super) total: u64,
+    /// `<output_dir>/checkpoints`.
+    pub(super) root: PathBuf,
+    /// What every checkpoint records besides the shards.
+    pub(super) fingerprint: Value,
+    pub(super) config_yaml: String,
+    pub(super) model_config: PathBuf,
+    pub(super) epoch: u64,
+    pub(super) total_tokens: i64,
+    /// Rank 0's metrics.jsonl.
+    pub(super) metrics: Option<MetricsFile>,
+    /// What the sanity table judges.
+    pub(super) seen: Observed,
+    pub(super) mfu: Option<Mfu>,
+    /// Tokens since the last metrics record, and since the loop started.
+    pub(super) window: Window,
+    pub(super) since_start: Window,
+    pub(super) progress: Progress,
+    pub(super) last_loss: Option<f64>,
+}
+
+impl<'a> Trainer<'a> {
+    /// Sets a run up: resumes `engine` from the newest usable checkpoint,
+    /// prepares the objective and opens the metrics (rank 0).
+    pub fn new(
+        config: &'a Config,
+        plan: &'a Plan,
+        engine: &'a mut Engine,
+        steps: &'a Steps,
+        validation: &'a SampleSet,
+        gpu: Option<&'a Gpu>,
+    ) -> Result<Trainer<'a>> {
+        let total = total_steps(config, steps)?;
+        let root = checkpoints_dir(config);
+        let config_yaml = serde_yaml::to_string(config)?;
+        let model_config = ModelFiles::of(config)?.config_json;
+        let fingerprint = fingerprint(config, plan);
+        let resumed = resume(engine, config, &root, &fingerprint)?;
+        crate::finish::clear(config, engine.rank())?;
+        // What each step optimises, from `data.objective`.
+        let objective: Box<dyn RunObjective> = match config.data.objective {
+            Objective::Pretrain | Objective::Sft => Box::new(NextToken),
+            Objective::Dpo => Box::new(DpoRun {
+                beta: config.train.dpo_beta,
+                refs: references(
+                    engine,
+                    config,
+                    &fingerprint,
+                    steps,
+                    validation,
+                    resumed.is_some(),
+                )?,
+            }),
+        };
+        let metrics = match engine.rank() {
+            0 => Some(MetricsFile::open(&config.output_dir())?),
+            _ => None,
+        };
+        let mut trainer = Trainer {
+            schedule: Schedule::new(&config.train.lr_schedule, config.train.learning_rate, total),
+            mfu: Mfu::of(config, engine, gpu),
+            progress: Progress::new(engine.steps_done(), total),
+            total_tokens: resumed.as_ref().map_or(0, |r| r.total_tokens),
+            seen: Observed {
+                memory_limit_bytes: sanity::system_memory(),
+                ..Observed::default()
+            },
+            window: Window::start(),
+            since_start: Window::start(),
+            epoch: 0,
+            last_loss: None,
+            config,
+            plan,
+            engine,
+            steps,
+            validation,
+            gpu,
+            objective,
+            total,
+            root,
+            fingerprint,
+            config_yaml,
+            model_config,
+            metrics,
+        };
+        let first = start_record(config, plan, trainer.engine, total, resumed.as_ref());
+        trainer.record(&first)?;
+        Ok(trainer)
+    }
+
+    /// The 0-based steps still to run.
+    pub fn remaining(&self) -> Range<u64> {
+        self.engine.steps_done()..self.total
+    }
+
+    /// Writes a metrics record (rank 0; other ranks have no metrics file).
+    pub(super) fn record(&mut self, record: &serde_json::Map<String, Value>) -> Result<()> {
+        match self.metrics.as_mut() {
+            Some(m) => m.record(record),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Resumes `engine` as `checkpoint.resume` says; rank 0 says from where.
+fn resume(
+    engine: &mut Engine,
+    config: &Config,
+    root: &Path,
+    fingerprint: &Value,
+) -> Result<Option<Resumed>> {
+    let resumed = ckpt::resume(
+        engine,
+        &ckpt::candidates(config.checkpoint.resume.as_deref(), root)?,
+        fingerprint,
+    )?;
+    if let Some(r) = &resumed {
+        if engine.rank() == 0 {
+            println!("resumed from {} at step {}", r.path.display(), r.step);
+        }
+    }
+    Ok(resumed)
+}

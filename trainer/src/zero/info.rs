@@ -1,0 +1,76 @@
+//! What the rest of the trainer may ask the engine: where it runs, its
+//! model, its counters and sizes for the metrics, and the collectives of
+//! its world (evaluation sums, checkpoint agreement, barriers).
+
+use super::engine::Engine;
+use super::shard::UnitShard;
+use crate::comm::ReduceOp;
+use crate::model::LlamaConfig;
+use anyhow::Result;
+use tch::{Device, Tensor};
+
+impl Engine {
+    /// This rank's index in its world.
+    pub fn rank(&self) -> usize {
+        self.comm.rank()
+    }
+
+    /// Number of ranks.
+    pub fn world_size(&self) -> usize {
+        self.comm.world_size()
+    }
+
+    /// Where this rank computes.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// The model's architecture.
+    pub fn model_config(&self) -> &LlamaConfig {
+        &self.cfg
+    }
+
+    /// Optimizer steps taken so far (a resumed run starts at its checkpoint's).
+    pub fn steps_done(&self) -> u64 {
+        self.steps_done
+    }
+
+    /// Bytes moved by the engine's collectives so far (gathered outputs and
+    /// reduce-scatter inputs).
+    pub fn comm_bytes(&self) -> u64 {
+        self.comm_bytes
+    }
+
+    /// Parameters of the whole model.
+    pub fn parameter_count(&self) -> i64 {
+        self.specs.iter().map(|s| s.numel()).sum()
+    }
+
+    /// Model-state bytes this rank holds.
+    pub fn state_bytes(&self) -> u64 {
+        self.shards.iter().map(UnitShard::state_bytes).sum()
+    }
+
+    /// Optimizer-state bytes per element of this rank's shards.
+    pub fn optimizer_bytes_per_param(&self) -> f64 {
+        let (bytes, len) = self.shards.iter().fold((0, 0), |(b, n), s| {
+            (b + s.opt.state_bytes(), n + s.layout.shard_len as u64)
+        });
+        bytes as f64 / len as f64
+    }
+
+    /// Sums `tensor` over every rank, in place (every rank calls it).
+    pub fn all_reduce_sum(&mut self, tensor: &mut Tensor) -> Result<()> {
+        self.comm.all_reduce(tensor, ReduceOp::Sum)
+    }
+
+    /// The 1-D concatenation, in rank order, of every rank's `input`.
+    pub fn all_gather(&mut self, input: &Tensor) -> Result<Tensor> {
+        self.comm.all_gather(input)
+    }
+
+    /// Returns once every rank has called it.
+    pub fn barrier(&mut self) -> Result<()> {
+        self.comm.barrier()
+    }
+}
