@@ -11,7 +11,8 @@ fn config(home: &TempDir, hub_section: &str) -> std::path::PathBuf {
     let out = home.join("output");
     make_final(&out.join("final"));
     let yaml = format!(
-        "run_name: hubtest\ntrain:\n  micro_batch_size: 1\ncheckpoint:\n  output_dir: {}\n{hub_section}",
+        "run_name: hubtest\n{}train:\n  micro_batch_size: 1\n  max_steps: 1\ncheckpoint:\n  output_dir: {}\n{hub_section}",
+        runnable_yaml(),
         out.display()
     );
     let path = home.join("run.yaml");

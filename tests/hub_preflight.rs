@@ -18,7 +18,8 @@ fn config(home: &TempDir, hub_section: &str) -> PathBuf {
     std::fs::write(&trainer, "#!/bin/sh\ntouch \"$HOME/trained\"\n").unwrap();
     std::fs::set_permissions(&trainer, std::fs::Permissions::from_mode(0o755)).unwrap();
     let yaml = format!(
-        "run_name: preflight\ncheckpoint:\n  output_dir: {}\nhub:\n{hub_section}",
+        "run_name: preflight\n{}train: {{ max_steps: 1 }}\ncheckpoint:\n  output_dir: {}\nhub:\n{hub_section}",
+        runnable_yaml(),
         home.join("out").display()
     );
     let path = home.join("run.yaml");
