@@ -3,7 +3,10 @@
 //! The trainer is replaced by `true` (FERROSPEED_TRAINER): the run "succeeds"
 //! at once and leaves the `final/` folder the test wrote.
 
+mod common;
 mod hub_support;
+
+use common::runnable_yaml;
 
 use hub_support::*;
 

@@ -4,7 +4,10 @@
 //! the Hub rejects, a token that may not write to the namespace.
 //! Repositories are created private unless `hub.private: false`.
 
+mod common;
 mod hub_support;
+
+use common::runnable_yaml;
 
 use hub_support::*;
 use std::path::{Path, PathBuf};

@@ -5,10 +5,6 @@
 //! run `cargo build --workspace --bins` (same profile) first.
 #![allow(dead_code)]
 
-#[path = "../common/mod.rs"]
-mod common;
-pub use common::runnable_yaml;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
