@@ -8,6 +8,30 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+/// Reads a setting that is one of a few words or else a path, and writes
+/// it back as it was spelled.
+macro_rules! words_or_path {
+    ($ty:ident { $($word:literal => $variant:ident),+ ; $path:ident }) => {
+        impl From<String> for $ty {
+            fn from(text: String) -> Self {
+                match text.as_str() {
+                    $($word => Self::$variant,)+
+                    _ => Self::$path(PathBuf::from(text)),
+                }
+            }
+        }
+
+        impl From<$ty> for String {
+            fn from(value: $ty) -> String {
+                match value {
+                    $($ty::$variant => $word.into(),)+
+                    $ty::$path(p) => p.display().to_string(),
+                }
+            }
+        }
+    };
+}
+
 /// `export.dtype`: the dtype of the exported weights.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -68,25 +92,7 @@ pub enum Resume {
     Path(PathBuf),
 }
 
-impl From<String> for Resume {
-    fn from(text: String) -> Self {
-        match text.as_str() {
-            "auto" => Self::Auto,
-            "never" => Self::Never,
-            _ => Self::Path(PathBuf::from(text)),
-        }
-    }
-}
-
-impl From<Resume> for String {
-    fn from(r: Resume) -> String {
-        match r {
-            Resume::Auto => "auto".into(),
-            Resume::Never => "never".into(),
-            Resume::Path(p) => p.display().to_string(),
-        }
-    }
-}
+words_or_path!(Resume { "auto" => Auto, "never" => Never; Path });
 
 /// `data.chat_template`: where the chat template of sft and dpo comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,25 +107,7 @@ pub enum TemplateSource {
     File(PathBuf),
 }
 
-impl From<String> for TemplateSource {
-    fn from(text: String) -> Self {
-        match text.as_str() {
-            "model" => Self::Model,
-            "tulu" => Self::Tulu,
-            _ => Self::File(PathBuf::from(text)),
-        }
-    }
-}
-
-impl From<TemplateSource> for String {
-    fn from(t: TemplateSource) -> String {
-        match t {
-            TemplateSource::Model => "model".into(),
-            TemplateSource::Tulu => "tulu".into(),
-            TemplateSource::File(p) => p.display().to_string(),
-        }
-    }
-}
+words_or_path!(TemplateSource { "model" => Model, "tulu" => Tulu; File });
 
 /// A number of bytes, written as "5GB", "500MB", "10KiB" or a byte count;
 /// it serializes as written.
