@@ -1,8 +1,7 @@
 //! `launch check` says what `launch` accepts: a config the trainer would
 //! refuse is refused by both, in one line naming the file and the key;
 //! names from open-instruct, accelerate and DeepSpeed get the Ferrospeed
-//! key; relative paths follow the config file, so a config runs from any
-//! working directory.
+//! key; a tab in the indentation is named as such.
 
 mod common;
 use common::*;
@@ -134,58 +133,5 @@ fn a_tab_in_the_indentation_is_named_as_such() {
     both_refuse(
         "run_name: t\ntrain:\n\tmax_steps: 2\n",
         &["c.yaml:3: a tab; YAML indents with spaces"],
-    );
-}
-
-#[test]
-fn relative_paths_follow_the_config_file_and_set_values_the_current_directory() {
-    let dir = scratch("rel-paths");
-    let (cfgs, work) = (dir.join("cfgs"), dir.join("work"));
-    for d in [&cfgs, &work.join("tok")] {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    let tiny = repo().join("configs/models/tiny-llama.json");
-    std::fs::copy(&tiny, dir.join("model.json")).unwrap();
-    std::fs::copy(
-        repo().join("data/sanity/counting.jsonl"),
-        cfgs.join("d.jsonl"),
-    )
-    .unwrap();
-    let tok = repo().join("data/sanity-chat/tokenizer.json");
-    std::fs::copy(tok, work.join("tok/tokenizer.json")).unwrap();
-    let yaml = "run_name: rel\nmodel: { config: ../model.json }\ndata: { datasets: [{ path: d.jsonl }] }\ntrain: { max_steps: 1 }\n";
-    std::fs::write(cfgs.join("c.yaml"), yaml).unwrap();
-    let out = launch(&work)
-        .args(["1", "../cfgs/c.yaml", "--set", "model.tokenizer=tok"])
-        .env("FERROSPEED_TRAINER", fake_trainer(&dir))
-        .output()
-        .unwrap();
-    let all = text(&out);
-    assert!(out.status.success(), "{all}");
-    for line in [
-        format!("config: {}", dir.join("model.json").display()),
-        format!("path: {}", cfgs.join("d.jsonl").display()),
-        format!("tokenizer: {}", work.join("tok").display()),
-        format!("output_dir: {}", work.join("output/rel").display()),
-    ] {
-        assert!(all.contains(&line), "the ranks get {line:?}: {all}");
-    }
-}
-
-#[test]
-fn the_sanity_config_runs_from_another_working_directory() {
-    let dir = scratch("elsewhere");
-    let out = launch(&dir)
-        .arg("1")
-        .arg(repo().join("configs/sanity.yaml"))
-        .args(["--set", "train.threads=1", "--set", "comm=cpu"])
-        .output()
-        .unwrap();
-    let all = text(&out);
-    assert!(out.status.success(), "{all}");
-    assert!(all.contains("=> GREEN: ready for the full run"), "{all}");
-    assert!(
-        !records(&dir.join("output/sanity")).is_empty(),
-        "the output_dir follows the current directory: {all}"
     );
 }

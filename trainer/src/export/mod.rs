@@ -12,9 +12,9 @@ mod writer;
 pub use card::{model_card, Summary};
 
 use crate::zero::Engine;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use place::Staging;
-use runconfig::{Config, Dtype, ExportDtype};
+use runconfig::{Config, Dtype, ExportDtype, ModelSource};
 use std::path::{Path, PathBuf};
 use tch::Kind;
 use writer::{Entry, Plan, Writer};
@@ -63,13 +63,12 @@ impl ModelFiles {
                 }
             })
             .collect();
-        let config_json = match (&config.model.path, &config.model.config) {
-            (Some(d), _) => {
-                folders.push(d.clone());
+        let config_json = match config.model.source().map_err(anyhow::Error::msg)? {
+            ModelSource::Weights(d) => {
+                folders.push(d.to_path_buf());
                 d.join("config.json")
             }
-            (None, Some(f)) => f.clone(),
-            (None, None) => bail!("the config names no model (model.path or model.config)"),
+            ModelSource::RandomInit(f) => f.to_path_buf(),
         };
         Ok(ModelFiles {
             config_json,
