@@ -3,7 +3,10 @@
 //! The trainer is replaced by `true` (FERROSPEED_TRAINER): the run "succeeds"
 //! at once and leaves the `final/` folder the test wrote.
 
+mod common;
 mod hub_support;
+
+use common::runnable_yaml;
 
 use hub_support::*;
 
@@ -11,7 +14,8 @@ fn config(home: &TempDir, hub_section: &str) -> std::path::PathBuf {
     let out = home.join("output");
     make_final(&out.join("final"));
     let yaml = format!(
-        "run_name: hubtest\ntrain:\n  micro_batch_size: 1\ncheckpoint:\n  output_dir: {}\n{hub_section}",
+        "run_name: hubtest\n{}train:\n  micro_batch_size: 1\n  max_steps: 1\ncheckpoint:\n  output_dir: {}\n{hub_section}",
+        runnable_yaml(),
         out.display()
     );
     let path = home.join("run.yaml");

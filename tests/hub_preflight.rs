@@ -4,7 +4,10 @@
 //! the Hub rejects, a token that may not write to the namespace.
 //! Repositories are created private unless `hub.private: false`.
 
+mod common;
 mod hub_support;
+
+use common::runnable_yaml;
 
 use hub_support::*;
 use std::path::{Path, PathBuf};
@@ -18,7 +21,8 @@ fn config(home: &TempDir, hub_section: &str) -> PathBuf {
     std::fs::write(&trainer, "#!/bin/sh\ntouch \"$HOME/trained\"\n").unwrap();
     std::fs::set_permissions(&trainer, std::fs::Permissions::from_mode(0o755)).unwrap();
     let yaml = format!(
-        "run_name: preflight\ncheckpoint:\n  output_dir: {}\nhub:\n{hub_section}",
+        "run_name: preflight\n{}train: {{ max_steps: 1 }}\ncheckpoint:\n  output_dir: {}\nhub:\n{hub_section}",
+        runnable_yaml(),
         home.join("out").display()
     );
     let path = home.join("run.yaml");

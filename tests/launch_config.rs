@@ -5,7 +5,10 @@ mod common;
 use common::*;
 use std::process::Stdio;
 
-const CONFIG: &str = "run_name: cfgtest\ntrain:\n  micro_batch_size: 2\n  effective_batch_size: 16\nby_world_size:\n  1: { train.micro_batch_size: 4 }\n";
+/// A run of the tiny model whose trainer the tests replace.
+fn config() -> String {
+    format!("run_name: cfgtest\n{}train:\n  micro_batch_size: 2\n  effective_batch_size: 16\n  max_steps: 1\nby_world_size:\n  1: {{ train.micro_batch_size: 4 }}\n", runnable_yaml())
+}
 
 /// A stand-in trainer that prints what `launch` handed it.
 fn fake_trainer(dir: &std::path::Path) -> std::path::PathBuf {
@@ -18,7 +21,7 @@ fn fake_trainer(dir: &std::path::Path) -> std::path::PathBuf {
 #[test]
 fn ranks_get_the_resolved_config_and_the_plan_is_printed() {
     let dir = scratch("cfg");
-    std::fs::write(dir.join("c.yaml"), CONFIG).unwrap();
+    std::fs::write(dir.join("c.yaml"), config()).unwrap();
     let out = launch(&dir)
         .args(["2", "c.yaml", "--set", "train.learning_rate=0.001"])
         .env("FERROSPEED_TRAINER", fake_trainer(&dir))
@@ -45,7 +48,7 @@ fn ranks_get_the_resolved_config_and_the_plan_is_printed() {
 #[test]
 fn check_prints_plans_for_one_two_and_eight_devices() {
     let dir = scratch("check");
-    std::fs::write(dir.join("c.yaml"), CONFIG).unwrap();
+    std::fs::write(dir.join("c.yaml"), config()).unwrap();
     let out = launch(&dir).args(["check", "c.yaml"]).output().unwrap();
     let all = text(&out);
     assert!(out.status.success(), "{all}");
@@ -99,33 +102,33 @@ fn bad_inputs_get_one_clear_message_and_spawn_nothing() {
         "c.yaml:3:18: `train.learning_rate`: invalid type: string \"fast\"",
     );
     refused(
-        CONFIG,
+        &config(),
         &["0", "c.yaml"],
         "the number of processes must be at least 1 (got 0)",
     );
-    refused(CONFIG, &["3", "c.yaml"], "`train.effective_batch_size` = 16 is not a multiple of micro_batch_size x world size = 2 x 3 = 6");
+    refused(&config(), &["3", "c.yaml"], "`train.effective_batch_size` = 16 is not a multiple of micro_batch_size x world size = 2 x 3 = 6");
     refused(
-        CONFIG,
+        &config(),
         &["1", "missing.yaml"],
         "cannot read config file missing.yaml: No such file or directory",
     );
     refused(
-        CONFIG,
+        &config(),
         &["2", "--", "no-such-program-anywhere"],
         "program `no-such-program-anywhere` not found in PATH",
     );
     refused(
-        CONFIG,
+        &config(),
         &["2", "--", "./not-here.sh"],
         "program ./not-here.sh does not exist",
     );
     refused(
-        CONFIG,
+        &config(),
         &["2", "c.yaml", "--set", "optimizer.bits=4"],
         "`optimizer.bits` must be 32 or 8, got 4",
     );
     refused(
-        CONFIG,
+        &config(),
         &["two", "c.yaml"],
         "expected the number of processes or a command",
     );
@@ -147,8 +150,8 @@ fn values_that_panic_train_nothing_or_overflow_are_refused_by_check_and_launch()
         ("optimizer.betas=[0.9, 1.0]", "`optimizer.betas` must be two numbers in [0, 1)"),
         ("train.learning_rate=1e39", "c.yaml: `train.learning_rate` must be a non-negative number that fits in f32 (at most 3.4028235e38), got 1e39"),
     ] {
-        refused(CONFIG, &["check", "c.yaml", "--set", set], message);
-        refused(CONFIG, &["1", "c.yaml", "--set", set], message);
+        refused(&config(), &["check", "c.yaml", "--set", set], message);
+        refused(&config(), &["1", "c.yaml", "--set", set], message);
     }
 }
 

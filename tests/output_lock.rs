@@ -10,7 +10,13 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-const CONFIG: &str = "run_name: locktest\ncheckpoint:\n  output_dir: out\n";
+/// The run's config: a model, data and a length, as `launch` requires.
+fn config() -> String {
+    format!(
+        "run_name: locktest\n{}train: {{ max_steps: 1 }}\ncheckpoint:\n  output_dir: out\n",
+        runnable_yaml()
+    )
+}
 
 /// A trainer that marks its start, waits (at most 60 s) for `go`, then
 /// leaves a file in the output_dir.
@@ -23,7 +29,7 @@ const SHOWER: &str = "echo \"parent $PPID\"\ncat out/.lock";
 
 fn setup(name: &str) -> std::path::PathBuf {
     let dir = scratch(name);
-    std::fs::write(dir.join("c.yaml"), CONFIG).unwrap();
+    std::fs::write(dir.join("c.yaml"), config()).unwrap();
     script(&dir.join("waiter"), WAITER);
     script(&dir.join("shower"), SHOWER);
     dir

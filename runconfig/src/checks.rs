@@ -4,7 +4,7 @@
 //! nothing.
 
 use crate::repo_id;
-use crate::schema::Config;
+use crate::schema::{Config, Objective};
 
 /// Every check of this module, in the order of the YAML reference.
 pub(crate) fn validate(c: &Config) -> Result<(), String> {
@@ -72,6 +72,11 @@ fn positive_f32(v: f64) -> bool {
 }
 
 fn data(c: &Config) -> Result<(), String> {
+    if c.data.packing && c.data.objective == Objective::Dpo {
+        return Err(
+            "`data.packing` is not supported with objective dpo: set data.packing: false".into(),
+        );
+    }
     for (i, d) in c.data.datasets.iter().enumerate() {
         let key = |k: &str| format!("data.datasets[{i}].{k}");
         let ratio = "a positive number (0.5: half of its rows; to leave a dataset out, remove it)";

@@ -2,6 +2,7 @@
 //! how samples are built from them.
 
 use crate::schema::{default_seed, default_seq_len, yes};
+use crate::values::TemplateSource;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -118,7 +119,7 @@ pub struct DataConfig {
     /// Chat template of sft and dpo: `tulu` (built in), `model` (the
     /// tokenizer_config.json's `chat_template`) or the path of a Jinja file.
     /// Default: `model`.
-    pub chat_template: Option<String>,
+    pub chat_template: Option<TemplateSource>,
     /// Samples over `max_seq_length`: truncate | drop.
     #[serde(default)]
     pub overlong: Overlong,

@@ -21,14 +21,29 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Turns a serde_yaml error into `file:line:col: key: what`, with the closest
-/// valid key for an unknown one.
-pub(crate) fn from_yaml(e: &serde_yaml::Error, origin: &str) -> ConfigError {
+/// Turns a serde_yaml error on `text` into `file:line:col: key: what`, with
+/// a hint or the closest valid key for an unknown one; a tab used for
+/// indentation is named as such.
+pub(crate) fn from_yaml(e: &serde_yaml::Error, text: &str, origin: &str) -> ConfigError {
+    let line = e.location().map(|l| l.line());
+    if let Some(tab) = tab_line(text).filter(|t| line.is_none_or(|l| *t <= l)) {
+        return ConfigError::new(format!("{origin}:{tab}: a tab; YAML indents with spaces"));
+    }
     let at = match e.location() {
         Some(l) => format!("{origin}:{}:{}", l.line(), l.column()),
         None => origin.to_string(),
     };
     ConfigError::new(format!("{at}: {}", explain(&e.to_string())))
+}
+
+/// The first line (from 1) indented with a tab.
+fn tab_line(text: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let indent = &l[..l.len() - l.trim_start().len()];
+            indent.contains('\t') && !l.trim().is_empty()
+        })
+        .map(|i| i + 1)
 }
 
 /// Rewrites serde's wording ("unknown field `x`, expected one of ...") into
@@ -43,6 +58,9 @@ pub(crate) fn explain(message: &str) -> String {
         let (key, tail) = after.split_once('`').unwrap_or((after, ""));
         let candidates = backticked(tail);
         let full = join(path, key);
+        if let Some(hint) = crate::hints::for_unknown(path, key) {
+            return format!("unknown key `{full}`: {hint}");
+        }
         return match closest(key, &candidates) {
             Some(best) => format!(
                 "unknown key `{full}`; did you mean `{}`?",
@@ -96,7 +114,7 @@ fn split_path(message: &str) -> (&str, &str) {
     }
 }
 
-fn join(path: &str, key: &str) -> String {
+pub(crate) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
     } else {
@@ -132,5 +150,13 @@ mod tests {
             m,
             "unknown key `train.micro_batch`; did you mean `train.micro_batch_size`?"
         );
+    }
+
+    #[test]
+    fn a_tab_in_the_indentation_is_named() {
+        let text = "run_name: x\ntrain:\n\tmax_steps: 2\n";
+        let e = serde_yaml::from_str::<serde_yaml::Value>(text).unwrap_err();
+        let m = from_yaml(&e, text, "c.yaml").to_string();
+        assert_eq!(m, "c.yaml:3: a tab; YAML indents with spaces");
     }
 }

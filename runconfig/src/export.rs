@@ -3,6 +3,8 @@
 //! tool wrote, and the rule for replacing a folder: only an empty one or an
 //! earlier export is ever replaced, never a folder of someone else's files.
 
+pub use crate::values::parse_size;
+use crate::values::{ByteSize, ExportDtype};
 use crate::ExportConfig;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -37,9 +39,9 @@ pub struct ExportArgs {
     /// Replace an earlier export in `out`.
     pub overwrite: bool,
     /// `--dtype`, as `export.dtype`.
-    pub dtype: Option<String>,
+    pub dtype: Option<ExportDtype>,
     /// `--max-shard-size`, as `export.max_shard_size`.
-    pub max_shard_size: Option<String>,
+    pub max_shard_size: Option<ByteSize>,
 }
 
 impl ExportArgs {
@@ -56,20 +58,20 @@ impl ExportArgs {
             };
             match a.as_str() {
                 "--overwrite" => out.overwrite = true,
-                "--dtype" => out.dtype = Some(value()?),
-                "--max-shard-size" => out.max_shard_size = Some(value()?),
+                "--dtype" => {
+                    let d = value()?.parse().map_err(|e| format!("--dtype: {e}"))?;
+                    out.dtype = Some(d);
+                }
+                "--max-shard-size" => {
+                    let s = value()?.parse();
+                    out.max_shard_size = Some(s.map_err(|e| format!("--max-shard-size: {e}"))?);
+                }
                 s if s.starts_with("--") => return Err(format!("unknown option {s}; {USAGE}")),
                 s => paths.push(PathBuf::from(s)),
             }
         }
         let [checkpoint, dir] = <[PathBuf; 2]>::try_from(paths).map_err(|_| USAGE.to_string())?;
         (out.checkpoint, out.out) = (checkpoint, dir);
-        if let Some(d) = &out.dtype {
-            check_dtype(d).map_err(|e| format!("--dtype: {e}"))?;
-        }
-        if let Some(s) = &out.max_shard_size {
-            parse_size(s).map_err(|e| format!("--max-shard-size: {e}"))?;
-        }
         Ok(out)
     }
 
@@ -80,8 +82,11 @@ impl ExportArgs {
             v.push("--overwrite".into());
         }
         for (flag, value) in [
-            ("--dtype", &self.dtype),
-            ("--max-shard-size", &self.max_shard_size),
+            ("--dtype", self.dtype.map(|d| d.to_string())),
+            (
+                "--max-shard-size",
+                self.max_shard_size.as_ref().map(|s| s.to_string()),
+            ),
         ] {
             if let Some(x) = value {
                 v.extend([flag.into(), x.into()]);
@@ -92,50 +97,13 @@ impl ExportArgs {
 
     /// Applies `--dtype` and `--max-shard-size` over a run's `export:` settings.
     pub fn apply(&self, export: &mut ExportConfig) {
-        if let Some(d) = &self.dtype {
-            export.dtype = Some(d.clone());
+        if let Some(d) = self.dtype {
+            export.dtype = Some(d);
         }
         if let Some(s) = &self.max_shard_size {
             export.max_shard_size = Some(s.clone());
         }
     }
-}
-
-/// Checks an export dtype: bf16, f32 or compute.
-pub fn check_dtype(text: &str) -> Result<(), String> {
-    match text {
-        "bf16" | "f32" | "compute" => Ok(()),
-        other => Err(format!(
-            "the export dtype must be bf16, f32 or compute, got {other:?}"
-        )),
-    }
-}
-
-/// Parses a size like "5GB", "500MB", "10KiB" or a byte count.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim().to_ascii_uppercase();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size like 5GB"))?;
-    let mult = match unit.trim() {
-        "" | "B" => 1.0,
-        "KB" => 1e3,
-        "MB" => 1e6,
-        "GB" => 1e9,
-        "KIB" => 1024.0,
-        "MIB" => 1024.0 * 1024.0,
-        "GIB" => 1024.0 * 1024.0 * 1024.0,
-        u => {
-            return Err(format!(
-                "unknown unit {u:?} in {text:?} (use B, KB, MB, GB, KiB, MiB or GiB)"
-            ))
-        }
-    };
-    Ok((n * mult) as u64)
 }
 
 /// What a would-be output folder holds.

@@ -5,7 +5,7 @@
 
 use crate::export::{inspect, Folder};
 use crate::resume::{checkpoints_dir, diff, fingerprint, step_dir_name};
-use crate::{Config, Plan};
+use crate::{Config, Plan, Resume};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -26,8 +26,7 @@ pub fn identity(config: &Config, plan: &Plan) -> Value {
 /// write no `final/` and always run; `checkpoint.resume` other than `auto`
 /// asks for a particular start.
 pub fn applies(config: &Config) -> bool {
-    config.train.sanity_steps.is_none()
-        && config.checkpoint.resume.as_deref().unwrap_or("auto") == "auto"
+    config.train.sanity_steps.is_none() && config.checkpoint.resume() == Resume::Auto
 }
 
 /// The marker's contents after `step` optimizer steps.

@@ -1,25 +1,32 @@
 //! The Ferrospeed run configuration, shared by `launch` and `trainer`.
 //!
 //! [`load`] reads a YAML file, reports mistakes with file, line and key,
-//! applies the `by_world_size` overrides and `--set key=value` pairs, and
-//! derives the batch [`Plan`] for a world size.
+//! applies the `by_world_size` overrides and `--set key=value` pairs,
+//! resolves relative paths (those in a file against its folder), checks the values and the files
+//! they name, and derives the batch [`Plan`] for a world size. It is the one
+//! place a config is validated: what it accepts, the trainer accepts.
 
 mod checks;
 mod data;
 mod error;
 pub mod export;
+mod files;
 pub mod finished;
+mod hints;
 mod overrides;
+mod paths;
 mod plan;
 pub mod repo_id;
 pub mod resume;
 mod schema;
+mod sections;
+mod values;
 
 pub use error::ConfigError;
 pub use plan::Plan;
 pub use schema::*;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A configuration resolved for one world size.
 #[derive(Debug, Clone)]
@@ -31,18 +38,49 @@ pub struct Resolved {
 }
 
 /// Reads `path`, applies `by_world_size[world_size]` then each `key=value` of
-/// `sets`, validates and plans. Every error names the file, line and key.
+/// `sets`, makes every path absolute (relative ones in the file against its
+/// folder, those of `sets` and the run's outputs against the current
+/// directory), validates, checks the files the config names ([`check_run`])
+/// and plans. Every error names the file and the key (and the line, where
+/// the file holds it).
 pub fn load(path: &Path, world_size: u32, sets: &[String]) -> Result<Resolved, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::new(format!("cannot read config file {}: {e}", path.display()))
-    })?;
-    from_str(&text, &path.display().to_string(), world_size, sets)
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(format!("cannot read config file {origin}: {e}")))?;
+    let (folder, cwd) = paths::bases(path)
+        .map_err(|e| ConfigError::new(format!("{origin}: the current directory: {e}")))?;
+    let resolved = parse(&text, &origin, Some((&folder, &cwd)), world_size, sets)?;
+    check_run(&resolved.config, &origin)?;
+    Ok(resolved)
 }
 
-/// Like [`load`], on text already read; `origin` names it in messages.
+/// Like [`load`] without the file's folder: on text already read (`origin`
+/// names it in messages), relative paths left as they are, and without
+/// [`check_run`]. For a config [`load`] resolved before (the trainer's, a
+/// checkpoint's), and for tests.
 pub fn from_str(
     text: &str,
     origin: &str,
+    world_size: u32,
+    sets: &[String],
+) -> Result<Resolved, ConfigError> {
+    parse(text, origin, None, world_size, sets)
+}
+
+/// What a run needs beyond well-formed values: a model (`model.path` or
+/// `model.config`), datasets, a length (`train.max_steps` or `train.epochs`)
+/// and every file the config names (model folder and its config.json,
+/// tokenizer, datasets, chat template, the checkpoint to resume from).
+pub fn check_run(config: &Config, origin: &str) -> Result<(), ConfigError> {
+    files::check(config).map_err(|m| ConfigError::new(format!("{origin}: {m}")))
+}
+
+/// Parses, applies the overrides, resolves paths when `bases` (the config
+/// file's folder, the current directory) are given, validates and plans.
+fn parse(
+    text: &str,
+    origin: &str,
+    bases: Option<(&Path, &Path)>,
     world_size: u32,
     sets: &[String],
 ) -> Result<Resolved, ConfigError> {
@@ -52,10 +90,18 @@ pub fn from_str(
         ));
     }
     // First pass on the file as written: errors carry line numbers.
-    let raw: Config = serde_yaml::from_str(text).map_err(|e| error::from_yaml(&e, origin))?;
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| error::from_yaml(&e, origin))?;
-    let config = overrides::apply(value, &raw.by_world_size, world_size, sets, origin)?;
+    let yaml = |e: serde_yaml::Error| error::from_yaml(&e, text, origin);
+    let raw: Config = serde_yaml::from_str(text).map_err(yaml)?;
+    let tree: serde_yaml::Value = serde_yaml::from_str(text).map_err(yaml)?;
+    let mut config = overrides::by_world_size(tree, &raw.by_world_size, world_size, origin)?;
+    if let Some((folder, _)) = bases {
+        paths::inputs(&mut config, folder);
+    }
+    let mut config = overrides::sets(&config, sets)?;
+    if let Some((_, cwd)) = bases {
+        paths::inputs(&mut config, cwd);
+        paths::outputs(&mut config, cwd);
+    }
     let plan =
         Plan::new(&config, world_size).map_err(|m| ConfigError::new(format!("{origin}: {m}")))?;
     plan::validate(&config)
@@ -66,7 +112,7 @@ pub fn from_str(
 
 impl Config {
     /// `checkpoint.output_dir`, or `output/<run_name>`.
-    pub fn output_dir(&self) -> std::path::PathBuf {
+    pub fn output_dir(&self) -> PathBuf {
         self.checkpoint
             .output_dir
             .clone()

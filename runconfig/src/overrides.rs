@@ -6,13 +6,12 @@ use crate::schema::Config;
 use serde_yaml::{Mapping, Value};
 use std::collections::BTreeMap;
 
-/// Applies the world-size toggles, then the `--set` pairs, and returns the
-/// typed configuration.
-pub(crate) fn apply(
+/// Applies the world-size toggles of `world_size` on the file's tree and
+/// returns the typed configuration.
+pub(crate) fn by_world_size(
     mut tree: Value,
     by_world_size: &BTreeMap<u32, BTreeMap<String, Value>>,
     world_size: u32,
-    sets: &[String],
     origin: &str,
 ) -> Result<Config, ConfigError> {
     let mut config = typed(&tree).map_err(|m| ConfigError::new(format!("{origin}: {m}")))?;
@@ -22,6 +21,14 @@ pub(crate) fn apply(
             config = set_and_check(&mut tree, key, value.clone(), &what)?;
         }
     }
+    Ok(config)
+}
+
+/// Applies the `--set` pairs, one at a time, on `config`.
+pub(crate) fn sets(config: &Config, sets: &[String]) -> Result<Config, ConfigError> {
+    let mut tree = serde_yaml::to_value(config)
+        .map_err(|e| ConfigError::new(format!("the configuration cannot be written: {e}")))?;
+    let mut config = config.clone();
     for pair in sets {
         let (key, text) = pair.split_once('=').ok_or_else(|| {
             ConfigError::new(format!(

@@ -71,12 +71,6 @@ pub(crate) fn validate(c: &Config) -> Result<(), String> {
             c.optimizer.bits
         ));
     }
-    if c.optimizer.kind != "adamw" {
-        return Err(format!(
-            "`optimizer.kind` must be adamw, got {:?}",
-            c.optimizer.kind
-        ));
-    }
     let lr = c.train.learning_rate;
     if !(lr >= 0.0 && (lr as f32).is_finite()) {
         return Err(format!(

@@ -1,11 +1,14 @@
 //! The typed configuration tree. Every key a YAML file may hold is a field
-//! here; unknown keys are rejected (`deny_unknown_fields`).
+//! here or in the modules it re-exports; unknown keys are rejected
+//! (`deny_unknown_fields`).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use crate::data::*;
+pub use crate::sections::*;
+pub use crate::values::*;
 
 /// A whole run: what `launch N config.yaml` reads.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -74,6 +77,26 @@ pub struct ModelConfig {
     pub tokenizer: Option<PathBuf>,
 }
 
+/// Where the initial weights come from (see [`ModelConfig::source`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelSource<'a> {
+    /// A Hugging Face model folder (`model.path`).
+    Weights(&'a Path),
+    /// A config.json alone, initialised at random (`model.config`).
+    RandomInit(&'a Path),
+}
+
+impl ModelConfig {
+    /// `model.path` or `model.config`; the error says that neither is set.
+    pub fn source(&self) -> Result<ModelSource<'_>, String> {
+        match (&self.path, &self.config) {
+            (Some(dir), _) => Ok(ModelSource::Weights(dir)),
+            (None, Some(file)) => Ok(ModelSource::RandomInit(file)),
+            (None, None) => Err("set `model.path` (a Hugging Face model folder) or `model.config` (a config.json for random init)".into()),
+        }
+    }
+}
+
 /// Learning-rate schedule shape.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -128,6 +151,22 @@ pub struct TrainConfig {
     pub dpo_beta: f64,
 }
 
+impl TrainConfig {
+    /// Optimizer steps of the whole run, from `max_steps`, else `epochs` of
+    /// `per_epoch` steps each (at least one step); the error says that
+    /// neither is set.
+    pub fn planned_steps(&self, per_epoch: u64) -> Result<u64, String> {
+        match (self.max_steps, self.epochs) {
+            (Some(n), _) => Ok(n),
+            (None, Some(e)) => Ok(((e * per_epoch as f64).ceil() as u64).max(1)),
+            (None, None) => Err(
+                "set `train.max_steps` or `train.epochs`: neither is set, so the run has no length"
+                    .into(),
+            ),
+        }
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
@@ -142,159 +181,6 @@ impl Default for TrainConfig {
             threads: None,
             sanity_steps: None,
             dpo_beta: default_dpo_beta(),
-        }
-    }
-}
-
-/// AdamW settings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct OptimizerConfig {
-    /// Only `adamw` for now.
-    #[serde(default = "default_opt")]
-    pub kind: String,
-    /// Optimizer-state precision: 32 | 8.
-    #[serde(default = "default_bits")]
-    pub bits: u32,
-    #[serde(default)]
-    pub weight_decay: f64,
-    #[serde(default = "default_betas")]
-    pub betas: [f64; 2],
-    #[serde(default = "default_eps")]
-    pub eps: f64,
-    /// Units with fewer parameters keep 32-bit state under `bits: 8`.
-    #[serde(default = "default_min_8bit")]
-    pub min_8bit_size: u64,
-}
-
-impl Default for OptimizerConfig {
-    fn default() -> Self {
-        Self {
-            kind: default_opt(),
-            bits: default_bits(),
-            weight_decay: 0.0,
-            betas: default_betas(),
-            eps: default_eps(),
-            min_8bit_size: default_min_8bit(),
-        }
-    }
-}
-
-/// Sharded checkpoints and resume.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct CheckpointConfig {
-    /// Default: `output/<run_name>`.
-    pub output_dir: Option<PathBuf>,
-    pub every_steps: Option<u64>,
-    #[serde(default)]
-    pub at_epoch_end: bool,
-    pub keep_last: Option<u32>,
-    /// auto | never | <path of a checkpoint folder>.
-    pub resume: Option<String>,
-}
-
-/// Evaluation on the validation split.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct EvalConfig {
-    pub every_steps: Option<u64>,
-    pub max_batches: Option<u64>,
-}
-
-/// Hugging Face export of the final weights.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct ExportConfig {
-    /// bf16 (default) | f32 | compute.
-    pub dtype: Option<String>,
-    /// Largest safetensors shard, e.g. "5GB" (default) or a byte count.
-    pub max_shard_size: Option<String>,
-}
-
-/// When to push to the Hub.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum PushWhen {
-    #[default]
-    OnFinish,
-    Never,
-}
-
-/// Hugging Face Hub repository for the final weights.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct HubConfig {
-    /// `name` or `namespace/name`.
-    pub repo_id: String,
-    /// Prefixed to a repo_id that has no namespace yet.
-    pub namespace: Option<String>,
-    /// Whether a repository this run creates is private (default true; an
-    /// existing repository keeps its visibility).
-    #[serde(default = "yes")]
-    pub private: bool,
-    pub revision: Option<String>,
-    pub commit_message: Option<String>,
-    #[serde(default)]
-    pub push: PushWhen,
-}
-
-/// Console and metrics.jsonl cadence.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct LoggingConfig {
-    #[serde(default = "default_log_every")]
-    pub every_steps: u64,
-    /// Peak FLOP/s of one device for MFU (default: detected for known GPUs).
-    pub peak_flops_per_device: Option<f64>,
-}
-
-impl Default for LoggingConfig {
-    fn default() -> Self {
-        Self {
-            every_steps: default_log_every(),
-            peak_flops_per_device: None,
-        }
-    }
-}
-
-/// Communication backend.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum CommKind {
-    #[default]
-    Auto,
-    Nccl,
-    Cpu,
-}
-
-/// Compute device of the ranks.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceKind {
-    #[default]
-    Auto,
-    Cpu,
-    Cuda,
-}
-
-/// Supervision settings of `launch`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct LauncherConfig {
-    /// Restart the whole group this many times after a failure.
-    #[serde(default)]
-    pub max_restarts: u32,
-    /// Seconds between SIGTERM and SIGKILL when the group is stopped.
-    #[serde(default = "default_grace")]
-    pub grace_period_s: f64,
-}
-
-impl Default for LauncherConfig {
-    fn default() -> Self {
-        Self {
-            max_restarts: 0,
-            grace_period_s: default_grace(),
         }
     }
 }
@@ -317,29 +203,8 @@ fn default_lr() -> f64 {
 fn default_clip() -> f64 {
     1.0
 }
-fn default_opt() -> String {
-    "adamw".into()
-}
-fn default_bits() -> u32 {
-    32
-}
-fn default_betas() -> [f64; 2] {
-    [0.9, 0.999]
-}
-fn default_eps() -> f64 {
-    1e-8
-}
-fn default_min_8bit() -> u64 {
-    4096
-}
 fn default_dpo_beta() -> f64 {
     0.1
-}
-fn default_log_every() -> u64 {
-    10
-}
-fn default_grace() -> f64 {
-    10.0
 }
 fn default_comm_timeout() -> f64 {
     600.0

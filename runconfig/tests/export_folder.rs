@@ -89,7 +89,7 @@ fn export_options_parse_and_round_trip() {
     .map(String::from)
     .to_vec();
     let parsed = ExportArgs::parse(&args).unwrap();
-    assert!(parsed.overwrite && parsed.dtype.as_deref() == Some("f32"));
+    assert!(parsed.overwrite && parsed.dtype == Some(runconfig::ExportDtype::F32));
     let again: Vec<String> = parsed
         .to_args()
         .iter()

@@ -27,6 +27,18 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// YAML naming the tiny model and the counting data of the repository by
+/// absolute paths: with a `train.max_steps`, what `launch` needs to accept a
+/// config whose trainer the test replaces.
+pub fn runnable_yaml() -> String {
+    let root = repo();
+    format!(
+        "model: {{ config: {} }}\ndata: {{ datasets: [{{ path: {} }}] }}\n",
+        root.join("configs/models/tiny-llama.json").display(),
+        root.join("data/sanity/counting.jsonl").display()
+    )
+}
+
 /// A fresh scratch folder under target/e2e.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = bin_dir()

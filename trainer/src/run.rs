@@ -7,7 +7,7 @@ use crate::model::{validate, LlamaConfig, ParamSource, RandomInit, SafetensorsWe
 use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
 use rendezvous::RankEnv;
-use runconfig::{Config, Dtype, Plan};
+use runconfig::{Config, Dtype, ModelSource, Plan};
 use tch::{Device, Kind};
 
 /// Reads the resolved configuration `launch` wrote for this run.
@@ -16,12 +16,9 @@ pub fn load_config(env: &RankEnv) -> Result<(Config, Plan)> {
         .context("FERROSPEED_CONFIG is not set: start the trainer with `launch N config.yaml`")?;
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let resolved = runconfig::from_str(
-        &text,
-        &path.display().to_string(),
-        env.world_size as u32,
-        &[],
-    )?;
+    let origin = path.display().to_string();
+    let resolved = runconfig::from_str(&text, &origin, env.world_size as u32, &[])?;
+    runconfig::check_run(&resolved.config, &origin)?;
     Ok((resolved.config, resolved.plan))
 }
 
@@ -36,19 +33,18 @@ pub fn threads(config: &Config, env: &RankEnv) -> usize {
 
 /// The model's architecture and where its initial weights come from.
 pub fn model_source(config: &Config) -> Result<(LlamaConfig, Box<dyn ParamSource>)> {
-    match (&config.model.path, &config.model.config) {
-        (Some(dir), _) => {
+    match config.model.source().map_err(anyhow::Error::msg)? {
+        ModelSource::Weights(dir) => {
             let cfg = LlamaConfig::load(dir.join("config.json"))?;
             let weights = SafetensorsWeights::open(dir)?;
             validate(&cfg, &weights)?;
             Ok((cfg, Box::new(weights)))
         }
-        (None, Some(file)) => {
+        ModelSource::RandomInit(file) => {
             let cfg = LlamaConfig::load(file)?;
             let source = RandomInit::new(&cfg, config.train.seed);
             Ok((cfg, Box::new(source)))
         }
-        (None, None) => bail!("set `model.path` (a Hugging Face model folder) or `model.config` (a config.json for random init)"),
     }
 }
 

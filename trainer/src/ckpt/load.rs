@@ -8,6 +8,7 @@ use super::save::rank_file;
 use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
 use runconfig::resume::{check_same_run, complete_checkpoints, COMPLETE, META};
+use runconfig::Resume;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use tch::Tensor;
@@ -20,22 +21,21 @@ pub struct Resumed {
 }
 
 /// Checkpoints to try, newest first, for `checkpoint.resume` (auto | never | path).
-pub fn candidates(resume: Option<&str>, root: &Path) -> Result<Vec<PathBuf>> {
-    match resume.unwrap_or("auto") {
-        "never" => Ok(vec![]),
-        "auto" => Ok(complete_checkpoints(root)
+pub fn candidates(resume: &Resume, root: &Path) -> Result<Vec<PathBuf>> {
+    match resume {
+        Resume::Never => Ok(vec![]),
+        Resume::Auto => Ok(complete_checkpoints(root)
             .into_iter()
             .map(|(_, p)| p)
             .collect()),
-        path => {
-            let p = PathBuf::from(path);
+        Resume::Path(p) => {
             if !p.join(COMPLETE).is_file() {
                 bail!(
                     "checkpoint.resume: {} is not a complete checkpoint (no {COMPLETE} file)",
                     p.display()
                 );
             }
-            Ok(vec![p])
+            Ok(vec![p.clone()])
         }
     }
 }

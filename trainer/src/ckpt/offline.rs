@@ -11,6 +11,7 @@ use crate::zero::Engine;
 use anyhow::{Context, Result};
 use runconfig::export::{check_out, ExportArgs};
 use runconfig::resume::META;
+use runconfig::Resume;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
@@ -27,7 +28,7 @@ impl ParamSource for Zeros {
 /// run's `export:` settings overridden by `--dtype` / `--max-shard-size`.
 pub fn export_checkpoint(args: &ExportArgs) -> Result<()> {
     check_out(&args.out, args.overwrite)?;
-    let dir = candidates(Some(&args.checkpoint.display().to_string()), Path::new("."))?.remove(0);
+    let dir = candidates(&Resume::Path(args.checkpoint.clone()), Path::new("."))?.remove(0);
     let origin = dir.join("config.yaml").display().to_string();
     let mut config = runconfig::from_str(&stored_config(&dir)?, &origin, 1, &[])?.config;
     args.apply(&mut config.export);

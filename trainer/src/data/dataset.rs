@@ -78,16 +78,10 @@ pub fn load_samples(
     output_dir: &Path,
 ) -> Result<Dataset> {
     let data = &config.data;
-    if data.datasets.is_empty() {
-        bail!("`data.datasets` is empty: list at least one dataset (path: ...)");
-    }
-    if data.packing && data.objective == Objective::Dpo {
-        bail!("data.packing is not supported with objective dpo: set data.packing: false");
-    }
     let tok = tokenizer.map(Tokenizer::load).transpose()?;
     let template = match (&tok, data.objective) {
         (Some(t), Objective::Sft | Objective::Dpo) => {
-            match ChatTemplate::from_setting(data.chat_template.as_deref(), t) {
+            match ChatTemplate::from_setting(data.chat_template.as_ref(), t) {
                 Ok(tpl) => {
                     super::template::check(&tpl)?;
                     Some(tpl)

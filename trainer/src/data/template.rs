@@ -9,8 +9,8 @@ use super::tokenizer::Tokenizer;
 use anyhow::{anyhow, bail, Context, Result};
 use minijinja::value::Kwargs;
 use minijinja::{Environment, Error, ErrorKind, Value as JValue};
+use runconfig::TemplateSource;
 use serde_json::{Map, Value};
-use std::path::Path;
 
 /// open-instruct's tulu template: `<|user|>\n...\n<|assistant|>\n...eos\n`.
 pub const TULU: &str = include_str!("templates/tulu.jinja");
@@ -49,14 +49,17 @@ impl ChatTemplate {
 
     /// The template `data.chat_template` names: `tulu`, `model` (default: the
     /// tokenizer's own) or the path of a Jinja file.
-    pub fn from_setting(setting: Option<&str>, tokenizer: &Tokenizer) -> Result<ChatTemplate> {
-        let source = match setting.unwrap_or("model") {
-            "tulu" => TULU.to_string(),
-            "model" => tokenizer.chat_template.clone().context(
+    pub fn from_setting(
+        setting: Option<&TemplateSource>,
+        tokenizer: &Tokenizer,
+    ) -> Result<ChatTemplate> {
+        let source = match setting.unwrap_or(&TemplateSource::Model) {
+            TemplateSource::Tulu => TULU.to_string(),
+            TemplateSource::Model => tokenizer.chat_template.clone().context(
                 "the tokenizer_config.json has no chat_template: set data.chat_template to `tulu` or to the path of a Jinja file",
             )?,
-            path => std::fs::read_to_string(Path::new(path)).with_context(|| {
-                format!("data.chat_template: cannot read {path} (expected tulu, model or the path of a Jinja file)")
+            TemplateSource::File(path) => std::fs::read_to_string(path).with_context(|| {
+                format!("data.chat_template: cannot read {} (expected tulu, model or the path of a Jinja file)", path.display())
             })?,
         };
         Self::new(&source, &tokenizer.special_tokens)

@@ -12,10 +12,9 @@ mod writer;
 pub use card::{model_card, Summary};
 
 use crate::zero::Engine;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use place::Staging;
-use runconfig::export::parse_size;
-use runconfig::{Config, Dtype};
+use runconfig::{Config, Dtype, ExportDtype, ModelSource};
 use std::path::{Path, PathBuf};
 use tch::Kind;
 use writer::{Entry, Plan, Writer};
@@ -33,14 +32,13 @@ const EXTRA_FILES: [&str; 7] = [
 
 /// The export dtype: `export.dtype` (bf16 | f32 | compute), bf16 by default.
 pub fn export_kind(config: &Config) -> Result<Kind> {
-    Ok(match config.export.dtype.as_deref().unwrap_or("bf16") {
-        "bf16" => Kind::BFloat16,
-        "f32" => Kind::Float,
-        "compute" => match config.model.dtype {
+    Ok(match config.export.dtype() {
+        ExportDtype::Bf16 => Kind::BFloat16,
+        ExportDtype::F32 => Kind::Float,
+        ExportDtype::Compute => match config.model.dtype {
             Dtype::F32 => Kind::Float,
             Dtype::Bf16 => Kind::BFloat16,
         },
-        other => bail!("export.dtype must be bf16, f32 or compute, got {other:?}"),
     })
 }
 
@@ -65,13 +63,12 @@ impl ModelFiles {
                 }
             })
             .collect();
-        let config_json = match (&config.model.path, &config.model.config) {
-            (Some(d), _) => {
-                folders.push(d.clone());
+        let config_json = match config.model.source().map_err(anyhow::Error::msg)? {
+            ModelSource::Weights(d) => {
+                folders.push(d.to_path_buf());
                 d.join("config.json")
             }
-            (None, Some(f)) => f.clone(),
-            (None, None) => bail!("the config names no model (model.path or model.config)"),
+            ModelSource::RandomInit(f) => f.to_path_buf(),
         };
         Ok(ModelFiles {
             config_json,
@@ -100,8 +97,7 @@ pub fn write_final(
     hint: &str,
 ) -> Result<()> {
     let kind = export_kind(config)?;
-    let max = parse_size(config.export.max_shard_size.as_deref().unwrap_or("5GB"))
-        .map_err(|e| anyhow::anyhow!("export.max_shard_size: {e}"))?;
+    let max = config.export.max_shard_bytes();
     let rank = engine.rank();
     let entries = engine
         .parameters()

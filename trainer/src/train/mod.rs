@@ -20,7 +20,7 @@ use crate::data::batches::Steps;
 use crate::data::SampleSet;
 use crate::device::Gpu;
 use crate::zero::Engine;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use runconfig::{Config, Plan};
 
 /// How the loop ended.
@@ -34,11 +34,10 @@ pub enum Finish {
 
 /// Number of optimizer steps the run takes.
 pub fn total_steps(config: &Config, steps: &Steps) -> Result<u64> {
-    let planned = match (config.train.max_steps, config.train.epochs) {
-        (Some(n), _) => n,
-        (None, Some(e)) if e > 0.0 => ((e * steps.per_epoch as f64).ceil() as u64).max(1),
-        _ => bail!("set `train.max_steps` or a positive `train.epochs`"),
-    };
+    let planned = config
+        .train
+        .planned_steps(steps.per_epoch)
+        .map_err(anyhow::Error::msg)?;
     Ok(config
         .train
         .sanity_steps

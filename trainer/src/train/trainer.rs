@@ -150,7 +150,7 @@ fn resume(
 ) -> Result<Option<Resumed>> {
     let resumed = ckpt::resume(
         engine,
-        &ckpt::candidates(config.checkpoint.resume.as_deref(), root)?,
+        &ckpt::candidates(&config.checkpoint.resume(), root)?,
         fingerprint,
     )?;
     if let Some(r) = &resumed {

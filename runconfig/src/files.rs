@@ -1,0 +1,117 @@
+//! What a run needs beyond well-formed values: a model, data, a length, and
+//! the files the config names. `launch` (and `launch check`) refuses a config
+//! that fails here before it starts anything; the trainer runs the same
+//! checks on the config it is handed.
+
+use crate::resume::COMPLETE;
+use crate::schema::{Config, ModelSource, Resume, TemplateSource};
+use std::path::Path;
+
+/// Every check of this module; the message names the key and the path.
+pub(crate) fn check(c: &Config) -> Result<(), String> {
+    let source = c.model.source()?;
+    c.train.planned_steps(1)?;
+    if c.data.datasets.is_empty() {
+        return Err("`data.datasets` is empty: list at least one dataset (path: ...)".into());
+    }
+    model(source)?;
+    tokenizer(c.model.tokenizer.as_deref())?;
+    for (i, d) in c.data.datasets.iter().enumerate() {
+        if !d.path.exists() {
+            return Err(format!(
+                "`data.datasets[{i}].path`: {} does not exist",
+                d.path.display()
+            ));
+        }
+    }
+    if let Some(TemplateSource::File(p)) = &c.data.chat_template {
+        if !p.is_file() {
+            return Err(format!(
+                "`data.chat_template`: {} is not a file (expected tulu, model or the path of a Jinja file)",
+                p.display()
+            ));
+        }
+    }
+    resume(&c.checkpoint.resume())
+}
+
+fn model(source: ModelSource) -> Result<(), String> {
+    match source {
+        ModelSource::Weights(dir) => {
+            let what = "a Hugging Face model folder: config.json, *.safetensors, tokenizer files";
+            if !dir.is_dir() {
+                return Err(format!("`model.path`: {} {} ({what})", dir.display(), absent(dir)));
+            }
+            if !dir.join("config.json").is_file() {
+                return Err(format!("`model.path`: {} has no config.json ({what})", dir.display()));
+            }
+            if !holds_safetensors(dir) {
+                return Err(format!(
+                    "`model.path`: {} holds no *.safetensors weights ({what}; for random init use model.config)",
+                    dir.display()
+                ));
+            }
+            Ok(())
+        }
+        ModelSource::RandomInit(file) if !file.is_file() => Err(format!(
+            "`model.config`: {} {} (expected a config.json file; for a model folder use model.path)",
+            file.display(),
+            absent(file)
+        )),
+        ModelSource::RandomInit(_) => Ok(()),
+    }
+}
+
+fn tokenizer(path: Option<&Path>) -> Result<(), String> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let json = match path.is_dir() {
+        true => path.join("tokenizer.json"),
+        false => path.to_path_buf(),
+    };
+    match json.is_file() {
+        true => Ok(()),
+        false => Err(format!(
+            "`model.tokenizer`: no tokenizer at {} (expected a folder holding tokenizer.json, or a tokenizer.json file)",
+            json.display()
+        )),
+    }
+}
+
+fn resume(resume: &Resume) -> Result<(), String> {
+    let Resume::Path(p) = resume else {
+        return Ok(());
+    };
+    if !p.is_dir() {
+        return Err(format!(
+            "`checkpoint.resume`: {} {} (expected auto, never or a checkpoint folder)",
+            p.display(),
+            absent(p)
+        ));
+    }
+    if !p.join(COMPLETE).is_file() {
+        return Err(format!(
+            "`checkpoint.resume`: {} is not a complete checkpoint (no {COMPLETE} file)",
+            p.display()
+        ));
+    }
+    Ok(())
+}
+
+/// "does not exist", or what is there instead.
+fn absent(path: &Path) -> &'static str {
+    match std::fs::metadata(path) {
+        Err(_) => "does not exist",
+        Ok(m) if m.is_dir() => "is a folder",
+        Ok(_) => "is a file, not a folder",
+    }
+}
+
+fn holds_safetensors(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.path().extension().is_some_and(|x| x == "safetensors"))
+}

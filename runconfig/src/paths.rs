@@ -1,0 +1,54 @@
+//! Where relative paths point. What a run reads (the model, its config.json,
+//! the tokenizer, the datasets, a chat template file) follows the config
+//! file: a relative path there resolves against the file's folder, so that
+//! a config works from any working directory; one given with `--set`
+//! resolves against the current directory, as the user typed it. What a run
+//! writes (`checkpoint.output_dir`, by default `output/<run_name>`, and the
+//! checkpoint `checkpoint.resume` names, which lives there) resolves against
+//! the current directory, like `--output_dir` of open-instruct and
+//! Hugging Face scripts. The config handed to the ranks holds absolute paths.
+
+use crate::schema::{Config, Resume, TemplateSource};
+use std::path::{Path, PathBuf};
+
+/// Makes every relative input path of `config` absolute against `base`.
+pub(crate) fn inputs(config: &mut Config, base: &Path) {
+    let m = &mut config.model;
+    for p in [&mut m.path, &mut m.config, &mut m.tokenizer]
+        .into_iter()
+        .flatten()
+    {
+        absolute(p, base);
+    }
+    for d in &mut config.data.datasets {
+        absolute(&mut d.path, base);
+    }
+    if let Some(TemplateSource::File(p)) = &mut config.data.chat_template {
+        absolute(p, base);
+    }
+}
+
+/// Makes the run's outputs absolute against `cwd`: the output_dir (as set,
+/// or the default one) and a checkpoint folder to resume from.
+pub(crate) fn outputs(config: &mut Config, cwd: &Path) {
+    let mut out = config.output_dir();
+    absolute(&mut out, cwd);
+    config.checkpoint.output_dir = Some(out);
+    if let Some(Resume::Path(p)) = &mut config.checkpoint.resume {
+        absolute(p, cwd);
+    }
+}
+
+fn absolute(path: &mut PathBuf, base: &Path) {
+    if path.is_relative() {
+        *path = path_clean::clean(base.join(&*path));
+    }
+}
+
+/// The absolute folder of the config file `file`, and the current directory.
+pub(crate) fn bases(file: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
+    let cwd = std::env::current_dir()?;
+    let file = path_clean::clean(cwd.join(file));
+    let folder = file.parent().map_or_else(|| cwd.clone(), Path::to_path_buf);
+    Ok((folder, cwd))
+}

@@ -1,0 +1,137 @@
+//! `launch check` says what `launch` accepts: a config the trainer would
+//! refuse is refused by both, in one line naming the file and the key;
+//! names from open-instruct, accelerate and DeepSpeed get the Ferrospeed
+//! key; a tab in the indentation is named as such.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A trainer that shows the config `launch` hands the ranks.
+fn fake_trainer(dir: &Path) -> std::path::PathBuf {
+    script(&dir.join("fake-trainer"), "cat \"$FERROSPEED_CONFIG\"")
+}
+
+/// `launch check c.yaml` and `launch 1 c.yaml` on `yaml`: exit 2, one error
+/// line holding each of `parts` (the folder of c.yaml is `{dir}` in them),
+/// nothing spawned. Returns what `launch check` printed.
+fn both_refuse(yaml: &str, parts: &[&str]) -> String {
+    static CASE: AtomicUsize = AtomicUsize::new(0);
+    let dir = scratch(&format!(
+        "check-err-{}",
+        CASE.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(dir.join("c.yaml"), yaml).unwrap();
+    for first in ["check", "1"] {
+        let out = launch(&dir)
+            .args([first, "c.yaml"])
+            .env("FERROSPEED_TRAINER", fake_trainer(&dir))
+            .output()
+            .unwrap();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{first}: {all}");
+        let errors: Vec<&str> = all.lines().filter(|l| l.contains("error:")).collect();
+        assert_eq!(errors.len(), 1, "{first}: one message: {all}");
+        for part in parts {
+            let part = part.replace("{dir}", &dir.display().to_string());
+            assert!(
+                errors[0].contains(&part),
+                "{first}: expected {part:?} in: {all}"
+            );
+        }
+        assert!(!all.contains("panicked"), "{all}");
+        assert!(
+            !dir.join("logs").exists(),
+            "{first}: nothing may be spawned: {all}"
+        );
+    }
+    let out = launch(&dir).args(["check", "c.yaml"]).output().unwrap();
+    text(&out)
+}
+
+/// The tiny model, its data and a length, with `extra` sections.
+fn runnable(extra: &str) -> String {
+    format!("run_name: t\n{}{extra}", runnable_yaml())
+}
+
+#[test]
+fn configs_the_trainer_would_refuse_are_refused_by_check_and_launch() {
+    let steps = "train: { max_steps: 2 }\n";
+    both_refuse(
+        &runnable(&format!("{steps}export:\n  dtype: bf61\n")),
+        &["c.yaml:6:10: `export.dtype`: `bf61` is not one of: bf16, f32, compute"],
+    );
+    both_refuse(
+        &runnable(&format!("{steps}checkpoint:\n  resume: sometimes\n")),
+        &["c.yaml: `checkpoint.resume`: {dir}/sometimes does not exist (expected auto, never or a checkpoint folder)"],
+    );
+    both_refuse(
+        &runnable(""),
+        &["c.yaml: set `train.max_steps` or `train.epochs`: neither is set, so the run has no length"],
+    );
+    let model = repo().join("configs/models/tiny-llama.json");
+    both_refuse(
+        &format!(
+            "run_name: t\nmodel: {{ config: {} }}\n{steps}",
+            model.display()
+        ),
+        &["c.yaml: `data.datasets` is empty: list at least one dataset (path: ...)"],
+    );
+    let data = repo().join("data/sanity/counting.jsonl");
+    let with_model = |model: &str| {
+        format!(
+            "run_name: t\nmodel: {{ {model} }}\ndata: {{ datasets: [{{ path: {} }}] }}\n{steps}",
+            data.display()
+        )
+    };
+    both_refuse(
+        &with_model("path: models/none"),
+        &["c.yaml: `model.path`: {dir}/models/none does not exist (a Hugging Face model folder: config.json, *.safetensors, tokenizer files)"],
+    );
+    both_refuse(
+        &format!(
+            "run_name: t\nmodel: {{ config: {} }}\ndata: {{ datasets: [{{ path: gone.jsonl }}] }}\n{steps}",
+            model.display()
+        ),
+        &["c.yaml: `data.datasets[0].path`: {dir}/gone.jsonl does not exist"],
+    );
+}
+
+#[test]
+fn familiar_names_from_other_tools_get_the_ferrospeed_key() {
+    for (yaml, hint) in [
+        ("per_device_train_batch_size: 2", "Ferrospeed's key is `train.micro_batch_size`"),
+        ("gradient_accumulation_steps: 4", "Ferrospeed derives it: set `train.effective_batch_size` (sequences per optimizer step) and the accumulation is effective_batch_size / (`train.micro_batch_size` x world size)"),
+        ("use_8bit_optimizer: true", "Ferrospeed's key is `optimizer.bits: 8`"),
+        ("num_train_epochs: 2", "Ferrospeed's key is `train.epochs`"),
+        ("lr_scheduler_type: linear", "Ferrospeed's key is `train.lr_schedule.kind`"),
+        ("warmup_ratio: 0.03", "it belongs in another section: `train.lr_schedule.warmup_ratio`"),
+        ("checkpointing_steps: 500", "Ferrospeed's key is `checkpoint.every_steps`"),
+        ("keep_last_n_checkpoints: 3", "Ferrospeed's key is `checkpoint.keep_last`"),
+        ("output_dir: out", "it belongs in another section: `checkpoint.output_dir`"),
+        ("zero_stage: 3", "Ferrospeed has no such key: it always shards parameters, gradients and optimizer state (ZeRO-3)"),
+        ("gradient_checkpointing: true", "Ferrospeed has no such key: it is always on"),
+        ("learning_rate: 1.0e-5", "it belongs in another section: `train.learning_rate`"),
+        ("model_name_or_path: x", "Ferrospeed's key is `model.path`"),
+        ("max_seq_length: 4096", "it belongs in another section: `data.max_seq_length`"),
+    ] {
+        let key = yaml.split(':').next().unwrap();
+        let message = format!("c.yaml:2:1: unknown key `{key}`: {hint}");
+        let error = both_refuse(&format!("run_name: t\n{yaml}\n"), &[&message]);
+        assert!(!error.contains("did you mean"), "{error}");
+    }
+    // Under a section too.
+    both_refuse(
+        "run_name: t\ntrain:\n  num_train_epochs: 2\n",
+        &["c.yaml:3:3: unknown key `train.num_train_epochs`: Ferrospeed's key is `train.epochs`"],
+    );
+}
+
+#[test]
+fn a_tab_in_the_indentation_is_named_as_such() {
+    both_refuse(
+        "run_name: t\ntrain:\n\tmax_steps: 2\n",
+        &["c.yaml:3: a tab; YAML indents with spaces"],
+    );
+}
