@@ -7,11 +7,12 @@
 
 mod card;
 pub mod place;
+mod source;
 mod writer;
 
 pub use card::{model_card, Summary};
+pub use source::{named, shapes, UnitWeights};
 
-use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
 use place::Staging;
 use runconfig::export::parse_size;
@@ -88,11 +89,12 @@ fn dtype_words(kind: Kind) -> &'static str {
     }
 }
 
-/// Gathers every unit's fp32 master weights; rank 0 writes the export to
-/// `dir`, replacing an earlier export there but never another folder (the
-/// error then ends with `hint`, what the user can do).
+/// Takes every unit's fp32 weights from `weights` (gathered from every
+/// rank, or read from a checkpoint); rank 0 writes the export to `dir`,
+/// replacing an earlier export there but never another folder (the error
+/// then ends with `hint`, what the user can do).
 pub fn write_final(
-    engine: &mut Engine,
+    weights: &mut dyn UnitWeights,
     config: &Config,
     files: &ModelFiles,
     dir: &Path,
@@ -102,16 +104,11 @@ pub fn write_final(
     let kind = export_kind(config)?;
     let max = parse_size(config.export.max_shard_size.as_deref().unwrap_or("5GB"))
         .map_err(|e| anyhow::anyhow!("export.max_shard_size: {e}"))?;
-    let rank = engine.comm.rank();
-    let entries = engine
-        .specs
-        .iter()
-        .flat_map(|s| {
-            s.params.iter().map(|p| Entry {
-                name: p.name.clone(),
-                shape: p.shape.clone(),
-            })
-        })
+    let rank = weights.rank();
+    let entries = weights
+        .parameters()
+        .into_iter()
+        .map(|(name, shape)| Entry { name, shape })
         .collect();
     let mut out = None;
     if rank == 0 {
@@ -119,15 +116,13 @@ pub fn write_final(
         let writer = Writer::new(Plan::new(entries, kind, max)?, staging.dir());
         out = Some((staging, writer));
     }
-    for u in 0..engine.specs.len() {
-        let full = engine
-            .comm
-            .all_gather(&engine.shards[u].master)
+    for u in 0..weights.units() {
+        let params = weights
+            .gather_unit(u)
             .with_context(|| format!("gathering unit {u} for export"))?;
         if let Some((_, w)) = out.as_mut() {
-            let spec = &engine.specs[u];
-            for (p, t) in spec.params.iter().zip(spec.split_flat(&full)?) {
-                w.put(&p.name, &t.to_kind(kind).contiguous())?;
+            for (name, t) in params {
+                w.put(&name, &t.to_kind(kind).contiguous())?;
             }
         }
     }
@@ -148,7 +143,7 @@ pub fn write_final(
         staging.commit(about)?;
         println!("final weights written to {shown}");
     }
-    engine.comm.barrier()?;
+    weights.barrier()?;
     Ok(())
 }
 
