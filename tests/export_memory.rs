@@ -11,7 +11,10 @@ const MIB: u64 = 1 << 20;
 
 /// Runs `cmd` to its end and returns its exit code and the peak resident
 /// memory, in bytes, of it or of any descendant it waited for (`wait4`).
-#[allow(clippy::zombie_processes, reason = "reaped by wait4, which also reports its memory")]
+#[allow(
+    clippy::zombie_processes,
+    reason = "reaped by wait4, which also reports its memory"
+)]
 fn peak_rss(mut cmd: Command) -> (i32, u64) {
     let child = cmd.stdout(Stdio::null()).spawn().unwrap();
     let pid = child.id() as libc::pid_t;
