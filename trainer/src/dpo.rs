@@ -157,8 +157,11 @@ pub fn reference_logps(
         let logps =
             Vec::<f32>::try_from(sequence_logps(&logits, &b.labels).to_device(tch::Device::Cpu))?;
         let m = items.len();
-        for (j, &i) in items.iter().enumerate().filter(|&(j, _)| real[j]) {
-            local.extend([i as f64, logps[j] as f64, logps[m + j] as f64]);
+        // One triple per item on every rank (index -1 for a repeat), so
+        // that every rank gathers the same length.
+        for (j, &i) in items.iter().enumerate() {
+            let at = if real[j] { i as f64 } else { -1.0 };
+            local.extend([at, logps[j] as f64, logps[m + j] as f64]);
         }
         if rank == 0 && (k + 1) % (rounds.len() / 10).max(1) == 0 {
             println!(
@@ -170,7 +173,7 @@ pub fn reference_logps(
     }
     let all = Vec::<f64>::try_from(engine.all_gather(&Tensor::from_slice(&local))?)?;
     let (mut c, mut r) = (vec![f32::NAN; n], vec![f32::NAN; n]);
-    for t in all.chunks_exact(3) {
+    for t in all.chunks_exact(3).filter(|t| t[0] >= 0.0) {
         c[t[0] as usize] = t[1] as f32;
         r[t[0] as usize] = t[2] as f32;
     }
@@ -186,8 +189,8 @@ pub fn load_cache(path: &Path, key: &str) -> Result<Option<HashMap<String, Tenso
     if !path.is_file() {
         return Ok(None);
     }
-    let file = crate::ckpt::files::ShardFile::open(path)?;
-    if file.metadata("key").as_deref() != Some(key) {
+    let file = crate::st::Mapped::open(path)?;
+    if file.metadata("key") != Some(key) {
         return Ok(None);
     }
     let mut out = HashMap::new();

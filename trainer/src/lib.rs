@@ -1,6 +1,7 @@
 //! One rank of a Ferrospeed run: communication backends, the Llama model,
 //! the ZeRO-3 engine and the training loop.
 
+pub mod batch;
 pub mod ckpt;
 pub mod comm;
 pub mod cuda;
@@ -19,6 +20,7 @@ pub mod references;
 pub mod run;
 pub mod sanity;
 pub mod schedule;
+pub mod st;
 pub mod stop;
 pub mod train;
 pub mod zero;

@@ -4,23 +4,11 @@
 //! of a whole run (`data.objective`): [`NextToken`] here, `DpoRun` in
 //! [`crate::dpo`].
 
+pub use crate::batch::Batch;
 use crate::eval::EvalRefs;
 use crate::model::token_loss_sum;
 use anyhow::Result;
 use tch::Tensor;
-
-/// One micro-batch as the model sees it, `[B, T]` each.
-pub struct Batch {
-    pub input_ids: Tensor,
-    /// Targets; -100 where no loss is taken (prompt, padding, document starts).
-    pub labels: Tensor,
-    /// Positions that restart at each packed document (None: 0..T per row).
-    pub position_ids: Option<Tensor>,
-    /// Document of each token in a packed row (None: one document per row).
-    pub segment_ids: Option<Tensor>,
-    /// Real (not padding) tokens in the batch.
-    pub tokens: i64,
-}
 
 /// Turns logits into the loss to backpropagate.
 pub trait Objective {

@@ -142,29 +142,19 @@ fn packing_restarts_positions_and_never_trains_across_examples() {
     assert_eq!(k, single.len());
 
     // Padding: pad id, no labels, positions counting on, the flag for Ctx::packed.
-    let b = collate(
-        &[packed[0].clone(), single[0].clone()],
-        0,
-        None,
-        tch::Device::Cpu,
-    );
+    let b = collate(&[packed[0].clone(), single[0].clone()], 0, tch::Device::Cpu);
     let width = packed[0].len().max(single[0].len());
     assert_eq!(b.input_ids.size(), [2, width as i64]);
-    assert!(b.packed);
+    assert!(b.segment_ids.is_some());
     let labels: Vec<i64> = Vec::try_from(b.labels.get(1)).unwrap();
-    let pos: Vec<i64> = Vec::try_from(b.position_ids.get(1)).unwrap();
+    let pos: Vec<i64> = Vec::try_from(b.position_ids.as_ref().unwrap().get(1)).unwrap();
     let ids: Vec<i64> = Vec::try_from(b.input_ids.get(1)).unwrap();
     assert_eq!(&labels[..single[0].len()], &single[0].labels[..]);
     assert!(labels[single[0].len()..].iter().all(|&l| l == IGNORE));
     assert!(ids[single[0].len()..].iter().all(|&t| t == 0));
     assert_eq!(pos, (0..width as i64).collect::<Vec<_>>());
-    assert_eq!(
-        b.targets,
-        (packed[0].targets() + single[0].targets()) as i64
-    );
-    let plain = collate(&single[..2], 0, Some(40), tch::Device::Cpu);
-    assert!(!plain.packed);
-    assert_eq!(plain.input_ids.size(), [2, 40]);
+    let plain = collate(&single[..2], 0, tch::Device::Cpu);
+    assert!(plain.position_ids.is_none() && plain.segment_ids.is_none());
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //! different run, and fill this rank's shards from
 //! the files that cover its ranges, whatever world size wrote them.
 
-use super::files::{sha256, ShardFile};
+use super::files::sha256;
 use super::save::rank_file;
+use crate::st::Mapped;
 use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
 use runconfig::resume::{check_same_run, complete_checkpoints, COMPLETE, META};
@@ -41,7 +42,7 @@ pub fn candidates(resume: &Resume, root: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The checkpoint's `meta.json`, or why it cannot be used.
-fn read_meta(dir: &Path) -> Result<Value, String> {
+pub(super) fn read_meta(dir: &Path) -> Result<Value, String> {
     let text = match std::fs::read_to_string(dir.join(META)) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(format!("{META} is missing"))
@@ -84,7 +85,7 @@ fn needed_ranks(engine: &Engine, old_world: usize) -> Vec<usize> {
 
 /// Checks the files this rank needs against their recorded checksums: one
 /// flag per rank file of the checkpoint (1 = damaged or missing).
-fn verify(dir: &Path, meta: &Value, ranks: &[usize], old_world: usize) -> Vec<i64> {
+pub(super) fn verify(dir: &Path, meta: &Value, ranks: &[usize], old_world: usize) -> Vec<i64> {
     let mut bad = vec![0i64; old_world];
     for &r in ranks {
         let name = rank_file(r);
@@ -98,7 +99,7 @@ fn verify(dir: &Path, meta: &Value, ranks: &[usize], old_world: usize) -> Vec<i6
 }
 
 /// Copies the overlap of old rank `r`'s ranges into this rank's shards.
-fn fill(engine: &mut Engine, file: &ShardFile, r: usize, old_world: usize) -> Result<()> {
+fn fill(engine: &mut Engine, file: &Mapped, r: usize, old_world: usize) -> Result<()> {
     let read = |u: usize, piece: &str, from: usize, len: usize| {
         file.read(&format!("u{u}.{piece}"), from, len)
     };
@@ -130,7 +131,7 @@ fn load(engine: &mut Engine, dir: &Path, fingerprint: &Value) -> Result<Result<R
         )));
     }
     for r in ranks {
-        let file = ShardFile::open(&dir.join(rank_file(r)))?;
+        let file = Mapped::open(&dir.join(rank_file(r)))?;
         fill(engine, &file, r, old_world)
             .with_context(|| format!("loading {}", dir.join(rank_file(r)).display()))?;
     }

@@ -10,6 +10,7 @@ pub mod files;
 mod load;
 mod offline;
 mod save;
+mod stored;
 
 pub use load::{candidates, resume, stored_config, Resumed};
 pub use offline::export_checkpoint;

@@ -1,27 +1,45 @@
 //! `launch export CHECKPOINT OUT`: the Hugging Face export of any complete
 //! checkpoint, in one process, whatever world size wrote it (what
-//! DeepSpeed's zero_to_fp32.py does, in the final layout directly). OUT must
-//! be new, empty, or (with `--overwrite`) an earlier export.
+//! DeepSpeed's zero_to_fp32.py does, in the final layout directly). Each
+//! unit is read from the rank files and written out in turn
+//! ([`StoredWeights`]): the process holds about one unit, never the model
+//! nor any optimizer state. OUT must be new, empty, or (with `--overwrite`)
+//! an earlier export.
 
-use super::{candidates, resume, stored_config, MODEL_CONFIG};
-use crate::comm::CpuComm;
+use super::load::{read_meta, verify};
+use super::save::rank_file;
+use super::stored::StoredWeights;
+use super::{candidates, stored_config, MODEL_CONFIG};
 use crate::export::{write_final, ModelFiles, Summary};
-use crate::model::{LlamaConfig, ParamSource, ParamSpec};
-use crate::zero::Engine;
-use anyhow::{Context, Result};
+use crate::model::LlamaConfig;
+use anyhow::{bail, Result};
 use runconfig::export::{check_out, ExportArgs};
 use runconfig::resume::META;
 use runconfig::Resume;
+use serde_json::Value;
 use std::path::Path;
-use tch::{Device, Kind, Tensor};
 
-/// Initial values that the checkpoint overwrites.
-struct Zeros;
-
-impl ParamSource for Zeros {
-    fn read_range(&self, _: &ParamSpec, _: i64, len: i64) -> Result<Tensor> {
-        Ok(Tensor::zeros([len], (Kind::Float, Device::Cpu)))
+/// The checkpoint's meta.json, once every rank file matches its checksum.
+fn checked_meta(dir: &Path) -> Result<Value> {
+    let meta =
+        read_meta(dir).map_err(|why| anyhow::anyhow!("{} is damaged: {why}", dir.display()))?;
+    let world = meta["world_size"].as_u64().unwrap_or(1) as usize;
+    let ranks: Vec<usize> = (0..world).collect();
+    let bad: Vec<String> = verify(dir, &meta, &ranks, world)
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b > 0)
+        .map(|(r, _)| rank_file(r))
+        .collect();
+    if !bad.is_empty() {
+        bail!(
+            "{} is damaged: {} {} not match the checksums in {META}",
+            dir.display(),
+            bad.join(", "),
+            if bad.len() == 1 { "does" } else { "do" }
+        );
     }
+    Ok(meta)
 }
 
 /// Exports the checkpoint folder `args.checkpoint` to `args.out`, with the
@@ -32,25 +50,11 @@ pub fn export_checkpoint(args: &ExportArgs) -> Result<()> {
     let origin = dir.join("config.yaml").display().to_string();
     let mut config = runconfig::from_str(&stored_config(&dir)?, &origin, 1, &[])?.config;
     args.apply(&mut config.export);
-    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(META))?)
-        .context("reading meta.json")?;
+    let meta = checked_meta(&dir)?;
+    let world = meta["world_size"].as_u64().unwrap_or(1) as usize;
     let model_json = dir.join(MODEL_CONFIG);
     let cfg = LlamaConfig::load(&model_json)?;
-    let engine = Engine::new(
-        cfg,
-        &Zeros,
-        Box::new(CpuComm::single()),
-        Kind::Float,
-        Device::Cpu,
-        &config.optimizer,
-    );
-    let mut engine = engine?;
-    let resumed = resume(
-        &mut engine,
-        std::slice::from_ref(&dir),
-        &meta["fingerprint"],
-    )?
-    .context("the checkpoint could not be read")?;
+    let mut weights = StoredWeights::open(&dir, &cfg, world)?;
     let folders = ModelFiles::of(&config)
         .map(|f| f.folders)
         .unwrap_or_default();
@@ -59,11 +63,11 @@ pub fn export_checkpoint(args: &ExportArgs) -> Result<()> {
         folders,
     };
     let summary = Summary {
-        step: resumed.step,
+        step: meta["step"].as_u64().unwrap_or(0),
         train_loss: None,
-        total_tokens: resumed.total_tokens,
-        world_size: meta["world_size"].as_u64().unwrap_or(0) as usize,
+        total_tokens: meta["total_tokens"].as_i64().unwrap_or(0),
+        world_size: world,
     };
     let hint = "choose another OUT_DIR";
-    write_final(&mut engine, &config, &files, &args.out, &summary, hint)
+    write_final(&mut weights, &config, &files, &args.out, &summary, hint)
 }

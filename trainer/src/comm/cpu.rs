@@ -19,7 +19,6 @@ pub struct CpuComm {
     rank: usize,
     world: usize,
     links: Option<Links>,
-    sent: u64,
     heartbeat: Option<Arc<Heartbeat>>,
 }
 
@@ -30,7 +29,6 @@ impl CpuComm {
             rank: 0,
             world: 1,
             links: None,
-            sent: 0,
             heartbeat: None,
         }
     }
@@ -61,7 +59,6 @@ impl CpuComm {
             rank,
             world,
             links,
-            sent: 0,
             heartbeat: Some(heartbeat),
         })
     }
@@ -77,13 +74,6 @@ impl CpuComm {
         self.links
             .as_mut()
             .expect("a world of several ranks has ring links")
-    }
-
-    /// Sends `out` to the next rank while receiving `inp` from the previous one.
-    fn exchange(&mut self, op: &str, out: &[u8], inp: &mut [u8]) -> Result<()> {
-        self.links().exchange(op, out, inp)?;
-        self.sent += out.len() as u64;
-        Ok(())
     }
 
     /// Ring all-gather of the byte blocks `sizes[i]` at `offsets[i]` of `buf`,
@@ -105,14 +95,20 @@ impl CpuComm {
                     slice_mut(buf, offsets[d], sizes[d]),
                 )
             };
-            self.exchange(op, out, inp)?;
+            self.links().exchange(op, out, inp)?;
         }
         Ok(())
     }
 
-    /// All-gather of equal-length host tensors (no length exchange).
-    fn gather_fixed(&mut self, op: &str, input: &Tensor) -> Result<Tensor> {
-        let n = nbytes(input);
+    /// The all-gather of [`Comm::all_gather`], as part of `op`: every rank's
+    /// block has this rank's length.
+    fn gather(&mut self, op: &str, input: &Tensor) -> Result<Tensor> {
+        if self.world == 1 {
+            return Ok(input.flatten(0, -1));
+        }
+        let device = input.device();
+        let input = host(&input.flatten(0, -1));
+        let n = nbytes(&input);
         let sizes = vec![n; self.world];
         let offsets = chunk_offsets(&sizes);
         let out = Tensor::empty(
@@ -121,39 +117,16 @@ impl CpuComm {
         );
         // SAFETY: fresh contiguous host tensors.
         unsafe { slice_mut(&out, offsets[self.rank], n) }
-            .copy_from_slice(unsafe { slice_mut(input, 0, n) });
-        self.ring_gather(op, &out, &offsets, &sizes)?;
-        Ok(out)
-    }
-
-    /// The all-gather of [`Comm::all_gather`], as part of `op`.
-    fn gather(&mut self, op: &str, input: &Tensor) -> Result<Tensor> {
-        if self.world == 1 {
-            return Ok(input.flatten(0, -1));
-        }
-        let device = input.device();
-        let input = host(&input.flatten(0, -1));
-        let lens = Tensor::from_slice(&[input.numel() as i64]);
-        let lens: Vec<i64> = Vec::try_from(self.gather_fixed(op, &lens)?)?;
-        let elt = input.kind().elt_size_in_bytes();
-        let sizes: Vec<usize> = lens.iter().map(|&n| n as usize * elt).collect();
-        let offsets = chunk_offsets(&sizes);
-        let total: i64 = lens.iter().sum();
-        let out = Tensor::empty([total], (input.kind(), tch::Device::Cpu));
-        // SAFETY: `out` is a fresh contiguous host tensor sized for every block.
-        unsafe { slice_mut(&out, offsets[self.rank], sizes[self.rank]) }
-            .copy_from_slice(unsafe { slice_mut(&input, 0, nbytes(&input)) });
+            .copy_from_slice(unsafe { slice_mut(&input, 0, n) });
         self.ring_gather(op, &out, &offsets, &sizes)?;
         Ok(out.to_device(device))
     }
 
-    /// The reduce-scatter of [`Comm::reduce_scatter`], as part of `op`.
-    fn scatter(&mut self, op: &str, input: &Tensor, reduce: ReduceOp) -> Result<Tensor> {
+    /// Ring reduce-scatter (sum) in place on a host copy of `input`, split
+    /// into [`chunk_sizes`] pieces: afterwards piece r of the copy is reduced
+    /// on rank r. Returns the copy and the pieces' element offsets and sizes.
+    fn scatter(&mut self, op: &str, input: &Tensor) -> Result<(Tensor, Vec<usize>, Vec<usize>)> {
         check_reducible(input)?;
-        if self.world == 1 {
-            return Ok(finish(input.flatten(0, -1), reduce, 1));
-        }
-        let device = input.device();
         let buf = host(&input.flatten(0, -1)).copy();
         let (r, w) = (self.rank, self.world);
         let sizes = chunk_sizes(buf.numel(), w);
@@ -165,7 +138,7 @@ impl CpuComm {
             // SAFETY: block s of the contiguous host `buf`, read while `scratch` is written.
             let out = unsafe { slice_mut(&buf, offsets[s] * elt, sizes[s] * elt) };
             let inp = &mut scratch[..sizes[d] * elt];
-            self.exchange(op, out, inp)?;
+            self.links().exchange(op, out, inp)?;
             if sizes[d] > 0 {
                 let got = Tensor::from_data_size(inp, &[sizes[d] as i64], buf.kind());
                 let _ = buf
@@ -173,19 +146,20 @@ impl CpuComm {
                     .g_add_(&got);
             }
         }
-        let mine = buf.narrow(0, offsets[r] as i64, sizes[r] as i64).copy();
-        Ok(finish(mine, reduce, w).to_device(device))
+        Ok((buf, offsets, sizes))
     }
 
-    /// The all-reduce of [`Comm::all_reduce`], as part of `op`.
-    fn reduce(&mut self, op: &str, tensor: &mut Tensor, reduce: ReduceOp) -> Result<()> {
+    /// The all-reduce of [`Comm::all_reduce`], as part of `op`: a ring
+    /// reduce-scatter, then a ring all-gather of the reduced pieces.
+    fn reduce(&mut self, op: &str, tensor: &mut Tensor) -> Result<()> {
         if self.world == 1 {
             return Ok(());
         }
-        let piece = self.scatter(op, tensor, ReduceOp::Sum)?;
-        let full = self.gather(op, &piece)?;
-        let full = finish(full, reduce, self.world).view(tensor.size().as_slice());
-        tensor.copy_(&full);
+        let (buf, offsets, sizes) = self.scatter(op, tensor)?;
+        let elt = buf.kind().elt_size_in_bytes();
+        let bytes = |v: &[usize]| v.iter().map(|x| x * elt).collect::<Vec<_>>();
+        self.ring_gather(op, &buf, &bytes(&offsets), &bytes(&sizes))?;
+        tensor.copy_(&buf.view(tensor.size().as_slice()));
         Ok(())
     }
 }
@@ -196,14 +170,6 @@ fn check_reducible(t: &Tensor) -> Result<()> {
             Ok(())
         }
         k => bail!("cannot reduce tensors of kind {k:?}"),
-    }
-}
-
-fn finish(t: Tensor, op: ReduceOp, world: usize) -> Tensor {
-    match op {
-        ReduceOp::Sum => t,
-        ReduceOp::Avg if t.is_floating_point() => t / world as f64,
-        ReduceOp::Avg => t.divide_scalar_mode(world as i64, "trunc"),
     }
 }
 
@@ -221,48 +187,26 @@ impl Comm for CpuComm {
         self.gather("all_gather", input)
     }
 
-    fn reduce_scatter(&mut self, input: &Tensor, op: ReduceOp) -> Result<Tensor> {
+    fn reduce_scatter(&mut self, input: &Tensor, ReduceOp::Sum: ReduceOp) -> Result<Tensor> {
         self.begin();
-        self.scatter("reduce_scatter", input, op)
+        if self.world == 1 {
+            check_reducible(input)?;
+            return Ok(input.flatten(0, -1));
+        }
+        let (buf, offsets, sizes) = self.scatter("reduce_scatter", input)?;
+        let r = self.rank;
+        let mine = buf.narrow(0, offsets[r] as i64, sizes[r] as i64).copy();
+        Ok(mine.to_device(input.device()))
     }
 
-    fn all_reduce(&mut self, tensor: &mut Tensor, op: ReduceOp) -> Result<()> {
+    fn all_reduce(&mut self, tensor: &mut Tensor, ReduceOp::Sum: ReduceOp) -> Result<()> {
         self.begin();
-        self.reduce("all_reduce", tensor, op)
-    }
-
-    fn broadcast(&mut self, tensor: &mut Tensor, root: usize) -> Result<()> {
-        let (r, w) = (self.rank, self.world);
-        if root >= w {
-            bail!("broadcast root {root} is not a rank of a world of {w}");
-        }
-        self.begin();
-        if w == 1 {
-            return Ok(());
-        }
-        let buf = host(tensor).copy();
-        let n = nbytes(&buf);
-        // SAFETY: the whole of the contiguous host `buf`.
-        let data = unsafe { slice_mut(&buf, 0, n) };
-        let pos = (r + w - root) % w; // distance from the root along the ring
-        if pos > 0 {
-            self.links().recv("broadcast", data)?;
-        }
-        if pos < w - 1 {
-            self.links().send("broadcast", data)?;
-            self.sent += n as u64;
-        }
-        tensor.copy_(&buf);
-        Ok(())
+        self.reduce("all_reduce", tensor)
     }
 
     fn barrier(&mut self) -> Result<()> {
         self.begin();
         let mut t = Tensor::from_slice(&[1i64]);
-        self.reduce("barrier", &mut t, ReduceOp::Sum)
-    }
-
-    fn bytes_sent(&self) -> u64 {
-        self.sent
+        self.reduce("barrier", &mut t)
     }
 }

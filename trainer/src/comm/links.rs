@@ -52,18 +52,6 @@ impl Links {
         put.map_err(|e| self.error(op, e, false))
     }
 
-    /// Receives `buf` from the previous rank.
-    pub fn recv(&mut self, op: &str, buf: &mut [u8]) -> Result<()> {
-        let got = self.prev.read_exact(buf);
-        got.map_err(|e| self.error(op, e, true))
-    }
-
-    /// Sends `buf` to the next rank.
-    pub fn send(&mut self, op: &str, buf: &[u8]) -> Result<()> {
-        let put = self.next.write_all(buf);
-        put.map_err(|e| self.error(op, e, false))
-    }
-
     /// The error of `op` on the link from the previous rank (`reading`) or
     /// to the next: whose absence or exit caused it.
     fn error(&self, op: &str, e: io::Error, reading: bool) -> anyhow::Error {

@@ -26,8 +26,6 @@ use tch::Tensor;
 pub enum ReduceOp {
     /// The sum over ranks.
     Sum,
-    /// The sum over ranks divided by the world size.
-    Avg,
 }
 
 /// Collective operations of one rank within its world.
@@ -37,21 +35,19 @@ pub trait Comm {
     /// Number of ranks.
     fn world_size(&self) -> usize;
     /// The 1-D concatenation, in rank order, of every rank's `input`
-    /// (flattened; lengths may differ between ranks). With one rank the
-    /// result may share `input`'s storage.
+    /// (flattened). Every rank passes the same number of elements (shards
+    /// are padded to equal length), so no lengths are exchanged. With one
+    /// rank the result may share `input`'s storage.
     fn all_gather(&mut self, input: &Tensor) -> Result<Tensor>;
     /// Splits the flattened `input` into [`chunk_sizes`] pieces, reduces piece
     /// r over all ranks and returns it on rank r (with one rank, possibly
-    /// sharing `input`'s storage).
+    /// sharing `input`'s storage). `nccl` needs a length that is a multiple
+    /// of the world size (as the engine's padded units are).
     fn reduce_scatter(&mut self, input: &Tensor, op: ReduceOp) -> Result<Tensor>;
     /// Reduces `tensor` over all ranks, in place on every rank.
     fn all_reduce(&mut self, tensor: &mut Tensor, op: ReduceOp) -> Result<()>;
-    /// Copies rank `root`'s `tensor` into every rank's `tensor`.
-    fn broadcast(&mut self, tensor: &mut Tensor, root: usize) -> Result<()>;
     /// Returns once every rank has called it.
     fn barrier(&mut self) -> Result<()>;
-    /// Payload bytes this rank has sent so far.
-    fn bytes_sent(&self) -> u64;
 }
 
 /// How `n` elements split over `world` ranks: the first `n % world` pieces

@@ -5,7 +5,7 @@
 //! `comm_timeout_s`.
 
 use super::watchdog::Watchdog;
-use super::{chunk_offsets, chunk_sizes, Comm, ReduceOp};
+use super::{Comm, ReduceOp};
 use anyhow::{bail, ensure, Context, Result};
 use cudarc::nccl::{result as nccl, sys};
 use rendezvous::faults::PEER_FAILED;
@@ -20,7 +20,6 @@ pub struct NcclComm {
     rank: usize,
     world: usize,
     device: Device,
-    sent: u64,
     heartbeat: Arc<Heartbeat>,
     watchdog: Option<Watchdog>,
 }
@@ -85,7 +84,6 @@ impl NcclComm {
             rank,
             world,
             device: Device::Cuda(local_rank),
-            sent: 0,
             heartbeat,
             watchdog: Some(watchdog),
         })
@@ -126,74 +124,33 @@ impl Comm for NcclComm {
 
     fn all_gather(&mut self, input: &Tensor) -> Result<Tensor> {
         let input = self.on_device(&input.flatten(0, -1));
-        let mut lens = Tensor::from_slice(&[input.numel() as i64]).to_device(self.device);
-        let all_lens = {
-            let out = Tensor::zeros([self.world as i64], (Kind::Int64, self.device));
-            let dt = dtype(Kind::Int64)?;
-            // SAFETY: device buffers of the sizes given.
+        let n = input.numel();
+        let out = Tensor::empty([(n * self.world) as i64], (input.kind(), self.device));
+        if n > 0 {
+            let dt = dtype(input.kind())?;
+            // SAFETY: `out` holds world x n elements, `input` n (every rank passes n).
             self.run("all_gather", || unsafe {
                 nccl::all_gather(
-                    lens.data_ptr(),
+                    input.data_ptr(),
                     out.data_ptr(),
-                    1,
-                    dt,
-                    self.comm,
-                    null_stream(),
-                )
-            })?;
-            lens = out;
-            Vec::<i64>::try_from(&lens.to_device(Device::Cpu))?
-        };
-        let max = *all_lens.iter().max().unwrap_or(&0);
-        let padded = if input.numel() as i64 == max {
-            input
-        } else {
-            Tensor::cat(
-                &[
-                    input.shallow_clone(),
-                    input.new_zeros([max - input.numel() as i64], (input.kind(), self.device)),
-                ],
-                0,
-            )
-        };
-        let out = Tensor::empty([max * self.world as i64], (padded.kind(), self.device));
-        if max > 0 {
-            let dt = dtype(padded.kind())?;
-            // SAFETY: `out` holds world x max elements; `padded` max.
-            self.run("all_gather", || unsafe {
-                nccl::all_gather(
-                    padded.data_ptr(),
-                    out.data_ptr(),
-                    max as usize,
+                    n,
                     dt,
                     self.comm,
                     null_stream(),
                 )
             })?;
         }
-        self.sent += (max as usize * padded.kind().elt_size_in_bytes()) as u64;
-        if all_lens.iter().all(|&n| n == max) {
-            return Ok(out);
-        }
-        let parts: Vec<Tensor> = all_lens
-            .iter()
-            .enumerate()
-            .map(|(r, &n)| out.narrow(0, r as i64 * max, n))
-            .collect();
-        Ok(Tensor::cat(&parts, 0))
+        Ok(out)
     }
 
-    fn reduce_scatter(&mut self, input: &Tensor, op: ReduceOp) -> Result<Tensor> {
+    fn reduce_scatter(&mut self, input: &Tensor, ReduceOp::Sum: ReduceOp) -> Result<Tensor> {
         let flat = self.on_device(&input.flatten(0, -1));
         let n = flat.numel();
-        if !n.is_multiple_of(self.world) {
-            // Uneven pieces: reduce everything, keep ours (same result as the cpu backend).
-            let mut all = flat.copy();
-            self.all_reduce(&mut all, op)?;
-            let sizes = chunk_sizes(n, self.world);
-            let off = chunk_offsets(&sizes)[self.rank];
-            return Ok(all.narrow(0, off as i64, sizes[self.rank] as i64).copy());
-        }
+        ensure!(
+            n.is_multiple_of(self.world),
+            "reduce_scatter: {n} elements do not split evenly over {} ranks",
+            self.world
+        );
         let each = n / self.world;
         let out = Tensor::empty([each as i64], (flat.kind(), self.device));
         if each > 0 {
@@ -211,15 +168,10 @@ impl Comm for NcclComm {
                 )
             })?;
         }
-        self.sent += (n * flat.kind().elt_size_in_bytes()) as u64 * (self.world as u64 - 1)
-            / self.world as u64;
-        Ok(match op {
-            ReduceOp::Sum => out,
-            ReduceOp::Avg => out / self.world as f64,
-        })
+        Ok(out)
     }
 
-    fn all_reduce(&mut self, tensor: &mut Tensor, op: ReduceOp) -> Result<()> {
+    fn all_reduce(&mut self, tensor: &mut Tensor, ReduceOp::Sum: ReduceOp) -> Result<()> {
         let buf = self.on_device(tensor);
         if buf.numel() > 0 {
             let dt = dtype(buf.kind())?;
@@ -236,38 +188,6 @@ impl Comm for NcclComm {
                 )
             })?;
         }
-        self.sent += (2 * buf.numel() * buf.kind().elt_size_in_bytes()) as u64;
-        let buf = match op {
-            ReduceOp::Sum => buf,
-            ReduceOp::Avg if buf.is_floating_point() => buf / self.world as f64,
-            ReduceOp::Avg => buf.divide_scalar_mode(self.world as i64, "trunc"),
-        };
-        tensor.copy_(&buf);
-        Ok(())
-    }
-
-    fn broadcast(&mut self, tensor: &mut Tensor, root: usize) -> Result<()> {
-        ensure!(
-            root < self.world,
-            "broadcast root {root} is not a rank of a world of {}",
-            self.world
-        );
-        let buf = self.on_device(tensor);
-        if buf.numel() > 0 {
-            let dt = dtype(buf.kind())?;
-            // SAFETY: in-place broadcast on a contiguous device buffer.
-            self.run("broadcast", || unsafe {
-                nccl::broadcast(
-                    buf.data_ptr(),
-                    buf.data_ptr(),
-                    buf.numel(),
-                    dt,
-                    root as i32,
-                    self.comm,
-                    null_stream(),
-                )
-            })?;
-        }
         tensor.copy_(&buf);
         Ok(())
     }
@@ -277,10 +197,6 @@ impl Comm for NcclComm {
         self.all_reduce(&mut t, ReduceOp::Sum)?;
         let _ = t.double_value(&[0]); // waits for the stream
         Ok(())
-    }
-
-    fn bytes_sent(&self) -> u64 {
-        self.sent
     }
 }
 

@@ -5,7 +5,7 @@
 use super::collate::collate;
 use super::order::epoch_order;
 use super::sample::{Sample, SampleSet, SetKind};
-use crate::objective::Batch;
+use crate::batch::Batch;
 use runconfig::Plan;
 use std::cell::RefCell;
 use tch::Device;
@@ -43,16 +43,7 @@ pub fn rows(set: &SampleSet, items: &[usize]) -> Vec<Sample> {
 
 /// The batch of `items` of `set`, padded with `pad_id`.
 pub fn batch(set: &SampleSet, items: &[usize], pad_id: i64, device: Device) -> Batch {
-    let rows = rows(set, items);
-    let tokens = rows.iter().map(|r| r.len() as i64).sum();
-    let b = collate(&rows, pad_id, None, device);
-    Batch {
-        tokens,
-        input_ids: b.input_ids,
-        labels: b.labels,
-        position_ids: b.packed.then_some(b.position_ids),
-        segment_ids: b.packed.then_some(b.segment_ids),
-    }
+    collate(&rows(set, items), pad_id, device)
 }
 
 /// Items of `0..n` that `rank` takes, `micro` per round, for a pass over a

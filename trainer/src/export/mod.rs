@@ -7,11 +7,12 @@
 
 mod card;
 pub mod place;
+mod source;
 mod writer;
 
 pub use card::{model_card, Summary};
+pub use source::{named, shapes, UnitWeights};
 
-use crate::zero::Engine;
 use anyhow::{Context, Result};
 use place::Staging;
 use runconfig::{Config, Dtype, ExportDtype, ModelSource};
@@ -85,11 +86,12 @@ fn dtype_words(kind: Kind) -> &'static str {
     }
 }
 
-/// Gathers every unit's fp32 master weights; rank 0 writes the export to
-/// `dir`, replacing an earlier export there but never another folder (the
-/// error then ends with `hint`, what the user can do).
+/// Takes every unit's fp32 weights from `weights` (gathered from every
+/// rank, or read from a checkpoint); rank 0 writes the export to `dir`,
+/// replacing an earlier export there but never another folder (the error
+/// then ends with `hint`, what the user can do).
 pub fn write_final(
-    engine: &mut Engine,
+    weights: &mut dyn UnitWeights,
     config: &Config,
     files: &ModelFiles,
     dir: &Path,
@@ -98,8 +100,8 @@ pub fn write_final(
 ) -> Result<()> {
     let kind = export_kind(config)?;
     let max = config.export.max_shard_bytes();
-    let rank = engine.rank();
-    let entries = engine
+    let rank = weights.rank();
+    let entries = weights
         .parameters()
         .into_iter()
         .map(|(name, shape)| Entry { name, shape })
@@ -110,8 +112,8 @@ pub fn write_final(
         let writer = Writer::new(Plan::new(entries, kind, max)?, staging.dir());
         out = Some((staging, writer));
     }
-    for u in 0..engine.units() {
-        let params = engine
+    for u in 0..weights.units() {
+        let params = weights
             .gather_unit(u)
             .with_context(|| format!("gathering unit {u} for export"))?;
         if let Some((_, w)) = out.as_mut() {
@@ -137,7 +139,7 @@ pub fn write_final(
         staging.commit(about)?;
         println!("final weights written to {shown}");
     }
-    engine.barrier()?;
+    weights.barrier()?;
     Ok(())
 }
 

@@ -112,14 +112,6 @@ impl UnitSpec {
             .map(|(p, (at, n))| flat.narrow(0, at, n).view(p.shape.as_slice()))
             .collect())
     }
-
-    /// Concatenates tensors shaped like the unit's parameters (e.g. their
-    /// gradients) into one flat buffer of `numel()` elements.
-    pub fn flatten(&self, tensors: &[Tensor]) -> Result<Tensor> {
-        check_shapes(self, tensors)?;
-        let flat: Vec<Tensor> = tensors.iter().map(|t| t.reshape([-1])).collect();
-        Ok(Tensor::cat(&flat, 0))
-    }
 }
 
 /// Checks that `tensors` match the unit's parameter list in count and shapes.

@@ -4,36 +4,23 @@
 //! only the pages of the shard it owns.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use memmap2::Mmap;
-use safetensors::{Dtype, SafeTensors};
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 use super::source::ParamSource;
 use super::units::ParamSpec;
+use crate::st::{Dtype, Mapped};
 
 /// Single-file checkpoint name.
 pub const SINGLE_FILE: &str = "model.safetensors";
 /// Index of a sharded checkpoint.
 pub const INDEX_FILE: &str = "model.safetensors.index.json";
 
-struct Mapped {
-    path: PathBuf,
-    mmap: Mmap,
-    /// Byte offset of the data section (8 + header length).
-    data_start: usize,
-}
-
 struct Entry {
     file: usize,
-    dtype: Dtype,
     shape: Vec<i64>,
-    /// Byte range inside the data section.
-    begin: usize,
-    end: usize,
 }
 
 /// A checkpoint opened for reading by name and element range.
@@ -94,37 +81,18 @@ impl SafetensorsWeights {
         let mut files = Vec::new();
         let mut tensors = HashMap::new();
         for (i, path) in paths.iter().enumerate() {
-            let file =
-                File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-            // SAFETY: the checkpoint is treated as read-only for the mapping's lifetime.
-            let mmap = unsafe { Mmap::map(&file) }
-                .with_context(|| format!("cannot map {}", path.display()))?;
-            let (header_len, meta) = SafeTensors::read_metadata(&mmap).map_err(|e| {
-                anyhow::anyhow!("{}: not a safetensors file: {e:?}", path.display())
-            })?;
-            for (name, info) in meta.tensors() {
-                tensors.insert(
-                    name,
-                    Entry {
-                        file: i,
-                        dtype: info.dtype,
-                        shape: info.shape.iter().map(|&d| d as i64).collect(),
-                        begin: info.data_offsets.0,
-                        end: info.data_offsets.1,
-                    },
-                );
+            let file = Mapped::open(path)?;
+            for (name, info) in file.tensors() {
+                let shape = info.shape.iter().map(|&d| d as i64).collect();
+                tensors.insert(name, Entry { file: i, shape });
             }
-            files.push(Mapped {
-                path: path.clone(),
-                mmap,
-                data_start: 8 + header_len,
-            });
+            files.push(file);
         }
         if let Some((dir, names)) = index {
             for (tensor, file) in &names {
                 let found = tensors
                     .get(tensor)
-                    .map(|e| files[e.file].path == dir.join(file));
+                    .map(|e| files[e.file].path() == dir.join(file));
                 if found != Some(true) {
                     bail!(
                         "{}: tensor {tensor} is listed in {file}, which does not hold it",
@@ -167,7 +135,7 @@ impl SafetensorsWeights {
             bail!(
                 "tensor {} in {}: expected shape {:?}, found {:?}",
                 param.name,
-                self.files[e.file].path.display(),
+                self.files[e.file].path().display(),
                 param.shape,
                 e.shape
             );
@@ -188,48 +156,15 @@ impl ParamSource for SafetensorsWeights {
             );
         }
         let file = &self.files[e.file];
-        let size = match e.dtype {
-            Dtype::F32 => 4,
-            Dtype::BF16 | Dtype::F16 => 2,
-            other => bail!(
-                "tensor {} in {}: dtype {other:?} is not supported (f32, bf16, f16)",
-                param.name,
-                file.path.display()
-            ),
-        };
-        if e.end - e.begin != numel as usize * size {
+        let (start, len) = (start as usize, len as usize);
+        let (dtype, _) = file.bytes(&param.name, start, len)?;
+        if !matches!(dtype, Dtype::F32 | Dtype::BF16 | Dtype::F16) {
             bail!(
-                "tensor {} in {}: data size does not match its shape",
+                "tensor {} in {}: dtype {dtype} is not supported (f32, bf16, f16)",
                 param.name,
-                file.path.display()
+                file.path().display()
             );
         }
-        let at = file.data_start + e.begin + start as usize * size;
-        let bytes = &file.mmap[at..at + len as usize * size];
-        let out = Tensor::empty([len], (Kind::Float, Device::Cpu));
-        if len == 0 {
-            return Ok(out);
-        }
-        // SAFETY: `out` is a fresh contiguous f32 CPU tensor of `len` elements.
-        let dst =
-            unsafe { std::slice::from_raw_parts_mut(out.data_ptr() as *mut f32, len as usize) };
-        match e.dtype {
-            Dtype::F32 => {
-                for (d, c) in dst.iter_mut().zip(bytes.chunks_exact(4)) {
-                    *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                }
-            }
-            Dtype::BF16 => {
-                for (d, c) in dst.iter_mut().zip(bytes.chunks_exact(2)) {
-                    *d = half::bf16::from_le_bytes([c[0], c[1]]).to_f32();
-                }
-            }
-            _ => {
-                for (d, c) in dst.iter_mut().zip(bytes.chunks_exact(2)) {
-                    *d = half::f16::from_le_bytes([c[0], c[1]]).to_f32();
-                }
-            }
-        }
-        Ok(out)
+        Ok(file.read(&param.name, start, len)?.to_kind(Kind::Float))
     }
 }

@@ -1,0 +1,56 @@
+//! Where exported weights come from, one unit at a time: the engine of a
+//! live run (each unit gathered from every rank), or the rank files of a
+//! checkpoint (`ckpt::offline`), read without building an engine.
+
+use crate::model::UnitSpec;
+use crate::zero::Engine;
+use anyhow::Result;
+use tch::Tensor;
+
+/// A model's fp32 weights, unit by unit, on one or more ranks.
+pub trait UnitWeights {
+    /// This process's rank; rank 0 writes the export.
+    fn rank(&self) -> usize;
+    /// Every parameter (name, shape), in unit order.
+    fn parameters(&self) -> Vec<(String, Vec<i64>)>;
+    /// Number of units.
+    fn units(&self) -> usize;
+    /// Unit `u`'s fp32 weights as named full tensors (every rank calls it).
+    fn gather_unit(&mut self, u: usize) -> Result<Vec<(String, Tensor)>>;
+    /// Returns once every rank has called it.
+    fn barrier(&mut self) -> Result<()>;
+}
+
+/// Every parameter (name, shape) of `specs`, in unit order.
+pub fn shapes(specs: &[UnitSpec]) -> Vec<(String, Vec<i64>)> {
+    let params = specs.iter().flat_map(|s| &s.params);
+    params.map(|p| (p.name.clone(), p.shape.clone())).collect()
+}
+
+/// A unit's flat buffer as its named parameters (views, no copy).
+pub fn named(spec: &UnitSpec, flat: &Tensor) -> Result<Vec<(String, Tensor)>> {
+    let names = spec.params.iter().map(|p| p.name.clone());
+    Ok(names.zip(spec.split_flat(flat)?).collect())
+}
+
+impl UnitWeights for Engine {
+    fn rank(&self) -> usize {
+        Engine::rank(self)
+    }
+
+    fn parameters(&self) -> Vec<(String, Vec<i64>)> {
+        Engine::parameters(self)
+    }
+
+    fn units(&self) -> usize {
+        Engine::units(self)
+    }
+
+    fn gather_unit(&mut self, u: usize) -> Result<Vec<(String, Tensor)>> {
+        Engine::gather_unit(self, u)
+    }
+
+    fn barrier(&mut self) -> Result<()> {
+        Engine::barrier(self)
+    }
+}
