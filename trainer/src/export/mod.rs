@@ -7,6 +7,7 @@
 
 mod card;
 pub mod place;
+mod side_files;
 mod source;
 mod writer;
 
@@ -19,17 +20,6 @@ use runconfig::{Config, Dtype, ExportDtype, ModelSource};
 use std::path::{Path, PathBuf};
 use tch::Kind;
 use writer::{Entry, Plan, Writer};
-
-/// Files copied next to the weights when the model folder has them.
-const EXTRA_FILES: [&str; 7] = [
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "tokenizer.model",
-    "vocab.json",
-    "merges.txt",
-    "generation_config.json",
-];
 
 /// The export dtype: `export.dtype` (bf16 | f32 | compute), bf16 by default.
 pub fn export_kind(config: &Config) -> Result<Kind> {
@@ -126,6 +116,7 @@ pub fn write_final(
         let index = w.finish()?;
         side_files(
             staging.dir(),
+            config,
             index,
             files,
             kind,
@@ -144,9 +135,11 @@ pub fn write_final(
 }
 
 /// Writes everything but the weights into `dir`: the index, config.json
-/// (with the export dtype), the tokenizer and generation files, the card.
+/// (with the export dtype), the tokenizer and generation files, the run's
+/// chat template, the card.
 fn side_files(
     dir: &Path,
+    config: &Config,
     index: Option<serde_json::Value>,
     files: &ModelFiles,
     kind: Kind,
@@ -174,17 +167,8 @@ fn side_files(
         "config.json",
         serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
-    for name in EXTRA_FILES {
-        if let Some(src) = files
-            .folders
-            .iter()
-            .map(|f| f.join(name))
-            .find(|p| p.is_file())
-        {
-            std::fs::copy(&src, dir.join(name))
-                .with_context(|| format!("copying {} into {}", src.display(), dir.display()))?;
-        }
-    }
+    side_files::copy(&files.folders, dir)?;
+    side_files::write_template(config, dir)?;
     put("README.md", card.as_bytes())?;
     Ok(())
 }

@@ -1,0 +1,166 @@
+//! Every export keeps the chat template: a run trained with the built-in
+//! `tulu` template writes it into `final/` (chat_template.jinja and
+//! tokenizer_config.json), transformers renders chats with it exactly as the
+//! trainer does, `launch export` of a checkpoint writes the same files, a
+//! DPO run with `chat_template: model` from that folder starts, and a
+//! tokenizer's own chat_template.jinja is carried into the export.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TULU: &str = include_str!("../trainer/src/data/templates/tulu.jinja");
+
+fn run_ok(mut c: Command) -> String {
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    text(&out)
+}
+
+/// The sanity tokenizer copied into `dir/name` without its chat template.
+fn bare_tokenizer(dir: &Path, name: &str) -> PathBuf {
+    let tok = dir.join(name);
+    std::fs::create_dir_all(&tok).unwrap();
+    let src = repo().join("data/sanity-chat");
+    std::fs::copy(src.join("tokenizer.json"), tok.join("tokenizer.json")).unwrap();
+    let raw = std::fs::read_to_string(src.join("tokenizer_config.json")).unwrap();
+    let mut cfg: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    cfg.as_object_mut().unwrap().remove("chat_template");
+    std::fs::write(tok.join("tokenizer_config.json"), cfg.to_string()).unwrap();
+    tok
+}
+
+/// `launch 1 configs/<yaml>` for a few steps, writing to `out`.
+fn short_run(dir: &Path, yaml: &str, out: &Path, sets: &[String]) -> Command {
+    let mut c = launch(dir);
+    c.arg("1").arg(repo().join("configs").join(yaml));
+    let mut all: Vec<String> = [
+        "train.sanity_steps=null",
+        "train.max_steps=3",
+        "train.threads=1",
+        "comm=cpu",
+        "export.dtype=f32",
+    ]
+    .map(String::from)
+    .to_vec();
+    all.push(format!("checkpoint.output_dir={}", out.display()));
+    all.extend(sets.iter().cloned());
+    for s in all {
+        c.args(["--set", &s]);
+    }
+    c
+}
+
+/// transformers' `apply_chat_template` of a one-turn chat on `folder`.
+fn hf_render(folder: &Path) -> String {
+    let script = "import sys\nfrom transformers import AutoTokenizer\n\
+        t = AutoTokenizer.from_pretrained(sys.argv[1])\n\
+        m = [{'role': 'user', 'content': 'What is 2+3?'}, {'role': 'assistant', 'content': '5'}]\n\
+        sys.stdout.write(t.apply_chat_template(m, tokenize=False))\n";
+    let out = Command::new("/work/main/.venv/bin/python")
+        .args(["-c", script])
+        .arg(folder)
+        .output()
+        .expect("run the venv's python");
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn template_field(folder: &Path) -> serde_json::Value {
+    let raw = std::fs::read_to_string(folder.join("tokenizer_config.json")).unwrap();
+    serde_json::from_str::<serde_json::Value>(&raw).unwrap()["chat_template"].clone()
+}
+
+/// Every file of `folder` but the weights and the export's own record.
+fn side_files(folder: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(folder)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".safetensors") && !n.starts_with('.') && n != "README.md")
+        .map(|n| (n.clone(), std::fs::read(folder.join(&n)).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_tulu_run_exports_its_template_and_dpo_reads_it() {
+    let dir = scratch("export-tulu");
+    let tok = bare_tokenizer(&dir, "tokenizer");
+    let out = dir.join("sft");
+    run_ok(short_run(
+        &dir,
+        "sanity.yaml",
+        &out,
+        &[
+            "data.chat_template=tulu".into(),
+            format!("model.tokenizer={}", tok.display()),
+        ],
+    ));
+    let fin = out.join("final");
+    assert_eq!(
+        std::fs::read_to_string(fin.join("chat_template.jinja")).unwrap(),
+        TULU
+    );
+    assert_eq!(template_field(&fin), TULU);
+    // The trainer's rendering of this chat (trainer/src/data/template.rs).
+    assert_eq!(
+        hf_render(&fin),
+        "<|user|>\nWhat is 2+3?\n<|assistant|>\n5</s>"
+    );
+
+    let offline = dir.join("offline");
+    let exported = launch(&dir)
+        .arg("export")
+        .arg(out.join("checkpoints/step-000003"))
+        .arg(&offline)
+        .output()
+        .unwrap();
+    assert!(exported.status.success(), "{}", text(&exported));
+    assert_eq!(side_files(&offline), side_files(&fin));
+
+    let dpo = dir.join("dpo");
+    run_ok(short_run(
+        &dir,
+        "sanity-dpo.yaml",
+        &dpo,
+        &[
+            format!("model.path={}", fin.display()),
+            "model.config=null".into(),
+            "model.tokenizer=null".into(),
+            "data.chat_template=model".into(),
+            "train.max_steps=2".into(),
+        ],
+    ));
+    assert!(dpo.join("final/model.safetensors").is_file());
+}
+
+#[test]
+fn a_tokenizers_chat_template_jinja_is_exported() {
+    let dir = scratch("export-jinja");
+    let tok = bare_tokenizer(&dir, "tokenizer");
+    let template = TULU.replace("<|user|>", "<|human|>");
+    std::fs::write(tok.join("chat_template.jinja"), &template).unwrap();
+    let out = dir.join("sft");
+    run_ok(short_run(
+        &dir,
+        "sanity.yaml",
+        &out,
+        &[
+            "data.chat_template=model".into(),
+            format!("model.tokenizer={}", tok.display()),
+        ],
+    ));
+    let fin = out.join("final");
+    assert_eq!(
+        std::fs::read_to_string(fin.join("chat_template.jinja")).unwrap(),
+        template
+    );
+    assert_eq!(template_field(&fin), template.as_str());
+    assert_eq!(
+        hf_render(&fin),
+        "<|human|>\nWhat is 2+3?\n<|assistant|>\n5</s>"
+    );
+}
