@@ -85,26 +85,36 @@ fn side_files(folder: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
-#[test]
-fn a_tulu_run_exports_its_template_and_dpo_reads_it() {
-    let dir = scratch("export-tulu");
-    let tok = bare_tokenizer(&dir, "tokenizer");
+/// An SFT run of the sanity config on tokenizer `tok` with
+/// `data.chat_template=template`, in `dir/sft`; its `final/`, whose
+/// chat_template.jinja and tokenizer_config.json's `chat_template` must both
+/// be `want`.
+fn sft_final(dir: &Path, tok: &Path, template: &str, want: &str) -> PathBuf {
     let out = dir.join("sft");
     run_ok(short_run(
-        &dir,
+        dir,
         "sanity.yaml",
         &out,
         &[
-            "data.chat_template=tulu".into(),
+            format!("data.chat_template={template}"),
             format!("model.tokenizer={}", tok.display()),
         ],
     ));
     let fin = out.join("final");
     assert_eq!(
-        std::fs::read_to_string(fin.join("chat_template.jinja")).unwrap(),
-        TULU
+        std::fs::read_to_string(fin.join("chat_template.jinja"))
+            .expect("final/ holds chat_template.jinja"),
+        want
     );
-    assert_eq!(template_field(&fin), TULU);
+    assert_eq!(template_field(&fin), want);
+    fin
+}
+
+#[test]
+fn a_tulu_run_exports_its_template_and_dpo_reads_it() {
+    let dir = scratch("export-tulu");
+    let tok = bare_tokenizer(&dir, "tokenizer");
+    let fin = sft_final(&dir, &tok, "tulu", TULU);
     // The trainer's rendering of this chat (trainer/src/data/template.rs).
     assert_eq!(
         hf_render(&fin),
@@ -114,7 +124,7 @@ fn a_tulu_run_exports_its_template_and_dpo_reads_it() {
     let offline = dir.join("offline");
     let exported = launch(&dir)
         .arg("export")
-        .arg(out.join("checkpoints/step-000003"))
+        .arg(dir.join("sft/checkpoints/step-000003"))
         .arg(&offline)
         .output()
         .unwrap();
@@ -143,22 +153,7 @@ fn a_tokenizers_chat_template_jinja_is_exported() {
     let tok = bare_tokenizer(&dir, "tokenizer");
     let template = TULU.replace("<|user|>", "<|human|>");
     std::fs::write(tok.join("chat_template.jinja"), &template).unwrap();
-    let out = dir.join("sft");
-    run_ok(short_run(
-        &dir,
-        "sanity.yaml",
-        &out,
-        &[
-            "data.chat_template=model".into(),
-            format!("model.tokenizer={}", tok.display()),
-        ],
-    ));
-    let fin = out.join("final");
-    assert_eq!(
-        std::fs::read_to_string(fin.join("chat_template.jinja")).unwrap(),
-        template
-    );
-    assert_eq!(template_field(&fin), template.as_str());
+    let fin = sft_final(&dir, &tok, "model", &template);
     assert_eq!(
         hf_render(&fin),
         "<|human|>\nWhat is 2+3?\n<|assistant|>\n5</s>"
