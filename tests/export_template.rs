@@ -58,7 +58,7 @@ fn hf_render(folder: &Path) -> String {
         t = AutoTokenizer.from_pretrained(sys.argv[1])\n\
         m = [{'role': 'user', 'content': 'What is 2+3?'}, {'role': 'assistant', 'content': '5'}]\n\
         sys.stdout.write(t.apply_chat_template(m, tokenize=False))\n";
-    let out = Command::new("/work/main/.venv/bin/python")
+    let out = Command::new(python_with("transformers"))
         .args(["-c", script])
         .arg(folder)
         .output()

@@ -213,3 +213,30 @@ pub fn tiny_pretrain(dir: &Path, world: usize, out: &Path, sets: &[&str]) -> Com
     }
     c
 }
+
+/// The repository's `.venv/bin/python` (made by scripts/bootstrap), with
+/// `package` installed into it once per test binary when missing.
+pub fn python_with(package: &str) -> PathBuf {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let py = repo().join(".venv/bin/python");
+    let _held = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    let have = Command::new(&py)
+        .args(["-c", &format!("import {package}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        let status = Command::new(&py)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                package,
+            ])
+            .status()
+            .expect("run pip in .venv");
+        assert!(status.success(), "pip install {package} failed");
+    }
+    py
+}
