@@ -2,7 +2,9 @@
 //! keep-alive, `Content-Length` and chunked request bodies. Hand-written so
 //! that faults (a connection dropped in the middle of a body) are exact.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+pub use crate::body::Body;
+use crate::body::{read_line, Chunked};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 
 /// One parsed request; `body` streams the request body.
@@ -51,67 +53,6 @@ impl Request<'_> {
     }
 }
 
-/// A request body: a fixed length or chunked.
-pub enum Body<'a> {
-    /// `Content-Length` bytes left.
-    Fixed(io::Take<&'a mut BufReader<TcpStream>>),
-    /// Chunked transfer encoding.
-    Chunked(Chunked<'a>),
-}
-
-impl Read for Body<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Body::Fixed(t) => {
-                let want = t.limit();
-                let n = t.read(buf)?;
-                if n == 0 && want > 0 && !buf.is_empty() {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                Ok(n)
-            }
-            Body::Chunked(c) => c.read(buf),
-        }
-    }
-}
-
-/// Decoder for `Transfer-Encoding: chunked`.
-pub struct Chunked<'a> {
-    inner: &'a mut BufReader<TcpStream>,
-    left: u64,
-    done: bool,
-}
-
-impl Read for Chunked<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.done || buf.is_empty() {
-            return Ok(0);
-        }
-        if self.left == 0 {
-            let line = read_line(self.inner)?;
-            let size = line.split(';').next().unwrap_or("").trim();
-            self.left = u64::from_str_radix(size, 16)
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
-            if self.left == 0 {
-                // Trailers, then the empty line.
-                while !read_line(self.inner)?.is_empty() {}
-                self.done = true;
-                return Ok(0);
-            }
-        }
-        let want = buf.len().min(self.left as usize);
-        let n = self.inner.read(&mut buf[..want])?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        self.left -= n as u64;
-        if self.left == 0 {
-            read_line(self.inner)?; // CRLF after the chunk
-        }
-        Ok(n)
-    }
-}
-
 /// What a handler answers.
 pub enum Reply {
     /// A response to send.
@@ -153,15 +94,6 @@ impl Response {
         self.headers.push((name.into(), value.into()));
         self
     }
-}
-
-fn read_line(r: &mut impl BufRead) -> io::Result<String> {
-    let mut line = String::new();
-    let n = r.take(64 * 1024).read_line(&mut line)?;
-    if n == 0 {
-        return Err(io::ErrorKind::UnexpectedEof.into());
-    }
-    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 /// Decodes `%XX` escapes (and `+` in queries when `plus` is set).
@@ -245,11 +177,7 @@ pub fn serve_connection(stream: TcpStream, handle: &dyn Fn(&mut Request) -> Repl
             .map(|s| percent_decode(s, false))
             .collect();
         let body = if chunked {
-            Body::Chunked(Chunked {
-                inner: &mut reader,
-                left: 0,
-                done: false,
-            })
+            Body::Chunked(Chunked::new(&mut reader))
         } else {
             Body::Fixed((&mut reader).take(length))
         };
