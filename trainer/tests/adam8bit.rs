@@ -8,7 +8,7 @@ mod common;
 
 use common::{read_tensors, ref_8bit};
 use runconfig::OptimizerConfig;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Kind};
 use trainer::optim::quant::{dynamic_map, QuantMap};
 use trainer::optim::{for_shard, Adam8bit, AdamW, ShardOptimizer};
 
