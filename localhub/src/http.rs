@@ -136,26 +136,10 @@ pub fn serve_connection(stream: TcpStream, handle: &dyn Fn(&mut Request) -> Repl
         let method = method.to_string();
         let (raw_path, raw_query) = target.split_once('?').unwrap_or((target, ""));
         let raw_path = raw_path.to_string();
-        let query = raw_query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (percent_decode(k, true), percent_decode(v, true))
-            })
-            .collect();
-        let mut headers = Vec::new();
-        loop {
-            let Ok(h) = read_line(&mut reader) else {
-                return;
-            };
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-            }
-        }
+        let query = parse_query(raw_query);
+        let Ok(headers) = read_headers(&mut reader) else {
+            return;
+        };
         let get = |n: &str| {
             headers
                 .iter()
@@ -201,6 +185,32 @@ pub fn serve_connection(stream: TcpStream, handle: &dyn Fn(&mut Request) -> Repl
         if write_response(&mut writer, &resp, close).is_err() || close {
             let _ = writer.shutdown(Shutdown::Both);
             return;
+        }
+    }
+}
+
+/// The decoded `key=value` pairs of a query string.
+fn parse_query(raw_query: &str) -> Vec<(String, String)> {
+    raw_query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k, true), percent_decode(v, true))
+        })
+        .collect()
+}
+
+/// The header lines up to the empty line, names in lower case.
+fn read_headers(reader: &mut BufReader<TcpStream>) -> io::Result<Vec<(String, String)>> {
+    let mut headers = Vec::new();
+    loop {
+        let h = read_line(reader)?;
+        if h.is_empty() {
+            return Ok(headers);
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
 }
