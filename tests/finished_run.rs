@@ -13,12 +13,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::SystemTime;
 
-fn run_ok(mut c: std::process::Command) -> String {
-    let out = c.output().unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    text(&out)
-}
-
 /// Every file of `final/` with its bytes and modification time.
 fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
     std::fs::read_dir(dir)

@@ -102,53 +102,60 @@ pub fn parse(args: &[String]) -> Result<Command> {
     let Some(first) = args.first() else {
         return Ok(Command::Help);
     };
+    let rest = &args[1..];
     match first.as_str() {
-        "help" | "-h" | "--help" => return Ok(Command::Help),
-        "push" => {
-            return Ok(Command::Push {
-                args: args[1..].to_vec(),
-            })
-        }
-        "export" => {
-            return runconfig::export::ExportArgs::parse(&args[1..])
-                .map(Command::Export)
-                .map_err(anyhow::Error::msg);
-        }
-        "check" => {
-            let mut it = args[1..].iter();
-            let (mut config, mut nproc, mut sets) = (None, None, Vec::new());
-            while let Some(a) = it.next() {
-                match a.as_str() {
-                    "--set" => sets.push(value(&mut it, a)?.clone()),
-                    "-n" | "--nproc" => nproc = Some(number(value(&mut it, a)?, "-n")?),
-                    s if s.starts_with('-') => {
-                        bail!("unknown option {s} for `launch check` (see `launch help`)")
-                    }
-                    s if config.is_none() => config = Some(PathBuf::from(s)),
-                    s => bail!("unexpected argument {s:?} after the config file"),
-                }
+        "help" | "-h" | "--help" => Ok(Command::Help),
+        "push" => Ok(Command::Push {
+            args: rest.to_vec(),
+        }),
+        "export" => runconfig::export::ExportArgs::parse(rest)
+            .map(Command::Export)
+            .map_err(anyhow::Error::msg),
+        "check" => parse_check(rest),
+        _ => {
+            let nproc: usize = first.parse().ok().with_context(|| {
+                format!("expected the number of processes or a command (check, export, push, help), got {first:?}; see `launch help`")
+            })?;
+            if nproc == 0 {
+                bail!("the number of processes must be at least 1 (got 0)");
             }
-            let config = config.context("`launch check` needs a CONFIG.yaml")?;
-            return Ok(Command::Check {
-                config,
-                nproc,
-                sets,
-            });
+            parse_run(nproc, rest)
         }
-        _ => {}
     }
-    let nproc: usize = first.parse().ok().with_context(|| {
-        format!("expected the number of processes or a command (check, export, push, help), got {first:?}; see `launch help`")
-    })?;
-    if nproc == 0 {
-        bail!("the number of processes must be at least 1 (got 0)");
+}
+
+/// `launch check CONFIG.yaml [-n N] [--set KEY=VALUE]...` (after `check`).
+fn parse_check(rest: &[String]) -> Result<Command> {
+    let mut it = rest.iter();
+    let (mut config, mut nproc, mut sets) = (None, None, Vec::new());
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--set" => sets.push(value(&mut it, a)?.clone()),
+            "-n" | "--nproc" => nproc = Some(number(value(&mut it, a)?, "-n")?),
+            s if s.starts_with('-') => {
+                bail!("unknown option {s} for `launch check` (see `launch help`)")
+            }
+            s if config.is_none() => config = Some(PathBuf::from(s)),
+            s => bail!("unexpected argument {s:?} after the config file"),
+        }
     }
+    let config = config.context("`launch check` needs a CONFIG.yaml")?;
+    Ok(Command::Check {
+        config,
+        nproc,
+        sets,
+    })
+}
+
+/// `launch N CONFIG.yaml [OPTIONS]` or `launch N [OPTIONS] -- PROGRAM [ARGS]...`
+/// (after `N`).
+fn parse_run(nproc: usize, rest: &[String]) -> Result<Command> {
     let mut node = NodeOpts {
         nnodes: 1,
         ..NodeOpts::default()
     };
     let (mut config, mut sets, mut run_name, mut max_restarts) = (None, Vec::new(), None, 0);
-    let mut it = args[1..].iter();
+    let mut it = rest.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--" => {

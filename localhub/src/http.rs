@@ -2,7 +2,9 @@
 //! keep-alive, `Content-Length` and chunked request bodies. Hand-written so
 //! that faults (a connection dropped in the middle of a body) are exact.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+pub use crate::body::Body;
+use crate::body::{read_line, Chunked};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 
 /// One parsed request; `body` streams the request body.
@@ -51,67 +53,6 @@ impl Request<'_> {
     }
 }
 
-/// A request body: a fixed length or chunked.
-pub enum Body<'a> {
-    /// `Content-Length` bytes left.
-    Fixed(io::Take<&'a mut BufReader<TcpStream>>),
-    /// Chunked transfer encoding.
-    Chunked(Chunked<'a>),
-}
-
-impl Read for Body<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Body::Fixed(t) => {
-                let want = t.limit();
-                let n = t.read(buf)?;
-                if n == 0 && want > 0 && !buf.is_empty() {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                Ok(n)
-            }
-            Body::Chunked(c) => c.read(buf),
-        }
-    }
-}
-
-/// Decoder for `Transfer-Encoding: chunked`.
-pub struct Chunked<'a> {
-    inner: &'a mut BufReader<TcpStream>,
-    left: u64,
-    done: bool,
-}
-
-impl Read for Chunked<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.done || buf.is_empty() {
-            return Ok(0);
-        }
-        if self.left == 0 {
-            let line = read_line(self.inner)?;
-            let size = line.split(';').next().unwrap_or("").trim();
-            self.left = u64::from_str_radix(size, 16)
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
-            if self.left == 0 {
-                // Trailers, then the empty line.
-                while !read_line(self.inner)?.is_empty() {}
-                self.done = true;
-                return Ok(0);
-            }
-        }
-        let want = buf.len().min(self.left as usize);
-        let n = self.inner.read(&mut buf[..want])?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        self.left -= n as u64;
-        if self.left == 0 {
-            read_line(self.inner)?; // CRLF after the chunk
-        }
-        Ok(n)
-    }
-}
-
 /// What a handler answers.
 pub enum Reply {
     /// A response to send.
@@ -155,15 +96,6 @@ impl Response {
     }
 }
 
-fn read_line(r: &mut impl BufRead) -> io::Result<String> {
-    let mut line = String::new();
-    let n = r.take(64 * 1024).read_line(&mut line)?;
-    if n == 0 {
-        return Err(io::ErrorKind::UnexpectedEof.into());
-    }
-    Ok(line.trim_end_matches(['\r', '\n']).to_string())
-}
-
 /// Decodes `%XX` escapes (and `+` in queries when `plus` is set).
 pub fn percent_decode(s: &str, plus: bool) -> String {
     let b = s.as_bytes();
@@ -204,26 +136,10 @@ pub fn serve_connection(stream: TcpStream, handle: &dyn Fn(&mut Request) -> Repl
         let method = method.to_string();
         let (raw_path, raw_query) = target.split_once('?').unwrap_or((target, ""));
         let raw_path = raw_path.to_string();
-        let query = raw_query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (percent_decode(k, true), percent_decode(v, true))
-            })
-            .collect();
-        let mut headers = Vec::new();
-        loop {
-            let Ok(h) = read_line(&mut reader) else {
-                return;
-            };
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-            }
-        }
+        let query = parse_query(raw_query);
+        let Ok(headers) = read_headers(&mut reader) else {
+            return;
+        };
         let get = |n: &str| {
             headers
                 .iter()
@@ -245,11 +161,7 @@ pub fn serve_connection(stream: TcpStream, handle: &dyn Fn(&mut Request) -> Repl
             .map(|s| percent_decode(s, false))
             .collect();
         let body = if chunked {
-            Body::Chunked(Chunked {
-                inner: &mut reader,
-                left: 0,
-                done: false,
-            })
+            Body::Chunked(Chunked::new(&mut reader))
         } else {
             Body::Fixed((&mut reader).take(length))
         };
@@ -273,6 +185,32 @@ pub fn serve_connection(stream: TcpStream, handle: &dyn Fn(&mut Request) -> Repl
         if write_response(&mut writer, &resp, close).is_err() || close {
             let _ = writer.shutdown(Shutdown::Both);
             return;
+        }
+    }
+}
+
+/// The decoded `key=value` pairs of a query string.
+fn parse_query(raw_query: &str) -> Vec<(String, String)> {
+    raw_query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k, true), percent_decode(v, true))
+        })
+        .collect()
+}
+
+/// The header lines up to the empty line, names in lower case.
+fn read_headers(reader: &mut BufReader<TcpStream>) -> io::Result<Vec<(String, String)>> {
+    let mut headers = Vec::new();
+    loop {
+        let h = read_line(reader)?;
+        if h.is_empty() {
+            return Ok(headers);
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
 }

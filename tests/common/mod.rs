@@ -129,6 +129,18 @@ pub fn text(out: &std::process::Output) -> String {
     )
 }
 
+/// Runs `c`, asserts that it succeeded, and returns its stdout + stderr.
+pub fn run_ok(mut c: Command) -> String {
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    text(&out)
+}
+
+/// The checkpoint folder of step `step` under the output folder `out`.
+pub fn ckpt(out: &Path, step: u64) -> PathBuf {
+    out.join(format!("checkpoints/step-{step:06}"))
+}
+
 /// Pids of the processes whose parent is `pid` (Linux /proc).
 pub fn children(pid: u32) -> Vec<i32> {
     let mut out = Vec::new();

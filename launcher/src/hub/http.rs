@@ -3,6 +3,8 @@
 //! error messages turned into sentences; the token redacted everywhere.
 
 use super::progress::Progress;
+pub use super::retry::RetryPolicy;
+use super::retry::{retryable, transient};
 use super::token::Token;
 use anyhow::{anyhow, Result};
 use std::fs::File;
@@ -11,35 +13,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// How often and how long to retry.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt.
-    pub max_retries: u32,
-    /// First wait; doubled each retry.
-    pub base: Duration,
-    /// Longest wait between attempts (and cap on `Retry-After`).
-    pub max_wait: Duration,
-}
-
-impl RetryPolicy {
-    /// Defaults, overridable by `FERROSPEED_HUB_RETRIES` and `FERROSPEED_HUB_BACKOFF_MS`.
-    pub fn from_env() -> RetryPolicy {
-        let var = |n: &str| std::env::var(n).ok().and_then(|v| v.parse::<u64>().ok());
-        RetryPolicy {
-            max_retries: var("FERROSPEED_HUB_RETRIES").unwrap_or(8) as u32,
-            base: Duration::from_millis(var("FERROSPEED_HUB_BACKOFF_MS").unwrap_or(1000)),
-            max_wait: Duration::from_secs(60),
-        }
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        self.base
-            .saturating_mul(1 << attempt.min(16))
-            .min(self.max_wait)
-    }
-}
 
 /// A request body.
 pub enum Body {
@@ -113,10 +86,6 @@ pub struct Http {
     retry: RetryPolicy,
     /// Bytes sent in file bodies, for the progress bar.
     pub progress: Option<Arc<Progress>>,
-}
-
-fn retryable(status: u16) -> bool {
-    status == 408 || status == 429 || (500..600).contains(&status)
 }
 
 /// A reader that counts what it reads into a shared counter.
@@ -288,17 +257,6 @@ fn hub_message(reply: &Reply) -> String {
     } else {
         text
     }
-}
-
-/// Errors worth another attempt: the network, not our request.
-fn transient(e: &ureq::Error) -> bool {
-    !matches!(
-        e,
-        ureq::Error::BadUri(_)
-            | ureq::Error::Http(_)
-            | ureq::Error::InvalidProxyUrl
-            | ureq::Error::BodyExceedsLimit(_)
-    )
 }
 
 fn describe(e: &ureq::Error) -> String {

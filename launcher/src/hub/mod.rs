@@ -13,6 +13,7 @@ mod lfs;
 mod preflight;
 mod progress;
 mod push;
+mod retry;
 mod token;
 mod transfer;
 mod whoami;

@@ -2,7 +2,7 @@
 //! namespace, create the repository, ask which files are new, upload the LFS
 //! objects, commit. A second push of the same folder uploads nothing.
 
-use super::api::Hub;
+use super::api::{Hub, Remote};
 use super::commit::{self, Change};
 use super::env;
 use super::explain::Explainer;
@@ -85,6 +85,8 @@ fn folder_name(p: &std::path::Path) -> String {
         .map_or("folder".into(), |n| n.to_string_lossy().into_owned())
 }
 
+/// Creates the repository and the branch when missing, uploads the new LFS
+/// objects and commits every new or changed file; prints what it did.
 fn upload(
     hub: &mut Hub,
     files: &[files::LocalFile],
@@ -94,6 +96,47 @@ fn upload(
     o: &PushOptions,
 ) -> Result<()> {
     let start = std::time::Instant::now();
+    prepare_remote(hub, files, full, revision, o)?;
+    let remote = hub.preupload(full, revision, files)?;
+    let (mut changes, objects) = changes_of(files, &remote)?;
+    if changes.is_empty() {
+        println!(
+            "launch: {full} already has every file of {} at {revision}: nothing to push",
+            o.folder.display()
+        );
+        return Ok(());
+    }
+    let sent = send_objects(hub, full, revision, &objects)?;
+    let changed = changes.len();
+    changes.sort_by(|a, b| path_of(a).cmp(path_of(b)));
+    let commit = hub.commit(full, revision, commit::ndjson(message, "", &changes))?;
+    let secs = start.elapsed().as_secs_f64();
+    let uploaded = if sent == 0 {
+        "no LFS bytes uploaded (the Hub had them)".to_string()
+    } else {
+        format!(
+            "{} uploaded in {secs:.1} s ({}/s)",
+            human(sent as f64),
+            human(sent as f64 / secs.max(1e-3))
+        )
+    };
+    println!(
+        "launch: pushed {changed} new or changed file(s) of {} to {}/{full} at {revision}: {uploaded}; commit {}",
+        files.len(),
+        hub.endpoint,
+        commit.url
+    );
+    Ok(())
+}
+
+/// Announces the push, then creates the repository and the branch when missing.
+fn prepare_remote(
+    hub: &mut Hub,
+    files: &[files::LocalFile],
+    full: &str,
+    revision: &str,
+    o: &PushOptions,
+) -> Result<()> {
     let total: u64 = files.iter().map(|f| f.size).sum();
     println!(
         "launch: pushing {} ({} files, {}) to {}/{full} (revision {revision})",
@@ -111,10 +154,18 @@ fn upload(
     if revision != "main" {
         hub.create_branch(full, revision)?;
     }
-    let remote = hub.preupload(full, revision, files)?;
+    Ok(())
+}
+
+/// The files whose content differs from the Hub's (`remote`, in the order of
+/// `files`), and the LFS objects among them to upload.
+fn changes_of<'a>(
+    files: &'a [files::LocalFile],
+    remote: &[Remote],
+) -> Result<(Vec<Change>, Vec<Object<'a>>)> {
     let mut changes = Vec::new();
     let mut lfs_files = Vec::new();
-    for (f, r) in files.iter().zip(&remote) {
+    for (f, r) in files.iter().zip(remote) {
         if r.ignored {
             continue;
         }
@@ -145,41 +196,19 @@ fn upload(
             objects.push(Object { file: f, oid });
         }
     }
-    if changes.is_empty() {
-        println!(
-            "launch: {full} already has every file of {} at {revision}: nothing to push",
-            o.folder.display()
-        );
-        return Ok(());
-    }
+    Ok((changes, objects))
+}
+
+/// Uploads the LFS objects with a progress bar; returns the bytes sent.
+fn send_objects(hub: &mut Hub, full: &str, revision: &str, objects: &[Object]) -> Result<u64> {
     let progress = Progress::new(objects.iter().map(|o| o.file.size).sum());
     hub.http.progress = Some(progress.clone());
     let bar = (!objects.is_empty()).then(|| progress.show());
-    let sent = transfer::upload(hub, full, revision, &objects, env::threads());
+    let sent = transfer::upload(hub, full, revision, objects, env::threads());
     if let Some(bar) = bar {
         bar.finish();
     }
-    let sent = sent?;
-    let changed = changes.len();
-    changes.sort_by(|a, b| path_of(a).cmp(path_of(b)));
-    let commit = hub.commit(full, revision, commit::ndjson(message, "", &changes))?;
-    let secs = start.elapsed().as_secs_f64();
-    let uploaded = if sent == 0 {
-        "no LFS bytes uploaded (the Hub had them)".to_string()
-    } else {
-        format!(
-            "{} uploaded in {secs:.1} s ({}/s)",
-            human(sent as f64),
-            human(sent as f64 / secs.max(1e-3))
-        )
-    };
-    println!(
-        "launch: pushed {changed} new or changed file(s) of {} to {}/{full} at {revision}: {uploaded}; commit {}",
-        files.len(),
-        hub.endpoint,
-        commit.url
-    );
-    Ok(())
+    sent
 }
 
 fn path_of(c: &Change) -> &str {

@@ -1,18 +1,13 @@
 //! [`load_samples`]: the configured datasets into training and validation
 //! samples, through the cache.
 
+use super::build::build;
 use super::cache::{self, KeyHasher};
-use super::encode::{Encoded, Encoder};
-use super::examples::{self, Fields};
-use super::mixture;
-use super::order::SplitMix;
-use super::pack;
 use super::readers;
 use super::sample::SampleSet;
 use super::template::ChatTemplate;
 use super::tokenizer::Tokenizer;
-use anyhow::{bail, Context, Result};
-use rayon::prelude::*;
+use anyhow::{Context, Result};
 use runconfig::{Config, Objective};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -79,19 +74,7 @@ pub fn load_samples(
 ) -> Result<Dataset> {
     let data = &config.data;
     let tok = tokenizer.map(Tokenizer::load).transpose()?;
-    let template = match (&tok, data.objective) {
-        (Some(t), Objective::Sft | Objective::Dpo) => {
-            match ChatTemplate::from_setting(data.chat_template.as_ref(), t) {
-                Ok(tpl) => {
-                    super::template::check(&tpl)?;
-                    Some(tpl)
-                }
-                Err(e) if data.chat_template.is_some() => return Err(e),
-                Err(_) => None, // only an error if a chat row needs it
-            }
-        }
-        _ => None,
-    };
+    let template = chat_template(config, tok.as_ref())?;
     if !data.cache {
         let (train, validation, summary) = build(config, tok.as_ref(), template.as_ref())?;
         return Ok(finish(
@@ -103,31 +86,12 @@ pub fn load_samples(
             false,
         ));
     }
-    let mut key = KeyHasher::default();
-    key.add("data", serde_json::to_string(data)?.as_bytes());
-    key.add("seed", &config.train.seed.to_le_bytes());
-    for d in &data.datasets {
-        for f in readers::files_of(d)?.0 {
-            key.add_file(&f)?;
-        }
-    }
-    for f in tok.iter().flat_map(|t| &t.files) {
-        key.add_file(f)?;
-    }
-    key.add(
-        "template",
-        template.as_ref().map_or(&b""[..], |t| t.source.as_bytes()),
-    );
-    let key = key.finish();
+    let key = cache_key(config, tok.as_ref(), template.as_ref())?;
     let dir = output_dir.join("data-cache");
     let file = cache::path(&dir, &key);
     cache::with_lock(&dir, &key, || {
         if file.is_file() {
-            let (meta, mut sets) = cache::read(&file, 2)?;
-            let summary: Summary = serde_json::from_slice(&meta)
-                .with_context(|| format!("{}: bad summary: delete the file", file.display()))?;
-            let validation = sets.pop().expect("two sets");
-            let train = sets.pop().expect("two sets");
+            let (train, validation, summary) = read_cache(&file)?;
             return Ok(finish(
                 train,
                 validation,
@@ -154,6 +118,60 @@ pub fn load_samples(
     })
 }
 
+/// The chat template of an sft or dpo run with a tokenizer: `data.chat_template`
+/// (an error when it is bad), else the tokenizer's own (none when it has none;
+/// only a chat row that needs it fails then).
+fn chat_template(config: &Config, tok: Option<&Tokenizer>) -> Result<Option<ChatTemplate>> {
+    let data = &config.data;
+    let (Some(t), Objective::Sft | Objective::Dpo) = (tok, data.objective) else {
+        return Ok(None);
+    };
+    match ChatTemplate::from_setting(data.chat_template.as_ref(), t) {
+        Ok(tpl) => {
+            super::template::check(&tpl)?;
+            Ok(Some(tpl))
+        }
+        Err(e) if data.chat_template.is_some() => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The cache key: the data settings, the seed, every data and tokenizer file,
+/// and the template source.
+fn cache_key(
+    config: &Config,
+    tok: Option<&Tokenizer>,
+    template: Option<&ChatTemplate>,
+) -> Result<String> {
+    let data = &config.data;
+    let mut key = KeyHasher::default();
+    key.add("data", serde_json::to_string(data)?.as_bytes());
+    key.add("seed", &config.train.seed.to_le_bytes());
+    for d in &data.datasets {
+        for f in readers::files_of(d)?.0 {
+            key.add_file(&f)?;
+        }
+    }
+    for f in tok.iter().flat_map(|t| &t.files) {
+        key.add_file(f)?;
+    }
+    key.add(
+        "template",
+        template.map_or(&b""[..], |t| t.source.as_bytes()),
+    );
+    Ok(key.finish())
+}
+
+/// The two sets and the summary of an existing cache file.
+fn read_cache(file: &Path) -> Result<(SampleSet, SampleSet, Summary)> {
+    let (meta, mut sets) = cache::read(file, 2)?;
+    let summary: Summary = serde_json::from_slice(&meta)
+        .with_context(|| format!("{}: bad summary: delete the file", file.display()))?;
+    let validation = sets.pop().expect("two sets");
+    let train = sets.pop().expect("two sets");
+    Ok((train, validation, summary))
+}
+
 fn finish(
     train: SampleSet,
     validation: SampleSet,
@@ -169,123 +187,5 @@ fn finish(
         summary,
         cache_file,
         from_cache,
-    }
-}
-
-/// Builds both splits from the files.
-fn build(
-    config: &Config,
-    tok: Option<&Tokenizer>,
-    template: Option<&ChatTemplate>,
-) -> Result<(SampleSet, SampleSet, Summary)> {
-    let data = &config.data;
-    let encoder = Encoder {
-        tokenizer: tok,
-        template,
-        objective: data.objective,
-        max_len: data.max_seq_length,
-        overlong: data.overlong,
-        stream: data.packing && data.objective == Objective::Pretrain,
-    };
-    let mut summary = Summary::default();
-    let (mut train, mut validation): (Vec<Encoded>, Vec<Encoded>) = (Vec::new(), Vec::new());
-    for d in &data.datasets {
-        let source = readers::read(d)?;
-        let fields = Fields::of(d);
-        let texts: Vec<&str> = source.rows.iter().map(|r| r.text.as_str()).collect();
-        let sel = mixture::select(&texts, d, data.validation.as_ref(), config.train.seed);
-        let mut needed = vec![false; source.rows.len()];
-        for &i in sel.train.iter().chain(&sel.validation) {
-            needed[i] = true;
-        }
-        let results: Vec<Option<Result<Encoded, String>>> = source
-            .rows
-            .par_iter()
-            .zip(needed.par_iter())
-            .map(|(row, &need)| {
-                need.then(|| {
-                    let ex = examples::parse(row, source.is_json(), data.objective, &fields)?;
-                    encoder.encode(ex)
-                })
-            })
-            .collect();
-        let mut enc: Vec<Option<Encoded>> = Vec::with_capacity(results.len());
-        let mut ds = DatasetSummary {
-            path: d.path.display().to_string(),
-            rows: source.rows.len(),
-            ..Default::default()
-        };
-        let mut first_bad = Vec::new();
-        for (row, r) in source.rows.iter().zip(results) {
-            match r {
-                Some(Err(e)) if e.starts_with(super::encode::FATAL) => {
-                    bail!("{}", &e[super::encode::FATAL.len()..])
-                }
-                Some(Err(e)) if !data.skip_bad_rows => bail!(
-                    "{}: {e} (set data.skip_bad_rows: true to skip such rows)",
-                    source.at(row)
-                ),
-                Some(Err(e)) => {
-                    ds.bad_rows += 1;
-                    if first_bad.len() < 3 {
-                        first_bad.push(format!("{}: {e}", source.at(row)));
-                    }
-                    enc.push(None);
-                }
-                other => enc.push(other.and_then(Result::ok)),
-            }
-        }
-        if ds.bad_rows > 0 {
-            summary.warnings.push(format!(
-                "skipped {} bad rows of {} (first: {})",
-                ds.bad_rows,
-                ds.path,
-                first_bad.join("; ")
-            ));
-        }
-        summary.bad_rows_skipped += ds.bad_rows;
-        for (idx, out, count) in [
-            (&sel.train, &mut train, &mut ds.train_rows),
-            (&sel.validation, &mut validation, &mut ds.validation_rows),
-        ] {
-            for &i in idx {
-                match &enc[i] {
-                    Some(e @ (Encoded::One(_) | Encoded::Pair(..))) => {
-                        out.push(e.clone());
-                        *count += 1;
-                    }
-                    Some(Encoded::DroppedOverlong) => summary.dropped_overlong += 1,
-                    Some(Encoded::DroppedNoTargets) => summary.dropped_no_targets += 1,
-                    None => {}
-                }
-            }
-        }
-        summary.datasets.push(ds);
-    }
-    if data.shuffle {
-        shuffle(&mut train, config.train.seed);
-    }
-    let train = pack::to_set(train, config);
-    let validation = pack::to_set(validation, config);
-    if train.is_empty() {
-        bail!(
-            "no training samples left: {} rows skipped as bad, {} over max_seq_length = {} dropped, {} without trained tokens",
-            summary.bad_rows_skipped,
-            summary.dropped_overlong,
-            data.max_seq_length,
-            summary.dropped_no_targets
-        );
-    }
-    summary.train_samples = train.len();
-    summary.validation_samples = validation.len();
-    summary.train_tokens = train.total_tokens();
-    Ok((train, validation, summary))
-}
-
-/// Fisher-Yates with the data seed, so that packed rows mix the datasets.
-fn shuffle<T>(v: &mut [T], seed: u64) {
-    let mut rng = SplitMix::new(seed ^ 0x5EED_DA7A);
-    for i in (1..v.len()).rev() {
-        v.swap(i, rng.below(i + 1));
     }
 }

@@ -6,6 +6,7 @@
 //! [`collate::collate`] (or [`batches::Steps`]).
 
 pub mod batches;
+mod build;
 pub mod cache;
 pub mod collate;
 pub mod dataset;

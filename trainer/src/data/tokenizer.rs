@@ -46,99 +46,142 @@ fn token_string(v: &Value) -> Option<String> {
     }
 }
 
+/// The keys of the special tokens taken from the tokenizer config.
+const SPECIAL_KEYS: [&str; 7] = [
+    "bos_token",
+    "eos_token",
+    "unk_token",
+    "pad_token",
+    "sep_token",
+    "cls_token",
+    "mask_token",
+];
+
+/// The folder and the tokenizer.json of `path` (a folder or the file itself);
+/// an error when there is no tokenizer.json.
+fn locate(path: &Path) -> Result<(PathBuf, PathBuf)> {
+    let (dir, json) = if path.is_dir() {
+        (path.to_path_buf(), path.join("tokenizer.json"))
+    } else {
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        (dir, path.to_path_buf())
+    };
+    if !json.is_file() {
+        bail!(
+            "no tokenizer at {}: the model folder (or model.tokenizer) must hold a tokenizer.json",
+            json.display()
+        );
+    }
+    Ok((dir, json))
+}
+
+/// The JSON object of `dir/name`, or an empty one when the file is absent;
+/// a file read is added to `files`.
+fn read_json(dir: &Path, name: &str, files: &mut Vec<PathBuf>) -> Result<Map<String, Value>> {
+    let p = dir.join(name);
+    if !p.is_file() {
+        return Ok(Map::new());
+    }
+    files.push(p.clone());
+    let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => bail!("{}: expected a JSON object", p.display()),
+        Err(e) => bail!("{}: not valid JSON: {e}", p.display()),
+    }
+}
+
+/// The special tokens as strings: tokenizer_config.json first, then
+/// special_tokens_map.json.
+fn special_tokens(config: &Map<String, Value>, map: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for key in SPECIAL_KEYS {
+        if let Some(s) = config.get(key).or(map.get(key)).and_then(token_string) {
+            out.insert(key.into(), Value::String(s));
+        }
+    }
+    out
+}
+
+/// The special token `key` and its id; an error when it is not in the vocabulary.
+fn token_and_id(
+    inner: &tokenizers::Tokenizer,
+    special: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<(String, u32)>> {
+    let Some(s) = special.get(key).and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let id = inner.token_to_id(s).with_context(|| {
+        format!("the {key} {s:?} of the tokenizer config is not in the vocabulary")
+    })?;
+    Ok(Some((s.to_string(), id)))
+}
+
+/// Whether the post-processor of tokenizer.json adds BOS and EOS by itself.
+fn post_processor_adds(
+    inner: &tokenizers::Tokenizer,
+    bos: Option<&(String, u32)>,
+    eos: Option<&(String, u32)>,
+) -> (bool, bool) {
+    let probe = |specials: bool| {
+        inner
+            .encode("a", specials)
+            .map(|e| e.get_ids().to_vec())
+            .unwrap_or_default()
+    };
+    let (plain, full) = (probe(false), probe(true));
+    let post_bos = bos.is_some_and(|(_, id)| full.first() == Some(id) && plain.first() != Some(id));
+    let post_eos = eos.is_some_and(|(_, id)| full.last() == Some(id) && plain.last() != Some(id));
+    (post_bos, post_eos)
+}
+
+/// The chat template: `chat_template` of the config (a string, or the
+/// "default" one of a list), else chat_template.jinja of `dir` (added to `files`).
+fn chat_template(
+    config: &Map<String, Value>,
+    dir: &Path,
+    files: &mut Vec<PathBuf>,
+) -> Result<Option<String>> {
+    let template = match config.get("chat_template") {
+        Some(Value::String(s)) => Some(s.clone()),
+        // A list of named templates: take the "default" one.
+        Some(Value::Array(list)) => list
+            .iter()
+            .find(|t| t.get("name").and_then(Value::as_str) == Some("default"))
+            .and_then(|t| t.get("template")?.as_str().map(str::to_string)),
+        _ => None,
+    };
+    let jinja = dir.join("chat_template.jinja");
+    if template.is_none() && jinja.is_file() {
+        let text = std::fs::read_to_string(&jinja)?;
+        files.push(jinja);
+        return Ok(Some(text));
+    }
+    Ok(template)
+}
+
 impl Tokenizer {
     /// Loads `path`: a folder holding tokenizer.json (and optionally
     /// tokenizer_config.json, special_tokens_map.json, chat_template.jinja),
     /// or a tokenizer.json file.
     pub fn load(path: &Path) -> Result<Tokenizer> {
-        let (dir, json) = if path.is_dir() {
-            (path.to_path_buf(), path.join("tokenizer.json"))
-        } else {
-            let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-            (dir, path.to_path_buf())
-        };
-        if !json.is_file() {
-            bail!(
-                "no tokenizer at {}: the model folder (or model.tokenizer) must hold a tokenizer.json",
-                json.display()
-            );
-        }
+        let (dir, json) = locate(path)?;
         let inner = tokenizers::Tokenizer::from_file(&json)
             .map_err(|e| anyhow!("cannot load tokenizer {}: {e}", json.display()))?;
         let mut files = vec![json.clone()];
-        let read_json = |name: &str, files: &mut Vec<PathBuf>| -> Result<Map<String, Value>> {
-            let p = dir.join(name);
-            if !p.is_file() {
-                return Ok(Map::new());
-            }
-            files.push(p.clone());
-            let text =
-                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-            match serde_json::from_str(&text) {
-                Ok(Value::Object(m)) => Ok(m),
-                Ok(_) => bail!("{}: expected a JSON object", p.display()),
-                Err(e) => bail!("{}: not valid JSON: {e}", p.display()),
-            }
-        };
-        let config = read_json("tokenizer_config.json", &mut files)?;
-        let map = read_json("special_tokens_map.json", &mut files)?;
-        let mut special_tokens = Map::new();
-        for key in [
-            "bos_token",
-            "eos_token",
-            "unk_token",
-            "pad_token",
-            "sep_token",
-            "cls_token",
-            "mask_token",
-        ] {
-            if let Some(s) = config.get(key).or(map.get(key)).and_then(token_string) {
-                special_tokens.insert(key.into(), Value::String(s));
-            }
-        }
-        let id_of = |key: &str| -> Result<Option<(String, u32)>> {
-            let Some(s) = special_tokens.get(key).and_then(Value::as_str) else {
-                return Ok(None);
-            };
-            let id = inner.token_to_id(s).with_context(|| {
-                format!("the {key} {s:?} of the tokenizer config is not in the vocabulary")
-            })?;
-            Ok(Some((s.to_string(), id)))
-        };
+        let config = read_json(&dir, "tokenizer_config.json", &mut files)?;
+        let map = read_json(&dir, "special_tokens_map.json", &mut files)?;
+        let special_tokens = special_tokens(&config, &map);
+        let id_of = |key: &str| token_and_id(&inner, &special_tokens, key);
         let (bos, eos, pad) = (
             id_of("bos_token")?,
             id_of("eos_token")?,
             id_of("pad_token")?,
         );
-        // Does the post-processor of tokenizer.json add BOS / EOS by itself?
-        let probe = |specials: bool| {
-            inner
-                .encode("a", specials)
-                .map(|e| e.get_ids().to_vec())
-                .unwrap_or_default()
-        };
-        let (plain, full) = (probe(false), probe(true));
-        let post_bos = bos
-            .as_ref()
-            .is_some_and(|(_, id)| full.first() == Some(id) && plain.first() != Some(id));
-        let post_eos = eos
-            .as_ref()
-            .is_some_and(|(_, id)| full.last() == Some(id) && plain.last() != Some(id));
+        let (post_bos, post_eos) = post_processor_adds(&inner, bos.as_ref(), eos.as_ref());
         let flag = |key: &str| config.get(key).and_then(Value::as_bool);
-        let mut chat_template = match config.get("chat_template") {
-            Some(Value::String(s)) => Some(s.clone()),
-            // A list of named templates: take the "default" one.
-            Some(Value::Array(list)) => list
-                .iter()
-                .find(|t| t.get("name").and_then(Value::as_str) == Some("default"))
-                .and_then(|t| t.get("template")?.as_str().map(str::to_string)),
-            _ => None,
-        };
-        let jinja = dir.join("chat_template.jinja");
-        if chat_template.is_none() && jinja.is_file() {
-            chat_template = Some(std::fs::read_to_string(&jinja)?);
-            files.push(jinja);
-        }
+        let chat_template = chat_template(&config, &dir, &mut files)?;
         Ok(Tokenizer {
             pad_id: pad
                 .as_ref()

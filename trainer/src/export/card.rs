@@ -15,13 +15,24 @@ pub struct Summary {
 
 /// The model card text.
 pub fn model_card(config: &Config, summary: &Summary, dtype: &str) -> String {
+    let mut s = String::new();
+    write_origin(&mut s, config, summary);
+    let _ = writeln!(s, "\n## Hyperparameters\n");
+    let _ = writeln!(s, "| key | value |\n| --- | --- |");
+    for (k, v) in hyperparameters(config) {
+        let _ = writeln!(s, "| {k} | {v} |");
+    }
+    write_results(&mut s, summary, dtype);
+    s
+}
+
+/// The front matter, the title, and where the model and its data came from.
+fn write_origin(s: &mut String, config: &Config, summary: &Summary) {
     let base = match (&config.model.path, &config.model.config) {
         (Some(p), _) => format!("`{}`", p.display()),
         (None, Some(c)) => format!("none (random initialisation from `{}`)", c.display()),
         (None, None) => "unknown".into(),
     };
-    let t = &config.train;
-    let mut s = String::new();
     let _ = writeln!(
         s,
         "---\nlibrary_name: transformers\ntags:\n- ferrospeed\n---\n"
@@ -44,9 +55,12 @@ pub fn model_card(config: &Config, summary: &Summary, dtype: &str) -> String {
                 .map_or(String::new(), |r| format!(" (mix_ratio {r})"))
         );
     }
-    let _ = writeln!(s, "\n## Hyperparameters\n");
-    let _ = writeln!(s, "| key | value |\n| --- | --- |");
-    let rows = [
+}
+
+/// The rows of the hyperparameter table: `(key, value)`.
+fn hyperparameters(config: &Config) -> [(&'static str, String); 10] {
+    let t = &config.train;
+    [
         ("learning_rate", t.learning_rate.to_string()),
         (
             "lr_schedule",
@@ -82,10 +96,11 @@ pub fn model_card(config: &Config, summary: &Summary, dtype: &str) -> String {
         ("max_grad_norm", t.max_grad_norm.to_string()),
         ("compute dtype", format!("{:?}", config.model.dtype)),
         ("seed", t.seed.to_string()),
-    ];
-    for (k, v) in rows {
-        let _ = writeln!(s, "| {k} | {v} |");
-    }
+    ]
+}
+
+/// How training ended.
+fn write_results(s: &mut String, summary: &Summary, dtype: &str) {
     let _ = writeln!(s, "\n## Results\n");
     let _ = writeln!(s, "- Optimizer steps: {}", summary.step);
     let _ = writeln!(s, "- Tokens seen: {}", summary.total_tokens);
@@ -93,5 +108,4 @@ pub fn model_card(config: &Config, summary: &Summary, dtype: &str) -> String {
         let _ = writeln!(s, "- Final train loss: {l:.4}");
     }
     let _ = writeln!(s, "- Weights stored as {dtype}");
-    s
 }

@@ -140,9 +140,7 @@ pub(crate) fn check_shapes(unit: &UnitSpec, tensors: &[Tensor]) -> Result<()> {
 
 /// The model's units, in forward order.
 pub fn units(cfg: &LlamaConfig) -> Vec<UnitSpec> {
-    let (h, v, i) = (cfg.hidden_size, cfg.vocab_size, cfg.intermediate_size);
-    let q_out = cfg.num_attention_heads * cfg.head_dim;
-    let kv_out = cfg.num_key_value_heads * cfg.head_dim;
+    let (h, v) = (cfg.hidden_size, cfg.vocab_size);
     let mut out = vec![UnitSpec {
         index: 0,
         kind: UnitKind::Embedding,
@@ -150,63 +148,8 @@ pub fn units(cfg: &LlamaConfig) -> Vec<UnitSpec> {
         uses_embedding: false,
     }];
     for layer in 0..cfg.num_hidden_layers {
-        let name = |s: &str| format!("model.layers.{layer}.{s}");
-        let mut params = Vec::new();
-        for (proj, rows, bias) in [
-            ("q_proj", q_out, cfg.qkv_bias),
-            ("k_proj", kv_out, cfg.qkv_bias),
-            ("v_proj", kv_out, cfg.qkv_bias),
-        ] {
-            params.push(ParamSpec::new(
-                name(&format!("self_attn.{proj}.weight")),
-                &[rows, h],
-                Init::Normal,
-            ));
-            if bias {
-                params.push(ParamSpec::new(
-                    name(&format!("self_attn.{proj}.bias")),
-                    &[rows],
-                    Init::Zeros,
-                ));
-            }
-        }
-        params.push(ParamSpec::new(
-            name("self_attn.o_proj.weight"),
-            &[h, q_out],
-            Init::Normal,
-        ));
-        if cfg.o_bias {
-            params.push(ParamSpec::new(
-                name("self_attn.o_proj.bias"),
-                &[h],
-                Init::Zeros,
-            ));
-        }
-        params.push(ParamSpec::new(
-            name("mlp.gate_proj.weight"),
-            &[i, h],
-            Init::Normal,
-        ));
-        params.push(ParamSpec::new(
-            name("mlp.up_proj.weight"),
-            &[i, h],
-            Init::Normal,
-        ));
-        params.push(ParamSpec::new(
-            name("mlp.down_proj.weight"),
-            &[h, i],
-            Init::Normal,
-        ));
-        params.push(ParamSpec::new(
-            name("input_layernorm.weight"),
-            &[h],
-            Init::Ones,
-        ));
-        params.push(ParamSpec::new(
-            name("post_attention_layernorm.weight"),
-            &[h],
-            Init::Ones,
-        ));
+        let mut params = attention_params(cfg, layer);
+        params.extend(mlp_and_norm_params(cfg, layer));
         out.push(UnitSpec {
             index: layer + 1,
             kind: UnitKind::Block(layer),
@@ -214,6 +157,67 @@ pub fn units(cfg: &LlamaConfig) -> Vec<UnitSpec> {
             uses_embedding: false,
         });
     }
+    out.push(head_unit(cfg));
+    out
+}
+
+/// The attention parameters of decoder block `layer`: q, k, v (with their
+/// biases when `qkv_bias`), then o (with its bias when `o_bias`).
+fn attention_params(cfg: &LlamaConfig, layer: usize) -> Vec<ParamSpec> {
+    let h = cfg.hidden_size;
+    let q_out = cfg.num_attention_heads * cfg.head_dim;
+    let kv_out = cfg.num_key_value_heads * cfg.head_dim;
+    let name = |s: &str| format!("model.layers.{layer}.self_attn.{s}");
+    let mut params = Vec::new();
+    for (proj, rows, bias) in [
+        ("q_proj", q_out, cfg.qkv_bias),
+        ("k_proj", kv_out, cfg.qkv_bias),
+        ("v_proj", kv_out, cfg.qkv_bias),
+    ] {
+        params.push(ParamSpec::new(
+            name(&format!("{proj}.weight")),
+            &[rows, h],
+            Init::Normal,
+        ));
+        if bias {
+            params.push(ParamSpec::new(
+                name(&format!("{proj}.bias")),
+                &[rows],
+                Init::Zeros,
+            ));
+        }
+    }
+    params.push(ParamSpec::new(
+        name("o_proj.weight"),
+        &[h, q_out],
+        Init::Normal,
+    ));
+    if cfg.o_bias {
+        params.push(ParamSpec::new(name("o_proj.bias"), &[h], Init::Zeros));
+    }
+    params
+}
+
+/// The MLP and the two RMSNorm weights of decoder block `layer`.
+fn mlp_and_norm_params(cfg: &LlamaConfig, layer: usize) -> Vec<ParamSpec> {
+    let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
+    let name = |s: &str| format!("model.layers.{layer}.{s}");
+    [
+        ("mlp.gate_proj.weight", vec![i, h], Init::Normal),
+        ("mlp.up_proj.weight", vec![i, h], Init::Normal),
+        ("mlp.down_proj.weight", vec![h, i], Init::Normal),
+        ("input_layernorm.weight", vec![h], Init::Ones),
+        ("post_attention_layernorm.weight", vec![h], Init::Ones),
+    ]
+    .into_iter()
+    .map(|(s, shape, init)| ParamSpec::new(name(s), &shape, init))
+    .collect()
+}
+
+/// The last unit: the final norm, and the LM head unless it is tied to the
+/// embedding.
+fn head_unit(cfg: &LlamaConfig) -> UnitSpec {
+    let (h, v) = (cfg.hidden_size, cfg.vocab_size);
     let mut head = vec![ParamSpec::new("model.norm.weight".into(), &[h], Init::Ones)];
     if !cfg.tie_word_embeddings {
         head.push(ParamSpec::new(
@@ -222,13 +226,12 @@ pub fn units(cfg: &LlamaConfig) -> Vec<UnitSpec> {
             Init::Normal,
         ));
     }
-    out.push(UnitSpec {
+    UnitSpec {
         index: cfg.num_hidden_layers + 1,
         kind: UnitKind::Head,
         params: head,
         uses_embedding: cfg.tie_word_embeddings,
-    });
-    out
+    }
 }
 
 /// Every parameter of the model, in unit order (the embedding once, even when tied).

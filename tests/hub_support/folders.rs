@@ -1,0 +1,88 @@
+//! Folders for the Hub tests: a `final/` folder as a run leaves it, file
+//! lists, and a byte-for-byte comparison.
+
+use std::path::Path;
+
+/// Deterministic bytes (xorshift), fast to make.
+pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Writes a `final/` folder as a run leaves it: three safetensors shards (one
+/// large enough for multipart), an index, config, tokenizer files, README.
+pub fn make_final(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let shards = [(1, 2_600_000), (2, 1_300_000), (3, 300_000)];
+    for (i, size) in shards {
+        std::fs::write(
+            dir.join(format!("model-0000{i}-of-00003.safetensors")),
+            bytes(i, size),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.join("model.safetensors.index.json"),
+        r#"{"metadata":{"total_size":4200000},"weight_map":{}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{"architectures":["LlamaForCausalLM"],"hidden_size":64}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("generation_config.json"), r#"{"do_sample":false}"#).unwrap();
+    std::fs::write(
+        dir.join("tokenizer.json"),
+        "{\"version\":\"1.0\",\"model\":{}}\n".repeat(200),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("README.md"),
+        "---\nlicense: apache-2.0\n---\n# Tiny Llama SFT\n",
+    )
+    .unwrap();
+}
+
+/// Every file under `dir`, relative, sorted.
+pub fn list(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, d: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Asserts `stored` holds exactly the files of `src`, byte for byte.
+pub fn assert_same_files(src: &Path, stored: &Path) {
+    assert_eq!(list(src), list(stored), "stored file list differs");
+    for f in list(src) {
+        let (a, b) = (
+            std::fs::read(src.join(&f)).unwrap(),
+            std::fs::read(stored.join(&f)).unwrap(),
+        );
+        assert!(
+            a == b,
+            "{f}: stored bytes differ ({} vs {} bytes)",
+            a.len(),
+            b.len()
+        );
+    }
+}
