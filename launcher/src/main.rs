@@ -4,6 +4,7 @@
 
 mod attempt;
 mod blame;
+mod check;
 mod cli;
 mod export;
 mod finished;
@@ -63,15 +64,9 @@ fn run(args: &[String]) -> Result<ExitCode> {
             config,
             nproc,
             sets,
-        } => {
-            let sizes = nproc.map_or(vec![1, 2, 8], |n| vec![n]);
-            for w in sizes {
-                let r = runconfig::load(&config, w, &sets)?;
-                println!("{}: {}", config.display(), r.plan);
-            }
-            println!("{}: ok", config.display());
-            Ok(ExitCode::SUCCESS)
-        }
+            device_memory,
+            json,
+        } => check::run(&config, nproc, &sets, device_memory, json),
         Command::Train {
             nproc,
             config,
