@@ -239,3 +239,7 @@ pub fn total(items: &[Item], place: Place) -> u64 {
         .map(|i| i.bytes)
         .sum()
 }
+
+#[cfg(test)]
+#[path = "memory_tests.rs"]
+mod tests;
