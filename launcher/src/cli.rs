@@ -11,8 +11,11 @@ launch: run a Ferrospeed training job, or any program, as N ranked processes.
 USAGE:
   launch N CONFIG.yaml [--set KEY=VALUE]...   train with N processes on this node
   launch N [OPTIONS] -- PROGRAM [ARGS]...     run PROGRAM N times with rank variables
-  launch check CONFIG.yaml [-n N] [--set KEY=VALUE]...
-                                              validate and print the plan; run nothing
+  launch check CONFIG.yaml [-n N] [--set KEY=VALUE]... [--device-memory 80GB] [--json]
+                                              validate and print the plan and the memory
+                                              each device needs (at 1, 2 and 8 devices,
+                                              or N); with --device-memory: whether it fits
+                                              and what would make it fit; run nothing
   launch export CHECKPOINT OUT_DIR [--overwrite] [--dtype D] [--max-shard-size SIZE]
                                               write a checkpoint (any world size) as a
                                               Hugging Face model folder; CHECKPOINT is a
@@ -65,6 +68,10 @@ pub enum Command {
         config: PathBuf,
         nproc: Option<u32>,
         sets: Vec<String>,
+        /// `--device-memory`: bytes per device to plan against.
+        device_memory: Option<u64>,
+        /// `--json`: print the memory plans as JSON.
+        json: bool,
     },
     Push {
         args: Vec<String>,
@@ -124,14 +131,23 @@ pub fn parse(args: &[String]) -> Result<Command> {
     }
 }
 
-/// `launch check CONFIG.yaml [-n N] [--set KEY=VALUE]...` (after `check`).
+/// `launch check CONFIG.yaml [-n N] [--set KEY=VALUE]... [--device-memory SIZE] [--json]`
+/// (after `check`).
 fn parse_check(rest: &[String]) -> Result<Command> {
     let mut it = rest.iter();
     let (mut config, mut nproc, mut sets) = (None, None, Vec::new());
+    let (mut device_memory, mut json) = (None, false);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--set" => sets.push(value(&mut it, a)?.clone()),
             "-n" | "--nproc" => nproc = Some(number(value(&mut it, a)?, "-n")?),
+            "--json" => json = true,
+            "--device-memory" => {
+                let text = value(&mut it, a)?;
+                let bytes = runconfig::parse_size(text)
+                    .map_err(|e| anyhow::anyhow!("--device-memory: {e}"))?;
+                device_memory = Some(bytes);
+            }
             s if s.starts_with('-') => {
                 bail!("unknown option {s} for `launch check` (see `launch help`)")
             }
@@ -144,6 +160,8 @@ fn parse_check(rest: &[String]) -> Result<Command> {
         config,
         nproc,
         sets,
+        device_memory,
+        json,
     })
 }
 

@@ -4,6 +4,7 @@
 
 mod attempt;
 mod blame;
+mod check;
 mod cli;
 mod export;
 mod finished;
@@ -64,7 +65,9 @@ fn run(args: &[String]) -> Result<ExitCode> {
             config,
             nproc,
             sets,
-        } => check(&config, nproc, &sets),
+            device_memory,
+            json,
+        } => check::run(&config, nproc, &sets, device_memory, json),
         Command::Train {
             nproc,
             config,
@@ -89,18 +92,6 @@ fn run(args: &[String]) -> Result<ExitCode> {
             supervise_group(group, &node)
         }
     }
-}
-
-/// `launch check`: resolves the config for `nproc` ranks (else for 1, 2 and
-/// 8) and prints each plan; starts nothing.
-fn check(config: &Path, nproc: Option<u32>, sets: &[String]) -> Result<ExitCode> {
-    let sizes = nproc.map_or(vec![1, 2, 8], |n| vec![n]);
-    for w in sizes {
-        let r = runconfig::load(config, w, sets)?;
-        println!("{}: {}", config.display(), r.plan);
-    }
-    println!("{}: ok", config.display());
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `trainer` next to `launch` (or $FERROSPEED_TRAINER).

@@ -13,6 +13,8 @@ pub mod export;
 mod files;
 pub mod finished;
 mod hints;
+pub mod memory;
+pub mod memory_fit;
 mod overrides;
 mod paths;
 mod plan;

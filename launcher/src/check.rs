@@ -1,0 +1,36 @@
+//! `launch check`: validates a config at each planned world size and prints
+//! the batch plan and the memory plan, as text or (`--json`) as JSON.
+
+use anyhow::Result;
+use runconfig::memory_fit::{plan, render};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Checks `config` at `nproc` devices (or 1, 2 and 8), planning memory
+/// against `device_memory` bytes when given.
+pub fn run(
+    config: &Path,
+    nproc: Option<u32>,
+    sets: &[String],
+    device_memory: Option<u64>,
+    json: bool,
+) -> Result<ExitCode> {
+    let sizes = nproc.map_or(vec![1, 2, 8], |n| vec![n]);
+    let mut plans = Vec::new();
+    for w in sizes {
+        let r = runconfig::load(config, w, sets)?;
+        let memory = plan(&r.config, w, r.plan.micro_batch_size, device_memory)
+            .map_err(|m| runconfig::ConfigError::new(format!("{}: {m}", config.display())))?;
+        if !json {
+            println!("{}: {}", config.display(), r.plan);
+            println!("{}: {}", config.display(), render(&memory, device_memory));
+        }
+        plans.push(memory);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plans)?);
+    } else {
+        println!("{}: ok", config.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

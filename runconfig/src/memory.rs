@@ -1,0 +1,245 @@
+//! The memory planner: from the configuration and the model's config.json
+//! alone, the peak bytes a rank needs on its device and in its host process,
+//! item by item, as the ZeRO-3 engine allocates them (see `memory_fit` for
+//! the verdict against a device size and the toggles that would fit).
+//!
+//! Each unit (embedding, each decoder block, final norm + LM head) is padded
+//! to `roundup(P, 256 * W)` elements and a rank holds `1 / W` of it.
+
+use crate::schema::{Config, Dtype, ModelSource, Objective};
+use serde::Serialize;
+
+/// Alignment of every shard start, in elements (the engine's layout).
+const ALIGN: u64 = 256;
+/// Elements per 8-bit optimizer block (one f32 absmax per state per block).
+const BLOCK: u64 = 256;
+
+/// The sizes of a Llama (or Qwen2) model that memory depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelShape {
+    pub hidden: u64,
+    pub intermediate: u64,
+    pub layers: u64,
+    pub heads: u64,
+    pub kv_heads: u64,
+    pub head_dim: u64,
+    pub vocab: u64,
+    pub tied: bool,
+    /// Biases on q, k, v.
+    pub qkv_bias: bool,
+    /// Bias on the output projection.
+    pub o_bias: bool,
+}
+
+/// Where an item lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Place {
+    Device,
+    Host,
+}
+
+/// One line of the breakdown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Item {
+    /// What it is, e.g. `master_weights`.
+    pub item: &'static str,
+    pub bytes: u64,
+    pub place: Place,
+}
+
+/// What the planner needs beyond the model: one rank's view of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setup {
+    pub world_size: u64,
+    /// Sequences per device per micro-step.
+    pub micro_batch: u64,
+    pub seq_len: u64,
+    pub dtype: Dtype,
+    /// Optimizer-state bits: 32 or 8.
+    pub bits: u32,
+    /// Units below this many parameters keep 32-bit state.
+    pub min_8bit_size: u64,
+    /// Rows per sequence in a forward pass (2 for DPO: chosen and rejected).
+    pub rows_per_sequence: u64,
+}
+
+impl Setup {
+    /// The setup of `config` at `world_size` with `micro_batch` sequences per device.
+    pub fn of(config: &Config, world_size: u32, micro_batch: u64) -> Setup {
+        Setup {
+            world_size: world_size as u64,
+            micro_batch,
+            seq_len: config.data.max_seq_length as u64,
+            dtype: config.model.dtype,
+            bits: config.optimizer.bits,
+            min_8bit_size: config.optimizer.min_8bit_size,
+            rows_per_sequence: if config.data.objective == Objective::Dpo {
+                2
+            } else {
+                1
+            },
+        }
+    }
+
+    fn compute_bytes(&self) -> u64 {
+        match self.dtype {
+            Dtype::F32 => 4,
+            Dtype::Bf16 => 2,
+        }
+    }
+
+    /// Rows times tokens of one micro-batch.
+    fn tokens(&self) -> u64 {
+        self.micro_batch * self.rows_per_sequence * self.seq_len
+    }
+}
+
+impl ModelShape {
+    /// Reads the model's config.json (`model.path`/config.json or `model.config`).
+    pub fn of(config: &Config) -> Result<ModelShape, String> {
+        let file = match config.model.source()? {
+            ModelSource::Weights(dir) => dir.join("config.json"),
+            ModelSource::RandomInit(file) => file.to_path_buf(),
+        };
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        ModelShape::from_json(&text).map_err(|m| format!("{}: {m}", file.display()))
+    }
+
+    /// Parses the fields of a config.json that memory depends on.
+    pub fn from_json(text: &str) -> Result<ModelShape, String> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let num = |k: &str| v.get(k).and_then(serde_json::Value::as_u64);
+        let need = |k: &str| {
+            num(k)
+                .filter(|&n| n > 0)
+                .ok_or(format!("field `{k}` must be a positive whole number"))
+        };
+        let flag = |k: &str| v.get(k).and_then(serde_json::Value::as_bool);
+        let (hidden, heads) = (need("hidden_size")?, need("num_attention_heads")?);
+        let qwen = v.get("model_type").and_then(|t| t.as_str()) == Some("qwen2");
+        let bias = flag("attention_bias").unwrap_or(false);
+        Ok(ModelShape {
+            hidden,
+            intermediate: need("intermediate_size")?,
+            layers: need("num_hidden_layers")?,
+            heads,
+            kv_heads: num("num_key_value_heads").unwrap_or(heads),
+            head_dim: num("head_dim").unwrap_or(hidden / heads),
+            vocab: need("vocab_size")?,
+            tied: flag("tie_word_embeddings").unwrap_or(false),
+            qkv_bias: bias || qwen,
+            o_bias: bias && !qwen,
+        })
+    }
+
+    /// Parameters of each unit, in forward order: embedding, blocks, head.
+    pub fn unit_params(&self) -> Vec<u64> {
+        let (h, i) = (self.hidden, self.intermediate);
+        let (q, kv) = (self.heads * self.head_dim, self.kv_heads * self.head_dim);
+        let qkv = (q + 2 * kv) * h + if self.qkv_bias { q + 2 * kv } else { 0 };
+        let o = h * q + if self.o_bias { h } else { 0 };
+        let block = qkv + o + 3 * h * i + 2 * h;
+        let head = h + if self.tied { 0 } else { self.vocab * h };
+        let mut units = vec![self.vocab * h];
+        units.extend(std::iter::repeat_n(block, self.layers as usize));
+        units.push(head);
+        units
+    }
+
+    /// Parameters of the model (the embedding once when tied).
+    pub fn num_params(&self) -> u64 {
+        self.unit_params().iter().sum()
+    }
+}
+
+/// Elements per rank of a unit of `p` parameters at world size `w`.
+pub fn shard_len(p: u64, w: u64) -> u64 {
+    p.div_ceil(ALIGN * w).max(1) * ALIGN
+}
+
+/// Padded length of a unit of `p` parameters at world size `w`.
+fn padded(p: u64, w: u64) -> u64 {
+    shard_len(p, w) * w
+}
+
+/// Optimizer-state bytes of one shard (AdamW's m and v).
+fn state_bytes(unit_params: u64, shard: u64, s: &Setup) -> u64 {
+    if s.bits == 8 && unit_params >= s.min_8bit_size {
+        2 * shard + 2 * 4 * shard.div_ceil(BLOCK)
+    } else {
+        8 * shard
+    }
+}
+
+/// The breakdown of one rank's peak for `shape` under `s`.
+pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
+    let (w, c) = (s.world_size, s.compute_bytes());
+    let units = shape.unit_params();
+    let shards: Vec<u64> = units.iter().map(|&p| shard_len(p, w)).collect();
+    let total: u64 = shards.iter().sum();
+    let state = units
+        .iter()
+        .zip(&shards)
+        .map(|(&p, &n)| state_bytes(p, n, s));
+    let bf16_copy = if s.dtype == Dtype::Bf16 { 2 * total } else { 0 };
+    let largest = units.iter().map(|&p| padded(p, w)).max().unwrap_or(0);
+    // The head of a tied model also gathers the embedding.
+    let head = padded(units[units.len() - 1], w) + shape.tied as u64 * padded(units[0], w);
+    let gathered = largest.max(head);
+    let (tokens, h) = (s.tokens(), shape.hidden);
+    let logits = tokens * shape.vocab;
+    // Under bf16 the loss casts the logits to f32 (and back in backward).
+    let cast = (s.dtype == Dtype::Bf16) as u64;
+    let device = |item, bytes| Item {
+        item,
+        bytes,
+        place: Place::Device,
+    };
+    vec![
+        device("master_weights", 4 * total),
+        device("gradient_accumulator", 4 * total),
+        device("optimizer_state", state.sum()),
+        device("compute_copy", bf16_copy),
+        device("gather_buffers", gathered * c),
+        device("unit_gradient", 2 * largest * c + largest / w * (c + 4)),
+        device(
+            "saved_activations",
+            tokens * 8 + (units.len() as u64 - 1) * tokens * h * c,
+        ),
+        device("block_recompute", tokens * block_elements(shape) * c),
+        device("logits", logits * (c + 4 * cast + 4)),
+        device("logits_gradient", logits * (4 + c * cast)),
+        device("loss", tokens * (4 + 8)),
+        Item {
+            item: "batch",
+            bytes: 4 * tokens * 8,
+            place: Place::Host,
+        },
+    ]
+}
+
+/// Elements per token that autograd keeps while one decoder block is
+/// recomputed and differentiated: the two RMSNorms (f32 copy, normalised,
+/// output), q/k/v and their rotary outputs, the attention output before and
+/// after o_proj, the residuals, gate/silu/up/product of the MLP, and the
+/// gradient of the widest intermediate.
+fn block_elements(m: &ModelShape) -> u64 {
+    let (h, i) = (m.hidden, m.intermediate);
+    let (q, kv) = (m.heads * m.head_dim, m.kv_heads * m.head_dim);
+    2 * 3 * h + 2 * (q + 2 * kv) + 2 * q + 3 * h + 4 * i + 2 * i
+}
+
+/// Bytes of the items at `place`.
+pub fn total(items: &[Item], place: Place) -> u64 {
+    items
+        .iter()
+        .filter(|i| i.place == place)
+        .map(|i| i.bytes)
+        .sum()
+}
+
+#[cfg(test)]
+#[path = "memory_tests.rs"]
+mod tests;

@@ -1,0 +1,147 @@
+//! The memory plan of a run at one world size, its verdict against a
+//! device size, and the toggles that would make a run that does not fit fit.
+
+use crate::memory::{breakdown, total, Item, ModelShape, Place, Setup};
+use crate::schema::Config;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// One rank's planned peak at one world size.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryPlan {
+    pub world_size: u32,
+    pub device_bytes: u64,
+    pub host_bytes: u64,
+    /// Whether `device_bytes` fits the device size given (absent without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fits: Option<bool>,
+    /// Changes that would make it fit, when it does not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub toggles: Vec<String>,
+    pub breakdown: Vec<Item>,
+}
+
+/// Device bytes of `shape` under `s`.
+fn device_bytes(shape: &ModelShape, s: &Setup) -> u64 {
+    total(&breakdown(shape, s), Place::Device)
+}
+
+/// Plans `config` at `world_size` with `micro_batch` sequences per device,
+/// against `device` bytes when known.
+pub fn plan(
+    config: &Config,
+    world_size: u32,
+    micro_batch: u64,
+    device: Option<u64>,
+) -> Result<MemoryPlan, String> {
+    let shape = ModelShape::of(config)?;
+    let setup = Setup::of(config, world_size, micro_batch);
+    let items = breakdown(&shape, &setup);
+    let device_bytes = total(&items, Place::Device);
+    let fits = device.map(|d| device_bytes <= d);
+    let toggles = match device {
+        Some(d) if device_bytes > d => toggles(&shape, &setup, config, d),
+        _ => Vec::new(),
+    };
+    Ok(MemoryPlan {
+        world_size,
+        device_bytes,
+        host_bytes: total(&items, Place::Host),
+        fits,
+        toggles,
+        breakdown: items,
+    })
+}
+
+/// The single changes that fit in `device` bytes, each checked with the
+/// planner: 8-bit state, the largest smaller micro batch that keeps the
+/// effective batch, the fewest devices that fit (up to 1024), and 8-bit
+/// state with fewer devices than that when 8-bit state alone does not fit.
+pub fn toggles(shape: &ModelShape, s: &Setup, config: &Config, device: u64) -> Vec<String> {
+    let fits = |s: &Setup| device_bytes(shape, s) <= device;
+    let mut out = Vec::new();
+    let eight = Setup { bits: 8, ..*s };
+    if s.bits == 32 && fits(&eight) {
+        out.push("optimizer.bits=8 (8-bit optimizer state)".to_string());
+    }
+    let effective = config
+        .train
+        .effective_batch_size
+        .unwrap_or(s.micro_batch * s.world_size);
+    let smaller = (1..s.micro_batch).rev().find(|&m| {
+        effective.is_multiple_of(m * s.world_size)
+            && fits(&Setup {
+                micro_batch: m,
+                ..*s
+            })
+    });
+    if let Some(m) = smaller {
+        out.push(format!(
+            "train.micro_batch_size={m} (gradient accumulation {}, same effective batch {effective})",
+            effective / (m * s.world_size)
+        ));
+    }
+    let more = |s: &Setup| {
+        (s.world_size + 1..=1024).find(|&w| {
+            fits(&Setup {
+                world_size: w,
+                ..*s
+            })
+        })
+    };
+    let (w32, w8) = (more(s), (s.bits == 32).then(|| more(&eight)).flatten());
+    if let Some(w) = w32 {
+        out.push(format!("{w} devices (launch {w})"));
+    }
+    match (w8, w32) {
+        (Some(w8), Some(w)) if w8 >= w => {}
+        (Some(w8), _) if !fits(&eight) => {
+            out.push(format!("optimizer.bits=8 with {w8} devices (launch {w8})"))
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Bytes in decimal units (GB, MB, kB), as `--device-memory 80GB` counts them.
+pub fn gb(bytes: u64) -> String {
+    let b = bytes as f64;
+    match [(1e9, "GB"), (1e6, "MB"), (1e3, "kB")]
+        .iter()
+        .find(|(u, _)| b >= *u)
+    {
+        Some((u, name)) => format!("{:.2} {name}", b / u),
+        None => format!("{bytes} B"),
+    }
+}
+
+/// The plan as text: a verdict line, then one line per item.
+pub fn render(p: &MemoryPlan, device: Option<u64>) -> String {
+    let mut s = format!(
+        "memory at world size {}: {} per device, {} host",
+        p.world_size,
+        gb(p.device_bytes),
+        gb(p.host_bytes)
+    );
+    match (p.fits, device) {
+        (Some(true), Some(d)) => write!(s, ": fits in {}", gb(d)).unwrap(),
+        (Some(false), Some(d)) => {
+            write!(s, ": does not fit in {}", gb(d)).unwrap();
+            if p.toggles.is_empty() {
+                s.push_str("; no single toggle makes it fit");
+            } else {
+                write!(s, "; would fit with: {}", p.toggles.join("; or ")).unwrap();
+            }
+        }
+        _ => {}
+    }
+    for i in &p.breakdown {
+        let place = if i.place == Place::Host {
+            " (host)"
+        } else {
+            ""
+        };
+        write!(s, "\n  {:<22} {:>12}{place}", i.item, gb(i.bytes)).unwrap();
+    }
+    s
+}

@@ -1,0 +1,91 @@
+//! The launcher's memory planner (runconfig::memory, which never links
+//! libtorch) predicts exactly the model state the ZeRO-3 engine allocates:
+//! fp32 master and gradient, optimizer state and the compute copy, per rank.
+
+mod common;
+use common::variant;
+use rendezvous::StoreServer;
+use runconfig::memory::{breakdown, ModelShape, Setup};
+use runconfig::{Dtype, OptimizerConfig};
+use std::time::Duration;
+use tch::{Device, Kind};
+use trainer::comm::{Comm, CpuComm};
+use trainer::model::{LlamaConfig, RandomInit};
+use trainer::zero::Engine;
+
+/// Each rank's `Engine::state_bytes()` for model `name` at `world`.
+fn engine_state(name: &'static str, world: usize, dtype: Kind, opt: OptimizerConfig) -> Vec<u64> {
+    let server = StoreServer::start("127.0.0.1:0".parse().unwrap(), "t").unwrap();
+    let port = server.addr().port();
+    let ranks: Vec<_> = (0..world)
+        .map(|rank| {
+            let opt = opt.clone();
+            std::thread::spawn(move || {
+                let cfg = LlamaConfig::load(variant(name).join("config.json")).unwrap();
+                let mut store = rendezvous::StoreClient::connect(
+                    "127.0.0.1",
+                    port,
+                    "t",
+                    "",
+                    Duration::from_secs(10),
+                )
+                .unwrap();
+                let comm: Box<dyn Comm> =
+                    Box::new(CpuComm::connect(rank, world, &mut store).unwrap());
+                let init = RandomInit::new(&cfg, 1);
+                let engine = Engine::new(cfg, &init, comm, dtype, Device::Cpu, &opt).unwrap();
+                engine.state_bytes()
+            })
+        })
+        .collect();
+    ranks.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+/// The planner's master + gradient + optimizer state + compute copy.
+fn planned_state(name: &str, world: usize, dtype: Dtype, opt: &OptimizerConfig) -> u64 {
+    let text = std::fs::read_to_string(variant(name).join("config.json")).unwrap();
+    let shape = ModelShape::from_json(&text).unwrap();
+    let setup = Setup {
+        world_size: world as u64,
+        micro_batch: 1,
+        seq_len: 8,
+        dtype,
+        bits: opt.bits,
+        min_8bit_size: opt.min_8bit_size,
+        rows_per_sequence: 1,
+    };
+    let items = breakdown(&shape, &setup);
+    let state = [
+        "master_weights",
+        "gradient_accumulator",
+        "optimizer_state",
+        "compute_copy",
+    ];
+    items
+        .iter()
+        .filter(|i| state.contains(&i.item))
+        .map(|i| i.bytes)
+        .sum()
+}
+
+#[test]
+fn planned_model_state_is_what_the_engine_allocates() {
+    tch::set_num_threads(1);
+    for name in ["gqa", "tied", "qwen2_bias"] {
+        for (bits, min_8bit_size) in [(32, 4096), (8, 4096), (8, 1 << 40), (8, 2000)] {
+            let opt = OptimizerConfig {
+                bits,
+                min_8bit_size,
+                ..OptimizerConfig::default()
+            };
+            for (dtype, kind) in [(Dtype::F32, Kind::Float), (Dtype::Bf16, Kind::BFloat16)] {
+                for world in [1, 2] {
+                    let want = planned_state(name, world, dtype, &opt);
+                    let got = engine_state(name, world, kind, opt.clone());
+                    let case = format!("{name} bits {bits}/{min_8bit_size} {dtype:?} W={world}");
+                    assert!(got.iter().all(|&g| g == want), "{case}: {got:?} vs {want}");
+                }
+            }
+        }
+    }
+}
