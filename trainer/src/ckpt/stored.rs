@@ -6,7 +6,7 @@
 //! state, and the pages read are let go after each unit.
 
 use super::save::rank_file;
-use crate::export::{named, shapes, UnitWeights};
+use crate::export::UnitWeights;
 use crate::model::{units, LlamaConfig, UnitSpec};
 use crate::st::Mapped;
 use anyhow::{bail, ensure, Context, Result};
@@ -87,7 +87,7 @@ impl UnitWeights for StoredWeights {
     }
 
     fn parameters(&self) -> Vec<(String, Vec<i64>)> {
-        shapes(&self.specs)
+        crate::model::shapes(&self.specs)
     }
 
     fn units(&self) -> usize {
@@ -110,7 +110,7 @@ impl UnitWeights for StoredWeights {
                 self.dir.display()
             );
         }
-        named(spec, &flat)
+        spec.named(&flat)
     }
 
     fn barrier(&mut self) -> Result<()> {

@@ -12,7 +12,7 @@ mod source;
 mod writer;
 
 pub use card::{model_card, Summary};
-pub use source::{named, shapes, UnitWeights};
+pub use source::UnitWeights;
 
 use anyhow::{Context, Result};
 use place::Staging;

@@ -2,7 +2,6 @@
 //! live run (each unit gathered from every rank), or the rank files of a
 //! checkpoint (`ckpt::offline`), read without building an engine.
 
-use crate::model::UnitSpec;
 use crate::zero::Engine;
 use anyhow::Result;
 use tch::Tensor;
@@ -19,18 +18,6 @@ pub trait UnitWeights {
     fn gather_unit(&mut self, u: usize) -> Result<Vec<(String, Tensor)>>;
     /// Returns once every rank has called it.
     fn barrier(&mut self) -> Result<()>;
-}
-
-/// Every parameter (name, shape) of `specs`, in unit order.
-pub fn shapes(specs: &[UnitSpec]) -> Vec<(String, Vec<i64>)> {
-    let params = specs.iter().flat_map(|s| &s.params);
-    params.map(|p| (p.name.clone(), p.shape.clone())).collect()
-}
-
-/// A unit's flat buffer as its named parameters (views, no copy).
-pub fn named(spec: &UnitSpec, flat: &Tensor) -> Result<Vec<(String, Tensor)>> {
-    let names = spec.params.iter().map(|p| p.name.clone());
-    Ok(names.zip(spec.split_flat(flat)?).collect())
 }
 
 impl UnitWeights for Engine {

@@ -50,5 +50,7 @@ pub use llama::{
     forward, forward_unit, forward_with_ctx, rms_norm, shifted_labels, token_loss_sum,
 };
 pub use source::{load_named, load_unit, read_unit_range, validate, ParamSource};
-pub use units::{all_params, num_params, units, Init, ParamSpec, UnitKind, UnitSpec, EMBED_WEIGHT};
+pub use units::{
+    all_params, num_params, shapes, units, Init, ParamSpec, UnitKind, UnitSpec, EMBED_WEIGHT,
+};
 pub use weights::{SafetensorsWeights, INDEX_FILE, SINGLE_FILE};

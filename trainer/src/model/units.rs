@@ -112,6 +112,18 @@ impl UnitSpec {
             .map(|(p, (at, n))| flat.narrow(0, at, n).view(p.shape.as_slice()))
             .collect())
     }
+
+    /// A flat buffer as the unit's named parameters (views, no copy).
+    pub fn named(&self, flat: &Tensor) -> Result<Vec<(String, Tensor)>> {
+        let names = self.params.iter().map(|p| p.name.clone());
+        Ok(names.zip(self.split_flat(flat)?).collect())
+    }
+}
+
+/// Every parameter (name, shape) of `specs`, in unit order.
+pub fn shapes(specs: &[UnitSpec]) -> Vec<(String, Vec<i64>)> {
+    let params = specs.iter().flat_map(|s| &s.params);
+    params.map(|p| (p.name.clone(), p.shape.clone())).collect()
 }
 
 /// Checks that `tensors` match the unit's parameter list in count and shapes.

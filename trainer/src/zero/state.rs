@@ -100,16 +100,13 @@ impl Engine {
 
     /// Every parameter's name and shape, unit by unit, in the model's order.
     pub fn parameters(&self) -> Vec<(String, Vec<i64>)> {
-        let params = self.specs.iter().flat_map(|s| &s.params);
-        params.map(|p| (p.name.clone(), p.shape.clone())).collect()
+        crate::model::shapes(&self.specs)
     }
 
     /// Unit `u`'s fp32 master weights gathered from every rank, as named
     /// full tensors (every rank calls it).
     pub fn gather_unit(&mut self, u: usize) -> Result<Vec<(String, Tensor)>> {
         let full = self.comm.all_gather(&self.shards[u].master)?;
-        let spec = &self.specs[u];
-        let names = spec.params.iter().map(|p| p.name.clone());
-        Ok(names.zip(spec.split_flat(&full)?).collect())
+        self.specs[u].named(&full)
     }
 }
