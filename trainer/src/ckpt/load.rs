@@ -83,6 +83,21 @@ fn needed_ranks(engine: &Engine, old_world: usize) -> Vec<usize> {
         .collect()
 }
 
+/// What is wrong when any rank file failed its checksum (`bad[r] > 0`).
+pub(super) fn mismatch(bad: &[i64]) -> Option<String> {
+    let files: Vec<String> = (0..bad.len())
+        .filter(|&r| bad[r] > 0)
+        .map(rank_file)
+        .collect();
+    let verb = if files.len() == 1 { "does" } else { "do" };
+    (!files.is_empty()).then(|| {
+        format!(
+            "{} {verb} not match the checksums in {META}",
+            files.join(", ")
+        )
+    })
+}
+
 /// Checks the files this rank needs against their recorded checksums: one
 /// flag per rank file of the checkpoint (1 = damaged or missing).
 pub(super) fn verify(dir: &Path, meta: &Value, ranks: &[usize], old_world: usize) -> Vec<i64> {
@@ -117,18 +132,8 @@ fn load(engine: &mut Engine, dir: &Path, fingerprint: &Value) -> Result<Result<R
     let ranks = needed_ranks(engine, old_world);
     let mut bad = Tensor::from_slice(&verify(dir, &meta, &ranks, old_world));
     engine.all_reduce_sum(&mut bad)?;
-    let bad: Vec<String> = Vec::<i64>::try_from(&bad)?
-        .iter()
-        .enumerate()
-        .filter(|(_, &n)| n > 0)
-        .map(|(r, _)| rank_file(r))
-        .collect();
-    if !bad.is_empty() {
-        return Ok(Err(format!(
-            "{} {} not match the checksums in {META}",
-            bad.join(", "),
-            if bad.len() == 1 { "does" } else { "do" }
-        )));
+    if let Some(why) = mismatch(&Vec::<i64>::try_from(&bad)?) {
+        return Ok(Err(why));
     }
     for r in ranks {
         let file = Mapped::open(&dir.join(rank_file(r)))?;

@@ -6,15 +6,13 @@
 //! nor any optimizer state. OUT must be new, empty, or (with `--overwrite`)
 //! an earlier export.
 
-use super::load::{read_meta, verify};
-use super::save::rank_file;
+use super::load::{mismatch, read_meta, verify};
 use super::stored::StoredWeights;
 use super::{candidates, stored_config, MODEL_CONFIG};
 use crate::export::{write_final, ModelFiles, Summary};
 use crate::model::LlamaConfig;
 use anyhow::{bail, Result};
 use runconfig::export::{check_out, ExportArgs};
-use runconfig::resume::META;
 use runconfig::Resume;
 use serde_json::Value;
 use std::path::Path;
@@ -25,19 +23,8 @@ fn checked_meta(dir: &Path) -> Result<Value> {
         read_meta(dir).map_err(|why| anyhow::anyhow!("{} is damaged: {why}", dir.display()))?;
     let world = meta["world_size"].as_u64().unwrap_or(1) as usize;
     let ranks: Vec<usize> = (0..world).collect();
-    let bad: Vec<String> = verify(dir, &meta, &ranks, world)
-        .iter()
-        .enumerate()
-        .filter(|(_, &b)| b > 0)
-        .map(|(r, _)| rank_file(r))
-        .collect();
-    if !bad.is_empty() {
-        bail!(
-            "{} is damaged: {} {} not match the checksums in {META}",
-            dir.display(),
-            bad.join(", "),
-            if bad.len() == 1 { "does" } else { "do" }
-        );
+    if let Some(why) = mismatch(&verify(dir, &meta, &ranks, world)) {
+        bail!("{} is damaged: {why}", dir.display());
     }
     Ok(meta)
 }
