@@ -168,6 +168,12 @@ fn others(c: &Config) -> Result<(), String> {
     )?;
     floats(&[
         (
+            "train.sanity.min_tokens_per_s",
+            c.train.sanity.min_tokens_per_s,
+            positive_number,
+            "a positive number of tokens per second (or left out)",
+        ),
+        (
             "logging.peak_flops_per_device",
             c.logging.peak_flops_per_device,
             positive_number,

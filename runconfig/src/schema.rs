@@ -146,9 +146,21 @@ pub struct TrainConfig {
     pub threads: Option<usize>,
     /// Run this many steps and print a green/red sanity table.
     pub sanity_steps: Option<u64>,
+    /// What the sanity table demands.
+    #[serde(default)]
+    pub sanity: SanityConfig,
     /// DPO: strength of the KL penalty towards the reference model.
     #[serde(default = "default_dpo_beta")]
     pub dpo_beta: f64,
+}
+
+/// `train.sanity`: the floors of the sanity table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SanityConfig {
+    /// Tokens/s (all ranks) below which the throughput row is red (default:
+    /// 1% model FLOPs utilisation where the device's peak is known).
+    pub min_tokens_per_s: Option<f64>,
 }
 
 impl TrainConfig {
@@ -180,6 +192,7 @@ impl Default for TrainConfig {
             seed: default_seed(),
             threads: None,
             sanity_steps: None,
+            sanity: SanityConfig::default(),
             dpo_beta: default_dpo_beta(),
         }
     }

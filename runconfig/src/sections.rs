@@ -128,6 +128,9 @@ pub struct LoggingConfig {
     pub every_steps: u64,
     /// Peak FLOP/s of one device for MFU (default: detected for known GPUs).
     pub peak_flops_per_device: Option<f64>,
+    /// TensorBoard event files in `<output_dir>/tensorboard/` (rank 0).
+    #[serde(default = "crate::schema::yes")]
+    pub tensorboard: bool,
 }
 
 impl Default for LoggingConfig {
@@ -135,6 +138,7 @@ impl Default for LoggingConfig {
         Self {
             every_steps: default_log_every(),
             peak_flops_per_device: None,
+            tensorboard: true,
         }
     }
 }

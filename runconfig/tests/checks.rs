@@ -78,6 +78,10 @@ fn each_bad_value_is_named() {
             "`eval.max_batches` must be at least 1",
         ),
         (
+            "train.sanity.min_tokens_per_s=-5",
+            "`train.sanity.min_tokens_per_s` must be a positive number",
+        ),
+        (
             "logging.peak_flops_per_device=0",
             "`logging.peak_flops_per_device` must be a positive",
         ),

@@ -10,6 +10,7 @@ use crate::data::SampleSet;
 use crate::eval::EvalRefs;
 use crate::model::shifted_labels;
 use crate::objective::{Batch, Objective, RunObjective};
+use crate::progress::Meter;
 use crate::zero::Engine;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
@@ -151,6 +152,7 @@ pub fn reference_logps(
     let n = set.len();
     let rounds = shares(n, world, rank, micro, None);
     let mut local: Vec<f64> = Vec::new();
+    let meter = Meter::new("dpo reference log-probs:", rounds.len(), "batches");
     for (k, (items, real)) in rounds.iter().enumerate() {
         let b = batch(set, items, pad_id, engine.device());
         let logits = engine.forward(&b)?;
@@ -163,12 +165,8 @@ pub fn reference_logps(
             let at = if real[j] { i as f64 } else { -1.0 };
             local.extend([at, logps[j] as f64, logps[m + j] as f64]);
         }
-        if rank == 0 && (k + 1) % (rounds.len() / 10).max(1) == 0 {
-            println!(
-                "dpo reference log-probs: {}/{} batches",
-                k + 1,
-                rounds.len()
-            );
+        if rank == 0 {
+            meter.tick(k + 1);
         }
     }
     let all = Vec::<f64>::try_from(engine.all_gather(&Tensor::from_slice(&local))?)?;

@@ -19,6 +19,7 @@ pub mod progress;
 pub mod references;
 pub mod run;
 pub mod sanity;
+pub mod tensorboard;
 pub mod schedule;
 pub mod st;
 pub mod stop;

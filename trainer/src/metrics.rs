@@ -1,8 +1,10 @@
-//! What rank 0 reports every `logging.every_steps`: a console line and one
-//! JSON object per line in `<output_dir>/metrics.jsonl`; also the run's
-//! first record and the warning when the gradient norm jumps.
+//! What rank 0 reports every `logging.every_steps`: one JSON object per
+//! line in `<output_dir>/metrics.jsonl`, the same scalars in TensorBoard
+//! event files (`logging.tensorboard`); also the run's first record and the
+//! warning when the gradient norm jumps.
 
 use crate::ckpt::Resumed;
+use crate::tensorboard::EventWriter;
 use crate::zero::Engine;
 use anyhow::{Context, Result};
 use runconfig::{Config, Plan};
@@ -10,14 +12,16 @@ use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::path::Path;
 
-/// Appends metric records to a JSONL file.
+/// Appends metric records to a JSONL file and, when asked, to TensorBoard.
 pub struct MetricsFile {
     file: std::fs::File,
+    events: Option<EventWriter>,
 }
 
 impl MetricsFile {
-    /// Opens `<dir>/metrics.jsonl` for appending (a resumed run continues it).
-    pub fn open(dir: &Path) -> Result<MetricsFile> {
+    /// Opens `<dir>/metrics.jsonl` for appending (a resumed run continues
+    /// it) and, with `tensorboard`, a new event file in `<dir>/tensorboard/`.
+    pub fn open(dir: &Path, tensorboard: bool) -> Result<MetricsFile> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create output folder {}", dir.display()))?;
         let path = dir.join("metrics.jsonl");
@@ -26,19 +30,26 @@ impl MetricsFile {
             .append(true)
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
-        Ok(MetricsFile { file })
+        let events = match tensorboard {
+            true => Some(EventWriter::create(&dir.join("tensorboard"))?),
+            false => None,
+        };
+        Ok(MetricsFile { file, events })
     }
 
-    /// Writes one record and prints it as a console line.
+    /// Writes one record (flushed, so that readers see it at once).
     pub fn record(&mut self, record: &Map<String, Value>) -> Result<()> {
         writeln!(self.file, "{}", Value::Object(record.clone()))?;
         self.file.flush()?;
-        println!("{}", console_line(record));
+        if let Some(events) = self.events.as_mut() {
+            events.scalars(record)?;
+        }
         Ok(())
     }
 }
 
-fn console_line(r: &Map<String, Value>) -> String {
+/// A record as `key=value` pairs, for records other than a step's.
+pub fn console_line(r: &Map<String, Value>) -> String {
     r.iter()
         .map(|(k, v)| match v {
             Value::Number(n) if n.is_f64() => {

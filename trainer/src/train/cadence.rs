@@ -76,9 +76,17 @@ impl Trainer<'_> {
 
     /// Prints the green/red table (rank 0); a red one fails the run.
     fn sanity_table(&mut self) -> Result<Finish> {
-        let peak = self.seen.peak_memory_bytes.max(host_memory().1);
-        self.seen.peak_memory_bytes = peak;
-        let (text, green) = crate::sanity::table(&self.seen, self.config.train.max_grad_norm);
+        if self.gpu.is_none() {
+            self.seen.peak_memory_bytes = host_memory().1;
+        }
+        let floors = crate::sanity::Floors {
+            max_grad_norm: self.config.train.max_grad_norm,
+            min_tokens_per_s: self.config.train.sanity.min_tokens_per_s.or_else(|| {
+                let world = self.plan.world_size as f64;
+                self.mfu.as_ref().map(|m| m.tokens_per_s_at(0.01) * world)
+            }),
+        };
+        let (text, green) = crate::sanity::table(&self.seen, &floors);
         if self.engine.rank() == 0 {
             println!("{text}");
         }

@@ -60,6 +60,13 @@ impl Mfu {
     }
 }
 
+impl Mfu {
+    /// Tokens/s of one device at utilisation `share` (0..1).
+    pub fn tokens_per_s_at(&self, share: f64) -> f64 {
+        share * self.peak / self.flops_per_token
+    }
+}
+
 /// The run as it stands when a step is recorded.
 pub struct Totals {
     /// Epochs done, fractional.

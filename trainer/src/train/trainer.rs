@@ -92,7 +92,10 @@ impl<'a> Trainer<'a> {
             }),
         };
         let metrics = match engine.rank() {
-            0 => Some(MetricsFile::open(&config.output_dir())?),
+            0 => Some(MetricsFile::open(
+                &config.output_dir(),
+                config.logging.tensorboard,
+            )?),
             _ => None,
         };
         let mut trainer = Trainer {
@@ -101,7 +104,9 @@ impl<'a> Trainer<'a> {
             progress: Progress::new(engine.steps_done(), total),
             total_tokens: resumed.as_ref().map_or(0, |r| r.total_tokens),
             seen: Observed {
-                memory_limit_bytes: sanity::system_memory(),
+                memory_limit_bytes: gpu
+                    .and_then(Gpu::total_bytes)
+                    .unwrap_or_else(sanity::system_memory),
                 ..Observed::default()
             },
             window: Window::start(),
@@ -132,12 +137,14 @@ impl<'a> Trainer<'a> {
         self.engine.steps_done()..self.total
     }
 
-    /// Writes a metrics record (rank 0; other ranks have no metrics file).
+    /// Writes and prints a metrics record (rank 0; other ranks have no
+    /// metrics file).
     pub(super) fn record(&mut self, record: &serde_json::Map<String, Value>) -> Result<()> {
-        match self.metrics.as_mut() {
-            Some(m) => m.record(record),
-            None => Ok(()),
+        if let Some(m) = self.metrics.as_mut() {
+            m.record(record)?;
+            println!("{}", self.progress.console(record));
         }
+        Ok(())
     }
 }
 
