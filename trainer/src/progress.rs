@@ -71,7 +71,8 @@ impl Progress {
     /// other as `key=value` pairs; exact values stay in metrics.jsonl.
     pub fn console(&self, r: &Map<String, Value>) -> String {
         let num = |k: &str| r.get(k).and_then(Value::as_f64);
-        let (Some(step), Some(loss), Some(lr)) = (num("step"), num("loss"), num("learning_rate"))
+        let (Some(step), Some(loss), Some(lr)) =
+            (num("step"), num("train_loss"), num("learning_rate"))
         else {
             return crate::metrics::console_line(r);
         };
@@ -103,7 +104,11 @@ pub fn rate(per_s: f64, unit: &str) -> String {
 
 /// `4h31m`, `3m05s`, `12s`.
 pub fn duration(seconds: f64) -> String {
-    let s = if seconds.is_finite() { seconds as u64 } else { 0 };
+    let s = if seconds.is_finite() {
+        seconds as u64
+    } else {
+        0
+    };
     match s {
         s if s >= 3600 => format!("{}h{:02}m", s / 3600, s / 60 % 60),
         s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),

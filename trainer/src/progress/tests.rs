@@ -15,11 +15,13 @@ fn the_bar_shows_step_share_and_loss() {
 #[test]
 fn a_step_record_reads_in_human_units_within_120_columns() {
     let p = Progress::new(0, 1462);
-    let r = json!({"step": 50, "loss": 0.61594, "learning_rate": 0.0003, "grad_norm": 0.5012,
+    let r = json!({"step": 50, "train_loss": 0.61594, "learning_rate": 0.0003, "grad_norm": 0.5012,
         "tokens_per_s": 12345.6, "rss_bytes": 154140672u64, "epoch": 0.03});
     let line = p.console(r.as_object().unwrap());
     assert!(
-        line.starts_with("loss 0.6159  lr 3.0e-4  grad 0.50  12.3k tok/s  mem 147 MiB  step 50/1462 (3%)  ETA "),
+        line.starts_with(
+            "loss 0.6159  lr 3.0e-4  grad 0.50  12.3k tok/s  mem 147 MiB  step 50/1462 (3%)  ETA "
+        ),
         "{line}"
     );
     assert!(line.len() <= 120, "{} columns: {line}", line.len());
@@ -41,5 +43,8 @@ fn durations_and_rates_read_as_people_write_them() {
     assert_eq!(rate(2.5e6, "tok"), "2.5M tok/s");
     let m = Meter::new("dpo reference log-probs:", 144, "batches");
     let line = m.line(0);
-    assert!(line.starts_with("dpo reference log-probs: 0/144 batches  0.0 batches/s  ETA "), "{line}");
+    assert!(
+        line.starts_with("dpo reference log-probs: 0/144 batches  0.0 batches/s  ETA "),
+        "{line}"
+    );
 }

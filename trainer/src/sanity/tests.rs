@@ -22,7 +22,10 @@ fn floors(min: Option<f64>) -> Floors {
 fn a_healthy_run_is_green() {
     let (text, green) = table(&healthy(), &floors(Some(500.0)));
     assert!(green, "{text}");
-    assert!(text.contains("GREEN  throughput             1000 tokens/s (floor 500)"), "{text}");
+    assert!(
+        text.contains("GREEN  throughput             1000 tokens/s (floor 500)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -30,7 +33,10 @@ fn a_slow_run_is_red_and_says_what_to_do() {
     let (text, green) = table(&healthy(), &floors(Some(5000.0)));
     assert!(!green);
     assert!(text.contains("RED    throughput"), "{text}");
-    assert!(text.contains("-> too slow: raise train.micro_batch_size"), "{text}");
+    assert!(
+        text.contains("-> too slow: raise train.micro_batch_size"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -41,7 +47,10 @@ fn memory_above_95_percent_is_red() {
     };
     let (text, green) = table(&o, &floors(None));
     assert!(!green);
-    assert!(text.contains("RED    memory                 peak 960.0 MiB of 1000.0 MiB (96%)"), "{text}");
+    assert!(
+        text.contains("RED    memory                 peak 960.0 MiB of 1000.0 MiB (96%)"),
+        "{text}"
+    );
     let o = Observed {
         peak_memory_bytes: 940 << 20,
         ..healthy()

@@ -12,7 +12,7 @@ mod record;
 
 use anyhow::{Context, Result};
 use prost::Message;
-use proto::{Event, Summary, SummaryValue, What};
+use proto::{Event, Scalar, Summary, SummaryValue, What};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::fs::File;
@@ -68,7 +68,7 @@ impl EventWriter {
             self.last.insert(tag.clone(), step);
             values.push(SummaryValue {
                 tag,
-                simple_value: x as f32,
+                value: Some(Scalar::SimpleValue(x as f32)),
             });
         }
         if values.is_empty() {
@@ -98,6 +98,7 @@ pub fn tag_of(key: &str) -> Option<String> {
         "step" => None,
         k if MEMORY.contains(&k) => Some(format!("memory/{k}")),
         k if k.starts_with("eval_") => Some(format!("eval/{}", &k[5..])),
+        k if k.starts_with("train_") => Some(format!("train/{}", &k[6..])),
         k if k.contains('/') => Some(k.to_string()),
         k => Some(format!("train/{k}")),
     }

@@ -41,7 +41,15 @@ pub struct SummaryValue {
     /// The curve's name, e.g. `train/loss`.
     #[prost(string, tag = "1")]
     pub tag: String,
-    /// The value.
+    /// The value (in a oneof, as in summary.proto, so that 0 is written).
+    #[prost(oneof = "Scalar", tags = "2")]
+    pub value: Option<Scalar>,
+}
+
+/// The kinds of value a curve point can be; scalars only here.
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub enum Scalar {
+    /// A float scalar.
     #[prost(float, tag = "2")]
-    pub simple_value: f32,
+    SimpleValue(f32),
 }

@@ -60,9 +60,15 @@ pub fn last_steps(dir: &Path) -> Result<HashMap<String, i64>> {
             continue;
         }
         let path = entry.path();
-        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         for data in records(&bytes) {
-            let Ok(Event { step, what: Some(What::Summary(s)), .. }) = Event::decode(data) else {
+            let Ok(Event {
+                step,
+                what: Some(What::Summary(s)),
+                ..
+            }) = Event::decode(data)
+            else {
                 continue;
             };
             for v in s.value {

@@ -13,7 +13,8 @@ fn records_carry_tensorflows_masked_crc32c() {
 
 #[test]
 fn keys_map_to_the_usual_tags() {
-    assert_eq!(tag_of("loss").as_deref(), Some("train/loss"));
+    assert_eq!(tag_of("train_loss").as_deref(), Some("train/loss"));
+    assert_eq!(tag_of("grad_norm").as_deref(), Some("train/grad_norm"));
     assert_eq!(tag_of("eval_loss").as_deref(), Some("eval/loss"));
     assert_eq!(tag_of("rewards/margin").as_deref(), Some("rewards/margin"));
     assert_eq!(tag_of("rss_bytes").as_deref(), Some("memory/rss_bytes"));
@@ -27,7 +28,7 @@ fn a_second_writer_skips_steps_already_written_and_a_torn_tail() {
     let rec = |step: i64, loss: f64| {
         let mut m = Map::new();
         m.insert("step".into(), step.into());
-        m.insert("loss".into(), loss.into());
+        m.insert("train_loss".into(), loss.into());
         m
     };
     let mut first = EventWriter::create(&dir).unwrap();

@@ -1,0 +1,154 @@
+//! What a user watches: TensorBoard curves equal to metrics.jsonl across a
+//! Ctrl-C and resume, a log with step/total and ETA, a sanity table whose
+//! throughput row can fail.
+
+mod common;
+
+use common::{losses, python_with, records, run_ok, scratch, text, tiny_pretrain};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const READ_EVENTS: &str = r#"
+import json, sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+acc = EventAccumulator(sys.argv[1], size_guidance={"scalars": 0})
+acc.Reload()
+print(json.dumps({t: [[e.step, e.value] for e in acc.Scalars(t)] for t in acc.Tags()["scalars"]}))
+"#;
+
+/// Every scalar curve of `<out>/tensorboard`, as TensorBoard itself reads it.
+fn curves(out: &Path) -> BTreeMap<String, Vec<(i64, f64)>> {
+    let py = python_with("tensorboard");
+    let o = Command::new(py)
+        .args(["-c", READ_EVENTS])
+        .arg(out.join("tensorboard"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn tensorboard_curves_equal_metrics_jsonl_and_go_on_after_ctrl_c() {
+    let dir = scratch("tensorboard");
+    let out = dir.join("out");
+    let eval = ["data.validation={ratio: 0.1}", "eval.every_steps=2"];
+    let sets = [
+        &["train.max_steps=400", "checkpoint.every_steps=1000"][..],
+        &eval,
+    ]
+    .concat();
+    let mut child = tiny_pretrain(&dir, 1, &out, &sets)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while losses(&out.join("metrics.jsonl")).len() < 3 {
+        assert!(Instant::now() < deadline, "training did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling the launcher this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let stopped = *losses(&out.join("metrics.jsonl")).keys().last().unwrap();
+    let more = format!("train.max_steps={}", stopped + 4);
+    let log = run_ok(tiny_pretrain(
+        &dir,
+        1,
+        &out,
+        &[&[&more, "checkpoint.every_steps=1000"][..], &eval].concat(),
+    ));
+    assert!(log.contains("resumed from"), "{log}");
+    let curves = curves(&out);
+    for (tag, points) in &curves {
+        let steps: Vec<i64> = points.iter().map(|p| p.0).collect();
+        assert!(steps.windows(2).all(|w| w[0] < w[1]), "{tag}: {steps:?}");
+    }
+    let mut checked = 0;
+    for r in records(&out).iter().filter(|r| r.get("step").is_some()) {
+        let step = r["step"].as_i64().unwrap();
+        for (key, value) in r.as_object().unwrap() {
+            let Some(tag) = tag_of(key) else { continue };
+            let want = value.as_f64().unwrap();
+            let got = curves
+                .get(tag)
+                .and_then(|c| c.iter().find(|p| p.0 == step))
+                .unwrap_or_else(|| panic!("{tag} has no step {step}: {:?}", curves.get(tag)));
+            assert!(
+                (got.1 - want).abs() <= 1e-6 * want.abs().max(1e-3),
+                "{tag} at step {step}: {} in TensorBoard, {want} in metrics.jsonl",
+                got.1
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        curves["train/loss"].len() as u64 == stopped + 4,
+        "{curves:?}"
+    );
+    assert!(
+        curves.contains_key("eval/loss") && checked > 40,
+        "{curves:?}"
+    );
+}
+
+/// The tags the test expects for the keys of a record.
+fn tag_of(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "train_loss" => "train/loss",
+        "learning_rate" => "train/learning_rate",
+        "grad_norm" => "train/grad_norm",
+        "tokens_per_s" => "train/tokens_per_s",
+        "eval_loss" => "eval/loss",
+        "rss_bytes" => "memory/rss_bytes",
+        _ => return None,
+    })
+}
+
+#[test]
+fn a_piped_log_shows_step_total_and_eta_in_human_units() {
+    let dir = scratch("human-log");
+    let out = dir.join("out");
+    let log = run_ok(tiny_pretrain(&dir, 1, &out, &["train.max_steps=3"]));
+    let line = log
+        .lines()
+        .find(|l| l.contains("step 2/3 (67%)  ETA "))
+        .unwrap_or_else(|| panic!("no step line in:\n{log}"));
+    assert!(
+        line.contains("loss ") && line.contains(" tok/s  mem "),
+        "{line}"
+    );
+    assert!(!log.contains("tokens_per_s="), "{log}");
+}
+
+fn sanity_run(dir: &Path, floor: Option<&str>) -> (Option<i32>, String) {
+    let out = dir.join("out");
+    let mut sets = vec!["train.sanity_steps=8", "train.max_steps=8"];
+    sets.extend(floor);
+    let o = tiny_pretrain(dir, 1, &out, &sets).output().unwrap();
+    (o.status.code(), text(&o))
+}
+
+#[test]
+fn a_throughput_floor_above_the_machine_turns_the_sanity_table_red() {
+    let (code, log) = sanity_run(
+        &scratch("sanity-floor"),
+        Some("train.sanity.min_tokens_per_s=1e12"),
+    );
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("RED    throughput"), "{log}");
+    assert!(log.contains("-> too slow"), "{log}");
+    let (code, log) = sanity_run(
+        &scratch("sanity-normal"),
+        Some("train.sanity.min_tokens_per_s=1"),
+    );
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("GREEN  throughput") && log.contains("GREEN  memory"),
+        "{log}"
+    );
+    assert!(!log.contains("RED"), "{log}");
+}
