@@ -150,19 +150,8 @@ fn ctrl_c_saves_a_checkpoint_and_the_same_command_continues() {
     let dir = scratch("sigint");
     let out = dir.join("out");
     let sets = ["train.max_steps=400", "checkpoint.every_steps=1000"];
-    let mut child = sanity(&dir, 2, &out, &sets)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while losses(&out.join("metrics.jsonl")).len() < 3 {
-        assert!(Instant::now() < deadline, "training did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // SAFETY: signalling the launcher this test started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = child.wait().unwrap();
+    let mut child = sanity(&dir, 2, &out, &sets);
+    let (status, mut child) = ctrl_c_after_steps(&mut child, &out, 3);
     assert_eq!(status.code(), Some(130));
     let mut stdout = String::new();
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();

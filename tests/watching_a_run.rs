@@ -4,11 +4,12 @@
 
 mod common;
 
-use common::{losses, python_with, records, run_ok, scratch, text, tiny_pretrain};
+use common::{
+    ctrl_c_after_steps, losses, python_with, records, run_ok, scratch, text, tiny_pretrain,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const READ_EVENTS: &str = r#"
 import json, sys
@@ -40,19 +41,8 @@ fn tensorboard_curves_equal_metrics_jsonl_and_go_on_after_ctrl_c() {
         &eval,
     ]
     .concat();
-    let mut child = tiny_pretrain(&dir, 1, &out, &sets)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while losses(&out.join("metrics.jsonl")).len() < 3 {
-        assert!(Instant::now() < deadline, "training did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // SAFETY: signalling the launcher this test started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let (status, _) = ctrl_c_after_steps(&mut tiny_pretrain(&dir, 1, &out, &sets), &out, 3);
+    assert_eq!(status.code(), Some(130));
     let stopped = *losses(&out.join("metrics.jsonl")).keys().last().unwrap();
     let more = format!("train.max_steps={}", stopped + 4);
     let log = run_ok(tiny_pretrain(

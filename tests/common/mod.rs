@@ -252,3 +252,26 @@ pub fn python_with(package: &str) -> PathBuf {
     }
     py
 }
+
+/// Spawns `c` (stdout piped, stderr dropped), sends the launcher SIGINT once
+/// `out`'s metrics.jsonl has `steps` losses, and waits for it.
+pub fn ctrl_c_after_steps(
+    c: &mut Command,
+    out: &Path,
+    steps: usize,
+) -> (std::process::ExitStatus, std::process::Child) {
+    use std::time::{Duration, Instant};
+    let mut child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while losses(&out.join("metrics.jsonl")).len() < steps {
+        assert!(Instant::now() < deadline, "training did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling the launcher this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    (child.wait().unwrap(), child)
+}
