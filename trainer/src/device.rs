@@ -21,6 +21,12 @@ impl Gpu {
         let (free, total) = self.ctx.mem_get_info().ok()?;
         Some((total - free) as u64)
     }
+
+    /// Bytes free on the device now, from the driver.
+    pub fn free_bytes(&self) -> Option<u64> {
+        self.ctx.bind_to_thread().ok()?;
+        Some(self.ctx.mem_get_info().ok()?.0 as u64)
+    }
 }
 
 /// The device of this rank and, on a GPU, its driver handle.
