@@ -6,7 +6,7 @@
 //! Each unit (embedding, each decoder block, final norm + LM head) is padded
 //! to `roundup(P, 256 * W)` elements and a rank holds `1 / W` of it.
 
-use crate::schema::{Config, Dtype, ModelSource, Objective};
+use crate::schema::{Config, Dtype, ModelSource, Objective, Offload};
 use serde::Serialize;
 
 /// Alignment of every shard start, in elements (the engine's layout).
@@ -62,6 +62,8 @@ pub struct Setup {
     pub min_8bit_size: u64,
     /// Rows per sequence in a forward pass (2 for DPO: chosen and rejected).
     pub rows_per_sequence: u64,
+    /// Master weights and optimizer state in host memory (`optimizer.offload: cpu`).
+    pub offload: bool,
 }
 
 impl Setup {
@@ -79,6 +81,7 @@ impl Setup {
             } else {
                 1
             },
+            offload: config.optimizer.offload == Offload::Cpu,
         }
     }
 
@@ -183,7 +186,18 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
         .iter()
         .zip(&shards)
         .map(|(&p, &n)| state_bytes(p, n, s));
-    let bf16_copy = if s.dtype == Dtype::Bf16 { 2 * total } else { 0 };
+    // In fp32 the master is gathered directly, unless it lives on the host.
+    let copy = match (s.dtype, s.offload) {
+        (Dtype::Bf16, _) => 2 * total,
+        (Dtype::F32, true) => 4 * total,
+        (Dtype::F32, false) => 0,
+    };
+    let state_place = if s.offload {
+        Place::Host
+    } else {
+        Place::Device
+    };
+    let largest_shard = shards.iter().copied().max().unwrap_or(0);
     let largest = units.iter().map(|&p| padded(p, w)).max().unwrap_or(0);
     // The head of a tied model also gathers the embedding.
     let head = padded(units[units.len() - 1], w) + shape.tied as u64 * padded(units[0], w);
@@ -197,11 +211,12 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
         bytes,
         place: Place::Device,
     };
+    let item = |item, bytes, place| Item { item, bytes, place };
     vec![
-        device("master_weights", 4 * total),
+        item("master_weights", 4 * total, state_place),
         device("gradient_accumulator", 4 * total),
-        device("optimizer_state", state.sum()),
-        device("compute_copy", bf16_copy),
+        item("optimizer_state", state.sum(), state_place),
+        device("compute_copy", copy),
         device("gather_buffers", gathered * c),
         device("unit_gradient", 2 * largest * c + largest / w * (c + 4)),
         device(
@@ -212,11 +227,13 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
         device("logits", logits * (c + 4 * cast + 4)),
         device("logits_gradient", logits * (4 + c * cast)),
         device("loss", tokens * (4 + 8)),
-        Item {
-            item: "batch",
-            bytes: 4 * tokens * 8,
-            place: Place::Host,
-        },
+        item("batch", 4 * tokens * 8, Place::Host),
+        // With offload: one unit's gradient on the host during the step.
+        item(
+            "offload_gradient",
+            s.offload as u64 * 4 * largest_shard,
+            Place::Host,
+        ),
     ]
 }
 

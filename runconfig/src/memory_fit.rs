@@ -54,7 +54,8 @@ pub fn plan(
 }
 
 /// The single changes that fit in `device` bytes, each checked with the
-/// planner: 8-bit state, the largest smaller micro batch that keeps the
+/// planner: 8-bit state, offload (with 8-bit state when offload alone does
+/// not fit), the largest smaller micro batch that keeps the
 /// effective batch, the fewest devices that fit (up to 1024), and 8-bit
 /// state with fewer devices than that when 8-bit state alone does not fit.
 pub fn toggles(shape: &ModelShape, s: &Setup, config: &Config, device: u64) -> Vec<String> {
@@ -63,6 +64,18 @@ pub fn toggles(shape: &ModelShape, s: &Setup, config: &Config, device: u64) -> V
     let eight = Setup { bits: 8, ..*s };
     if s.bits == 32 && fits(&eight) {
         out.push("optimizer.bits=8 (8-bit optimizer state)".to_string());
+    }
+    let offload = Setup {
+        offload: true,
+        ..*s
+    };
+    const HOST: &str = "master weights and optimizer state in host memory";
+    if !s.offload && fits(&offload) {
+        out.push(format!("optimizer.offload=cpu ({HOST})"));
+    } else if !s.offload && s.bits == 32 && fits(&Setup { bits: 8, ..offload }) {
+        out.push(format!(
+            "optimizer.bits=8 with optimizer.offload=cpu ({HOST})"
+        ));
     }
     let effective = config
         .train

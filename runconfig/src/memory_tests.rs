@@ -19,6 +19,7 @@ fn setup(world_size: u64, bits: u32, dtype: Dtype) -> Setup {
         bits,
         min_8bit_size: 4096,
         rows_per_sequence: 1,
+        offload: false,
     }
 }
 

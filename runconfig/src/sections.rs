@@ -25,6 +25,22 @@ pub struct OptimizerConfig {
     /// Units with fewer parameters keep 32-bit state under `bits: 8`.
     #[serde(default = "default_min_8bit")]
     pub min_8bit_size: u64,
+    /// Where the fp32 master weights and the optimizer state live: `none`
+    /// (on the device) or `cpu` (host memory, the step on host threads).
+    #[serde(default)]
+    pub offload: Offload,
+}
+
+/// `optimizer.offload`: where master weights and optimizer state live.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Offload {
+    /// On the compute device, next to the gradients.
+    #[default]
+    None,
+    /// In host memory (pinned when the device is a GPU); the optimizer step
+    /// runs on the host and only the compute-dtype shard goes to the device.
+    Cpu,
 }
 
 impl Default for OptimizerConfig {
@@ -36,6 +52,7 @@ impl Default for OptimizerConfig {
             betas: default_betas(),
             eps: default_eps(),
             min_8bit_size: default_min_8bit(),
+            offload: Offload::None,
         }
     }
 }

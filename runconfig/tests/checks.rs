@@ -66,6 +66,10 @@ fn each_bad_value_is_named() {
             "`optimizer.weight_decay` must be a non-negative number",
         ),
         (
+            "optimizer.offload=gpu",
+            "`optimizer.offload`: `gpu` is not one of: none, cpu",
+        ),
+        (
             "checkpoint.keep_last=0",
             "`checkpoint.keep_last` must be at least 1",
         ),
@@ -124,6 +128,7 @@ fn good_values_pass() {
         "train.learning_rate=0",
         "optimizer.eps=1e-30",
         "optimizer.betas=[0.0, 0.999]",
+        "optimizer.offload=cpu",
         "checkpoint.keep_last=1",
         "launcher.grace_period_s=0",
         "hub={repo_id: org/name, namespace: org, revision: runs/v1.0}",

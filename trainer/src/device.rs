@@ -15,17 +15,26 @@ pub struct Gpu {
 }
 
 impl Gpu {
-    /// Bytes in use on the whole device (all processes), from the driver.
-    pub fn used_bytes(&self) -> Option<u64> {
+    /// (free, total) bytes of the device, from the driver.
+    fn mem_info(&self) -> Option<(u64, u64)> {
         self.ctx.bind_to_thread().ok()?;
         let (free, total) = self.ctx.mem_get_info().ok()?;
-        Some((total - free) as u64)
+        Some((free as u64, total as u64))
+    }
+
+    /// Bytes in use on the whole device (all processes), from the driver.
+    pub fn used_bytes(&self) -> Option<u64> {
+        self.mem_info().map(|(free, total)| total - free)
     }
 
     /// Bytes the device holds, from the driver.
     pub fn total_bytes(&self) -> Option<u64> {
-        self.ctx.bind_to_thread().ok()?;
-        Some(self.ctx.mem_get_info().ok()?.1 as u64)
+        self.mem_info().map(|(_, total)| total)
+    }
+
+    /// Bytes free on the device now, from the driver.
+    pub fn free_bytes(&self) -> Option<u64> {
+        self.mem_info().map(|(free, _)| free)
     }
 }
 

@@ -11,6 +11,7 @@ pub mod dpo;
 pub mod eval;
 pub mod export;
 pub mod finish;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod objective;

@@ -99,6 +99,13 @@ pub fn train(env: &RankEnv) -> Result<()> {
             println!("device: GPU {} ({})", g.index, g.name);
         }
     }
+    // libtorch is initialised (threads, device); no model state exists yet.
+    let _ = tch::Tensor::zeros([1], (Kind::Float, device));
+    crate::memory::mark_baseline();
+    if let Some(free) = gpu.as_ref().and_then(|g| g.free_bytes()) {
+        let name = format!("GPU {}", gpu.as_ref().map_or(0, |g| g.index));
+        crate::memory::refuse_if_too_big(&config, &plan, free, &name)?;
+    }
     let mut engine = engine(&config, env, device)?;
     let dataset = samples(&config, engine.model_config(), env.rank)?;
     let steps = Steps::new(

@@ -53,6 +53,7 @@ fn planned_state(name: &str, world: usize, dtype: Dtype, opt: &OptimizerConfig) 
         bits: opt.bits,
         min_8bit_size: opt.min_8bit_size,
         rows_per_sequence: 1,
+        offload: false,
     };
     let items = breakdown(&shape, &setup);
     let state = [

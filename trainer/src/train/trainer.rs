@@ -127,7 +127,8 @@ impl<'a> Trainer<'a> {
             model_config,
             metrics,
         };
-        let first = start_record(config, plan, trainer.engine, total, resumed.as_ref());
+        let mut first = start_record(config, plan, trainer.engine, total, resumed.as_ref());
+        first.extend(crate::memory::start_fields(config, plan)?);
         trainer.record(&first)?;
         Ok(trainer)
     }

@@ -6,6 +6,7 @@
 //! step is in `step.rs`.
 
 use super::layout::Layout;
+use super::placement::Placement;
 use super::shard::UnitShard;
 use crate::comm::{Comm, ReduceOp};
 use crate::model::{forward_unit, read_unit_range, units, Ctx, LlamaConfig, ParamSource, UnitSpec};
@@ -25,6 +26,8 @@ pub struct Engine {
     pub(super) comm: Box<dyn Comm>,
     pub(super) dtype: Kind,
     pub(super) device: Device,
+    /// Where master weights and optimizer state live (`optimizer.offload`).
+    pub(super) at: Placement,
     /// Optimizer steps taken so far.
     pub(super) steps_done: u64,
     /// Bytes moved by collectives (gathered outputs + reduce-scatter inputs).
@@ -52,6 +55,7 @@ impl Engine {
     ) -> Result<Engine> {
         let specs = units(&cfg);
         let layouts = Engine::layouts(&specs, comm.rank(), comm.world_size());
+        let at = Placement::new(opt.offload, device);
         let mut shards = Vec::with_capacity(specs.len());
         for (spec, layout) in specs.iter().zip(layouts) {
             let master = read_unit_range(
@@ -60,8 +64,9 @@ impl Engine {
                 layout.shard_start() as i64,
                 layout.shard_len as i64,
             )?;
-            let optimizer = optim::for_shard(opt, layout.numel, layout.shard_len, device);
-            shards.push(UnitShard::new(layout, master, dtype, device, optimizer));
+            let home = at.state_device();
+            let optimizer = optim::for_shard(opt, layout.numel, layout.shard_len, home);
+            shards.push(UnitShard::new(layout, master, dtype, &at, optimizer));
         }
         Ok(Engine {
             cfg,
@@ -70,6 +75,7 @@ impl Engine {
             comm,
             dtype,
             device,
+            at,
             steps_done: 0,
             comm_bytes: 0,
             unchecked: None,

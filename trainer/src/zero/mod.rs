@@ -5,6 +5,7 @@
 pub mod engine;
 mod info;
 pub mod layout;
+mod placement;
 mod shard;
 mod state;
 mod step;

@@ -87,7 +87,7 @@ impl Engine {
     /// compute copies, clears the gradients, and continues after step `step`.
     pub fn resume_at(&mut self, step: u64) {
         for s in &mut self.shards {
-            s.refresh();
+            s.refresh(&self.at);
             let _ = s.grad.zero_();
         }
         self.steps_done = step;
@@ -106,7 +106,8 @@ impl Engine {
     /// Unit `u`'s fp32 master weights gathered from every rank, as named
     /// full tensors (every rank calls it).
     pub fn gather_unit(&mut self, u: usize) -> Result<Vec<(String, Tensor)>> {
-        let full = self.comm.all_gather(&self.shards[u].master)?;
+        let master = self.at.on_device(&self.shards[u].master);
+        let full = self.comm.all_gather(&master)?;
         self.specs[u].named(&full)
     }
 }

@@ -69,8 +69,9 @@ impl Engine {
             if clip < 1.0 {
                 let _ = s.grad.g_mul_scalar_(clip);
             }
-            s.opt.step(&mut s.master, &s.grad, lr, t);
-            s.refresh();
+            let grad = self.at.grad_for_step(&s.grad);
+            s.opt.step(&mut s.master, &grad, lr, t);
+            s.refresh(&self.at);
             let _ = s.grad.zero_();
         }
         self.unchecked = Some(self.probe(false));
@@ -90,7 +91,8 @@ impl Engine {
                 ranges.extend(fp32.map(|p| range(&p.tensor)));
             }
         }
-        Tensor::cat(&ranges, 0).sum(Kind::Double).reshape([1]) * 0.0
+        let probe = Tensor::cat(&ranges, 0).sum(Kind::Double).reshape([1]) * 0.0;
+        self.at.on_device(&probe)
     }
 
     /// Whether the master weights and the fp32 optimizer state are finite on

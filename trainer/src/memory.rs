@@ -1,0 +1,111 @@
+//! The run's memory plan as the trainer sees it: the planner's numbers
+//! (the same `launch check` prints at this world size) for the start
+//! record, this process's resident memory before model state is allocated,
+//! and on a GPU the refusal to start a run whose plan exceeds the free
+//! device memory.
+
+use crate::metrics::host_memory;
+use anyhow::{bail, Result};
+use runconfig::memory_fit::{gb, plan, MemoryPlan};
+use runconfig::{Config, Plan};
+use serde_json::{json, Map, Value};
+use std::sync::OnceLock;
+
+static BASELINE: OnceLock<u64> = OnceLock::new();
+
+/// Records this process's resident bytes now (once): call it after libtorch
+/// is initialised and before any model state is allocated.
+pub fn mark_baseline() {
+    BASELINE.get_or_init(|| host_memory().0);
+}
+
+/// The resident bytes recorded by [`mark_baseline`] (0 when not recorded).
+pub fn baseline_rss() -> u64 {
+    BASELINE.get().copied().unwrap_or(0)
+}
+
+/// The plan of this run at its world size, against `device` bytes when known.
+pub fn planned(config: &Config, plan_: &Plan, device: Option<u64>) -> Result<MemoryPlan> {
+    plan(config, plan_.world_size, plan_.micro_batch_size, device).map_err(anyhow::Error::msg)
+}
+
+/// The start record's memory fields: the plan and the baseline.
+pub fn start_fields(config: &Config, plan_: &Plan) -> Result<Map<String, Value>> {
+    let p = planned(config, plan_, None)?;
+    let mut m = Map::new();
+    m.insert("planned_device_bytes".into(), json!(p.device_bytes));
+    m.insert("planned_host_bytes".into(), json!(p.host_bytes));
+    m.insert("baseline_rss_bytes".into(), json!(baseline_rss()));
+    Ok(m)
+}
+
+/// Fails, naming the toggles that would fit, when `p` (planned against the
+/// free device memory) does not fit in `free` bytes.
+pub fn check_fits(p: &MemoryPlan, free: u64, gpu: &str) -> Result<()> {
+    if p.device_bytes <= free {
+        return Ok(());
+    }
+    let ways = match p.toggles.is_empty() {
+        true => "no single toggle makes it fit".to_string(),
+        false => format!("it would fit with: {}", p.toggles.join("; or ")),
+    };
+    bail!(
+        "this run needs {} per device at world size {} but {gpu} has {} free; {ways} (see `launch check --device-memory`)",
+        gb(p.device_bytes),
+        p.world_size,
+        gb(free)
+    )
+}
+
+/// On a GPU with `free` bytes free: refuses the run before any weight is
+/// loaded when its plan does not fit.
+pub fn refuse_if_too_big(config: &Config, plan_: &Plan, free: u64, gpu: &str) -> Result<()> {
+    check_fits(&planned(config, plan_, Some(free))?, free, gpu)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--set model.config=` the model file `name` of configs/models.
+    fn model(name: &str) -> String {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        format!(
+            "model.config={}",
+            root.join("configs/models").join(name).display()
+        )
+    }
+
+    fn sanity(sets: &[&str]) -> (Config, Plan) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let path = root.join("configs/sanity.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        let r = runconfig::from_str(&text, &path.display().to_string(), 1, &sets).unwrap();
+        (r.config, r.plan)
+    }
+
+    #[test]
+    fn a_plan_over_the_free_memory_is_refused_naming_the_toggles() {
+        let set = model("llama31-8b-shape.json");
+        let (config, plan_) = sanity(&[&set, "optimizer.bits=8"]);
+        let free = 80_000_000_000;
+        let err = refuse_if_too_big(&config, &plan_, free, "GPU 0").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("80.00 GB free"), "{msg}");
+        assert!(msg.contains("optimizer.offload=cpu"), "{msg}");
+        // The same run with offload fits.
+        let (config, plan_) = sanity(&[&set, "optimizer.bits=8", "optimizer.offload=cpu"]);
+        refuse_if_too_big(&config, &plan_, free, "GPU 0").unwrap();
+    }
+
+    #[test]
+    fn the_start_fields_are_the_plan_of_launch_check() {
+        let (config, plan_) = sanity(&[&model("tiny-llama.json")]);
+        let p = planned(&config, &plan_, None).unwrap();
+        let m = start_fields(&config, &plan_).unwrap();
+        assert_eq!(m["planned_device_bytes"], json!(p.device_bytes));
+        assert_eq!(m["planned_host_bytes"], json!(p.host_bytes));
+        assert!(p.device_bytes > 0);
+    }
+}
