@@ -60,7 +60,8 @@ impl Engine {
                 layout.shard_start() as i64,
                 layout.shard_len as i64,
             )?;
-            let optimizer = optim::for_shard(opt, layout.numel, layout.shard_len, device);
+            let decay = layout.decay_mask(opt.decay_norms_and_biases);
+            let optimizer = optim::for_shard(opt, layout.numel, layout.shard_len, device, decay);
             shards.push(UnitShard::new(layout, master, dtype, device, optimizer));
         }
         Ok(Engine {
