@@ -16,8 +16,12 @@ pub struct OptimizerConfig {
     /// Optimizer-state precision: 32 | 8.
     #[serde(default = "default_bits")]
     pub bits: u32,
+    /// Decoupled weight decay of the matrices (see `decay_norms_and_biases`).
     #[serde(default)]
     pub weight_decay: f64,
+    /// Also decay biases and norm weights (transformers' Trainer does not).
+    #[serde(default)]
+    pub decay_norms_and_biases: bool,
     #[serde(default = "default_betas")]
     pub betas: [f64; 2],
     #[serde(default = "default_eps")]
@@ -49,6 +53,7 @@ impl Default for OptimizerConfig {
             kind: OptimizerKind::AdamW,
             bits: default_bits(),
             weight_decay: 0.0,
+            decay_norms_and_biases: false,
             betas: default_betas(),
             eps: default_eps(),
             min_8bit_size: default_min_8bit(),

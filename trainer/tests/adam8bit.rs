@@ -10,7 +10,7 @@ use common::{read_tensors, ref_8bit};
 use runconfig::OptimizerConfig;
 use tch::{Device, Kind};
 use trainer::optim::quant::{dynamic_map, QuantMap};
-use trainer::optim::{for_shard, Adam8bit, AdamW, ShardOptimizer};
+use trainer::optim::{for_shard, Adam8bit, AdamW, DecayMask, ShardOptimizer};
 
 fn hyper() -> AdamW {
     AdamW {
@@ -103,7 +103,7 @@ fn ten_steps_match_the_reference_step() {
     let mut p = r["p0"].copy();
     let n = p.numel();
     let real = r["real"].int64_value(&[0]);
-    let mut opt = Adam8bit::new(hyper, n, Device::Cpu);
+    let mut opt = Adam8bit::new(hyper, n, Device::Cpu, DecayMask::all(n));
     let mut worst: f64 = 0.0;
     for (i, &lr) in lrs.iter().enumerate() {
         let before = p.copy();
@@ -153,7 +153,7 @@ fn for_shard_picks_the_state_width_by_unit_size() {
             bits,
             ..OptimizerConfig::default()
         };
-        for_shard(&cfg, numel, 512, Device::Cpu)
+        for_shard(&cfg, numel, 512, Device::Cpu, DecayMask::all(512))
             .state()
             .iter()
             .map(|p| p.name)
@@ -173,9 +173,11 @@ fn for_shard_picks_the_state_width_by_unit_size() {
 #[test]
 fn state_bytes_per_parameter() {
     let len = 256 * 40;
-    let eight = Adam8bit::new(hyper(), len, Device::Cpu).state_bytes() as f64 / len as f64;
+    let eight = Adam8bit::new(hyper(), len, Device::Cpu, DecayMask::all(len)).state_bytes() as f64
+        / len as f64;
     let cfg = OptimizerConfig::default();
-    let full = for_shard(&cfg, len, len, Device::Cpu).state_bytes() as f64 / len as f64;
+    let full = for_shard(&cfg, len, len, Device::Cpu, DecayMask::all(len)).state_bytes() as f64
+        / len as f64;
     println!("optimizer state: {eight} bytes/param (8-bit), {full} (32-bit)");
     assert_eq!(eight, 2.0 + 8.0 / 256.0);
     assert_eq!(full, 8.0);

@@ -3,7 +3,7 @@
 
 use runconfig::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
-use trainer::optim::{for_shard, ShardOptimizer};
+use trainer::optim::{for_shard, DecayMask, ShardOptimizer};
 
 /// A unit of `P` parameters trained on `world` shards: the gradients of each
 /// step are fixed, so any world size sees the same global numbers.
@@ -46,7 +46,7 @@ impl Ranks {
                 .map(|r| params.narrow(0, (r * len) as i64, len as i64).copy())
                 .collect(),
             opts: (0..world)
-                .map(|_| for_shard(&cfg, P, len, Device::Cpu))
+                .map(|_| for_shard(&cfg, P, len, Device::Cpu, DecayMask::all(len)))
                 .collect(),
             len,
         }

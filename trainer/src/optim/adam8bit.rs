@@ -9,7 +9,7 @@
 //! at every world size.
 
 use super::quant::{QuantMap, BLOCK};
-use super::{AdamW, ShardOptimizer, StatePiece};
+use super::{AdamW, DecayMask, ShardOptimizer, StatePiece};
 use anyhow::{bail, ensure, Result};
 use tch::{Device, Kind, Tensor};
 
@@ -47,26 +47,29 @@ impl Moment {
 /// dequantize `m` and `v`; `v = v*beta2 + (1-beta2)*g*g`,
 /// `m = m*beta1 + (1-beta1)*g`; `p += -lr*c2/c1 * m / (sqrt(v) + c2*eps)`
 /// with `c1 = 1 - beta1^t`, `c2 = sqrt(1 - beta2^t)`; then decoupled weight
-/// decay `p *= 1 - lr*wd` (after the update); re-quantize `m` and `v` with
+/// decay `p *= 1 - lr*wd` (after the update, decayed elements only); re-quantize `m` and `v` with
 /// fresh block absmax. Where the gradient is NaN or infinite, the parameter
 /// is left untouched and that element's `m` and `v` are reset to 0.
 pub struct Adam8bit {
     hyper: AdamW,
     m: Moment,
     v: Moment,
+    /// The elements weight decay applies to.
+    decay: DecayMask,
 }
 
 impl Adam8bit {
     /// Zero moments for a shard of `len` elements (a multiple of 256): absmax
     /// 0 and the codes of the value 0 (bitsandbytes starts from code 0, which
     /// with absmax 0 decodes to -0.0; +0.0 keeps the sign fix from ever
-    /// seeing a negative zero).
-    pub fn new(hyper: AdamW, len: usize, device: Device) -> Adam8bit {
+    /// seeing a negative zero). Weight decay applies to the elements of `decay`.
+    pub fn new(hyper: AdamW, len: usize, device: Device, decay: DecayMask) -> Adam8bit {
         assert_eq!(len % BLOCK, 0, "8-bit state needs shards of whole blocks");
         Adam8bit {
             hyper,
             m: Moment::zeros(true, len, device),
             v: Moment::zeros(false, len, device),
+            decay,
         }
     }
 }
@@ -83,9 +86,7 @@ impl ShardOptimizer for Adam8bit {
         let c2 = (1.0 - h.beta2.powf(t as f64)).sqrt();
         let step_size = -lr * c2 / c1;
         let mut p = &*param + (&m / (v.sqrt() + c2 * h.eps)) * step_size;
-        if h.weight_decay > 0.0 {
-            p *= 1.0 - lr * h.weight_decay;
-        }
+        self.decay.scale(&mut p, 1.0 - lr * h.weight_decay);
         param.copy_(&p.where_self(&finite, param));
         self.m.store(&m);
         self.v.store(&v);

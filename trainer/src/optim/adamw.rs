@@ -1,7 +1,8 @@
 //! AdamW as `torch.optim.AdamW` computes it (bias correction, decoupled
-//! weight decay applied before the update), on flat fp32 shards.
+//! weight decay applied before the update, to the decayed elements only),
+//! on flat fp32 shards.
 
-use super::{ShardOptimizer, StatePiece};
+use super::{DecayMask, ShardOptimizer, StatePiece};
 use anyhow::{ensure, Result};
 use runconfig::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
@@ -34,16 +35,20 @@ pub struct AdamW32 {
     m: Tensor,
     /// Second moment.
     v: Tensor,
+    /// The elements weight decay applies to.
+    decay: DecayMask,
 }
 
 impl AdamW32 {
-    /// Zero moments for a shard of `len` elements.
-    pub fn new(hyper: AdamW, len: usize, device: Device) -> AdamW32 {
+    /// Zero moments for a shard of `len` elements; weight decay applies to
+    /// the elements of `decay`.
+    pub fn new(hyper: AdamW, len: usize, device: Device, decay: DecayMask) -> AdamW32 {
         let zeros = || Tensor::zeros([len as i64], (Kind::Float, device));
         AdamW32 {
             hyper,
             m: zeros(),
             v: zeros(),
+            decay,
         }
     }
 }
@@ -53,7 +58,7 @@ impl ShardOptimizer for AdamW32 {
         // In place wherever libtorch allows: one temporary for g^2, one for
         // the denominator, one for the update.
         let h = &self.hyper;
-        let _ = param.g_mul_scalar_(1.0 - lr * h.weight_decay);
+        self.decay.scale(param, 1.0 - lr * h.weight_decay);
         let _ = self.m.lerp_(grad, 1.0 - h.beta1);
         let _ = self.v.lerp_(&grad.square(), 1.0 - h.beta2);
         let bc1 = 1.0 - h.beta1.powi(t as i32);

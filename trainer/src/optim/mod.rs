@@ -7,10 +7,12 @@
 
 mod adam8bit;
 mod adamw;
+mod decay;
 pub mod quant;
 
 pub use adam8bit::Adam8bit;
 pub use adamw::{AdamW, AdamW32};
+pub use decay::{is_decayed, DecayMask};
 
 use anyhow::Result;
 use runconfig::OptimizerConfig;
@@ -40,16 +42,18 @@ pub trait ShardOptimizer: Send {
 /// The optimizer a unit's shard gets: [`Adam8bit`] under `optimizer.bits: 8`
 /// when the unit has at least `optimizer.min_8bit_size` parameters (a
 /// property of the unit, so the same at every world size), else [`AdamW32`].
+/// Weight decay applies to the elements of `decay` only.
 pub fn for_shard(
     cfg: &OptimizerConfig,
     unit_numel: usize,
     shard_len: usize,
     device: Device,
+    decay: DecayMask,
 ) -> Box<dyn ShardOptimizer> {
     let hyper = AdamW::from_config(cfg);
     if cfg.bits == 8 && unit_numel as u64 >= cfg.min_8bit_size {
-        Box::new(Adam8bit::new(hyper, shard_len, device))
+        Box::new(Adam8bit::new(hyper, shard_len, device, decay))
     } else {
-        Box::new(AdamW32::new(hyper, shard_len, device))
+        Box::new(AdamW32::new(hyper, shard_len, device, decay))
     }
 }

@@ -65,7 +65,8 @@ impl Engine {
                 layout.shard_len as i64,
             )?;
             let home = at.state_device();
-            let optimizer = optim::for_shard(opt, layout.numel, layout.shard_len, home);
+            let decay = layout.decay_mask(opt.decay_norms_and_biases);
+            let optimizer = optim::for_shard(opt, layout.numel, layout.shard_len, home, decay);
             shards.push(UnitShard::new(layout, master, dtype, &at, optimizer));
         }
         Ok(Engine {

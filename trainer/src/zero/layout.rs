@@ -5,6 +5,8 @@
 //! shard starts on a multiple of 256, so the 8-bit optimizer's blocks do not
 //! depend on the world size, and a checkpoint stores the unpadded range.
 
+use crate::optim::{self, DecayMask};
+
 /// Alignment of every shard start, in elements.
 pub const ALIGN: usize = 256;
 
@@ -86,6 +88,21 @@ impl Layout {
             })
             .collect()
     }
+
+    /// The elements of this rank's shard that weight decay applies to: all
+    /// of them with `norms_and_biases`, else the matrices'
+    /// ([`optim::is_decayed`]).
+    pub fn decay_mask(&self, norms_and_biases: bool) -> DecayMask {
+        if norms_and_biases {
+            return DecayMask::all(self.shard_len);
+        }
+        DecayMask::from_ranges(
+            self.pieces()
+                .into_iter()
+                .filter(|(slot, ..)| optim::is_decayed(&slot.shape))
+                .map(|(_, _, count, at)| (at, at + count)),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -118,5 +135,18 @@ mod tests {
             }
             assert!(covered.iter().all(|&c| c == 1), "world {world}");
         }
+    }
+
+    #[test]
+    fn the_decay_mask_covers_the_matrices_of_the_shard() {
+        // a: [0, 300) matrix, b: [300, 307) vector, c: [307, 807) matrix.
+        let ranges = |rank, world, all| {
+            let l = Layout::new(&params(), rank, world);
+            l.decay_mask(all).ranges().to_vec()
+        };
+        assert_eq!(ranges(0, 1, false), [(0, 300), (307, 807)]);
+        assert_eq!(ranges(0, 1, true), [(0, 1024)]);
+        assert_eq!(ranges(0, 2, false), [(0, 300), (307, 512)]);
+        assert_eq!(ranges(1, 2, false), [(0, 807 - 512)]);
     }
 }

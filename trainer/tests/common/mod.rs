@@ -38,18 +38,22 @@ pub fn ref_models() -> &'static Path {
             "FERROSPEED_REF_MODELS",
             "ref-models",
             "make-reference-models",
+            Some("format 2: decay groups of transformers' Trainer"),
         )
     })
 }
 
 /// `$env_var`, else `target/<folder>` written by `scripts/<script> FOLDER`
-/// when it has no COMPLETE marker yet.
-fn generated(env_var: &str, folder: &str, script: &str) -> PathBuf {
+/// when it has no COMPLETE marker yet (or, with `format`, one whose first
+/// line is not `format`: an older script wrote it).
+fn generated(env_var: &str, folder: &str, script: &str, format: Option<&str>) -> PathBuf {
     if let Some(dir) = std::env::var_os(env_var) {
         return PathBuf::from(dir);
     }
     let dir = target_dir().join(folder);
-    if dir.join("COMPLETE").is_file() {
+    let marker = std::fs::read_to_string(dir.join("COMPLETE"));
+    let current = |m: &String| format.is_none_or(|f| m.lines().next() == Some(f));
+    if marker.as_ref().is_ok_and(current) {
         return dir;
     }
     let python = python();
@@ -118,7 +122,14 @@ pub fn scratch(name: &str) -> PathBuf {
 /// the script installs bitsandbytes into the interpreter when missing).
 pub fn ref_8bit() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| generated("FERROSPEED_REF_8BIT", "ref-8bit", "make-8bit-reference"))
+    DIR.get_or_init(|| {
+        generated(
+            "FERROSPEED_REF_8BIT",
+            "ref-8bit",
+            "make-8bit-reference",
+            None,
+        )
+    })
 }
 
 /// The tiny tokenizer of the sanity chat data.
@@ -140,4 +151,35 @@ pub fn write_jsonl(path: &Path, rows: &[serde_json::Value]) {
 /// A chat message.
 pub fn msg(role: &str, content: &str) -> serde_json::Value {
     serde_json::json!({"role": role, "content": content})
+}
+
+/// Runs `f(rank, comm)` for every rank of a `world` on threads connected by
+/// CPU collectives; returns the results in rank order.
+pub fn on_ranks<T, F>(world: usize, f: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize, Box<dyn trainer::comm::Comm>) -> T + Send + Sync + 'static,
+{
+    use rendezvous::{StoreClient, StoreServer};
+    use std::time::Duration;
+    tch::set_num_threads(1);
+    let server = StoreServer::start("127.0.0.1:0".parse().unwrap(), "t").unwrap();
+    let port = server.addr().port();
+    let f = std::sync::Arc::new(f);
+    let handles: Vec<_> = (0..world)
+        .map(|rank| {
+            let f = f.clone();
+            std::thread::spawn(move || {
+                let mut store =
+                    StoreClient::connect("127.0.0.1", port, "t", "", Duration::from_secs(10))
+                        .unwrap();
+                let comm = trainer::comm::CpuComm::connect(rank, world, &mut store).unwrap();
+                f(rank, Box::new(comm))
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("rank failed"))
+        .collect()
 }
