@@ -4,6 +4,7 @@
 use crate::commit;
 use crate::http::{Request, Response};
 use crate::router::Hub;
+use crate::store::namespace;
 use base64::Engine;
 use serde_json::{json, Value};
 
@@ -57,17 +58,18 @@ impl Hub {
         let Some(name) = body["name"].as_str() else {
             return Err(Response::error(400, "`name` is required"));
         };
-        let ns = body["organization"]
-            .as_str()
-            .unwrap_or(&user.name)
-            .to_string();
-        if !body["type"].is_null() && body["type"] != "model" {
-            return Err(Response::error(
-                400,
-                "this local Hub only hosts model repositories",
-            ));
-        }
-        if !valid_name(name) || !valid_name(&ns) {
+        let org = body["organization"].as_str().unwrap_or(&user.name);
+        let ns = match body["type"].as_str() {
+            None | Some("model") => org.to_string(),
+            Some("dataset") => format!("datasets/{org}"),
+            Some(_) => {
+                return Err(Response::error(
+                    400,
+                    "this local Hub hosts model and dataset repositories",
+                ))
+            }
+        };
+        if !valid_name(name) || !valid_name(org) {
             return Err(Response::error(
                 400,
                 &format!("invalid repository name {ns}/{name}"),
@@ -107,14 +109,9 @@ impl Hub {
         name: &str,
         rev: &str,
     ) -> Result<Response, Response> {
+        let (_, state) = self.readable(req, ns, name, rev)?;
         let private = self.store.is_private(ns, name);
-        let allowed = !private || self.auth.reader(req, ns);
-        if !self.store.exists(ns, name) || !allowed {
-            return Err(Response::error(404, "Repository not found"));
-        }
-        let Some(state) = self.store.branch(ns, name, rev) else {
-            return Err(Response::error(404, &format!("Invalid rev id: {rev}")));
-        };
+        let id = format!("{}/{name}", namespace(ns));
         let siblings: Vec<Value> = state
             .files
             .iter()
@@ -129,8 +126,9 @@ impl Hub {
         Ok(Response::json(
             200,
             &json!({
-                "id": format!("{ns}/{name}"), "modelId": format!("{ns}/{name}"), "sha": state.commit,
-                "private": private, "siblings": siblings
+                "id": id, "modelId": id, "sha": state.commit,
+                "private": private, "siblings": siblings,
+                "gated": if self.auth.is_gated(ns, name) { json!("manual") } else { json!(false) },
             }),
         ))
     }

@@ -1,6 +1,7 @@
 //! Users, their tokens, and who may write where.
 
 use crate::http::{Request, Response};
+use crate::store::namespace;
 use anyhow::{bail, Result};
 use std::collections::HashMap;
 
@@ -22,13 +23,22 @@ pub struct Auth {
     tokens: HashMap<String, User>,
     /// Organization -> (member, role).
     orgs: HashMap<String, Vec<(String, String)>>,
+    /// Gated repository (`NS/NAME`, `datasets/NS/NAME`) -> users granted access.
+    gated: HashMap<String, Vec<String>>,
 }
 
 impl Auth {
     /// `--token USER=TOKEN` (write), `--read-token USER=TOKEN` (read only),
     /// `--org ORG=USER[:ROLE],USER[:ROLE]` (role admin, write (default),
     /// contributor or read).
-    pub fn new(write: &[String], read: &[String], orgs: &[String]) -> Result<Auth> {
+    /// `--gated REPO=USER,USER`: files of REPO are served only to the listed
+    /// users (401 without a token, 403 to others).
+    pub fn new(
+        write: &[String],
+        read: &[String],
+        orgs: &[String],
+        gated: &[String],
+    ) -> Result<Auth> {
         let mut auth = Auth::default();
         for (specs, can_write) in [(write, true), (read, false)] {
             for spec in specs {
@@ -61,6 +71,14 @@ impl Auth {
             }
             auth.orgs.insert(org.to_string(), list);
         }
+        for spec in gated {
+            let (repo, users) = spec.split_once('=').unwrap_or((spec, ""));
+            let users = users
+                .split(',')
+                .filter(|u| !u.is_empty())
+                .map(str::to_string);
+            auth.gated.insert(repo.to_string(), users.collect());
+        }
         Ok(auth)
     }
 
@@ -90,6 +108,7 @@ impl Auth {
         namespace: &str,
         owner: Option<&str>,
     ) -> Result<User, Response> {
+        let namespace = crate::store::namespace(namespace);
         let user = self.user(req)?;
         if !user.write {
             return Err(Response::error(
@@ -112,8 +131,31 @@ impl Auth {
         Ok(user)
     }
 
+    /// Whether the repository (`ns` a store key) is gated.
+    pub fn is_gated(&self, ns: &str, name: &str) -> bool {
+        self.gated.contains_key(&format!("{ns}/{name}"))
+    }
+
+    /// Refuses the files of a gated repository (`ns` is a store key) to
+    /// callers without access, with the Hub's `GatedRepo` error.
+    pub fn gate(&self, req: &Request, ns: &str, name: &str) -> Result<(), Response> {
+        let Some(users) = self.gated.get(&format!("{ns}/{name}")) else {
+            return Ok(());
+        };
+        let id = format!("{}/{name}", namespace(ns));
+        let code = |status, msg: String| {
+            Err(Response::error(status, &msg).with_header("X-Error-Code", "GatedRepo"))
+        };
+        match self.user(req) {
+            Err(_) => code(401, format!("Access to repository {id} is restricted. You must have access to it and be authenticated to access it. Please log in.")),
+            Ok(u) if users.contains(&u.name) => Ok(()),
+            Ok(_) => code(403, format!("Access to repository {id} is restricted and you are not in the authorized list. Visit its page to ask for access.")),
+        }
+    }
+
     /// Whether the caller may see private repositories of `namespace`.
     pub fn reader(&self, req: &Request, namespace: &str) -> bool {
+        let namespace = crate::store::namespace(namespace);
         self.user(req)
             .is_ok_and(|u| u.name == namespace || self.role(&u.name, namespace).is_some())
     }

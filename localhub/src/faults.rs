@@ -33,6 +33,9 @@ pub const ROUTES: &[&str] = &[
     "verify",
     "commit",
     "info",
+    "tree",
+    "resolve",
+    "download",
 ];
 
 /// One rule, with how many hits it has left.

@@ -174,11 +174,16 @@ pub fn serve_connection(stream: TcpStream, handle: &dyn Fn(&mut Request) -> Repl
             body,
         };
         let reply = handle(&mut req);
-        let Reply::Send(resp) = reply else {
+        let Reply::Send(mut resp) = reply else {
             // A fault: the connection dies with the body half read.
             let _ = writer.shutdown(Shutdown::Both);
             return;
         };
+        if req.method == "HEAD" && !resp.body.is_empty() {
+            let n = resp.body.len().to_string();
+            resp.body.clear();
+            resp.headers.push(("Content-Length".into(), n));
+        }
         // Keep the connection in step: drain what the handler left unread.
         let drained = io::copy(&mut req.body, &mut io::sink()).is_ok();
         let close = close || !drained;
@@ -220,7 +225,10 @@ fn write_response(w: &mut TcpStream, resp: &Response, close: bool) -> io::Result
     for (k, v) in &resp.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    head.push_str(&format!("Content-Length: {}\r\n", resp.body.len()));
+    // A HEAD answer names the length of the body it does not send.
+    if !resp.headers.iter().any(|(k, _)| k == "Content-Length") {
+        head.push_str(&format!("Content-Length: {}\r\n", resp.body.len()));
+    }
     if close {
         head.push_str("Connection: close\r\n");
     }
@@ -235,6 +243,8 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created",
+        206 => "Partial Content",
+        302 => "Found",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -243,6 +253,7 @@ fn reason(status: u16) -> &'static str {
         409 => "Conflict",
         411 => "Length Required",
         415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
         422 => "Unprocessable Entity",
         429 => "Too Many Requests",
         500 => "Internal Server Error",

@@ -1,12 +1,13 @@
 //! `localhub`: a strict stand-in for the Hugging Face Hub's upload API
 //! (create repo, preupload, LFS batch with basic and multipart transfers,
-//! NDJSON commit), storing repositories on disk, with injectable faults.
+//! NDJSON commit) and its download API (info, tree, resolve), storing repositories on disk, with injectable faults.
 //! For tests and benchmarks; plain HTTP on 127.0.0.1.
 
 mod api;
 mod auth;
 mod body;
 mod commit;
+mod download;
 mod faults;
 mod http;
 mod lfs;
@@ -22,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const HELP: &str = "\
-localhub: a local Hugging Face Hub (upload API) for tests and benchmarks.
+localhub: a local Hugging Face Hub (upload and download APIs) for tests and benchmarks.
 
 USAGE:
   localhub --root DIR [OPTIONS]
@@ -38,17 +39,25 @@ OPTIONS:
   --org ORG=USER[:ROLE],...  an organization and its members (repeatable); ROLE:
                              admin, write (default), contributor (may create
                              repositories and write to its own) or read
+  --gated REPO=USER,...      serve the files of REPO (NS/NAME or datasets/NS/NAME)
+                             only to these users: 401 without a token, 403 to
+                             others, with X-Error-Code: GatedRepo (repeatable)
   --fault KIND:ROUTE:COUNT   fail the first COUNT requests of ROUTE (repeatable).
                              KIND: 408, 429, 500..599, drop (close the connection
                              with half the body read), slow (see --slow-ms).
                              ROUTE: any, api, whoami, create, branch, preupload,
-                             batch, upload, complete, verify, commit, info
+                             batch, upload, complete, verify, commit, info,
+                             tree, resolve, download (LFS object bytes)
   --retry-after S            Retry-After seconds sent with a 429 (default 1)
   --slow-ms MS               delay of a `slow` fault (default 1000)
   --lfs-threshold BYTES      files this large go through LFS (default 10 MiB)
   --multipart-threshold BYTES  LFS objects this large go multipart (default 64 MiB)
   --chunk-size BYTES         multipart part size (default 16 MiB)
   --log FILE                 append one line per request: METHOD PATH STATUS LENGTH
+
+Downloads are served as the Hub serves them (repo info, tree listing,
+HEAD/GET NS/NAME/resolve/REV/PATH with a redirect for LFS files, Range).
+GET /_localhub/requests answers the number of requests served so far.
 ";
 
 fn main() {
@@ -68,6 +77,7 @@ fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mut root, mut port, mut log) = (None, 0u64, None);
     let (mut tokens, mut read_tokens, mut orgs, mut faults) = (vec![], vec![], vec![], vec![]);
+    let mut gated = vec![];
     let (mut retry_after, mut slow_ms) = (1, 1000);
     let (mut lfs_threshold, mut multipart, mut chunk) = (10 << 20, 64 << 20, 16 << 20);
     let mut it = args.iter();
@@ -88,6 +98,7 @@ fn run() -> Result<()> {
             "--read-token" => read_tokens.push(text()?),
             "--org" => orgs.push(text()?),
             "--fault" => faults.push(text()?),
+            "--gated" => gated.push(text()?),
             "--port" => port = number(it.next(), a)?,
             "--retry-after" => retry_after = number(it.next(), a)?,
             "--slow-ms" => slow_ms = number(it.next(), a)?,
@@ -108,22 +119,33 @@ fn run() -> Result<()> {
         )),
         None => None,
     };
+    let listener = TcpListener::bind(("127.0.0.1", port as u16)).context("cannot listen")?;
+    // LFS bytes come from another origin, as from the Hub's CDN.
+    let cdn = TcpListener::bind(("127.0.0.1", 0)).context("cannot listen")?;
     let hub = Arc::new(router::Hub {
         store: store::Store::open(&root)?,
-        auth: auth::Auth::new(&tokens, &read_tokens, &orgs)?,
+        auth: auth::Auth::new(&tokens, &read_tokens, &orgs, &gated)?,
         lfs: lfs::Lfs::new(multipart, chunk),
         faults: faults::Faults::parse(&faults, retry_after, Duration::from_millis(slow_ms))?,
         lfs_threshold,
         log,
+        requests: Default::default(),
+        cdn: format!("http://{}", cdn.local_addr()?),
     });
-    let listener = TcpListener::bind(("127.0.0.1", port as u16)).context("cannot listen")?;
+    let served = Arc::clone(&hub);
+    std::thread::spawn(move || accept(cdn, served));
     let mut out = std::io::stdout();
     writeln!(out, "http://{}", listener.local_addr()?)?;
     out.flush()?;
+    accept(listener, hub);
+    Ok(())
+}
+
+/// Serves each connection of `listener` on its own thread.
+fn accept(listener: TcpListener, hub: Arc<router::Hub>) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let hub = Arc::clone(&hub);
         std::thread::spawn(move || http::serve_connection(stream, &|req| hub.handle(req)));
     }
-    Ok(())
 }

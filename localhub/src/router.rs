@@ -9,6 +9,7 @@ use crate::lfs::Lfs;
 use crate::store::Store;
 use std::fs::File;
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Everything the server knows.
@@ -25,6 +26,28 @@ pub struct Hub {
     pub lfs_threshold: u64,
     /// Request log (`METHOD PATH STATUS BYTES`), if asked for.
     pub log: Option<Mutex<File>>,
+    /// Requests served, but for `GET /_localhub/requests` that reads it.
+    pub requests: AtomicU64,
+    /// The origin LFS downloads are redirected to (another port, like a CDN).
+    pub cdn: String,
+}
+
+/// Dataset paths (`/api/datasets/NS/NAME/...`, `/datasets/NS/NAME/...`)
+/// rewritten onto the model routes with the store key `datasets/NS`.
+fn fold_datasets(s: &mut Vec<String>) {
+    let at = match (s.first().map(String::as_str), s.get(1).map(String::as_str)) {
+        (Some("api"), Some("datasets")) => 1,
+        (Some("datasets"), _) => 0,
+        _ => return,
+    };
+    if s.len() < at + 3 {
+        return;
+    }
+    let ns = s.remove(at + 1);
+    s[at] = format!("datasets/{ns}");
+    if at == 1 {
+        s.insert(1, "models".into());
+    }
 }
 
 /// The route name faults refer to.
@@ -35,7 +58,10 @@ fn route_of(method: &str, s: &[String]) -> &'static str {
         ("POST", "lfs", "complete") => "complete",
         (_, "api", "whoami-v2") => "whoami",
         (_, "api", "repos") => "create",
+        ("GET" | "HEAD", "lfs", "objects") => "download",
+        ("GET" | "HEAD", _, _) if seg(2) == "resolve" => "resolve",
         (_, "api", "models") => match seg(4) {
+            "tree" => "tree",
             "preupload" => "preupload",
             "commit" => "commit",
             "branch" => "branch",
@@ -52,6 +78,12 @@ fn route_of(method: &str, s: &[String]) -> &'static str {
 impl Hub {
     /// Handles one request.
     pub fn handle(&self, req: &mut Request) -> Reply {
+        fold_datasets(&mut req.segments);
+        if req.segments == ["_localhub", "requests"] {
+            let n = self.requests.load(Ordering::SeqCst);
+            return Reply::Send(Response::json(200, &serde_json::json!({ "requests": n })));
+        }
+        self.requests.fetch_add(1, Ordering::SeqCst);
         let route = route_of(&req.method, &req.segments);
         let length = req.header("content-length").unwrap_or("-").to_string();
         let mut note = "";
@@ -106,6 +138,13 @@ impl Hub {
             ("GET", ["api", "models", ns, name, "revision", rev @ ..]) => {
                 self.info(req, ns, name, &rev.join("/"))
             }
+            ("GET", ["api", "models", ns, name, "tree", rest @ ..]) => {
+                self.tree(req, ns, name, rest)
+            }
+            ("GET" | "HEAD", [ns, name, "resolve", rev, path @ ..]) if !path.is_empty() => {
+                self.resolve(req, ns, name, rev, &path.join("/"))
+            }
+            ("GET" | "HEAD", ["lfs", "objects", oid]) => self.lfs_object(req, oid),
             ("POST", ["api", "models", ns, name, "preupload", rev @ ..]) => {
                 self.preupload(req, ns, name, &rev.join("/"))
             }

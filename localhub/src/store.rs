@@ -68,7 +68,13 @@ pub fn git_blob_sha1(bytes: &[u8]) -> String {
     hex::encode(h.finalize())
 }
 
-fn rev_dir(rev: &str) -> String {
+/// The namespace of a store key: dataset repositories are stored under
+/// `datasets/NS` (the Hub reserves `datasets` as a name).
+pub fn namespace(key: &str) -> &str {
+    key.strip_prefix("datasets/").unwrap_or(key)
+}
+
+pub(crate) fn rev_dir(rev: &str) -> String {
     rev.replace('%', "%25").replace('/', "%2F")
 }
 
@@ -85,7 +91,7 @@ impl Store {
         })
     }
 
-    fn repo(&self, ns: &str, name: &str) -> PathBuf {
+    pub(crate) fn repo(&self, ns: &str, name: &str) -> PathBuf {
         self.root.join("repos").join(ns).join(name)
     }
 
