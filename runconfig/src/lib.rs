@@ -16,6 +16,7 @@ mod hints;
 pub mod memory;
 pub mod memory_fit;
 mod overrides;
+pub mod pipeline;
 mod paths;
 mod plan;
 pub mod repo_id;
