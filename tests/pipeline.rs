@@ -33,7 +33,16 @@ fn ledger(dir: &Path) -> Vec<serde_json::Value> {
 }
 
 fn statuses(dir: &Path) -> Vec<String> {
-    ledger(dir).iter().map(|r| format!("{}:{}", r["stage"].as_str().unwrap(), r["status"].as_str().unwrap())).collect()
+    ledger(dir)
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r["stage"].as_str().unwrap(),
+                r["status"].as_str().unwrap()
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -41,23 +50,46 @@ fn sanity_pipeline_chains_sft_into_dpo_and_the_model_chats() {
     let dir = scratch("pipeline-sanity");
     let out = run_ok({
         let mut c = launch(&dir);
-        c.args(["1", repo().join("configs/sanity-pipeline.yaml").to_str().unwrap()]);
+        c.args([
+            "1",
+            repo()
+                .join("configs/sanity-pipeline.yaml")
+                .to_str()
+                .unwrap(),
+        ]);
         c
     });
     assert!(out.contains("pipeline sanity complete"), "{out}");
     let root = dir.join("output/sanity-pipeline");
     let rows = std::fs::read_to_string(root.join("pipeline.jsonl")).unwrap();
-    assert_eq!(rows.matches("\"status\":\"completed\"").count(), 2, "{rows}");
-    let dpo_config = std::fs::read_to_string(root.join("dpo/checkpoints/step-000010/config.yaml")).unwrap();
-    assert!(dpo_config.contains(&format!("path: {}", root.join("sft/final").display())), "{dpo_config}");
+    assert_eq!(
+        rows.matches("\"status\":\"completed\"").count(),
+        2,
+        "{rows}"
+    );
+    let dpo_config =
+        std::fs::read_to_string(root.join("dpo/checkpoints/step-000010/config.yaml")).unwrap();
+    assert!(
+        dpo_config.contains(&format!("path: {}", root.join("sft/final").display())),
+        "{dpo_config}"
+    );
     let py = python_with("transformers");
     let script = "import sys, transformers as t\nd=sys.argv[1]\ntok=t.AutoTokenizer.from_pretrained(d)\nm=t.AutoModelForCausalLM.from_pretrained(d)\ntext=tok.apply_chat_template([{'role':'user','content':'What is 2+3?'}], tokenize=False, add_generation_prompt=True)\nassert '2+3' in text, text\nids=tok(text, return_tensors='pt').input_ids\nprint('GEN', m.generate(ids, max_new_tokens=4, do_sample=False).shape[1] - ids.shape[1])\n";
-    let o = Command::new(py).args(["-c", script, root.join("dpo/final").to_str().unwrap()]).output().unwrap();
+    let o = Command::new(py)
+        .args(["-c", script, root.join("dpo/final").to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(text(&o).contains("GEN 4"), "{}", text(&o));
     // A re-run trains nothing.
     let again = run_ok({
         let mut c = launch(&dir);
-        c.args(["1", repo().join("configs/sanity-pipeline.yaml").to_str().unwrap()]);
+        c.args([
+            "1",
+            repo()
+                .join("configs/sanity-pipeline.yaml")
+                .to_str()
+                .unwrap(),
+        ]);
         c
     });
     assert_eq!(again.matches("completed, skipped").count(), 2, "{again}");
@@ -82,7 +114,10 @@ fn a_failing_stage_stops_the_pipeline_and_a_rerun_continues_there() {
     });
     assert!(out.contains("sft: completed, skipped"), "{out}");
     assert_eq!(statuses(&dir), ["sft:completed", "dpo:completed"]);
-    assert_eq!(std::fs::read(dir.join("out/sft/metrics.jsonl")).unwrap(), sft_metrics);
+    assert_eq!(
+        std::fs::read(dir.join("out/sft/metrics.jsonl")).unwrap(),
+        sft_metrics
+    );
 }
 
 #[test]
@@ -95,7 +130,12 @@ fn a_pipeline_killed_mid_dpo_resumes_to_the_same_weights() {
     });
     let dir = scratch("pipeline-kill");
     let p = pipeline(&dir, &dpo_data(), 24);
-    let mut child = launch(&dir).arg("1").arg(&p).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = launch(&dir)
+        .arg("1")
+        .arg(&p)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let ck = dir.join("out/dpo/checkpoints/step-000004/COMPLETE");
     until(120, || ck.is_file());
     child.kill().unwrap();
@@ -110,11 +150,17 @@ fn a_pipeline_killed_mid_dpo_resumes_to_the_same_weights() {
         c
     });
     assert!(out.contains("sft: completed, skipped"), "{out}");
-    assert_eq!(std::fs::read(dir.join("out/sft/metrics.jsonl")).unwrap(), sft_metrics);
+    assert_eq!(
+        std::fs::read(dir.join("out/sft/metrics.jsonl")).unwrap(),
+        sft_metrics
+    );
     let rows = ledger(&dir);
     assert_eq!(rows[1]["attempts"], 2, "{rows:?}");
     let name = "out/dpo/final/model.safetensors";
-    assert!(tensor_bytes(&dir.join(name)) == tensor_bytes(&whole.join(name)), "resumed DPO weights differ");
+    assert!(
+        tensor_bytes(&dir.join(name)) == tensor_bytes(&whole.join(name)),
+        "resumed DPO weights differ"
+    );
 }
 
 /// Whether a process still holds the lock file's flock.
@@ -126,7 +172,10 @@ fn held(lock: &Path) -> bool {
 fn until(secs: u64, f: impl Fn() -> bool) {
     let start = std::time::Instant::now();
     while !f() {
-        assert!(start.elapsed().as_secs() < secs, "still waiting after {secs} s");
+        assert!(
+            start.elapsed().as_secs() < secs,
+            "still waiting after {secs} s"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }

@@ -67,7 +67,10 @@ fn run(args: &[String]) -> Result<ExitCode> {
             pipeline::check::run(&config, nproc)
         }
         Command::Train {
-            nproc, config, sets, ..
+            nproc,
+            config,
+            sets,
+            ..
         } if runconfig::pipeline::is_pipeline(&config) => pipeline::run(nproc, &config, &sets),
         Command::Check {
             config,

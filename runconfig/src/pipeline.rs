@@ -66,8 +66,8 @@ pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(format!("cannot read pipeline file {origin}: {e}")))?;
-    let mut p: Pipeline = serde_yaml::from_str(&text)
-        .map_err(|e| crate::error::from_yaml(&e, &text, &origin))?;
+    let mut p: Pipeline =
+        serde_yaml::from_str(&text).map_err(|e| crate::error::from_yaml(&e, &text, &origin))?;
     let (folder, cwd) = crate::paths::bases(path)
         .map_err(|e| ConfigError::new(format!("{origin}: the current directory: {e}")))?;
     p.output_dir = cwd.join(&p.output_dir);
@@ -90,20 +90,28 @@ fn validate(p: &Pipeline) -> Result<(), String> {
             return Err(format!("{key}.name must be a plain folder name"));
         }
         if earlier.contains(&s.name.as_str()) {
-            return Err(format!("{key}.name: another stage is already named {:?}; stage names are unique", s.name));
+            return Err(format!(
+                "{key}.name: another stage is already named {:?}; stage names are unique",
+                s.name
+            ));
         }
         if s.world_size == Some(0) {
             return Err(format!("{key}.world_size must be at least 1"));
         }
         if let Some(from) = &s.from {
             let Some(j) = earlier.iter().position(|e| e == from) else {
-                return Err(format!("{key}.from: {from:?} is not an earlier stage (earlier: {})", earlier.join(", ")));
+                return Err(format!(
+                    "{key}.from: {from:?} is not an earlier stage (earlier: {})",
+                    earlier.join(", ")
+                ));
             };
             if fans_out(&p.stages[j]) {
                 return Err(format!("{key}.from: stage {from:?} has each_checkpoint, so it has no single final/ to start from"));
             }
         } else if fans_out(s) {
-            return Err(format!("{key}.each_checkpoint needs `from:` (the stage whose checkpoints to use)"));
+            return Err(format!(
+                "{key}.each_checkpoint needs `from:` (the stage whose checkpoints to use)"
+            ));
         }
     }
     Ok(())
@@ -111,7 +119,10 @@ fn validate(p: &Pipeline) -> Result<(), String> {
 
 /// Whether a stage runs one job per checkpoint.
 pub fn fans_out(stage: &Stage) -> bool {
-    !matches!(stage.each_checkpoint, None | Some(EachCheckpoint::All(false)))
+    !matches!(
+        stage.each_checkpoint,
+        None | Some(EachCheckpoint::All(false))
+    )
 }
 
 /// One run of a stage's config.
@@ -152,13 +163,23 @@ impl Pipeline {
             }
             sets.push(format!("checkpoint.output_dir={}", out.display()));
             sets.extend(s.set.iter().map(|(k, v)| format!("{k}={}", yaml_text(v))));
-            Job { stage: s.name.clone(), job: name.into(), config: s.config.clone(), sets, output_dir: out, base_checkpoint: base }
+            Job {
+                stage: s.name.clone(),
+                job: name.into(),
+                config: s.config.clone(),
+                sets,
+                output_dir: out,
+                base_checkpoint: base,
+            }
         };
         if !fans_out(s) {
             return vec![job("main", self.stage_dir(&s.name), from.clone(), None)];
         }
         let mut picked: Vec<&(u64, PathBuf)> = match &s.each_checkpoint {
-            Some(EachCheckpoint::Steps(steps)) => checkpoints.iter().filter(|c| steps.contains(&c.0)).collect(),
+            Some(EachCheckpoint::Steps(steps)) => checkpoints
+                .iter()
+                .filter(|c| steps.contains(&c.0))
+                .collect(),
             _ => checkpoints.iter().collect(),
         };
         picked.sort_by_key(|c| c.0);
@@ -166,8 +187,16 @@ impl Pipeline {
             .into_iter()
             .map(|(step, dir)| {
                 let name = crate::resume::step_dir_name(*step);
-                let model = self.stage_dir(s.from.as_deref().unwrap_or_default()).join("exports").join(&name);
-                job(&name, self.stage_dir(&s.name).join(&name), Some(model), Some(dir.clone()))
+                let model = self
+                    .stage_dir(s.from.as_deref().unwrap_or_default())
+                    .join("exports")
+                    .join(&name);
+                job(
+                    &name,
+                    self.stage_dir(&s.name).join(&name),
+                    Some(model),
+                    Some(dir.clone()),
+                )
             })
             .collect()
     }
@@ -177,7 +206,10 @@ impl Pipeline {
 fn yaml_text(v: &serde_yaml::Value) -> String {
     match v {
         serde_yaml::Value::String(s) => s.clone(),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim_end().to_string(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim_end()
+            .to_string(),
     }
 }
 

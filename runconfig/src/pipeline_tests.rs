@@ -21,7 +21,11 @@ fn links_and_output_dirs_become_sets() {
     let sft = &p.jobs(0, &[])[0];
     assert_eq!(sft.sets, vec!["checkpoint.output_dir=/o/sft".to_string()]);
     let dpo = &p.jobs(1, &[])[0];
-    assert!(dpo.sets.contains(&"model.path=/o/sft/final".to_string()), "{:?}", dpo.sets);
+    assert!(
+        dpo.sets.contains(&"model.path=/o/sft/final".to_string()),
+        "{:?}",
+        dpo.sets
+    );
     assert_eq!(dpo.sets.last().unwrap(), "train.learning_rate=5e-7");
 }
 
@@ -30,7 +34,10 @@ fn each_checkpoint_makes_one_job_per_picked_step() {
     let dir = scratch("each");
     let path = write(&dir, "pipeline: t\noutput_dir: /o\nstages:\n  - { name: sft, config: a.yaml }\n  - { name: d, config: b.yaml, from: sft, each_checkpoint: [2, 6] }\n");
     let p = load(&path).unwrap();
-    let ck: Vec<(u64, PathBuf)> = [6, 4, 2].iter().map(|s| (*s, PathBuf::from(format!("/c/{s}")))).collect();
+    let ck: Vec<(u64, PathBuf)> = [6, 4, 2]
+        .iter()
+        .map(|s| (*s, PathBuf::from(format!("/c/{s}"))))
+        .collect();
     let jobs = p.jobs(1, &ck);
     let names: Vec<&str> = jobs.iter().map(|j| j.job.as_str()).collect();
     assert_eq!(names, ["step-000002", "step-000006"]);
@@ -42,13 +49,28 @@ fn each_checkpoint_makes_one_job_per_picked_step() {
 fn bad_links_are_named() {
     let dir = scratch("bad");
     let cases = [
-        ("  - { name: a, config: a.yaml, from: b }\n", "stages[0] (a).from: \"b\" is not an earlier stage"),
-        ("  - { name: a, config: a.yaml }\n  - { name: a, config: a.yaml }\n", "another stage is already named"),
-        ("  - { name: a, config: a.yaml, each_checkpoint: true }\n", "each_checkpoint needs `from:`"),
-        ("  - { name: a, config: a.yaml, form: b }\n", "did you mean `stages[0].from`"),
+        (
+            "  - { name: a, config: a.yaml, from: b }\n",
+            "stages[0] (a).from: \"b\" is not an earlier stage",
+        ),
+        (
+            "  - { name: a, config: a.yaml }\n  - { name: a, config: a.yaml }\n",
+            "another stage is already named",
+        ),
+        (
+            "  - { name: a, config: a.yaml, each_checkpoint: true }\n",
+            "each_checkpoint needs `from:`",
+        ),
+        (
+            "  - { name: a, config: a.yaml, form: b }\n",
+            "did you mean `stages[0].from`",
+        ),
     ];
     for (stages, want) in cases {
-        let path = write(&dir, &format!("pipeline: t\noutput_dir: o\nstages:\n{stages}"));
+        let path = write(
+            &dir,
+            &format!("pipeline: t\noutput_dir: o\nstages:\n{stages}"),
+        );
         let e = load(&path).unwrap_err().to_string();
         assert!(e.contains(want), "{e}");
     }

@@ -19,7 +19,10 @@ pub fn run(path: &Path, nproc: Option<u32>) -> anyhow::Result<ExitCode> {
         }
         .map_err(|e| runconfig::ConfigError::new(format!("stage {}: {e}", s.name)))?;
         println!("stage {} ({}): {}", s.name, s.config.display(), r.plan);
-        println!("  world size {world}; {jobs}; output_dir {}", p.stage_dir(&s.name).display());
+        println!(
+            "  world size {world}; {jobs}; output_dir {}",
+            p.stage_dir(&s.name).display()
+        );
     }
     println!("{}: ok ({} stages)", path.display(), p.stages.len());
     Ok(ExitCode::SUCCESS)
@@ -36,7 +39,10 @@ fn first_job(p: &Pipeline, i: usize) -> (runconfig::pipeline::Job, String) {
         };
         let ck = [(step, p.stage_dir(from).join("checkpoints"))];
         let job = p.jobs(i, &ck).remove(0);
-        return (job, format!("one job per checkpoint of stage {from}, each from its export"));
+        return (
+            job,
+            format!("one job per checkpoint of stage {from}, each from its export"),
+        );
     }
     let what = match &s.from {
         Some(f) => format!("1 job, model from stage {f}'s final/"),

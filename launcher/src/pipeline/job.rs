@@ -82,7 +82,10 @@ pub fn run(job: &Job, world: u32, logs: &Path) -> Result<End> {
 /// `launch export CHECKPOINT OUT --overwrite`, as a child like a job.
 pub fn export(checkpoint: &Path, out: &Path) -> Result<End> {
     let mut cmd = Command::new(launch_exe()?);
-    cmd.arg("export").arg(checkpoint).arg(out).arg("--overwrite");
+    cmd.arg("export")
+        .arg(checkpoint)
+        .arg(out)
+        .arg("--overwrite");
     let (status, stop) = wait(spawn(cmd)?)?;
     Ok(end_of(status, stop))
 }

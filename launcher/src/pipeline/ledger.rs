@@ -48,7 +48,8 @@ impl Ledger {
     pub fn open(dir: &Path) -> Result<Ledger> {
         let path = dir.join(LEDGER);
         let rows = match std::fs::read_to_string(&path) {
-            Ok(text) => parse(&text).with_context(|| format!("the ledger {} is not valid", path.display()))?,
+            Ok(text) => parse(&text)
+                .with_context(|| format!("the ledger {} is not valid", path.display()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
@@ -57,7 +58,10 @@ impl Ledger {
 
     /// The row of `stage`/`job`, added as pending when new.
     pub fn row(&mut self, stage: &str, job: &str, output_dir: &Path) -> &mut Row {
-        let at = self.rows.iter().position(|r| r.stage == stage && r.job == job);
+        let at = self
+            .rows
+            .iter()
+            .position(|r| r.stage == stage && r.job == job);
         let at = at.unwrap_or_else(|| {
             self.rows.push(Row {
                 stage: stage.into(),
@@ -84,10 +88,12 @@ impl Ledger {
             text.push_str(&serde_json::to_string(r)?);
             text.push('\n');
         }
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let mut f = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
-        std::fs::rename(&tmp, &self.path).with_context(|| format!("cannot replace {}", self.path.display()))?;
+        std::fs::rename(&tmp, &self.path)
+            .with_context(|| format!("cannot replace {}", self.path.display()))?;
         if let Some(dir) = self.path.parent() {
             std::fs::File::open(dir)?.sync_all()?;
         }

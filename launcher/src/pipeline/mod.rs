@@ -29,14 +29,23 @@ enum Next {
 /// stage says `world_size`).
 pub fn run(nproc: usize, path: &Path, sets: &[String]) -> Result<ExitCode> {
     if !sets.is_empty() {
-        return Err(Usage(format!("{}: --set applies to run configs; for a pipeline put the keys in a stage's `set:`", path.display())).into());
+        return Err(Usage(format!(
+            "{}: --set applies to run configs; for a pipeline put the keys in a stage's `set:`",
+            path.display()
+        ))
+        .into());
     }
     let p = runconfig::pipeline::load(path)?;
     std::fs::create_dir_all(&p.output_dir)?;
     let _lock = lock::acquire(&p.output_dir)?;
     let mut ledger = Ledger::open(&p.output_dir)?;
     signals::install();
-    println!("launch: pipeline {}: {} stage(s), ledger {}", p.pipeline, p.stages.len(), p.output_dir.join(ledger::LEDGER).display());
+    println!(
+        "launch: pipeline {}: {} stage(s), ledger {}",
+        p.pipeline,
+        p.stages.len(),
+        p.output_dir.join(ledger::LEDGER).display()
+    );
     for i in 0..p.stages.len() {
         let world = p.stages[i].world_size.unwrap_or(nproc as u32);
         for job in jobs(&p, i)? {
@@ -62,7 +71,11 @@ fn jobs(p: &Pipeline, i: usize) -> Result<Vec<Job>> {
     }
     let jobs = p.jobs(i, &checkpoints);
     if jobs.is_empty() {
-        bail!("stage {}: none of the steps in each_checkpoint has a complete checkpoint of stage {}", s.name, s.from.as_deref().unwrap_or_default());
+        bail!(
+            "stage {}: none of the steps in each_checkpoint has a complete checkpoint of stage {}",
+            s.name,
+            s.from.as_deref().unwrap_or_default()
+        );
     }
     Ok(jobs)
 }
@@ -92,7 +105,10 @@ fn run_job(p: &Pipeline, job: &Job, world: u32, ledger: &mut Ledger) -> Result<N
     row.finished = None;
     row.log = Some(logs.clone());
     ledger.save()?;
-    println!("launch: pipeline: {name}: starting (attempt {})", ledger.row(&job.stage, &job.job, &job.output_dir).attempts);
+    println!(
+        "launch: pipeline: {name}: starting (attempt {})",
+        ledger.row(&job.stage, &job.job, &job.output_dir).attempts
+    );
     let end = match &job.base_checkpoint {
         Some(ck) => match job::export(ck, &model_dir(job)) {
             Ok(End::Done) => job::run(job, world, &logs)?,
@@ -105,7 +121,15 @@ fn run_job(p: &Pipeline, job: &Job, world: u32, ledger: &mut Ledger) -> Result<N
         other => other,
     };
     record(ledger, job, &end, &logs)?;
-    Ok(report(p, &name, &end, ledger.row(&job.stage, &job.job, &job.output_dir).log.clone()))
+    Ok(report(
+        p,
+        &name,
+        &end,
+        ledger
+            .row(&job.stage, &job.job, &job.output_dir)
+            .log
+            .clone(),
+    ))
 }
 
 /// The exported model a fanned-out job starts from (its `model.path`).

@@ -18,7 +18,10 @@ pub fn run(dir: &Path) -> Result<ExitCode> {
         .rows
         .iter()
         .map(|r| {
-            let end = r.finished.filter(|_| r.status != Status::Running).unwrap_or_else(now);
+            let end = r
+                .finished
+                .filter(|_| r.status != Status::Running)
+                .unwrap_or_else(now);
             let secs = r.started.map(|s| end.saturating_sub(s));
             [
                 r.stage.clone(),
@@ -26,7 +29,9 @@ pub fn run(dir: &Path) -> Result<ExitCode> {
                 format!("{:?}", r.status).to_lowercase(),
                 r.attempts.to_string(),
                 secs.map_or("-".into(), |s| format!("{}m{:02}s", s / 60, s % 60)),
-                r.final_dir.as_ref().map_or("-".into(), |p| p.display().to_string()),
+                r.final_dir
+                    .as_ref()
+                    .map_or("-".into(), |p| p.display().to_string()),
             ]
         })
         .collect();
@@ -38,7 +43,11 @@ pub fn run(dir: &Path) -> Result<ExitCode> {
         }
     }
     for r in std::iter::once(&head).chain(&rows) {
-        let cells: Vec<String> = r.iter().zip(width).map(|(c, w)| format!("{c:<w$}")).collect();
+        let cells: Vec<String> = r
+            .iter()
+            .zip(width)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         println!("{}", cells.join("  ").trim_end());
     }
     Ok(ExitCode::SUCCESS)
