@@ -179,3 +179,51 @@ fn until(secs: u64, f: impl Fn() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn fan_out_runs_one_dpo_per_checkpoint_and_a_rerun_only_the_unfinished() {
+    let dir = scratch("pipeline-fan");
+    let c = repo().join("configs");
+    let p = dir.join("p.yaml");
+    std::fs::write(&p, format!(
+        "pipeline: f\noutput_dir: out\nstages:\n  - name: sft\n    config: {}\n    set: {{ train.sanity_steps: null, train.epochs: null, train.max_steps: 12, checkpoint.every_steps: 4 }}\n  - name: dpo\n    config: {}\n    from: sft\n    each_checkpoint: true\n    set: {{ train.max_steps: 4, checkpoint.every_steps: 2 }}\n",
+        c.join("sanity.yaml").display(), c.join("sanity-dpo.yaml").display())).unwrap();
+    let mut child = launch(&dir)
+        .arg("1")
+        .arg(&p)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ck = dir.join("out/dpo/step-000008/checkpoints/step-000002/COMPLETE");
+    until(180, || ck.is_file());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    until(30, || !held(&dir.join("out/dpo/step-000008/.lock")));
+    let out = run_ok({
+        let mut c = launch(&dir);
+        c.arg("1").arg(&p);
+        c
+    });
+    assert!(out.contains("dpo/step-000004: completed, skipped"), "{out}");
+    assert!(!out.contains("dpo/step-000004: starting"), "{out}");
+    let attempts: Vec<String> = ledger(&dir)
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{}:{}",
+                r["job"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+                r["attempts"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            "main:completed:1",
+            "step-000004:completed:1",
+            "step-000008:completed:2",
+            "step-000012:completed:1"
+        ]
+    );
+}
