@@ -130,20 +130,13 @@ fn a_pipeline_killed_mid_dpo_resumes_to_the_same_weights() {
     });
     let dir = scratch("pipeline-kill");
     let p = pipeline(&dir, &dpo_data(), 24);
-    let mut child = launch(&dir)
-        .arg("1")
-        .arg(&p)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let ck = dir.join("out/dpo/checkpoints/step-000004/COMPLETE");
-    until(120, || ck.is_file());
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_after(
+        &dir,
+        &p,
+        "out/dpo/checkpoints/step-000004/COMPLETE",
+        "out/dpo/.lock",
+    );
     let sft_metrics = std::fs::read(dir.join("out/sft/metrics.jsonl")).unwrap();
-    // The job's processes die with the pipeline; the re-run waits for its lock.
-    let lock = dir.join("out/dpo/.lock");
-    until(30, || !held(&lock));
     let out = run_ok({
         let mut c = launch(&dir);
         c.arg("1").arg(&p);
@@ -161,6 +154,21 @@ fn a_pipeline_killed_mid_dpo_resumes_to_the_same_weights() {
         tensor_bytes(&dir.join(name)) == tensor_bytes(&whole.join(name)),
         "resumed DPO weights differ"
     );
+}
+
+/// Runs the pipeline `p` in `dir`, SIGKILLs it once `marker` exists, and
+/// waits until the job's processes, which die with it, let go of `lock`.
+fn kill_after(dir: &Path, p: &Path, marker: &str, lock: &str) {
+    let mut child = launch(dir)
+        .arg("1")
+        .arg(p)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    until(180, || dir.join(marker).is_file());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    until(30, || !held(&dir.join(lock)));
 }
 
 /// Whether a process still holds the lock file's flock.
@@ -188,17 +196,13 @@ fn fan_out_runs_one_dpo_per_checkpoint_and_a_rerun_only_the_unfinished() {
     std::fs::write(&p, format!(
         "pipeline: f\noutput_dir: out\nstages:\n  - name: sft\n    config: {}\n    set: {{ train.sanity_steps: null, train.epochs: null, train.max_steps: 12, checkpoint.every_steps: 4 }}\n  - name: dpo\n    config: {}\n    from: sft\n    each_checkpoint: true\n    set: {{ train.max_steps: 4, checkpoint.every_steps: 2 }}\n",
         c.join("sanity.yaml").display(), c.join("sanity-dpo.yaml").display())).unwrap();
-    let mut child = launch(&dir)
-        .arg("1")
-        .arg(&p)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let ck = dir.join("out/dpo/step-000008/checkpoints/step-000002/COMPLETE");
-    until(180, || ck.is_file());
-    child.kill().unwrap();
-    child.wait().unwrap();
-    until(30, || !held(&dir.join("out/dpo/step-000008/.lock")));
+    let dpo = "out/dpo/step-000008";
+    kill_after(
+        &dir,
+        &p,
+        &format!("{dpo}/checkpoints/step-000002/COMPLETE"),
+        &format!("{dpo}/.lock"),
+    );
     let out = run_ok({
         let mut c = launch(&dir);
         c.arg("1").arg(&p);
