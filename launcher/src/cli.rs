@@ -28,6 +28,10 @@ USAGE:
   launch push DIR --repo NAMESPACE/NAME       push a folder to the Hugging Face Hub
                                               (private unless --public; --token, --revision,
                                               --commit-message; see `launch push --help`)
+  launch N PIPELINE.yaml                      run a pipeline (a file with `stages:`): each
+                                              job as fresh processes, one at a time; a re-run
+                                              skips completed jobs and resumes the rest
+  launch status OUTPUT_DIR                    a pipeline's ledger as a table
   launch help                                 this text
 
 Each rank gets RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR,
@@ -76,6 +80,10 @@ pub enum Command {
     Push {
         args: Vec<String>,
     },
+    /// `launch status OUTPUT_DIR`: a pipeline's ledger.
+    Status {
+        dir: PathBuf,
+    },
     Export(runconfig::export::ExportArgs),
     Train {
         nproc: usize,
@@ -119,6 +127,10 @@ pub fn parse(args: &[String]) -> Result<Command> {
             .map(Command::Export)
             .map_err(anyhow::Error::msg),
         "check" => parse_check(rest),
+        "status" => match rest {
+            [dir] => Ok(Command::Status { dir: dir.into() }),
+            _ => bail!("`launch status` needs one OUTPUT_DIR (a pipeline's output_dir)"),
+        },
         _ => {
             let nproc: usize = first.parse().ok().with_context(|| {
                 format!("expected the number of processes or a command (check, export, push, help), got {first:?}; see `launch help`")

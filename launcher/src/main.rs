@@ -11,6 +11,7 @@ mod finished;
 mod hub;
 mod lock;
 mod logs;
+mod pipeline;
 mod signals;
 mod supervise;
 mod train;
@@ -61,6 +62,16 @@ fn run(args: &[String]) -> Result<ExitCode> {
         }
         Command::Push { args } => hub::push_command(&args).map(|()| ExitCode::SUCCESS),
         Command::Export(request) => export::run(&request),
+        Command::Status { dir } => pipeline::status::run(&dir),
+        Command::Check { config, nproc, .. } if runconfig::pipeline::is_pipeline(&config) => {
+            pipeline::check::run(&config, nproc)
+        }
+        Command::Train {
+            nproc,
+            config,
+            sets,
+            ..
+        } if runconfig::pipeline::is_pipeline(&config) => pipeline::run(nproc, &config, &sets),
         Command::Check {
             config,
             nproc,

@@ -17,6 +17,7 @@ pub mod memory;
 pub mod memory_fit;
 mod overrides;
 mod paths;
+pub mod pipeline;
 mod plan;
 pub mod repo_id;
 pub mod resume;
@@ -46,14 +47,24 @@ pub struct Resolved {
 /// and plans. Every error names the file and the key (and the line, where
 /// the file holds it).
 pub fn load(path: &Path, world_size: u32, sets: &[String]) -> Result<Resolved, ConfigError> {
+    let resolved = load_unchecked(path, world_size, sets)?;
+    check_run(&resolved.config, &path.display().to_string())?;
+    Ok(resolved)
+}
+
+/// [`load`] without [`check_run`]: for a pipeline stage whose model an
+/// earlier stage has yet to write.
+pub fn load_unchecked(
+    path: &Path,
+    world_size: u32,
+    sets: &[String],
+) -> Result<Resolved, ConfigError> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(format!("cannot read config file {origin}: {e}")))?;
     let (folder, cwd) = paths::bases(path)
         .map_err(|e| ConfigError::new(format!("{origin}: the current directory: {e}")))?;
-    let resolved = parse(&text, &origin, Some((&folder, &cwd)), world_size, sets)?;
-    check_run(&resolved.config, &origin)?;
-    Ok(resolved)
+    parse(&text, &origin, Some((&folder, &cwd)), world_size, sets)
 }
 
 /// Like [`load`] without the file's folder: on text already read (`origin`

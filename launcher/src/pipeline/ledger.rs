@@ -1,0 +1,117 @@
+//! `<output_dir>/pipeline.jsonl`: one row per job, rewritten atomically
+//! (temporary file, fsync, rename, fsync of the folder) after every change,
+//! so a kill at any moment leaves the previous or the next version.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The ledger's file name.
+pub const LEDGER: &str = "pipeline.jsonl";
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    Interrupted,
+}
+
+/// One job's row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Row {
+    pub stage: String,
+    pub job: String,
+    pub status: Status,
+    pub attempts: u32,
+    /// Unix seconds of the last start / end.
+    pub started: Option<u64>,
+    pub finished: Option<u64>,
+    pub output_dir: PathBuf,
+    pub final_dir: Option<PathBuf>,
+    pub exit_code: Option<i32>,
+    pub log: Option<PathBuf>,
+}
+
+/// The rows of a pipeline and the file they live in.
+pub struct Ledger {
+    path: PathBuf,
+    pub rows: Vec<Row>,
+}
+
+impl Ledger {
+    /// Reads `<dir>/pipeline.jsonl` (none yet: no rows).
+    pub fn open(dir: &Path) -> Result<Ledger> {
+        let path = dir.join(LEDGER);
+        let rows = match std::fs::read_to_string(&path) {
+            Ok(text) => parse(&text)
+                .with_context(|| format!("the ledger {} is not valid", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        Ok(Ledger { path, rows })
+    }
+
+    /// The row of `stage`/`job`, added as pending when new.
+    pub fn row(&mut self, stage: &str, job: &str, output_dir: &Path) -> &mut Row {
+        let at = self
+            .rows
+            .iter()
+            .position(|r| r.stage == stage && r.job == job);
+        let at = at.unwrap_or_else(|| {
+            self.rows.push(Row {
+                stage: stage.into(),
+                job: job.into(),
+                status: Status::Pending,
+                attempts: 0,
+                started: None,
+                finished: None,
+                output_dir: output_dir.into(),
+                final_dir: None,
+                exit_code: None,
+                log: None,
+            });
+            self.rows.len() - 1
+        });
+        &mut self.rows[at]
+    }
+
+    /// Writes every row: temporary file, fsync, rename, fsync of the folder.
+    pub fn save(&self) -> Result<()> {
+        let tmp = self.path.with_extension("jsonl.tmp");
+        let mut text = String::new();
+        for r in &self.rows {
+            text.push_str(&serde_json::to_string(r)?);
+            text.push('\n');
+        }
+        let mut f = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &self.path)
+            .with_context(|| format!("cannot replace {}", self.path.display()))?;
+        if let Some(dir) = self.path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+fn parse(text: &str) -> Result<Vec<Row>> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("line {}", i + 1)))
+        .collect()
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

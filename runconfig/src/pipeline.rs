@@ -1,0 +1,218 @@
+//! Pipeline files: a top-level `stages:` list of run configs that `launch`
+//! runs one after the other, each stage as fresh processes. This module
+//! reads and checks the file and turns each stage into its jobs (one, or one
+//! per checkpoint of the stage it starts from with `each_checkpoint`).
+
+use crate::ConfigError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A pipeline file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// The pipeline's name (messages, the status table).
+    pub pipeline: String,
+    /// Holds `pipeline.jsonl` and, by default, one folder per stage.
+    pub output_dir: PathBuf,
+    /// The stages, run in this order.
+    pub stages: Vec<Stage>,
+}
+
+/// One stage: a run config and how it links to the stages before it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    /// Unique name; the stage's output_dir is `<output_dir>/<name>`.
+    pub name: String,
+    /// The run config (relative to the pipeline file's folder).
+    pub config: PathBuf,
+    /// An earlier stage whose `final/` (or checkpoints) is this stage's model.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Config keys to override, as with `--set KEY=VALUE`.
+    #[serde(default)]
+    pub set: BTreeMap<String, serde_yaml::Value>,
+    /// Processes for this stage (otherwise N from the command line).
+    #[serde(default)]
+    pub world_size: Option<u32>,
+    /// One job per checkpoint of the `from` stage: `true` (all) or a list of steps.
+    #[serde(default)]
+    pub each_checkpoint: Option<EachCheckpoint>,
+}
+
+/// `each_checkpoint: true | false | [steps]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum EachCheckpoint {
+    /// `true`: every complete checkpoint; `false`: the `final/` only.
+    All(bool),
+    /// These optimizer steps.
+    Steps(Vec<u64>),
+}
+
+/// Whether the YAML file at `path` is a pipeline (it has a top-level `stages:`).
+pub fn is_pipeline(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_yaml::from_str::<serde_yaml::Value>(&t).ok())
+        .is_some_and(|v| v.get("stages").is_some())
+}
+
+/// Reads and checks a pipeline file: stage configs become absolute (against
+/// the file's folder), `output_dir` against the current directory.
+pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(format!("cannot read pipeline file {origin}: {e}")))?;
+    let mut p: Pipeline =
+        serde_yaml::from_str(&text).map_err(|e| crate::error::from_yaml(&e, &text, &origin))?;
+    let (folder, cwd) = crate::paths::bases(path)
+        .map_err(|e| ConfigError::new(format!("{origin}: the current directory: {e}")))?;
+    p.output_dir = cwd.join(&p.output_dir);
+    for s in &mut p.stages {
+        s.config = folder.join(&s.config);
+    }
+    validate(&p).map_err(|m| ConfigError::new(format!("{origin}: {m}")))?;
+    Ok(p)
+}
+
+/// The rules a pipeline's stages follow.
+fn validate(p: &Pipeline) -> Result<(), String> {
+    if p.stages.is_empty() {
+        return Err("`stages` is empty: list at least one stage".into());
+    }
+    for (i, s) in p.stages.iter().enumerate() {
+        let key = format!("stages[{i}] ({})", s.name);
+        let earlier: Vec<&str> = p.stages[..i].iter().map(|e| e.name.as_str()).collect();
+        if s.name.is_empty() || s.name.contains(['/', '\\']) || s.name.starts_with('.') {
+            return Err(format!("{key}.name must be a plain folder name"));
+        }
+        if earlier.contains(&s.name.as_str()) {
+            return Err(format!(
+                "{key}.name: another stage is already named {:?}; stage names are unique",
+                s.name
+            ));
+        }
+        if s.world_size == Some(0) {
+            return Err(format!("{key}.world_size must be at least 1"));
+        }
+        if let Some(from) = &s.from {
+            let Some(j) = earlier.iter().position(|e| e == from) else {
+                return Err(format!(
+                    "{key}.from: {from:?} is not an earlier stage (earlier: {})",
+                    earlier.join(", ")
+                ));
+            };
+            if fans_out(&p.stages[j]) {
+                return Err(format!("{key}.from: stage {from:?} has each_checkpoint, so it has no single final/ to start from"));
+            }
+        } else if fans_out(s) {
+            return Err(format!(
+                "{key}.each_checkpoint needs `from:` (the stage whose checkpoints to use)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a stage runs one job per checkpoint.
+pub fn fans_out(stage: &Stage) -> bool {
+    !matches!(
+        stage.each_checkpoint,
+        None | Some(EachCheckpoint::All(false))
+    )
+}
+
+/// One run of a stage's config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// The stage's name.
+    pub stage: String,
+    /// `main`, or the checkpoint's folder name (`step-000010`).
+    pub job: String,
+    /// The stage's run config.
+    pub config: PathBuf,
+    /// `KEY=VALUE` overrides: the links, the output_dir, then the stage's `set`.
+    pub sets: Vec<String>,
+    /// Where the job writes (`checkpoint.output_dir`).
+    pub output_dir: PathBuf,
+    /// For a fanned-out job: the checkpoint to export as its model first.
+    pub base_checkpoint: Option<PathBuf>,
+}
+
+impl Pipeline {
+    /// `<output_dir>/<stage>`.
+    pub fn stage_dir(&self, stage: &str) -> PathBuf {
+        self.output_dir.join(stage)
+    }
+
+    /// The jobs of stage `index`; `checkpoints` lists the complete ones of
+    /// its `from` stage (step, folder), used when it fans out.
+    pub fn jobs(&self, index: usize, checkpoints: &[(u64, PathBuf)]) -> Vec<Job> {
+        let s = &self.stages[index];
+        let from = s.from.as_ref().map(|f| self.stage_dir(f).join("final"));
+        let job = |name: &str, out: PathBuf, model: Option<PathBuf>, base| {
+            let mut sets = Vec::new();
+            if let Some(m) = &model {
+                sets.push("model.config=null".to_string());
+                sets.push(format!("model.path={}", m.display()));
+                let tok = from.as_ref().unwrap_or(m);
+                sets.push(format!("model.tokenizer={}", tok.display()));
+            }
+            sets.push(format!("checkpoint.output_dir={}", out.display()));
+            sets.extend(s.set.iter().map(|(k, v)| format!("{k}={}", yaml_text(v))));
+            Job {
+                stage: s.name.clone(),
+                job: name.into(),
+                config: s.config.clone(),
+                sets,
+                output_dir: out,
+                base_checkpoint: base,
+            }
+        };
+        if !fans_out(s) {
+            return vec![job("main", self.stage_dir(&s.name), from.clone(), None)];
+        }
+        let mut picked: Vec<&(u64, PathBuf)> = match &s.each_checkpoint {
+            Some(EachCheckpoint::Steps(steps)) => checkpoints
+                .iter()
+                .filter(|c| steps.contains(&c.0))
+                .collect(),
+            _ => checkpoints.iter().collect(),
+        };
+        picked.sort_by_key(|c| c.0);
+        picked
+            .into_iter()
+            .map(|(step, dir)| {
+                let name = crate::resume::step_dir_name(*step);
+                let model = self
+                    .stage_dir(s.from.as_deref().unwrap_or_default())
+                    .join("exports")
+                    .join(&name);
+                job(
+                    &name,
+                    self.stage_dir(&s.name).join(&name),
+                    Some(model),
+                    Some(dir.clone()),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A YAML value as `--set` reads it back (one line where it can).
+fn yaml_text(v: &serde_yaml::Value) -> String {
+    match v {
+        serde_yaml::Value::String(s) => s.clone(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim_end()
+            .to_string(),
+    }
+}
+
+#[cfg(test)]
+#[path = "pipeline_tests.rs"]
+mod tests;

@@ -1,0 +1,77 @@
+use super::*;
+
+fn write(dir: &Path, text: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("p.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn scratch(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("pipeline-{name}-{}", std::process::id()))
+}
+
+#[test]
+fn links_and_output_dirs_become_sets() {
+    let dir = scratch("links");
+    let path = write(&dir, "pipeline: t\noutput_dir: /o\nstages:\n  - { name: sft, config: a.yaml }\n  - { name: dpo, config: b.yaml, from: sft, set: { train.learning_rate: 5.0e-7 } }\n");
+    assert!(is_pipeline(&path));
+    let p = load(&path).unwrap();
+    assert_eq!(p.stages[0].config, dir.join("a.yaml"));
+    let sft = &p.jobs(0, &[])[0];
+    assert_eq!(sft.sets, vec!["checkpoint.output_dir=/o/sft".to_string()]);
+    let dpo = &p.jobs(1, &[])[0];
+    assert!(
+        dpo.sets.contains(&"model.path=/o/sft/final".to_string()),
+        "{:?}",
+        dpo.sets
+    );
+    assert_eq!(dpo.sets.last().unwrap(), "train.learning_rate=5e-7");
+}
+
+#[test]
+fn each_checkpoint_makes_one_job_per_picked_step() {
+    let dir = scratch("each");
+    let path = write(&dir, "pipeline: t\noutput_dir: /o\nstages:\n  - { name: sft, config: a.yaml }\n  - { name: d, config: b.yaml, from: sft, each_checkpoint: [2, 6] }\n");
+    let p = load(&path).unwrap();
+    let ck: Vec<(u64, PathBuf)> = [6, 4, 2]
+        .iter()
+        .map(|s| (*s, PathBuf::from(format!("/c/{s}"))))
+        .collect();
+    let jobs = p.jobs(1, &ck);
+    let names: Vec<&str> = jobs.iter().map(|j| j.job.as_str()).collect();
+    assert_eq!(names, ["step-000002", "step-000006"]);
+    assert_eq!(jobs[0].output_dir, PathBuf::from("/o/d/step-000002"));
+    assert_eq!(jobs[0].base_checkpoint, Some(PathBuf::from("/c/2")));
+}
+
+#[test]
+fn bad_links_are_named() {
+    let dir = scratch("bad");
+    let cases = [
+        (
+            "  - { name: a, config: a.yaml, from: b }\n",
+            "stages[0] (a).from: \"b\" is not an earlier stage",
+        ),
+        (
+            "  - { name: a, config: a.yaml }\n  - { name: a, config: a.yaml }\n",
+            "another stage is already named",
+        ),
+        (
+            "  - { name: a, config: a.yaml, each_checkpoint: true }\n",
+            "each_checkpoint needs `from:`",
+        ),
+        (
+            "  - { name: a, config: a.yaml, form: b }\n",
+            "did you mean `stages[0].from`",
+        ),
+    ];
+    for (stages, want) in cases {
+        let path = write(
+            &dir,
+            &format!("pipeline: t\noutput_dir: o\nstages:\n{stages}"),
+        );
+        let e = load(&path).unwrap_err().to_string();
+        assert!(e.contains(want), "{e}");
+    }
+}
