@@ -64,9 +64,10 @@ impl Placement {
     /// Copies the updated `master` into `compute`: cast where the master
     /// lives, then only compute-dtype bytes cross to the device.
     pub fn refresh(&self, compute: &mut Tensor, master: &Tensor) {
-        match self.offload {
-            true => drop(compute.copy_(&master.to_kind(compute.kind()))),
-            false => drop(compute.copy_(master)),
+        if self.offload {
+            compute.copy_(&master.to_kind(compute.kind()));
+        } else {
+            compute.copy_(master);
         }
     }
 
