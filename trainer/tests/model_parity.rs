@@ -82,7 +82,8 @@ fn forward_parity_llama_attention_bias_sharded_f16() {
     check_forward("llama_bias");
 }
 
-/// Five steps of torch.optim.AdamW (as the script runs them) on gradients from
+/// Five steps of torch.optim.AdamW (as the script runs them, with the Trainer's
+/// decay groups) on gradients from
 /// autograd through our forward: checks the backward path, tied embeddings
 /// and the padding row against transformers' training.
 fn check_training(name: &str) {
@@ -127,7 +128,10 @@ fn check_training(name: &str) {
             for (i, p) in params.iter().enumerate() {
                 let g = &grads[i] * &coef;
                 let mut p = p.shallow_clone();
-                let _ = p.g_mul_scalar_(1.0 - lr * wd);
+                // transformers' Trainer groups: decay on the matrices only.
+                if p.dim() >= 2 {
+                    let _ = p.g_mul_scalar_(1.0 - lr * wd);
+                }
                 m[i] = &m[i] * b1 + &g * (1.0 - b1);
                 v[i] = &v[i] * b2 + g.square() * (1.0 - b2);
                 let denom = v[i].sqrt() / bc2.sqrt() + eps;
