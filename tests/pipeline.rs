@@ -45,20 +45,17 @@ fn statuses(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Runs `launch 1 configs/sanity-pipeline.yaml` in `dir`; its output.
+fn run_sanity_pipeline(dir: &Path) -> String {
+    let mut c = launch(dir);
+    c.arg("1").arg(repo().join("configs/sanity-pipeline.yaml"));
+    run_ok(c)
+}
+
 #[test]
 fn sanity_pipeline_chains_sft_into_dpo_and_the_model_chats() {
     let dir = scratch("pipeline-sanity");
-    let out = run_ok({
-        let mut c = launch(&dir);
-        c.args([
-            "1",
-            repo()
-                .join("configs/sanity-pipeline.yaml")
-                .to_str()
-                .unwrap(),
-        ]);
-        c
-    });
+    let out = run_sanity_pipeline(&dir);
     assert!(out.contains("pipeline sanity complete"), "{out}");
     let root = dir.join("output/sanity-pipeline");
     let rows = std::fs::read_to_string(root.join("pipeline.jsonl")).unwrap();
@@ -81,17 +78,7 @@ fn sanity_pipeline_chains_sft_into_dpo_and_the_model_chats() {
         .unwrap();
     assert!(text(&o).contains("GEN 4"), "{}", text(&o));
     // A re-run trains nothing.
-    let again = run_ok({
-        let mut c = launch(&dir);
-        c.args([
-            "1",
-            repo()
-                .join("configs/sanity-pipeline.yaml")
-                .to_str()
-                .unwrap(),
-        ]);
-        c
-    });
+    let again = run_sanity_pipeline(&dir);
     assert_eq!(again.matches("completed, skipped").count(), 2, "{again}");
 }
 
