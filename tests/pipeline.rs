@@ -33,16 +33,7 @@ fn ledger(dir: &Path) -> Vec<serde_json::Value> {
 }
 
 fn statuses(dir: &Path) -> Vec<String> {
-    ledger(dir)
-        .iter()
-        .map(|r| {
-            format!(
-                "{}:{}",
-                r["stage"].as_str().unwrap(),
-                r["status"].as_str().unwrap()
-            )
-        })
-        .collect()
+    ledger_rows(&dir.join("out/pipeline.jsonl"), &["stage", "status"])
 }
 
 /// Runs `launch 1 configs/sanity-pipeline.yaml` in `dir`; its output.
@@ -197,17 +188,10 @@ fn fan_out_runs_one_dpo_per_checkpoint_and_a_rerun_only_the_unfinished() {
     });
     assert!(out.contains("dpo/step-000004: completed, skipped"), "{out}");
     assert!(!out.contains("dpo/step-000004: starting"), "{out}");
-    let attempts: Vec<String> = ledger(&dir)
-        .iter()
-        .map(|r| {
-            format!(
-                "{}:{}:{}",
-                r["job"].as_str().unwrap(),
-                r["status"].as_str().unwrap(),
-                r["attempts"]
-            )
-        })
-        .collect();
+    let attempts = ledger_rows(
+        &dir.join("out/pipeline.jsonl"),
+        &["job", "status", "attempts"],
+    );
     assert_eq!(
         attempts,
         [

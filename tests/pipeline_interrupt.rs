@@ -19,19 +19,10 @@ fn two_stages(dir: &Path) -> std::path::PathBuf {
 
 /// The ledger's `stage:status:attempts` rows.
 fn rows(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("out/pipeline.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .map(|r| {
-            format!(
-                "{}:{}:{}",
-                r["stage"].as_str().unwrap(),
-                r["status"].as_str().unwrap(),
-                r["attempts"]
-            )
-        })
-        .collect()
+    ledger_rows(
+        &dir.join("out/pipeline.jsonl"),
+        &["stage", "status", "attempts"],
+    )
 }
 
 #[test]

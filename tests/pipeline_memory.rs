@@ -19,16 +19,13 @@ fn ten_stages(dir: &Path) -> std::path::PathBuf {
     path
 }
 
-/// The ledger's `stage:status` rows (empty before the first save).
+/// The ledger's `(stage, status)` rows (empty before the first save).
 fn statuses(dir: &Path) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(dir.join("out/pipeline.jsonl")).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    ledger_rows(&dir.join("out/pipeline.jsonl"), &["stage", "status"])
+        .into_iter()
         .map(|r| {
-            (
-                r["stage"].as_str().unwrap().into(),
-                r["status"].as_str().unwrap().into(),
-            )
+            let (stage, status) = r.split_once(':').unwrap();
+            (stage.to_string(), status.to_string())
         })
         .collect()
 }

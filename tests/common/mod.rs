@@ -275,3 +275,22 @@ pub fn ctrl_c_after_steps(
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     (child.wait().unwrap(), child)
 }
+
+/// The `fields` of each row of the pipeline ledger at `path`, joined by `:`
+/// (strings unquoted); empty while the ledger does not exist.
+pub fn ledger_rows(path: &Path, fields: &[&str]) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|r| {
+            let values: Vec<String> = fields
+                .iter()
+                .map(|f| match &r[*f] {
+                    serde_json::Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                })
+                .collect();
+            values.join(":")
+        })
+        .collect()
+}
