@@ -86,7 +86,7 @@ fn configs_the_trainer_would_refuse_are_refused_by_check_and_launch() {
         )
     };
     both_refuse(
-        &with_model("path: models/none"),
+        &with_model("path: ./models/none"),
         &["c.yaml: `model.path`: {dir}/models/none does not exist (a Hugging Face model folder: config.json, *.safetensors, tokenizer files)"],
     );
     both_refuse(

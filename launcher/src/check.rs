@@ -1,6 +1,8 @@
 //! `launch check`: validates a config at each planned world size and prints
 //! the batch plan and the memory plan, as text or (`--json`) as JSON.
 
+use crate::hub::fetch;
+use crate::Usage;
 use anyhow::Result;
 use runconfig::memory_fit::{plan, render};
 use std::path::Path;
@@ -17,8 +19,23 @@ pub fn run(
 ) -> Result<ExitCode> {
     let sizes = nproc.map_or(vec![1, 2, 8], |n| vec![n]);
     let mut plans = Vec::new();
+    let mut first: Option<runconfig::Config> = None;
     for w in sizes {
-        let r = runconfig::load(config, w, sets)?;
+        let mut r = runconfig::load(config, w, sets)?;
+        match &first {
+            Some(done) => fetch::adopt(done, &mut r.config),
+            None => {
+                let lines = fetch::resolve(&mut r.config, fetch::Mode::Plan)
+                    .map_err(|e| Usage(format!("{}: {e:#}", config.display())))?;
+                for line in lines {
+                    match json {
+                        true => eprintln!("{}: {line}", config.display()),
+                        false => println!("{}: {line}", config.display()),
+                    }
+                }
+                first = Some(r.config.clone());
+            }
+        }
         let memory = plan(&r.config, w, r.plan.micro_batch_size, device_memory)
             .map_err(|m| runconfig::ConfigError::new(format!("{}: {m}", config.display())))?;
         if !json {

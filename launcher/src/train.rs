@@ -25,6 +25,12 @@ pub(crate) fn train(
         resolved = runconfig::load(config, world, &sets)?;
     }
     println!("launch: {}: {}", config.display(), resolved.plan);
+    let hub_ids = hub::fetch::resolve(&mut resolved.config, hub::fetch::Mode::Download);
+    for line in hub_ids.map_err(|e| Usage(format!("{}: {e:#}", config.display())))? {
+        println!("launch: {}: {line}", config.display());
+    }
+    // The snapshots now stand where the ids were: check them as folders.
+    runconfig::check_run(&resolved.config, &config.display().to_string())?;
     let cfg = &resolved.config;
     let pushes = cfg
         .hub

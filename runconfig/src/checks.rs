@@ -12,7 +12,22 @@ pub(crate) fn validate(c: &Config) -> Result<(), String> {
     train(c)?;
     optimizer(c)?;
     others(c)?;
+    model_revision(c)?;
     hub(c)
+}
+
+fn model_revision(c: &Config) -> Result<(), String> {
+    match c
+        .model
+        .revision
+        .as_deref()
+        .map(|r| (r, repo_id::revision_problem(r)))
+    {
+        Some((rev, Some(why))) => Err(format!(
+            "`model.revision`: {rev:?} is not a branch, tag or commit: {why}"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A number as a reader writes it: 1e39 and 1e-50 rather than their 40 digits.

@@ -14,8 +14,12 @@ pub(crate) fn check(c: &Config) -> Result<(), String> {
     if c.data.datasets.is_empty() {
         return Err("`data.datasets` is empty: list at least one dataset (path: ...)".into());
     }
-    model(source)?;
-    tokenizer(c.model.tokenizer.as_deref())?;
+    if c.model.hub_path().is_none() {
+        model(source)?;
+    }
+    if c.model.hub_tokenizer().is_none() {
+        tokenizer(c.model.tokenizer.as_deref())?;
+    }
     for (i, d) in c.data.datasets.iter().enumerate() {
         if !d.path.exists() {
             return Err(format!(

@@ -7,17 +7,23 @@
 //! checkpoint `checkpoint.resume` names, which lives there) resolves against
 //! the current directory, like `--output_dir` of open-instruct and
 //! Hugging Face scripts. The config handed to the ranks holds absolute paths.
+//! A model or tokenizer path that does not exist and reads as a Hub repo id
+//! (`org/name`) stays as written: the launcher resolves it.
 
+use crate::repo_id;
 use crate::schema::{Config, Resume, TemplateSource};
 use std::path::{Path, PathBuf};
 
 /// Makes every relative input path of `config` absolute against `base`.
 pub(crate) fn inputs(config: &mut Config, base: &Path) {
     let m = &mut config.model;
-    for p in [&mut m.path, &mut m.config, &mut m.tokenizer]
-        .into_iter()
-        .flatten()
-    {
+    for p in [&mut m.path, &mut m.tokenizer].into_iter().flatten() {
+        // A Hub id stays an id unless a folder of that name is here.
+        if repo_id::hub_id(p).is_none() || base.join(&*p).exists() {
+            absolute(p, base);
+        }
+    }
+    if let Some(p) = &mut m.config {
         absolute(p, base);
     }
     for d in &mut config.data.datasets {

@@ -95,6 +95,16 @@ pub fn resolve(repo_id: &str, namespace: Option<&str>) -> Result<RepoId, String>
     })
 }
 
+/// `path` as a Hub repo id, when it reads as one: relative, not starting
+/// with `.` or `~`, `name` or `namespace/name` by the Hub's rules. A local
+/// path is made absolute when the config is loaded (unless it does not
+/// exist and reads as an id), so a relative path left is an id.
+pub fn hub_id(path: &std::path::Path) -> Option<&str> {
+    let text = path.to_str()?;
+    let local = path.is_absolute() || text.starts_with(['.', '~']);
+    (!local && resolve(text, None).is_ok() && !text.contains(char::is_whitespace)).then_some(text)
+}
+
 /// Why `branch` cannot be a branch name, if it cannot: git's rules for a
 /// reference (`git check-ref-format --branch`), which the Hub applies.
 pub fn revision_problem(branch: &str) -> Option<&'static str> {
@@ -132,6 +142,25 @@ mod tests {
             "a:b", "a?", "a*", "a[", "a\\b", "@", "a@{1}", "a\tb",
         ] {
             assert!(revision_problem(bad).is_some(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn hub_ids_and_paths() {
+        use std::path::Path;
+        for id in ["meta-llama/Llama-3.1-8B", "gpt2", "org/x.y"] {
+            assert_eq!(hub_id(Path::new(id)), Some(id), "{id:?}");
+        }
+        for path in [
+            "/abs/model",
+            "./model",
+            "../m",
+            "~/m",
+            "a/b/c",
+            "a b/c",
+            ".hidden",
+        ] {
+            assert_eq!(hub_id(Path::new(path)), None, "{path:?}");
         }
     }
 

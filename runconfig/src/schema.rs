@@ -66,15 +66,23 @@ pub enum Dtype {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// A Hugging Face model folder (config.json, *.safetensors, tokenizer files).
+    /// A Hugging Face model folder (config.json, *.safetensors, tokenizer
+    /// files), or a Hub repo id (`org/name`) that is not a local folder: the
+    /// launcher resolves it in the Hugging Face cache, downloading what is
+    /// missing, before any rank starts.
     pub path: Option<PathBuf>,
     /// A config.json alone: the model is initialised at random.
     pub config: Option<PathBuf>,
     /// Compute dtype: f32 | bf16.
     #[serde(default)]
     pub dtype: Dtype,
-    /// Tokenizer folder or tokenizer.json (defaults to the model folder).
+    /// Tokenizer folder or tokenizer.json (defaults to the model folder), or
+    /// a Hub repo id like `path`.
     pub tokenizer: Option<PathBuf>,
+    /// Branch, tag or commit of the Hub ids in `path` and `tokenizer`
+    /// (default `main`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
 }
 
 /// Where the initial weights come from (see [`ModelConfig::source`]).
@@ -87,6 +95,21 @@ pub enum ModelSource<'a> {
 }
 
 impl ModelConfig {
+    /// `path` when it is a Hub repo id (see [`crate::repo_id::hub_id`]).
+    pub fn hub_path(&self) -> Option<&str> {
+        self.path.as_deref().and_then(crate::repo_id::hub_id)
+    }
+
+    /// `tokenizer` when it is a Hub repo id.
+    pub fn hub_tokenizer(&self) -> Option<&str> {
+        self.tokenizer.as_deref().and_then(crate::repo_id::hub_id)
+    }
+
+    /// `revision`, or `main`.
+    pub fn revision(&self) -> &str {
+        self.revision.as_deref().unwrap_or("main")
+    }
+
     /// `model.path` or `model.config`; the error says that neither is set.
     pub fn source(&self) -> Result<ModelSource<'_>, String> {
         match (&self.path, &self.config) {

@@ -1,12 +1,14 @@
-//! Pushing a folder to the Hugging Face Hub: the protocol `huggingface_hub`
+//! The Hugging Face Hub. Pushing a folder: the protocol `huggingface_hub`
 //! speaks (create repo, preupload, Git LFS batch with basic and multipart
 //! transfers, NDJSON commit), without Xet, robust to flaky networks.
+//! Fetching models by id into the shared cache: [`fetch`].
 
 mod api;
 mod args;
 mod commit;
 mod env;
 mod explain;
+pub mod fetch;
 mod files;
 mod http;
 mod lfs;

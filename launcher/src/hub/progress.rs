@@ -1,4 +1,4 @@
-//! An upload progress bar with bytes/s: redrawn in place on a terminal, one
+//! A transfer progress bar with bytes/s and the time left: redrawn in place on a terminal, one
 //! line every few seconds in a log.
 
 use std::io::{IsTerminal, Write};
@@ -28,6 +28,15 @@ pub fn human(bytes: f64) -> String {
         format!("{v:.0} {}", units[u])
     } else {
         format!("{v:.1} {}", units[u])
+    }
+}
+
+/// `1:02:03` or `2:03`.
+fn clock(secs: f64) -> String {
+    let s = secs.min(360_000.0) as u64;
+    match s / 3600 {
+        0 => format!("{}:{:02}", s / 60, s % 60),
+        h => format!("{h}:{:02}:{:02}", s / 60 % 60, s % 60),
     }
 }
 
@@ -83,8 +92,14 @@ impl Progress {
         };
         let width = 24;
         let filled = ((pct / 100.0) * width as f64) as usize;
+        let left = (total - done) as f64 / rate.max(1.0);
+        let eta = match done {
+            d if d >= total => String::new(),
+            0 => "  ETA -".into(),
+            _ => format!("  ETA {}", clock(left)),
+        };
         format!(
-            "launch: hub: [{}{}] {:>5.1}%  {} / {}  {}/s",
+            "launch: hub: [{}{}] {:>5.1}%  {} / {}  {}/s{eta}",
             "#".repeat(filled),
             " ".repeat(width - filled),
             pct,

@@ -26,7 +26,7 @@ impl RetryPolicy {
 
     /// The wait before retry `attempt` (0-based): `base` doubled each time, at
     /// most `max_wait`.
-    pub(super) fn backoff(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         self.base
             .saturating_mul(1 << attempt.min(16))
             .min(self.max_wait)
@@ -34,12 +34,12 @@ impl RetryPolicy {
 }
 
 /// Statuses worth another attempt: timeouts, rate limits, server errors.
-pub(super) fn retryable(status: u16) -> bool {
+pub(crate) fn retryable(status: u16) -> bool {
     status == 408 || status == 429 || (500..600).contains(&status)
 }
 
 /// Errors worth another attempt: the network, not our request.
-pub(super) fn transient(e: &ureq::Error) -> bool {
+pub(crate) fn transient(e: &ureq::Error) -> bool {
     !matches!(
         e,
         ureq::Error::BadUri(_)

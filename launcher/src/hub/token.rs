@@ -74,13 +74,7 @@ pub fn token_files() -> Vec<PathBuf> {
         files.push(PathBuf::from(p));
     }
     let home = env("HOME").map(PathBuf::from);
-    let hf_home = env("HF_HOME").map(PathBuf::from).or_else(|| {
-        env("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| home.as_ref().map(|h| h.join(".cache")))
-            .map(|c| c.join("huggingface"))
-    });
-    if let Some(h) = hf_home {
+    if let Some(h) = super::env::hf_home() {
         files.push(h.join("token"));
     }
     if let Some(h) = home {
