@@ -87,10 +87,9 @@ fn yes_no(b: bool) -> String {
 /// The optimizer: AdamW with its state precision, decay and betas.
 fn optimizer(config: &Config) -> [(&'static str, String); 4] {
     let o = &config.optimizer;
-    let decay = match (o.weight_decay, o.decay_norms_and_biases) {
-        (w, _) if w == 0.0 => "0".to_string(),
-        (w, true) => number(w),
-        (w, false) => format!("{} (not on norms and biases)", number(w)),
+    let decay = match o.decay_norms_and_biases || o.weight_decay == 0.0 {
+        true => number(o.weight_decay),
+        false => format!("{} (not on norms and biases)", number(o.weight_decay)),
     };
     [
         ("optimizer", format!("AdamW, {}-bit state", o.bits)),
