@@ -85,6 +85,28 @@ fn side_files(folder: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// The model card of export `folder` as a user meets it: its usage snippet
+/// runs on the folder; its front matter through `yaml.safe_load` (as JSON)
+/// and its text.
+fn card(folder: &Path) -> (serde_json::Value, String) {
+    let script = "import json, sys, yaml\n\
+        card = open(sys.argv[1] + '/README.md').read()\n\
+        code = card.split('```python\\n')[1].split('```')[0]\n\
+        exec(code.replace('path/to/this/folder', sys.argv[1]))\n\
+        print('HEADER', json.dumps(yaml.safe_load(card.split('---\\n')[1])))\n";
+    let out = run_ok({
+        let mut c = Command::new(python_with("transformers"));
+        c.args(["-c", script]).arg(folder);
+        c
+    });
+    let header = out
+        .lines()
+        .find_map(|l| l.strip_prefix("HEADER "))
+        .unwrap_or_default();
+    let readme = std::fs::read_to_string(folder.join("README.md")).unwrap();
+    (serde_json::from_str(header).expect(&out), readme)
+}
+
 /// An SFT run of the sanity config on tokenizer `tok` with
 /// `data.chat_template=template`, in `dir/sft`; its `final/`, whose
 /// chat_template.jinja and tokenizer_config.json's `chat_template` must both
@@ -145,6 +167,30 @@ fn a_tulu_run_exports_its_template_and_dpo_reads_it() {
         ],
     ));
     assert!(dpo.join("final/model.safetensors").is_file());
+
+    let (sft_head, sft_card) = card(&fin);
+    assert_eq!(sft_head["tags"], serde_json::json!(["ferrospeed", "sft"]));
+    assert!(sft_head.get("base_model").is_none(), "{sft_card}");
+    assert!(sft_card.contains("initialised at random"), "{sft_card}");
+    assert!(
+        sft_card.contains("| chat template | tulu (built in) |"),
+        "{sft_card}"
+    );
+    let (dpo_head, dpo_card) = card(&dpo.join("final"));
+    assert_eq!(dpo_head["tags"], serde_json::json!(["ferrospeed", "dpo"]));
+    assert_eq!(dpo_head["pipeline_tag"], "text-generation");
+    assert!(
+        dpo_card.contains("from the local folder `final`, an earlier Ferrospeed run"),
+        "{dpo_card}"
+    );
+    for row in [
+        "| train loss (last step) |",
+        "| eval loss (last evaluation) |",
+        "| rewards/accuracy |",
+        "| eval_rewards/accuracy |",
+    ] {
+        assert!(dpo_card.contains(row), "no {row:?} in\n{dpo_card}");
+    }
 }
 
 #[test]

@@ -52,6 +52,8 @@ pub fn export_checkpoint(args: &ExportArgs) -> Result<()> {
     let summary = Summary {
         step: meta["step"].as_u64().unwrap_or(0),
         train_loss: None,
+        eval_loss: None,
+        rewards: Vec::new(),
         total_tokens: meta["total_tokens"].as_i64().unwrap_or(0),
         world_size: world,
     };

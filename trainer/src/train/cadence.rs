@@ -46,7 +46,9 @@ impl Trainer<'_> {
         m.insert("step".into(), json!(done));
         let loss = m["eval_loss"].as_f64().unwrap_or(f64::NAN);
         self.seen.eval_losses.push(loss);
-        self.record(&m)
+        self.record(&m)?;
+        self.last_eval = m;
+        Ok(())
     }
 
     /// Saves a checkpoint after step `r` when due or asked to stop.
@@ -96,11 +98,25 @@ impl Trainer<'_> {
         Ok(Finish::Completed)
     }
 
+    /// The last step's `rewards/*` and the last evaluation's `eval_rewards/*`.
+    fn final_rewards(&self) -> Vec<(String, f64)> {
+        let step = self.last_values.iter().map(|(k, v)| (k.to_string(), *v));
+        let eval = self
+            .last_eval
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)));
+        step.chain(eval)
+            .filter(|(k, _)| k.starts_with("rewards/") || k.starts_with("eval_rewards/"))
+            .collect()
+    }
+
     /// Writes `final/` from finite weights and marks the run finished.
     fn export_final(&mut self) -> Result<Finish> {
         let summary = Summary {
             step: self.total,
             train_loss: self.last_loss,
+            eval_loss: self.last_eval.get("eval_loss").and_then(|v| v.as_f64()),
+            rewards: self.final_rewards(),
             total_tokens: self.total_tokens,
             world_size: self.plan.world_size as usize,
         };

@@ -74,13 +74,14 @@ impl Trainer<'_> {
             .engine
             .step(lr, self.config.train.max_grad_norm)
             .map_err(|e| anyhow!("{e} at step {}: stopping; the last checkpoint ({}) is kept (lower the learning rate?)", step + 1, kept()))?;
+        self.last_values = self.objective.report(&sums.values, norm);
         Ok(StepReport {
             step: step + 1,
             loss,
             grad_norm: stats.grad_norm,
             lr,
             tokens: sums.tokens,
-            objective: self.objective.report(&sums.values, norm),
+            objective: self.last_values.clone(),
             comm_bytes: self.engine.comm_bytes() - comm_before,
             stop_requested: sums.stop,
         })

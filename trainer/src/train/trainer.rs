@@ -56,6 +56,9 @@ pub struct Trainer<'a> {
     pub(super) since_start: Window,
     pub(super) progress: Progress,
     pub(super) last_loss: Option<f64>,
+    /// The last step's objective values and the last evaluation, for the card.
+    pub(super) last_values: Vec<(&'static str, f64)>,
+    pub(super) last_eval: serde_json::Map<String, Value>,
 }
 
 impl<'a> Trainer<'a> {
@@ -113,6 +116,8 @@ impl<'a> Trainer<'a> {
             since_start: Window::start(),
             epoch: 0,
             last_loss: None,
+            last_values: Vec::new(),
+            last_eval: serde_json::Map::new(),
             config,
             plan,
             engine,
