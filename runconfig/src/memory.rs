@@ -11,6 +11,9 @@ use serde::Serialize;
 
 /// Alignment of every shard start, in elements (the engine's layout).
 const ALIGN: u64 = 256;
+/// Tokens whose logits the loss computes at once: the head and the
+/// cross-entropy run over chunks of the micro-batch's tokens.
+pub const LOGITS_CHUNK_TOKENS: u64 = 1024;
 /// Elements per 8-bit optimizer block (one f32 absmax per state per block).
 const BLOCK: u64 = 256;
 
@@ -203,7 +206,8 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
     let head = padded(units[units.len() - 1], w) + shape.tied as u64 * padded(units[0], w);
     let gathered = largest.max(head);
     let (tokens, h) = (s.tokens(), shape.hidden);
-    let logits = tokens * shape.vocab;
+    // The loss computes the logits of one chunk of tokens at a time.
+    let logits = tokens.min(LOGITS_CHUNK_TOKENS) * shape.vocab;
     // Under bf16 the loss casts the logits to f32 (and back in backward).
     let cast = (s.dtype == Dtype::Bf16) as u64;
     let device = |item, bytes| Item {
