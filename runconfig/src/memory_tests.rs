@@ -113,10 +113,15 @@ fn toggles_name_only_changes_that_fit() {
         .unwrap()
         .config;
     let s = setup(1, 32, Dtype::Bf16);
-    let at = |s: &Setup| total(&breakdown(&tiny(), s), Place::Device);
+    // 16 blocks: 8-bit state saves more than its step's temporaries cost.
+    let deep = ModelShape {
+        layers: 16,
+        ..tiny()
+    };
+    let at = |s: &Setup| total(&breakdown(&deep, s), Place::Device);
     let eight = at(&Setup { bits: 8, ..s });
     // Room for 8-bit state, not for 32-bit.
-    let found = toggles(&tiny(), &s, &config, eight);
+    let found = toggles(&deep, &s, &config, eight);
     assert!(found[0].starts_with("optimizer.bits=8"), "{found:?}");
     for t in &found {
         assert!(
@@ -125,7 +130,7 @@ fn toggles_name_only_changes_that_fit() {
         );
     }
     // Below what 8-bit state alone needs at one device: more devices.
-    let found = toggles(&tiny(), &s, &config, eight - 1);
+    let found = toggles(&deep, &s, &config, eight - 1);
     assert!(found.iter().all(|t| !t.starts_with("optimizer.bits=8 (")));
     assert!(found.iter().any(|t| t.contains("devices")), "{found:?}");
 }
