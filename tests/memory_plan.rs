@@ -147,3 +147,57 @@ fn a_bad_device_size_is_a_usage_error() {
         "{err}"
     );
 }
+
+/// `launch check --json` on configs/llama31-8b-sft.yaml with the 8B shape
+/// in place of the weights and the sanity chat data: the plans.
+fn check_8b(name: &str, args: &[&str]) -> Value {
+    let dir = scratch(name);
+    let r = repo();
+    let sets = [
+        "model.path=null".to_string(),
+        format!(
+            "model.config={}",
+            r.join("configs/models/llama31-8b-shape.json").display()
+        ),
+        format!(
+            "data.datasets=[{{path: {}}}]",
+            r.join("data/sanity-chat/sft.jsonl").display()
+        ),
+        format!("model.tokenizer={}", r.join("data/sanity-chat").display()),
+    ];
+    let mut cmd = launch(&dir);
+    cmd.arg("check").arg(r.join("configs/llama31-8b-sft.yaml"));
+    for s in &sets {
+        cmd.args(["--set", s]);
+    }
+    let out = cmd
+        .args(["--json", "--device-memory", "80GB"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_8b_sft_config_fits_80gb_devices_and_names_offload_without_it() {
+    let plans = check_8b("memory-8b-sft", &[]);
+    for p in plans.as_array().unwrap() {
+        assert_eq!(p["fits"], true, "W={}: {p}", p["world_size"]);
+    }
+    let one = check_8b(
+        "memory-8b-sft-no-offload",
+        &[
+            "-n",
+            "1",
+            "--set",
+            "optimizer.offload=none",
+            "--set",
+            "optimizer.bits=8",
+        ],
+    );
+    assert_eq!(one[0]["world_size"], 1);
+    assert_eq!(one[0]["fits"], false, "{one}");
+    let toggles = one[0]["toggles"].to_string();
+    assert!(toggles.contains("optimizer.offload=cpu"), "{toggles}");
+}

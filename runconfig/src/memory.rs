@@ -11,6 +11,9 @@ use serde::Serialize;
 
 /// Alignment of every shard start, in elements (the engine's layout).
 const ALIGN: u64 = 256;
+/// Tokens whose logits the loss computes at once: the head and the
+/// cross-entropy run over chunks of the micro-batch's tokens.
+pub const LOGITS_CHUNK_TOKENS: u64 = 1024;
 /// Elements per 8-bit optimizer block (one f32 absmax per state per block).
 const BLOCK: u64 = 256;
 
@@ -203,7 +206,8 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
     let head = padded(units[units.len() - 1], w) + shape.tied as u64 * padded(units[0], w);
     let gathered = largest.max(head);
     let (tokens, h) = (s.tokens(), shape.hidden);
-    let logits = tokens * shape.vocab;
+    // The loss computes the logits of one chunk of tokens at a time.
+    let logits = tokens.min(LOGITS_CHUNK_TOKENS) * shape.vocab;
     // Under bf16 the loss casts the logits to f32 (and back in backward).
     let cast = (s.dtype == Dtype::Bf16) as u64;
     let device = |item, bytes| Item {
@@ -228,6 +232,11 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
         device("logits_gradient", logits * (4 + c * cast)),
         device("loss", tokens * (4 + 8)),
         item("batch", 4 * tokens * 8, Place::Host),
+        item(
+            "optimizer_step",
+            step_temporaries(&units, &shards, s),
+            state_place,
+        ),
         // With offload: one unit's gradient on the host during the step.
         item(
             "offload_gradient",
@@ -235,6 +244,16 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
             Place::Host,
         ),
     ]
+}
+
+/// The 8-bit optimizer step's f32 temporaries for the largest 8-bit shard
+/// (the step updates one unit at a time): the dequantised m and v, their
+/// updated values, the update, and the requantisation's scaled copies,
+/// 8 f32 per element. The 32-bit step updates in place.
+fn step_temporaries(units: &[u64], shards: &[u64], s: &Setup) -> u64 {
+    let eight = units.iter().zip(shards);
+    let largest = eight.filter(|(&p, _)| s.bits == 8 && p >= s.min_8bit_size);
+    32 * largest.map(|(_, &n)| n).max().unwrap_or(0)
 }
 
 /// Elements per token that autograd keeps while one decoder block is

@@ -71,6 +71,22 @@ fn eight_bit_state_keeps_small_units_at_32_bit() {
 }
 
 #[test]
+fn logits_are_planned_for_one_chunk_of_tokens() {
+    // 2 x 4096 tokens, but the loss holds the logits of 1024 at a time.
+    let long = Setup {
+        seq_len: 4096,
+        ..setup(1, 32, Dtype::Bf16)
+    };
+    let items = breakdown(&tiny(), &long);
+    assert_eq!(bytes(&items, "logits"), 1024 * 256 * (2 + 4 + 4));
+    assert_eq!(bytes(&items, "logits_gradient"), 1024 * 256 * (4 + 2));
+    assert_eq!(
+        bytes(&items, "saved_activations"),
+        8192 * 8 + 3 * 8192 * 64 * 2
+    );
+}
+
+#[test]
 fn activations_and_logits_scale_with_the_micro_batch() {
     // 2 x 8 = 16 tokens; inputs of the 2 blocks and the head in bf16, plus the ids.
     let items = breakdown(&tiny(), &setup(1, 32, Dtype::Bf16));
@@ -97,10 +113,15 @@ fn toggles_name_only_changes_that_fit() {
         .unwrap()
         .config;
     let s = setup(1, 32, Dtype::Bf16);
-    let at = |s: &Setup| total(&breakdown(&tiny(), s), Place::Device);
+    // 16 blocks: 8-bit state saves more than its step's temporaries cost.
+    let deep = ModelShape {
+        layers: 16,
+        ..tiny()
+    };
+    let at = |s: &Setup| total(&breakdown(&deep, s), Place::Device);
     let eight = at(&Setup { bits: 8, ..s });
     // Room for 8-bit state, not for 32-bit.
-    let found = toggles(&tiny(), &s, &config, eight);
+    let found = toggles(&deep, &s, &config, eight);
     assert!(found[0].starts_with("optimizer.bits=8"), "{found:?}");
     for t in &found {
         assert!(
@@ -109,7 +130,7 @@ fn toggles_name_only_changes_that_fit() {
         );
     }
     // Below what 8-bit state alone needs at one device: more devices.
-    let found = toggles(&tiny(), &s, &config, eight - 1);
+    let found = toggles(&deep, &s, &config, eight - 1);
     assert!(found.iter().all(|t| !t.starts_with("optimizer.bits=8 (")));
     assert!(found.iter().any(|t| t.contains("devices")), "{found:?}");
 }

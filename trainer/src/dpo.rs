@@ -8,14 +8,13 @@
 use crate::data::batches::{batch, shares};
 use crate::data::SampleSet;
 use crate::eval::EvalRefs;
-use crate::model::shifted_labels;
-use crate::objective::{Batch, Objective, RunObjective};
+use crate::objective::{token_nll, Batch, Objective, RunObjective};
 use crate::progress::Meter;
 use crate::zero::Engine;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::path::Path;
-use tch::{Kind, Reduction, Tensor};
+use tch::{Kind, Tensor};
 
 /// Names of the values [`Dpo`] reports, in order (open-instruct's names).
 pub const STATS: [&str; 7] = [
@@ -31,13 +30,7 @@ pub const STATS: [&str; 7] = [
 /// Per row: the summed log-probability of its labelled tokens (shifted as
 /// the causal-LM loss is; -100 ignored), f32 `[B]`.
 pub fn sequence_logps(logits: &Tensor, labels: &Tensor) -> Tensor {
-    let (b, t, v) = logits.size3().expect("logits must be [B, T, V]");
-    let target = shifted_labels(labels).reshape([-1]);
-    let nll = logits
-        .to_kind(Kind::Float)
-        .reshape([-1, v])
-        .cross_entropy_loss::<Tensor>(&target, None, Reduction::None, -100, 0.0);
-    -nll.view([b, t]).sum_dim_intlist(1, false, Kind::Float)
+    -token_nll(logits, labels).sum_dim_intlist(1, false, Kind::Float)
 }
 
 /// The DPO objective of one micro-batch: rows `0..M` chosen, `M..2M` rejected.
@@ -126,8 +119,8 @@ pub fn dpo_terms(
 }
 
 impl Objective for Dpo {
-    fn loss(&self, logits: &Tensor, batch: &Batch) -> Result<(Tensor, Vec<f64>)> {
-        let logps = sequence_logps(logits, &batch.labels);
+    fn loss_from_nll(&self, nll: &Tensor, _: &Batch) -> Result<(Tensor, Vec<f64>)> {
+        let logps = -nll.sum_dim_intlist(1, false, Kind::Float);
         let m = logps.size()[0] / 2;
         let (pc, pr) = (logps.narrow(0, 0, m), logps.narrow(0, m, m));
         let dev = logps.device();

@@ -6,16 +6,33 @@
 
 pub use crate::batch::Batch;
 use crate::eval::EvalRefs;
-use crate::model::token_loss_sum;
+use crate::model::shifted_labels;
 use anyhow::Result;
-use tch::Tensor;
+use tch::{Kind, Reduction, Tensor};
 
-/// Turns logits into the loss to backpropagate.
+/// Turns the tokens' negative log-likelihoods into the loss to backpropagate.
 pub trait Objective {
-    /// The differentiable loss of this micro-batch, already scaled so that
-    /// the sum over every micro-batch of the global batch is the step's loss,
-    /// and the values to sum over ranks for reporting (first: the loss sum).
-    fn loss(&self, logits: &Tensor, batch: &Batch) -> Result<(Tensor, Vec<f64>)>;
+    /// The differentiable loss of this micro-batch from `nll`, every
+    /// token's cross-entropy against its shifted label (f32 `[B, T]`, 0
+    /// where the target is -100), already scaled so that the sum over every
+    /// micro-batch of the global batch is the step's loss, and the values to
+    /// sum over ranks for reporting (first: the loss sum).
+    fn loss_from_nll(&self, nll: &Tensor, batch: &Batch) -> Result<(Tensor, Vec<f64>)>;
+
+    /// [`Objective::loss_from_nll`] of the whole logits `[B, T, V]`.
+    fn loss(&self, logits: &Tensor, batch: &Batch) -> Result<(Tensor, Vec<f64>)> {
+        self.loss_from_nll(&token_nll(logits, &batch.labels), batch)
+    }
+}
+
+/// Every position's cross-entropy against its shifted label, f32 `[B, T]`
+/// (0 where the target is -100).
+pub fn token_nll(logits: &Tensor, labels: &Tensor) -> Tensor {
+    let (b, t, v) = logits.size3().expect("logits must be [B, T, V]");
+    let target = shifted_labels(labels).reshape([-1]);
+    let lg = logits.to_kind(Kind::Float).reshape([-1, v]);
+    let nll = lg.cross_entropy_loss::<Tensor>(&target, None, Reduction::None, -100, 0.0);
+    nll.view([b, t])
 }
 
 /// Causal language modelling: the sum of token losses over the global batch
@@ -26,8 +43,8 @@ pub struct CausalLm {
 }
 
 impl Objective for CausalLm {
-    fn loss(&self, logits: &Tensor, batch: &Batch) -> Result<(Tensor, Vec<f64>)> {
-        let (sum, _) = token_loss_sum(logits, &batch.labels);
+    fn loss_from_nll(&self, nll: &Tensor, _: &Batch) -> Result<(Tensor, Vec<f64>)> {
+        let sum = nll.sum(Kind::Float);
         let value = sum.double_value(&[]);
         Ok((sum / self.targets.max(1) as f64, vec![value]))
     }

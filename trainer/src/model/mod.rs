@@ -9,6 +9,8 @@
 //!   ([`SafetensorsWeights`]) or a seeded random initialisation ([`RandomInit`]).
 //! * [`Ctx`] + [`forward_unit`]: one unit at a time, the engine's entry point;
 //!   [`forward`] runs them all for tests; [`token_loss_sum`] is the loss.
+//! * [`head_nll`] + [`head_backward`]: the head and the loss in training, over
+//!   chunks of tokens so that the whole logits never exist at once.
 //!
 //! Tied embeddings: the head unit then has `uses_embedding == true` and no
 //! `lm_head.weight`; [`forward_unit`] takes the embedding matrix as its
@@ -36,6 +38,7 @@
 mod config;
 mod ctx;
 mod fields;
+mod head;
 mod init;
 mod llama;
 pub mod rope;
@@ -45,6 +48,7 @@ mod weights;
 
 pub use config::{Llama3Scaling, LlamaConfig, RopeConfig};
 pub use ctx::Ctx;
+pub use head::{head_backward, head_nll, Head, HeadGrads};
 pub use init::RandomInit;
 pub use llama::{
     forward, forward_unit, forward_with_ctx, rms_norm, shifted_labels, token_loss_sum,

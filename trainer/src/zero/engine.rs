@@ -99,7 +99,7 @@ impl Engine {
     }
 
     /// All-gathers unit `u` in the compute dtype: the full padded flat vector.
-    fn gather(&mut self, u: usize) -> Result<Tensor> {
+    pub(super) fn gather(&mut self, u: usize) -> Result<Tensor> {
         let full = self
             .comm
             .all_gather(&self.shards[u].compute)
@@ -110,7 +110,7 @@ impl Engine {
 
     /// Reduce-scatters a unit's full flat gradient and adds this rank's piece
     /// to its accumulator.
-    fn scatter_grad(&mut self, u: usize, flat_grad: &Tensor) -> Result<()> {
+    pub(super) fn scatter_grad(&mut self, u: usize, flat_grad: &Tensor) -> Result<()> {
         let flat = flat_grad.to_kind(self.dtype);
         self.comm_bytes += (flat.numel() * flat.kind().elt_size_in_bytes()) as u64;
         let piece = self
@@ -123,7 +123,7 @@ impl Engine {
 
     /// Gradients of unit `u`'s parameters laid end to end, zero-padded to
     /// the unit's padded length.
-    fn padded(&self, u: usize, grads: &[Tensor]) -> Tensor {
+    pub(super) fn padded(&self, u: usize, grads: &[Tensor]) -> Tensor {
         let layout = &self.shards[u].layout;
         let mut parts: Vec<Tensor> = grads.iter().map(|g| g.reshape([-1])).collect();
         if layout.padded > layout.numel {
@@ -137,12 +137,11 @@ impl Engine {
     }
 
     /// Forward and backward of one micro-batch: the gradients of the loss
-    /// `objective` computes from the logits accumulate in the shards; returns
-    /// the objective's values for reporting.
+    /// `objective` computes from the tokens' log-likelihoods accumulate in
+    /// the shards; returns the objective's values for reporting.
     pub fn micro_step(&mut self, batch: &Batch, objective: &dyn Objective) -> Result<Vec<f64>> {
         let n = self.specs.len();
         let ctx = self.ctx(batch)?;
-        let tied = self.specs[n - 1].uses_embedding;
         let mut inputs = Vec::with_capacity(n);
         let mut x = batch.input_ids.shallow_clone();
         for u in 0..n - 1 {
@@ -152,11 +151,9 @@ impl Engine {
                 tch::no_grad(|| forward_unit(&self.cfg, &self.specs[u], &params, None, &x, &ctx))?;
             inputs.push(std::mem::replace(&mut x, out));
         }
-        inputs.push(x);
-
-        let mut grad_out: Option<Tensor> = None;
-        let mut values = Vec::new();
-        for u in (0..n).rev() {
+        let (values, mut grad_out) = self.head_step(batch, &x, objective)?;
+        drop(x);
+        for u in (0..n - 1).rev() {
             // Each parameter is its own autograd leaf (a view of the gathered
             // buffer): their gradients are then laid end to end once, instead
             // of autograd adding a zero-padded full-size buffer per parameter.
@@ -166,52 +163,24 @@ impl Engine {
                 .into_iter()
                 .map(leaf)
                 .collect();
-            let input = if u == 0 {
-                inputs[0].shallow_clone()
-            } else {
-                leaf(inputs[u].shallow_clone())
+            let input = match u {
+                0 => inputs[0].shallow_clone(),
+                _ => leaf(inputs[u].shallow_clone()),
             };
-            let embed = match tied && u == n - 1 {
-                true => {
-                    let e = self.gather(0)?;
-                    Some(leaf(self.specs[0].split_flat(&e)?.remove(0)))
-                }
-                false => None,
-            };
-            let out = forward_unit(
-                &self.cfg,
-                &self.specs[u],
-                &params,
-                embed.as_ref(),
-                &input,
-                &ctx,
-            )?;
-            let root = match grad_out.take() {
-                None => {
-                    let (loss, v) = objective.loss(&out, batch)?;
-                    values = v;
-                    loss
-                }
-                Some(g) => (out * g).sum(Kind::Float),
-            };
+            let out = forward_unit(&self.cfg, &self.specs[u], &params, None, &input, &ctx)?;
+            let root = (out * &grad_out).sum(Kind::Float);
             let k = params.len();
             let mut wrt: Vec<&Tensor> = params.iter().collect();
             if u > 0 {
                 wrt.push(&input);
             }
-            if let Some(e) = &embed {
-                wrt.push(e);
-            }
             let grads = Tensor::run_backward(&[root], &wrt, false, false);
             let flat_grad = self.padded(u, &grads[..k]);
             self.scatter_grad(u, &flat_grad)?;
             if u > 0 {
-                grad_out = Some(grads[k].shallow_clone());
+                grad_out = grads[k].shallow_clone();
             }
-            if embed.is_some() {
-                let g = self.padded(0, &grads[grads.len() - 1..]);
-                self.scatter_grad(0, &g)?;
-            }
+            inputs.truncate(u);
         }
         Ok(values)
     }

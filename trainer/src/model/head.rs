@@ -1,0 +1,149 @@
+//! The head (final norm + LM head) with the cross-entropy, over chunks of
+//! the micro-batch's tokens: the `[tokens, vocab]` logits and their gradient
+//! only ever exist for one chunk at a time.
+//!
+//! Training runs it in two passes. [`head_nll`] computes every token's
+//! negative log-likelihood without autograd; the objective turns those into
+//! the loss and its gradient per token; [`head_backward`] then recomputes
+//! each chunk's logits with autograd and backpropagates the chunk's share
+//! of that gradient into the normalised hidden states and the head matrix
+//! before the next chunk is computed. Summing the chunks gives the
+//! gradients of the whole-sequence loss.
+
+use anyhow::{bail, Result};
+use tch::{Kind, Reduction, Tensor};
+
+use super::config::LlamaConfig;
+use super::llama::{rms_norm, shifted_labels};
+use super::units::{check_shapes, UnitKind, UnitSpec, EMBED_WEIGHT};
+
+/// Gradients of the head from [`head_backward`], in the compute dtype.
+pub struct HeadGrads {
+    /// Of `model.norm.weight`, `[H]`.
+    pub norm: Tensor,
+    /// Of the LM head matrix `[V, H]` (the embedding when tied).
+    pub lm_head: Tensor,
+    /// Of the head's input hidden states, `[B, T, H]`.
+    pub input: Tensor,
+}
+
+/// The head unit and its weights.
+pub struct Head<'a> {
+    pub cfg: &'a LlamaConfig,
+    /// The last unit of [`super::units`].
+    pub unit: &'a UnitSpec,
+    /// Its own parameters, in the compute dtype.
+    pub params: &'a [Tensor],
+    /// The embedding matrix when the unit `uses_embedding`, else `None`.
+    pub tied: Option<&'a Tensor>,
+}
+
+/// The norm weight and the LM head matrix of the head unit, checked.
+fn parts<'a>(head: &Head<'a>, input: &Tensor) -> Result<(&'a Tensor, &'a Tensor)> {
+    let Head {
+        cfg,
+        unit,
+        params,
+        tied,
+    } = *head;
+    check_shapes(unit, params)?;
+    if unit.kind != UnitKind::Head || unit.uses_embedding != tied.is_some() {
+        bail!(
+            "unit {} ({:?}) is not a head with the tied embedding given exactly when it uses one",
+            unit.index,
+            unit.kind
+        );
+    }
+    let lm_head = tied.unwrap_or_else(|| &params[1]);
+    if lm_head.size() != [cfg.vocab_size, cfg.hidden_size] {
+        bail!(
+            "{EMBED_WEIGHT}: expected shape [{}, {}], found {:?}",
+            cfg.vocab_size,
+            cfg.hidden_size,
+            lm_head.size()
+        );
+    }
+    let size = input.size();
+    if size.len() != 3 || size[2] != cfg.hidden_size || input.kind() != params[0].kind() {
+        bail!(
+            "expected hidden states [B, T, {}] of kind {:?}, got {size:?} {:?}",
+            cfg.hidden_size,
+            params[0].kind(),
+            input.kind()
+        );
+    }
+    Ok((&params[0], lm_head))
+}
+
+/// `(start, len)` of each chunk of `rows` rows, `chunk` at a time.
+fn chunks(rows: i64, chunk: i64) -> impl Iterator<Item = (i64, i64)> {
+    let chunk = chunk.max(1);
+    (0..rows)
+        .step_by(chunk as usize)
+        .map(move |s| (s, chunk.min(rows - s)))
+}
+
+/// Per-token cross-entropy of `x [N, H]` through `lm_head` against `target [N]`
+/// (0 where the target is -100), f32 `[N]`.
+fn nll(x: &Tensor, lm_head: &Tensor, target: &Tensor) -> Tensor {
+    let logits = x.linear::<&Tensor>(lm_head, None).to_kind(Kind::Float);
+    logits.cross_entropy_loss::<Tensor>(target, None, Reduction::None, -100, 0.0)
+}
+
+/// Every token's negative log-likelihood of its shifted label (the causal-LM
+/// loss per position, 0 where the target is -100), f32 `[B, T]`, computed
+/// `chunk` tokens at a time. Run it under `no_grad`.
+pub fn head_nll(head: &Head, input: &Tensor, labels: &Tensor, chunk: i64) -> Result<Tensor> {
+    let (norm, lm_head) = parts(head, input)?;
+    let eps = head.cfg.rms_norm_eps;
+    let (b, t, h) = input.size3()?;
+    let x = rms_norm(input, norm, eps).reshape([-1, h]);
+    let target = shifted_labels(labels).reshape([-1]);
+    let out = Tensor::zeros([b * t], (Kind::Float, input.device()));
+    for (s, n) in chunks(b * t, chunk) {
+        let piece = nll(&x.narrow(0, s, n), lm_head, &target.narrow(0, s, n));
+        out.narrow(0, s, n).copy_(&piece);
+    }
+    Ok(out.view([b, t]))
+}
+
+/// The gradients of `sum(weight * nll)`, `nll` as [`head_nll`] computes it
+/// and `weight` the loss's gradient per token (f32 `[B, T]`), `chunk` tokens
+/// at a time: each chunk's logits and their gradient are freed before the
+/// next chunk's are computed.
+pub fn head_backward(
+    head: &Head,
+    input: &Tensor,
+    labels: &Tensor,
+    weight: &Tensor,
+    chunk: i64,
+) -> Result<HeadGrads> {
+    let (norm, lm_head) = parts(head, input)?;
+    let eps = head.cfg.rms_norm_eps;
+    let (b, t, h) = input.size3()?;
+    let leaf = |x: &Tensor| x.detach().set_requires_grad(true);
+    let (norm, input, lm_head) = (leaf(norm), leaf(input), leaf(lm_head));
+    let normed = rms_norm(&input, &norm, eps).reshape([-1, h]);
+    let x = normed.detach();
+    let target = shifted_labels(labels).reshape([-1]);
+    let weight = weight.to_kind(Kind::Float).reshape([-1]);
+    let grad_x = Tensor::zeros_like(&x);
+    let mut grad_head = Tensor::zeros_like(&lm_head);
+    for (s, n) in chunks(b * t, chunk) {
+        let xc = leaf(&x.narrow(0, s, n));
+        let w = leaf(&lm_head);
+        let root =
+            (nll(&xc, &w, &target.narrow(0, s, n)) * weight.narrow(0, s, n)).sum(Kind::Float);
+        let g = Tensor::run_backward(&[root], &[&xc, &w], false, false);
+        grad_x.narrow(0, s, n).copy_(&g[0]);
+        let _ = grad_head.g_add_(&g[1]);
+    }
+    let root = (normed * grad_x).sum(Kind::Float);
+    let mut g = Tensor::run_backward(&[root], &[&norm, &input], false, false);
+    let input_grad = g.pop().expect("two gradients");
+    Ok(HeadGrads {
+        norm: g.pop().expect("two gradients"),
+        lm_head: grad_head,
+        input: input_grad.view([b, t, h]),
+    })
+}

@@ -1,0 +1,62 @@
+//! The engine's backward through the loss and the head unit, over chunks of
+//! the micro-batch's tokens (see [`crate::model::head_nll`]): the whole
+//! `[tokens, vocab]` logits are never materialised, nor their gradient.
+
+use super::engine::Engine;
+use crate::model::{head_backward, head_nll, Head};
+use crate::objective::{Batch, Objective};
+use anyhow::Result;
+use runconfig::memory::LOGITS_CHUNK_TOKENS;
+use tch::Tensor;
+
+impl Engine {
+    /// Gathers the head, computes the objective's loss from the hidden
+    /// states `input` it gets, and reduce-scatters the head's gradients (and
+    /// the tied embedding's). Returns the objective's values and the
+    /// gradient of `input`.
+    pub(super) fn head_step(
+        &mut self,
+        batch: &Batch,
+        input: &Tensor,
+        objective: &dyn Objective,
+    ) -> Result<(Vec<f64>, Tensor)> {
+        let u = self.specs.len() - 1;
+        let flat = self.gather(u)?;
+        let params = self.specs[u].split_flat(&flat)?;
+        let embed = match self.specs[u].uses_embedding {
+            true => {
+                let e = self.gather(0)?;
+                Some(self.specs[0].split_flat(&e)?.remove(0))
+            }
+            false => None,
+        };
+        let (values, g) = {
+            let head = Head {
+                cfg: &self.cfg,
+                unit: &self.specs[u],
+                params: &params,
+                tied: embed.as_ref(),
+            };
+            let chunk = LOGITS_CHUNK_TOKENS as i64;
+            let nll = tch::no_grad(|| head_nll(&head, input, &batch.labels, chunk))?;
+            let nll = nll.set_requires_grad(true);
+            let (loss, values) = objective.loss_from_nll(&nll, batch)?;
+            let weight = Tensor::run_backward(&[loss], &[&nll], false, false).remove(0);
+            (
+                values,
+                head_backward(&head, input, &batch.labels, &weight, chunk)?,
+            )
+        };
+        let mut own = vec![g.norm];
+        if embed.is_none() {
+            own.push(g.lm_head.shallow_clone());
+        }
+        let flat_grad = self.padded(u, &own);
+        self.scatter_grad(u, &flat_grad)?;
+        if embed.is_some() {
+            let tied = self.padded(0, &[g.lm_head]);
+            self.scatter_grad(0, &tied)?;
+        }
+        Ok((values, g.input))
+    }
+}
