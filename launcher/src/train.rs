@@ -25,12 +25,15 @@ pub(crate) fn train(
         resolved = runconfig::load(config, world, &sets)?;
     }
     println!("launch: {}: {}", config.display(), resolved.plan);
-    let hub_ids = hub::fetch::resolve(&mut resolved.config, hub::fetch::Mode::Download);
-    for line in hub_ids.map_err(|e| Usage(format!("{}: {e:#}", config.display())))? {
+    let hub_ids = hub::fetch::resolve(&mut resolved.config, hub::fetch::Mode::Download)
+        .map_err(|e| Usage(format!("{}: {e:#}", config.display())))?;
+    for line in &hub_ids {
         println!("launch: {}: {line}", config.display());
     }
-    // The snapshots now stand where the ids were: check them as folders.
-    runconfig::check_run(&resolved.config, &config.display().to_string())?;
+    if !hub_ids.is_empty() {
+        // The snapshots now stand where the ids were: check them as folders.
+        runconfig::check_run(&resolved.config, &config.display().to_string())?;
+    }
     let cfg = &resolved.config;
     let pushes = cfg
         .hub

@@ -14,8 +14,8 @@ use anyhow::{bail, Result};
 use tch::{Kind, Reduction, Tensor};
 
 use super::config::LlamaConfig;
-use super::llama::{rms_norm, shifted_labels};
-use super::units::{check_shapes, UnitKind, UnitSpec, EMBED_WEIGHT};
+use super::llama::{lm_head, rms_norm, shifted_labels};
+use super::units::{check_shapes, UnitKind, UnitSpec};
 
 /// Gradients of the head from [`head_backward`], in the compute dtype.
 pub struct HeadGrads {
@@ -54,15 +54,7 @@ fn parts<'a>(head: &Head<'a>, input: &Tensor) -> Result<(&'a Tensor, &'a Tensor)
             unit.kind
         );
     }
-    let lm_head = tied.unwrap_or_else(|| &params[1]);
-    if lm_head.size() != [cfg.vocab_size, cfg.hidden_size] {
-        bail!(
-            "{EMBED_WEIGHT}: expected shape [{}, {}], found {:?}",
-            cfg.vocab_size,
-            cfg.hidden_size,
-            lm_head.size()
-        );
-    }
+    let lm_head = lm_head(cfg, params, tied)?;
     let size = input.size();
     if size.len() != 3 || size[2] != cfg.hidden_size || input.kind() != params[0].kind() {
         bail!(

@@ -77,19 +77,30 @@ pub fn forward_unit(
         }
         UnitKind::Head => {
             check_hidden(cfg, input, params[0].kind())?;
-            let lm_head = tied_embedding.unwrap_or_else(|| &params[1]);
-            if lm_head.size() != [cfg.vocab_size, cfg.hidden_size] {
-                bail!(
-                    "{EMBED_WEIGHT}: expected shape [{}, {}], found {:?}",
-                    cfg.vocab_size,
-                    cfg.hidden_size,
-                    lm_head.size()
-                );
-            }
+            let lm_head = lm_head(cfg, params, tied_embedding)?;
             let x = rms_norm(input, &params[0], cfg.rms_norm_eps);
             Ok(x.linear::<&Tensor>(lm_head, None))
         }
     }
+}
+
+/// The head's output matrix (the tied embedding when given), checked to be
+/// `[vocab, hidden]`.
+pub fn lm_head<'a>(
+    cfg: &LlamaConfig,
+    params: &'a [Tensor],
+    tied: Option<&'a Tensor>,
+) -> Result<&'a Tensor> {
+    let lm_head = tied.unwrap_or_else(|| &params[1]);
+    if lm_head.size() != [cfg.vocab_size, cfg.hidden_size] {
+        bail!(
+            "{EMBED_WEIGHT}: expected shape [{}, {}], found {:?}",
+            cfg.vocab_size,
+            cfg.hidden_size,
+            lm_head.size()
+        );
+    }
+    Ok(lm_head)
 }
 
 fn check_hidden(cfg: &LlamaConfig, x: &Tensor, kind: Kind) -> Result<()> {

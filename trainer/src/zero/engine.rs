@@ -200,20 +200,27 @@ impl Engine {
         })
     }
 
+    /// Unit `u`'s gathered parameters, and the gathered embedding weight
+    /// when the unit ties to it.
+    pub(super) fn gather_params(&mut self, u: usize) -> Result<(Vec<Tensor>, Option<Tensor>)> {
+        let flat = self.gather(u)?;
+        let params = self.specs[u].split_flat(&flat)?;
+        let embed = match self.specs[u].uses_embedding {
+            true => {
+                let e = self.gather(0)?;
+                Some(self.specs[0].split_flat(&e)?.remove(0))
+            }
+            false => None,
+        };
+        Ok((params, embed))
+    }
+
     /// The logits of `batch` without autograd (evaluation, DPO reference).
     pub fn forward(&mut self, batch: &Batch) -> Result<Tensor> {
         let ctx = self.ctx(batch)?;
         let mut x = batch.input_ids.shallow_clone();
         for u in 0..self.specs.len() {
-            let flat = self.gather(u)?;
-            let params = self.specs[u].split_flat(&flat)?;
-            let embed = match self.specs[u].uses_embedding {
-                true => {
-                    let e = self.gather(0)?;
-                    Some(self.specs[0].split_flat(&e)?.remove(0))
-                }
-                false => None,
-            };
+            let (params, embed) = self.gather_params(u)?;
             x = tch::no_grad(|| {
                 forward_unit(&self.cfg, &self.specs[u], &params, embed.as_ref(), &x, &ctx)
             })?;

@@ -21,15 +21,7 @@ impl Engine {
         objective: &dyn Objective,
     ) -> Result<(Vec<f64>, Tensor)> {
         let u = self.specs.len() - 1;
-        let flat = self.gather(u)?;
-        let params = self.specs[u].split_flat(&flat)?;
-        let embed = match self.specs[u].uses_embedding {
-            true => {
-                let e = self.gather(0)?;
-                Some(self.specs[0].split_flat(&e)?.remove(0))
-            }
-            false => None,
-        };
+        let (params, embed) = self.gather_params(u)?;
         let (values, g) = {
             let head = Head {
                 cfg: &self.cfg,

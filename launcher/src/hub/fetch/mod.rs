@@ -128,10 +128,13 @@ fn one(ctx: &Ctx, item: &Item, mode: Mode) -> Result<(PathBuf, String)> {
         return Ok((located.snapshot, line));
     }
     // Plan: config.json now (it is small and the memory plan reads it).
-    let rest = located.missing.split_off(0);
-    let (now, later): (Vec<String>, Vec<String>) =
-        rest.into_iter().partition(|f| f == "config.json");
-    located.missing = now;
+    let later: Vec<String> = located
+        .missing
+        .iter()
+        .filter(|f| *f != "config.json")
+        .cloned()
+        .collect();
+    located.missing.retain(|f| f == "config.json");
     repo::bring_in(ctx, w, &located)?;
     located.missing = later;
     Ok((located.snapshot.clone(), plan_line(ctx, w, &located, &what)))

@@ -92,10 +92,7 @@ impl Remote {
             {
                 Ok(r) if !retryable(r.status().as_u16()) => return Ok(r),
                 Ok(r) => format!("HTTP {}", r.status().as_u16()),
-                Err(e @ (ureq::Error::HostNotFound | ureq::Error::ConnectionFailed)) => {
-                    return Err(Unreachable(format!("cannot reach {}: {e}", self.endpoint)).into())
-                }
-                Err(e) if e.to_string().contains("failed to lookup address") => {
+                Err(e) if no_route(&e) => {
                     return Err(Unreachable(format!("cannot reach {}: {e}", self.endpoint)).into())
                 }
                 Err(e) if transient(&e) => e.to_string(),
@@ -174,6 +171,13 @@ impl Remote {
             auth,
         })
     }
+}
+
+/// Whether `e` says the Hub's host cannot be found or connected to at all
+/// (a failed name lookup surfaces as an I/O error).
+fn no_route(e: &ureq::Error) -> bool {
+    matches!(e, ureq::Error::HostNotFound | ureq::Error::ConnectionFailed)
+        || e.to_string().contains("failed to lookup address")
 }
 
 /// A header as text.
