@@ -4,6 +4,7 @@
 //! offline with no request; a corrupted blob is fetched again; refusals are
 //! one line and exit 2.
 
+mod common;
 #[allow(unused_imports)]
 mod hub_support;
 
@@ -22,8 +23,9 @@ for f in ["tokenizer.json", "tokenizer_config.json"]:
     shutil.copy(f"{data}/{f}", f"{out}/{f}")
 "#;
 
+/// The venv's Python with transformers (a fresh checkout has only torch).
 fn python() -> std::path::PathBuf {
-    repo_root().join(".venv/bin/python")
+    common::python_with("transformers")
 }
 
 /// A tiny Llama uploaded as `repo` by the Python client.
