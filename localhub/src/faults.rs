@@ -1,6 +1,6 @@
 //! Injected faults: `KIND:ROUTE:COUNT` rules, each hitting the first COUNT
 //! requests of its route (`500:upload:2`, `429:preupload:1`, `drop:upload:3`,
-//! `slow:commit:1`).
+//! `slow:commit:1`, `stall:download:1`).
 
 use anyhow::{bail, Context, Result};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +17,10 @@ pub enum Kind {
     Drop,
     /// Sleep before handling the request normally.
     Slow,
+    /// Answer a `GET` normally but send only half of the body, then hold
+    /// the connection for the `slow` delay and close it (a download that
+    /// dies half way).
+    Stall,
 }
 
 /// The routes rules can name.
@@ -69,9 +73,10 @@ impl Faults {
                 "429" => Kind::TooMany,
                 "drop" => Kind::Drop,
                 "slow" => Kind::Slow,
+                "stall" => Kind::Stall,
                 k => match k.parse::<u16>() {
                     Ok(s @ (408 | 500..=599)) => Kind::Status(s),
-                    _ => bail!("--fault {spec}: KIND is 408, 429, 5xx, drop or slow"),
+                    _ => bail!("--fault {spec}: KIND is 408, 429, 5xx, drop, slow or stall"),
                 },
             };
             if !ROUTES.contains(&route) {
@@ -93,13 +98,14 @@ impl Faults {
         })
     }
 
-    /// The fault, if any, for a request to `route`; uses up one hit.
-    pub fn hit(&self, route: &str) -> Option<Kind> {
+    /// The fault, if any, for a `method` request to `route`; uses up one
+    /// hit (a `stall` rule hits `GET` requests only).
+    pub fn hit(&self, method: &str, route: &str) -> Option<Kind> {
         for r in &self.rules {
             let applies = r.route == "any"
                 || r.route == route
                 || (r.route == "api" && !matches!(route, "upload" | "complete"));
-            if !applies {
+            if !applies || (r.kind == Kind::Stall && method != "GET") {
                 continue;
             }
             let took = r

@@ -59,6 +59,9 @@ pub enum Reply {
     Send(Response),
     /// Close the connection without answering (a fault).
     Drop,
+    /// Send the head and half of the body, hold the connection for the
+    /// time given, then close it (a fault).
+    Stall(Response, std::time::Duration),
 }
 
 /// A complete response.
@@ -173,11 +176,22 @@ pub fn serve_connection(stream: TcpStream, handle: &dyn Fn(&mut Request) -> Repl
             headers,
             body,
         };
-        let reply = handle(&mut req);
-        let Reply::Send(mut resp) = reply else {
-            // A fault: the connection dies with the body half read.
-            let _ = writer.shutdown(Shutdown::Both);
-            return;
+        let mut resp = match handle(&mut req) {
+            Reply::Send(resp) => resp,
+            Reply::Stall(resp, hold) => {
+                let half = resp.body.len() / 2;
+                let _ = write_head(&mut writer, &resp, true)
+                    .and_then(|()| writer.write_all(&resp.body[..half]))
+                    .and_then(|()| writer.flush());
+                std::thread::sleep(hold);
+                let _ = writer.shutdown(Shutdown::Both);
+                return;
+            }
+            Reply::Drop => {
+                // A fault: the connection dies with the body half read.
+                let _ = writer.shutdown(Shutdown::Both);
+                return;
+            }
         };
         if req.method == "HEAD" && !resp.body.is_empty() {
             let n = resp.body.len().to_string();
@@ -221,6 +235,12 @@ fn read_headers(reader: &mut BufReader<TcpStream>) -> io::Result<Vec<(String, St
 }
 
 fn write_response(w: &mut TcpStream, resp: &Response, close: bool) -> io::Result<()> {
+    write_head(w, resp, close)?;
+    w.write_all(&resp.body)?;
+    w.flush()
+}
+
+fn write_head(w: &mut TcpStream, resp: &Response, close: bool) -> io::Result<()> {
     let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
     for (k, v) in &resp.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -233,10 +253,7 @@ fn write_response(w: &mut TcpStream, resp: &Response, close: bool) -> io::Result
         head.push_str("Connection: close\r\n");
     }
     head.push_str("\r\n");
-    let mut all = head.into_bytes();
-    all.extend_from_slice(&resp.body);
-    w.write_all(&all)?;
-    w.flush()
+    w.write_all(head.as_bytes())
 }
 
 fn reason(status: u16) -> &'static str {

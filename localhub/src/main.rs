@@ -44,16 +44,19 @@ OPTIONS:
                              others, with X-Error-Code: GatedRepo (repeatable)
   --fault KIND:ROUTE:COUNT   fail the first COUNT requests of ROUTE (repeatable).
                              KIND: 408, 429, 500..599, drop (close the connection
-                             with half the body read), slow (see --slow-ms).
+                             with half the body read), slow (see --slow-ms),
+                             stall (a GET answered with half its body, the
+                             connection then held for --slow-ms and closed).
                              ROUTE: any, api, whoami, create, branch, preupload,
                              batch, upload, complete, verify, commit, info,
                              tree, resolve, download (LFS object bytes)
   --retry-after S            Retry-After seconds sent with a 429 (default 1)
-  --slow-ms MS               delay of a `slow` fault (default 1000)
+  --slow-ms MS               delay of a `slow` fault, hold of a `stall` (default 1000)
   --lfs-threshold BYTES      files this large go through LFS (default 10 MiB)
   --multipart-threshold BYTES  LFS objects this large go multipart (default 64 MiB)
   --chunk-size BYTES         multipart part size (default 16 MiB)
-  --log FILE                 append one line per request: METHOD PATH STATUS LENGTH
+  --log FILE                 append one line per request: METHOD PATH STATUS LENGTH,
+                             then the Range asked for, if any, and the fault
 
 Downloads are served as the Hub serves them (repo info, tree listing,
 HEAD/GET NS/NAME/resolve/REV/PATH with a redirect for LFS files, Range).

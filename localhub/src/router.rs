@@ -86,19 +86,22 @@ impl Hub {
         self.requests.fetch_add(1, Ordering::SeqCst);
         let route = route_of(&req.method, &req.segments);
         let length = req.header("content-length").unwrap_or("-").to_string();
-        let mut note = "";
-        let reply = match self.faults.hit(route) {
+        let mut note = match req.header("range") {
+            Some(range) => format!(" ({range})"),
+            None => String::new(),
+        };
+        let reply = match self.faults.hit(&req.method, route) {
             Some(Kind::Drop) => {
                 let half = length.parse::<u64>().map_or(64 * 1024, |n| n / 2);
                 let _ = std::io::copy(&mut (&mut req.body).take(half), &mut std::io::sink());
                 Reply::Drop
             }
             Some(Kind::Status(code)) => {
-                note = " (fault)";
+                note += " (fault)";
                 Reply::Send(Response::error(code, "injected server error"))
             }
             Some(Kind::TooMany) => {
-                note = " (fault)";
+                note += " (fault)";
                 Reply::Send(
                     Response::error(429, "Too many requests, retry later")
                         .with_header("Retry-After", &self.faults.retry_after_s.to_string()),
@@ -106,14 +109,18 @@ impl Hub {
             }
             Some(Kind::Slow) => {
                 std::thread::sleep(self.faults.slow);
-                note = " (slow)";
+                note += " (slow)";
                 Reply::Send(self.dispatch(req))
+            }
+            Some(Kind::Stall) => {
+                note += " (stalled)";
+                Reply::Stall(self.dispatch(req), self.faults.slow)
             }
             None => Reply::Send(self.dispatch(req)),
         };
         if let Some(log) = &self.log {
             let status = match &reply {
-                Reply::Send(r) => r.status.to_string(),
+                Reply::Send(r) | Reply::Stall(r, _) => r.status.to_string(),
                 Reply::Drop => "DROPPED".into(),
             };
             let line = format!("{} {} {status} {length}{note}\n", req.method, req.raw_path);

@@ -93,8 +93,9 @@ fn data(c: &Config) -> Result<(), String> {
         );
     }
     for (i, d) in c.data.datasets.iter().enumerate() {
+        crate::data_source::check(i, d)?;
         let key = |k: &str| format!("data.datasets[{i}].{k}");
-        let ratio = "a positive number (0.5: half of its rows; to leave a dataset out, remove it)";
+        let ratio = "a positive number (0.5: half of its rows, 5000: 5000 rows; to leave a dataset out, remove it)";
         floats(&[(&key("mix_ratio"), d.mix_ratio, positive_number, ratio)])?;
         positive(
             &key("max_samples"),

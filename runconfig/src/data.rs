@@ -22,9 +22,27 @@ pub enum Objective {
 pub struct DatasetConfig {
     /// A file, or a folder whose files of the dataset's format are read in
     /// name order (e.g. the Parquet shards of a Hugging Face dataset).
-    pub path: PathBuf,
-    /// Fraction of this dataset's rows to take (open-instruct style): 0.5 =
-    /// half of its rows, 2.0 = every row twice. Default 1.0.
+    /// Exactly one of `path` and `hub` is set.
+    pub path: Option<PathBuf>,
+    /// A dataset repository of the Hub (`org/name`): `launch` downloads the
+    /// data files of `split` into the Hugging Face cache before the ranks
+    /// start, as `datasets.load_dataset` finds them.
+    pub hub: Option<String>,
+    /// With `hub`: the split to read. Default `train`.
+    pub split: Option<String>,
+    /// With `hub`: a branch, tag or commit. Default `main`.
+    pub revision: Option<String>,
+    /// With `hub`: the configuration (subset) of the dataset card's
+    /// `configs:`, as `load_dataset(id, name)`. Default: the card's default.
+    pub name: Option<String>,
+    /// The data files, in order (set by `launch` for a `hub` dataset, to the
+    /// files of its snapshot; may be given instead of `path`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<PathBuf>,
+    /// How much of this dataset to take (open-instruct's mixer): at most 1,
+    /// a fraction of its rows (0.5 = half of them); above 1, a number of
+    /// samples (5000 = 5000 rows, repeating rows when it has fewer).
+    /// Default 1.0: every row once.
     pub mix_ratio: Option<f64>,
     /// Take at most this many rows from this dataset (after `mix_ratio`).
     pub max_samples: Option<u64>,
@@ -42,6 +60,44 @@ pub struct DatasetConfig {
     pub prompt_field: Option<String>,
     pub chosen_field: Option<String>,
     pub rejected_field: Option<String>,
+}
+
+impl DatasetConfig {
+    /// The split read from a `hub` dataset.
+    pub fn split(&self) -> &str {
+        self.split.as_deref().unwrap_or("train")
+    }
+
+    /// The revision of a `hub` dataset.
+    pub fn revision(&self) -> &str {
+        self.revision.as_deref().unwrap_or("main")
+    }
+
+    /// How messages and summaries name the dataset: its path, or
+    /// `org/name` (with `:split` when not `train`, `@revision` when not
+    /// `main`).
+    pub fn label(&self) -> String {
+        match (&self.hub, &self.path) {
+            (Some(id), _) => {
+                let mut s = id.clone();
+                if let Some(n) = &self.name {
+                    s = format!("{s}/{n}");
+                }
+                if self.split() != "train" {
+                    s = format!("{s}:{}", self.split());
+                }
+                if self.revision() != "main" {
+                    s = format!("{s}@{}", self.revision());
+                }
+                s
+            }
+            (None, Some(p)) => p.display().to_string(),
+            (None, None) => match self.files.first() {
+                Some(f) => f.display().to_string(),
+                None => "(no path)".into(),
+            },
+        }
+    }
 }
 
 /// The file format of a dataset.
@@ -126,6 +182,19 @@ pub struct DataConfig {
     /// Cache tokenized data under `<output_dir>/data-cache/`.
     #[serde(default = "yes")]
     pub cache: bool,
+}
+
+impl DataConfig {
+    /// The Hub ids of the mixture's datasets, in order, without repeats.
+    pub fn hub_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for id in self.datasets.iter().filter_map(|d| d.hub.as_ref()) {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        ids
+    }
 }
 
 impl Default for DataConfig {

@@ -12,7 +12,7 @@ pub(crate) fn check(c: &Config) -> Result<(), String> {
     let source = c.model.source()?;
     c.train.planned_steps(1)?;
     if c.data.datasets.is_empty() {
-        return Err("`data.datasets` is empty: list at least one dataset (path: ...)".into());
+        return Err("`data.datasets` is empty: list at least one dataset (path: ... or hub: ...)".into());
     }
     if c.model.hub_path().is_none() {
         model(source)?;
@@ -21,11 +21,11 @@ pub(crate) fn check(c: &Config) -> Result<(), String> {
         tokenizer(c.model.tokenizer.as_deref())?;
     }
     for (i, d) in c.data.datasets.iter().enumerate() {
-        if !d.path.exists() {
-            return Err(format!(
-                "`data.datasets[{i}].path`: {} does not exist",
-                d.path.display()
-            ));
+        let paths = d.path.iter().map(|p| ("path", p));
+        for (key, p) in paths.chain(d.files.iter().map(|p| ("files", p))) {
+            if !p.exists() {
+                return Err(format!("`data.datasets[{i}].{key}`: {} does not exist", p.display()));
+            }
         }
     }
     if let Some(TemplateSource::File(p)) = &c.data.chat_template {

@@ -8,6 +8,7 @@
 
 mod checks;
 mod data;
+mod data_source;
 mod error;
 pub mod export;
 mod files;

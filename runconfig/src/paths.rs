@@ -27,7 +27,9 @@ pub(crate) fn inputs(config: &mut Config, base: &Path) {
         absolute(p, base);
     }
     for d in &mut config.data.datasets {
-        absolute(&mut d.path, base);
+        for p in d.path.iter_mut().chain(d.files.iter_mut()) {
+            absolute(p, base);
+        }
     }
     if let Some(TemplateSource::File(p)) = &mut config.data.chat_template {
         absolute(p, base);

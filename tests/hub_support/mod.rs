@@ -152,6 +152,13 @@ impl Drop for LocalHub {
 /// `launch ARGS` with a clean environment: a fresh HOME, no HF_* variables
 /// but those in `env`, fast retries.
 pub fn launch(args: &[&str], env: &[(&str, &str)], home: &Path) -> Output {
+    launch_command(args, env, home)
+        .output()
+        .expect("run launch")
+}
+
+/// The command [`launch`] runs, to spawn it.
+pub fn launch_command(args: &[&str], env: &[(&str, &str)], home: &Path) -> Command {
     let mut cmd = Command::new(bin("launch"));
     cmd.args(args).current_dir(home);
     for (k, _) in std::env::vars() {
@@ -167,7 +174,7 @@ pub fn launch(args: &[&str], env: &[(&str, &str)], home: &Path) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().expect("run launch")
+    cmd
 }
 
 /// stdout and stderr together, as text.

@@ -64,6 +64,9 @@ pub fn samples(config: &Config, model: &LlamaConfig, rank: usize) -> Result<Data
     let tokenizer = data::tokenizer_path(config);
     let dataset = data::load_samples(config, tokenizer.as_deref(), &config.output_dir())?;
     if rank == 0 {
+        for line in dataset.summary.lines() {
+            println!("{line}");
+        }
         for w in &dataset.summary.warnings {
             eprintln!("warning: {w}");
         }

@@ -42,7 +42,7 @@ fn mix_ratios_and_max_samples_are_honoured() {
     let c = dataset(&dir, "c.jsonl", 12, 1000);
     let ds = load(
         &dir,
-        json!([{"path": a, "mix_ratio": 0.5}, {"path": b, "mix_ratio": 1.5}, {"path": c, "max_samples": 100}]),
+        json!([{"path": a, "mix_ratio": 0.5}, {"path": b, "mix_ratio": 6000.0}, {"path": c, "max_samples": 100}]),
         json!({"validation": null}),
     );
     let train = rows(&ds.train);
@@ -55,7 +55,8 @@ fn mix_ratios_and_max_samples_are_honoured() {
             "dataset {m}: {got} rows, want {want}"
         );
     }
-    // Ratio 1.5 repeats every row once or twice; 0.5 takes distinct rows.
+    // A count of 6000 over 4000 rows repeats every row once or twice; 0.5
+    // takes distinct rows.
     let mut b_rows: BTreeMap<&Vec<i64>, usize> = BTreeMap::new();
     for r in train.iter().filter(|r| r[0] == 11) {
         *b_rows.entry(r).or_default() += 1;

@@ -15,6 +15,7 @@ mod lfs;
 mod preflight;
 mod progress;
 mod push;
+mod splits;
 mod retry;
 mod token;
 mod transfer;

@@ -78,7 +78,7 @@ fn add_dataset(
     let sel = mixture::select(&texts, d, data.validation.as_ref(), config.train.seed);
     let results = encode_selected(&source, &sel, &Fields::of(d), data.objective, encoder);
     let mut ds = DatasetSummary {
-        path: d.path.display().to_string(),
+        path: d.label(),
         rows: source.rows.len(),
         ..Default::default()
     };

@@ -43,6 +43,20 @@ pub struct Summary {
     pub warnings: Vec<String>,
 }
 
+impl Summary {
+    /// One line per dataset: rows read, taken for training (repeats
+    /// included) and held out for validation.
+    pub fn lines(&self) -> Vec<String> {
+        let per = self.datasets.iter().map(|d| {
+            format!(
+                "data: {}: {} rows, {} for training, {} for validation",
+                d.path, d.rows, d.train_rows, d.validation_rows
+            )
+        });
+        per.collect()
+    }
+}
+
 /// One dataset's share.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct DatasetSummary {

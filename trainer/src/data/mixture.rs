@@ -5,11 +5,12 @@
 //!   world size, the order of the datasets, other rows or other settings), so
 //!   it is the same on every run, and two copies of one row always land on
 //!   the same side.
-//! * Mixture (open-instruct style): of the n training rows of a dataset,
-//!   `floor(mix_ratio * n)` are taken: every row `floor(mix_ratio)` times,
-//!   plus a seeded random subset for the fractional part; then at most
-//!   `max_samples`. Validation rows are thinned by `min(mix_ratio, 1)` the
-//!   same way and never repeated.
+//! * Mixture (open-instruct's mixer): a `mix_ratio` of at most 1 is a
+//!   fraction: of the n training rows of a dataset, `floor(mix_ratio * n)`
+//!   are taken, a seeded random subset; above 1 it is a number of samples
+//!   `c`: every row `c / n` times, plus a seeded subset of `c % n` rows; then
+//!   at most `max_samples`. Validation rows are thinned by a fraction the
+//!   same way, kept whole for a count, and never repeated.
 
 use super::order::SplitMix;
 use runconfig::{DatasetConfig, ValidationConfig};
@@ -35,9 +36,10 @@ pub fn is_validation(text: &str, v: &ValidationConfig) -> bool {
     (x as f64) < v.ratio * 2f64.powi(64)
 }
 
-/// A stable 64-bit number for a dataset's path (seeds its subset choice).
+/// A stable 64-bit number for a dataset's path or Hub id (seeds its subset
+/// choice; the same wherever the Hub cache is).
 pub fn dataset_seed(cfg: &DatasetConfig) -> u64 {
-    let d = Sha256::digest(cfg.path.to_string_lossy().as_bytes());
+    let d = Sha256::digest(cfg.label().as_bytes());
     u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
 }
 
@@ -85,8 +87,15 @@ pub fn select<S: AsRef<str>>(
     }
     let ratio = cfg.mix_ratio.unwrap_or(1.0).max(0.0);
     let cap = cfg.max_samples.map_or(usize::MAX, |m| m as usize);
-    let n_train = ((ratio * train.len() as f64).floor() as usize).min(cap);
-    let n_val = (ratio.min(1.0) * val.len() as f64).floor() as usize;
+    let (n_train, n_val) = match ratio > 1.0 {
+        // A count of samples, as open-instruct's mixer reads it.
+        true => (ratio.floor() as usize, val.len()),
+        false => {
+            let of = |n: usize| (ratio * n as f64).floor() as usize;
+            (of(train.len()), of(val.len()))
+        }
+    };
+    let n_train = n_train.min(cap);
     let s = seed ^ dataset_seed(cfg);
     Selection {
         train: take(&train, n_train, s),

@@ -60,7 +60,9 @@ fn format_of(path: &Path) -> Option<DataFormat> {
 /// The files of a dataset and their format: the path itself, or the data
 /// files of a folder in name order (see [`super::folder`]).
 pub fn files_of(cfg: &DatasetConfig) -> Result<(Vec<PathBuf>, DataFormat)> {
-    let path = &cfg.path;
+    let Some(path) = &cfg.path else {
+        return listed(cfg);
+    };
     if path.is_file() {
         let format = cfg.format.or_else(|| format_of(path)).with_context(|| {
             format!(
@@ -76,6 +78,29 @@ pub fn files_of(cfg: &DatasetConfig) -> Result<(Vec<PathBuf>, DataFormat)> {
     super::folder::data_files(path, cfg.format)
 }
 
+/// The files of `cfg.files` (a Hub dataset's, resolved by `launch`): one
+/// format for all of them.
+fn listed(cfg: &DatasetConfig) -> Result<(Vec<PathBuf>, DataFormat)> {
+    let label = cfg.label();
+    let first = cfg.files.first().with_context(|| {
+        format!("dataset {label}: no data files (a `hub` dataset is resolved by `launch`)")
+    })?;
+    let format = cfg.format.or_else(|| format_of(first)).with_context(|| {
+        format!(
+            "dataset {label}: {} is not a .jsonl, .json or .parquet file; set `format:`",
+            first.display()
+        )
+    })?;
+    if let Some(other) = cfg.files.iter().find(|f| format_of(f) != Some(format)) {
+        bail!(
+            "dataset {label} mixes data formats ({} and {}); set `format:` to read one of them",
+            first.display(),
+            other.display()
+        );
+    }
+    Ok((cfg.files.clone(), format))
+}
+
 /// Reads every row of a dataset.
 pub fn read(cfg: &DatasetConfig) -> Result<Source> {
     let (files, format) = files_of(cfg)?;
@@ -88,7 +113,7 @@ pub fn read(cfg: &DatasetConfig) -> Result<Source> {
         }
     }
     if rows.is_empty() {
-        bail!("dataset {} has no rows", cfg.path.display());
+        bail!("dataset {} has no rows", cfg.label());
     }
     Ok(Source {
         files,

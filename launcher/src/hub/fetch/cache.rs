@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Model,
-    #[allow(dead_code)] // datasets by id are resolved next
     Dataset,
 }
 

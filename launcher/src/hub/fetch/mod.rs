@@ -1,9 +1,11 @@
-//! Models (and their tokenizers) named by Hub id, brought into the Hugging
-//! Face cache the Python tools share before any rank starts, and the config
-//! handed to the ranks rewritten to the snapshot folders. A config that
+//! Models (and their tokenizers) and datasets named by Hub id, brought into
+//! the Hugging Face cache the Python tools share before any rank starts, and
+//! the config handed to the ranks rewritten to the snapshot folders (a
+//! dataset's `files` to its split's files there). A config that
 //! names only local paths costs nothing here: no client, no request.
 
 pub mod cache;
+mod dataset;
 mod get;
 mod phrase;
 mod remote;
@@ -15,10 +17,9 @@ use super::progress::human;
 use super::{env, retry::RetryPolicy, token};
 use anyhow::Result;
 use cache::Kind;
-use repo::{Ctx, Located, Wanted};
+use repo::{Ctx, Located, Pick, Wanted};
 use runconfig::Config;
 use select::{model_files, Need};
-use std::path::PathBuf;
 
 /// Download what is missing (a run), or only say what would be downloaded
 /// (`launch check`: config.json alone is fetched, to plan memory).
@@ -28,30 +29,52 @@ pub enum Mode {
     Plan,
 }
 
-/// One Hub id of the config: its key, the repository, what it must hold.
+/// Where the resolved snapshot goes in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    ModelPath,
+    Tokenizer,
+    /// `data.datasets[i]`: its `files` become the split's files.
+    Dataset(usize),
+}
+
+/// One Hub id of the config: its key, the repository, where it goes.
 struct Item {
-    key: &'static str,
+    key: String,
     wanted: Wanted,
-    need: Need,
+    target: Target,
 }
 
 fn items(cfg: &Config) -> Vec<Item> {
     let m = &cfg.model;
-    let model = |key, id: &str, need| Item {
-        key,
+    let model = |key: &str, id: &str, target| Item {
+        key: key.to_string(),
         wanted: Wanted {
             kind: Kind::Model,
             id: id.to_string(),
             revision: m.revision().to_string(),
         },
-        need,
+        target,
     };
     let mut out = Vec::new();
     if let Some(id) = m.hub_path() {
-        out.push(model("model.path", id, Need::Model));
+        out.push(model("model.path", id, Target::ModelPath));
     }
     if let Some(id) = m.hub_tokenizer() {
-        out.push(model("model.tokenizer", id, Need::Tokenizer));
+        out.push(model("model.tokenizer", id, Target::Tokenizer));
+    }
+    for (i, d) in cfg.data.datasets.iter().enumerate() {
+        if let Some(id) = &d.hub {
+            out.push(Item {
+                key: format!("data.datasets[{i}].hub"),
+                wanted: Wanted {
+                    kind: Kind::Dataset,
+                    id: id.clone(),
+                    revision: d.revision().to_string(),
+                },
+                target: Target::Dataset(i),
+            });
+        }
     }
     out
 }
@@ -67,12 +90,29 @@ pub fn resolve(cfg: &mut Config, mode: Mode) -> Result<Vec<String>> {
     let ctx = context()?;
     let mut lines = Vec::new();
     for item in &items {
-        let (snapshot, line) =
-            one(&ctx, item, mode).map_err(|e| phrase::error(item.key, &item.wanted, &ctx, e))?;
-        lines.push(line);
-        match item.key {
-            "model.path" => cfg.model.path = Some(snapshot),
-            _ => cfg.model.tokenizer = Some(snapshot),
+        let found = match item.target {
+            Target::Dataset(i) => dataset::resolve(&ctx, &cfg.data.datasets[i], &item.wanted, mode),
+            target => {
+                let need = match target {
+                    Target::ModelPath => Need::Model,
+                    _ => Need::Tokenizer,
+                };
+                let pick = move |files: &[String], _: &dyn Fn(&str) -> Option<String>| {
+                    model_files(files, need)
+                };
+                one(&ctx, &item.wanted, mode, &pick, &["config.json"])
+            }
+        };
+        let (located, what) =
+            found.map_err(|e| phrase::error(&item.key, &item.wanted, &ctx, e))?;
+        lines.push(format!("`{}`: {what}", item.key));
+        match item.target {
+            Target::ModelPath => cfg.model.path = Some(located.snapshot),
+            Target::Tokenizer => cfg.model.tokenizer = Some(located.snapshot),
+            Target::Dataset(i) => {
+                let data = dataset::data_files(&located);
+                cfg.data.datasets[i].files = data;
+            }
         }
     }
     Ok(lines)
@@ -83,6 +123,9 @@ pub fn resolve(cfg: &mut Config, mode: Mode) -> Result<Vec<String>> {
 pub fn adopt(from: &Config, to: &mut Config) {
     to.model.path.clone_from(&from.model.path);
     to.model.tokenizer.clone_from(&from.model.tokenizer);
+    for (t, f) in to.data.datasets.iter_mut().zip(&from.data.datasets) {
+        t.files.clone_from(&f.files);
+    }
 }
 
 fn context() -> Result<Ctx> {
@@ -105,15 +148,13 @@ fn context() -> Result<Ctx> {
     })
 }
 
-/// Resolves one id: its snapshot folder and the line that describes it.
-fn one(ctx: &Ctx, item: &Item, mode: Mode) -> Result<(PathBuf, String)> {
-    let w = &item.wanted;
-    let need = item.need;
-    let pick = |files: &[String], _: &dyn Fn(&str) -> Option<String>| model_files(files, need);
-    let mut located = repo::locate(ctx, w, &pick)?;
+/// Resolves one repository: where its files are, and a line that says
+/// what is cached and what was (or, planning, would be) downloaded; when
+/// planning, the files of `eager` (small ones the plan reads) are fetched.
+fn one(ctx: &Ctx, w: &Wanted, mode: Mode, pick: &Pick, eager: &[&str]) -> Result<(Located, String)> {
+    let mut located = repo::locate(ctx, w, pick)?;
     let what = format!(
-        "`{}`: {}@{} (commit {})",
-        item.key,
+        "{}@{} (commit {})",
         w.id,
         w.revision,
         &located.commit[..12.min(located.commit.len())]
@@ -125,19 +166,19 @@ fn one(ctx: &Ctx, item: &Item, mode: Mode) -> Result<(PathBuf, String)> {
             located.files.len(),
             located.snapshot.display()
         );
-        return Ok((located.snapshot, line));
+        return Ok((located, line));
     }
-    // Plan: config.json now (it is small and the memory plan reads it).
     let later: Vec<String> = located
         .missing
         .iter()
-        .filter(|f| *f != "config.json")
+        .filter(|f| !eager.contains(&f.as_str()))
         .cloned()
         .collect();
-    located.missing.retain(|f| f == "config.json");
+    located.missing.retain(|f| eager.contains(&f.as_str()));
     repo::bring_in(ctx, w, &located)?;
     located.missing = later;
-    Ok((located.snapshot.clone(), plan_line(ctx, w, &located, &what)))
+    let line = plan_line(ctx, w, &located, &what);
+    Ok((located, line))
 }
 
 /// "N of M files cached, K to download (size)", sizes asked with `HEAD`.

@@ -29,6 +29,9 @@ pub fn error(key: &str, w: &Wanted, ctx: &Ctx, e: Error) -> Error {
                 w.revision
             ),
             (404, "EntryNotFound") => format!("a file is missing from {id}@{}: {}", w.revision, r.message),
+            (404, _) if w.kind == super::cache::Kind::Dataset => format!(
+                "{id} is not a dataset repository on {endpoint} (a private one needs a token: {token})"
+            ),
             (404, _) => format!(
                 "{id} is not a local folder and not a repository on {endpoint} (a private one needs a token: {token})"
             ),
@@ -50,5 +53,8 @@ pub fn error(key: &str, w: &Wanted, ctx: &Ctx, e: Error) -> Error {
             ctx.root.display()
         );
     }
-    anyhow!("`{key}`: {id}: {e:#}")
+    match format!("{e:#}") {
+        named if named.starts_with(id.as_str()) => anyhow!("`{key}`: {named}"),
+        other => anyhow!("`{key}`: {id}: {other}"),
+    }
 }

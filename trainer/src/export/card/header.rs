@@ -32,10 +32,9 @@ pub fn objective_tag(objective: Objective) -> &'static str {
     }
 }
 
-/// The Hub ids of the run's datasets. Dataset entries name local files
-/// only, so there is none yet.
-fn hub_datasets(_config: &Config) -> Vec<String> {
-    Vec::new()
+/// The Hub ids of the run's datasets (entries with `hub:`).
+fn hub_datasets(config: &Config) -> Vec<String> {
+    config.data.hub_ids()
 }
 
 /// The front matter block, `---` lines included.

@@ -78,17 +78,19 @@ fn description(config: &Config, origin: &Origin, summary: &Summary) -> String {
     format!("{what}, {from}. Trained with Ferrospeed (ZeRO-3 on {ranks}).")
 }
 
-/// The datasets of the mixture, by file or folder name.
+/// The datasets of the mixture, by Hub id or by file or folder name.
 fn write_data(s: &mut String, config: &Config) {
     if config.data.datasets.is_empty() {
         return;
     }
     let _ = writeln!(s, "## Data\n");
     for d in &config.data.datasets {
-        let name = d.path.file_name().map_or_else(
-            || d.path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let name = match (&d.hub, &d.path) {
+            (None, Some(p)) => p
+                .file_name()
+                .map_or_else(|| d.label(), |n| n.to_string_lossy().into_owned()),
+            _ => d.label(),
+        };
         let mut line = format!("- `{name}`");
         if let Some(r) = d.mix_ratio {
             line += &format!(", mix ratio {}", number(r));
