@@ -76,7 +76,7 @@ fn configs_the_trainer_would_refuse_are_refused_by_check_and_launch() {
             "run_name: t\nmodel: {{ config: {} }}\n{steps}",
             model.display()
         ),
-        &["c.yaml: `data.datasets` is empty: list at least one dataset (path: ...)"],
+        &["c.yaml: `data.datasets` is empty: list at least one dataset (path: ... or hub: ...)"],
     );
     let data = repo().join("data/sanity/counting.jsonl");
     let with_model = |model: &str| {
@@ -95,6 +95,14 @@ fn configs_the_trainer_would_refuse_are_refused_by_check_and_launch() {
             model.display()
         ),
         &["c.yaml: `data.datasets[0].path`: {dir}/gone.jsonl does not exist"],
+    );
+    both_refuse(
+        &format!(
+            "run_name: t\nmodel: {{ config: {} }}\ndata: {{ datasets: [{{ path: {}, split: test }}] }}\n{steps}",
+            model.display(),
+            data.display()
+        ),
+        &["c.yaml: `data.datasets[0].split`: applies to a Hub dataset (`hub: org/name`) only"],
     );
 }
 
