@@ -35,11 +35,21 @@ fn upload_dataset(hub: &LocalHub, home: &TempDir) {
     let folder = home.join("made");
     let src = repo_root().join("data/sanity-chat/sft.jsonl");
     let py = common::python_with("pyarrow");
-    let args = [MAKE_DATA, src.to_str().unwrap(), folder.to_str().unwrap(), CARD];
+    let args = [
+        MAKE_DATA,
+        src.to_str().unwrap(),
+        folder.to_str().unwrap(),
+        CARD,
+    ];
     let out = Command::new(py).arg("-c").args(args).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let out = Command::new(repo_root().join("scripts/hub-python-upload"))
-        .args(["acme/chat", folder.to_str().unwrap(), "--repo-type", "dataset"])
+        .args([
+            "acme/chat",
+            folder.to_str().unwrap(),
+            "--repo-type",
+            "dataset",
+        ])
         .env("HF_ENDPOINT", &hub.url)
         .env("HF_TOKEN", TOKEN)
         .output()
@@ -89,15 +99,42 @@ fn a_dataset_by_id_trains_on_all_rows_of_its_split_with_ratios_and_counts() {
     let home = TempDir::new("data-byid");
     upload_dataset(&hub, &home);
     let hf = home.join("hf");
-    let env = [("HF_ENDPOINT", hub.url.as_str()), ("HF_HOME", hf.to_str().unwrap())];
+    let env = [
+        ("HF_ENDPOINT", hub.url.as_str()),
+        ("HF_HOME", hf.to_str().unwrap()),
+    ];
     let whole = config(&home, "whole", "{ hub: acme/chat, split: train }");
+    // `launch check`, of the config and of a pipeline, says what a run would fetch.
+    let p = "pipeline: p\noutput_dir: p\nstages:\n  - { name: sft, config: whole.yaml }\n";
+    std::fs::write(home.join("p.yaml"), p).unwrap();
+    let plan = "`data.datasets[0].hub`: acme/chat@main (commit ";
+    let would = " kB): data/train-00000-of-00002.parquet, data/train-00001-of-00002.parquet";
+    for args in [
+        ["check", "whole.yaml", "-n", "1"],
+        ["check", "p.yaml", "-n", "1"],
+    ] {
+        let out = launch(&args, &env, &home.0);
+        let all = text(&out);
+        let line = all
+            .lines()
+            .find(|l| l.contains(plan))
+            .unwrap_or_else(|| panic!("{all}"));
+        assert!(out.status.success(), "{all}");
+        assert!(
+            line.contains("`launch` would download 2 (") && line.ends_with(would),
+            "{line}"
+        );
+    }
     let all = "data: acme/chat: 300 rows, 300 for training, 0 for validation";
     trains(&home, &whole, &env, all);
     let snap = snapshot(&hf);
     let shard = snap.join("data/train-00001-of-00002.parquet");
     let link = std::fs::read_link(&shard).unwrap();
     assert!(link.starts_with("../../../blobs"), "{}", link.display());
-    assert!(!snap.join("data/test-00000-of-00001.parquet").exists(), "another split was fetched");
+    assert!(
+        !snap.join("data/test-00000-of-00001.parquet").exists(),
+        "another split was fetched"
+    );
     let card = std::fs::read_to_string(home.join("whole/final/README.md")).unwrap();
     assert!(card.contains("datasets:\n- acme/chat\n"), "{card}");
     // Python finds the shard offline in the same cache.
@@ -114,12 +151,27 @@ fn a_dataset_by_id_trains_on_all_rows_of_its_split_with_ratios_and_counts() {
     let before = requests(&hub);
     let offline = [env[0], env[1], ("HF_HUB_OFFLINE", "1")];
     let half = config(&home, "half", "{ hub: acme/chat, mix_ratio: 0.5 }");
-    trains(&home, &half, &offline, "acme/chat: 300 rows, 150 for training");
+    trains(
+        &home,
+        &half,
+        &offline,
+        "acme/chat: 300 rows, 150 for training",
+    );
     let count = config(&home, "count", "{ hub: acme/chat, mix_ratio: 1000 }");
-    trains(&home, &count, &offline, "acme/chat: 300 rows, 1000 for training");
+    trains(
+        &home,
+        &count,
+        &offline,
+        "acme/chat: 300 rows, 1000 for training",
+    );
     assert_eq!(requests(&hub), before, "offline must not ask the Hub");
     let test = config(&home, "test", "{ hub: acme/chat, split: test }");
-    trains(&home, &test, &env, "data: acme/chat:test: 40 rows, 40 for training");
+    trains(
+        &home,
+        &test,
+        &env,
+        "data: acme/chat:test: 40 rows, 40 for training",
+    );
 }
 
 fn one_error(home: &Path, cfg: &str, env: &[(&str, &str)], part: &str) {
@@ -130,7 +182,10 @@ fn one_error(home: &Path, cfg: &str, env: &[(&str, &str)], part: &str) {
         let errors: Vec<&str> = all.lines().filter(|l| l.contains("error:")).collect();
         assert_eq!(errors.len(), 1, "{all}");
         assert!(errors[0].contains(part), "expected {part:?} in {all}");
-        assert!(!all.contains("rank(s) on this node"), "nothing may start: {all}");
+        assert!(
+            !all.contains("rank(s) on this node"),
+            "nothing may start: {all}"
+        );
     }
 }
 
@@ -140,25 +195,53 @@ fn dataset_refusals_are_one_line_and_start_nothing() {
     let home = TempDir::new("data-byid-err");
     upload_dataset(&hub, &home);
     let hf = home.join("hf");
-    let env = [("HF_ENDPOINT", hub.url.as_str()), ("HF_HOME", hf.to_str().unwrap())];
+    let env = [
+        ("HF_ENDPOINT", hub.url.as_str()),
+        ("HF_HOME", hf.to_str().unwrap()),
+    ];
     let gated = config(&home, "gated", "{ hub: acme/chat }");
     one_error(&home.0, &gated, &env, "(HTTP 401): it is private or gated");
     let with_token = [env[0], env[1], ("HF_TOKEN", TOKEN)];
-    one_error(&home.0, &gated, &with_token, "acme/chat is gated and this token has no access");
+    one_error(
+        &home.0,
+        &gated,
+        &with_token,
+        "acme/chat is gated and this token has no access",
+    );
     let absent = config(&home, "absent", "{ hub: acme/none }");
-    one_error(&home.0, &absent, &env, "acme/none is not a dataset repository on");
+    one_error(
+        &home.0,
+        &absent,
+        &env,
+        "acme/none is not a dataset repository on",
+    );
     let split = config(&home, "split", "{ hub: acme/open, split: validation }");
     let open = Command::new(repo_root().join("scripts/hub-python-upload"))
-        .args(["acme/open", home.join("made").to_str().unwrap(), "--repo-type", "dataset"])
+        .args([
+            "acme/open",
+            home.join("made").to_str().unwrap(),
+            "--repo-type",
+            "dataset",
+        ])
         .env("HF_ENDPOINT", &hub.url)
         .env("HF_TOKEN", TOKEN)
         .output()
         .unwrap();
     assert!(open.status.success(), "{}", text(&open));
-    one_error(&home.0, &split, &env, "no split `validation`; its splits: train, test");
+    one_error(
+        &home.0,
+        &split,
+        &env,
+        "no split `validation`; its splits: train, test",
+    );
     let offline = [env[0], env[1], ("HF_HUB_OFFLINE", "1")];
     let cached = config(&home, "cached", "{ hub: acme/open }");
-    one_error(&home.0, &cached, &offline, "offline (HF_HUB_OFFLINE is set)");
+    one_error(
+        &home.0,
+        &cached,
+        &offline,
+        "offline (HF_HUB_OFFLINE is set)",
+    );
     let both = config(&home, "both", "{ hub: acme/open, path: x.jsonl }");
     one_error(&home.0, &both, &env, "sets both `path` and `hub`");
 }
@@ -169,9 +252,11 @@ fn stalled_partial(blobs: &Path) -> (PathBuf, u64) {
     let mut last = None;
     while start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(300));
-        let partial = std::fs::read_dir(blobs).into_iter().flatten().flatten().find(|e| {
-            e.file_name().to_string_lossy().ends_with(".incomplete")
-        });
+        let partial = std::fs::read_dir(blobs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().ends_with(".incomplete"));
         let Some(p) = partial else { continue };
         let size = p.metadata().unwrap().len();
         if size > 0 && last == Some(size) {
@@ -184,25 +269,57 @@ fn stalled_partial(blobs: &Path) -> (PathBuf, u64) {
 
 #[test]
 fn a_download_killed_half_way_resumes_from_what_it_has() {
-    let stall = ["--lfs-threshold", "1024", "--fault", "stall:download:1", "--slow-ms", "120000"];
+    let stall = [
+        "--lfs-threshold",
+        "1024",
+        "--fault",
+        "stall:download:1",
+        "--slow-ms",
+        "120000",
+    ];
     let hub = LocalHub::start(&stall);
     let home = TempDir::new("data-byid-kill");
     upload_dataset(&hub, &home);
     let hf = home.join("hf");
-    let env = [("HF_ENDPOINT", hub.url.as_str()), ("HF_HOME", hf.to_str().unwrap())];
+    let env = [
+        ("HF_ENDPOINT", hub.url.as_str()),
+        ("HF_HOME", hf.to_str().unwrap()),
+    ];
     let cfg = config(&home, "kill", "{ hub: acme/chat }");
     let mut child = launch_command(&["1", &cfg], &env, &home.0).spawn().unwrap();
     let blobs = hf.join("hub/datasets--acme--chat/blobs");
     let (partial, have) = stalled_partial(&blobs);
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(partial.is_file(), "the partial file must stay for the next run");
+    assert!(
+        partial.is_file(),
+        "the partial file must stay for the next run"
+    );
     let seen = hub.log().lines().count();
-    trains(&home, &cfg, &env, "data: acme/chat: 300 rows, 300 for training");
+    trains(
+        &home,
+        &cfg,
+        &env,
+        "data: acme/chat: 300 rows, 300 for training",
+    );
     let again = hub.log_since(seen);
-    let fetched: Vec<&String> = again.iter().filter(|l| l.starts_with("GET /lfs/objects")).collect();
-    assert_eq!(fetched.len(), 1, "only the partial blob is fetched again: {again:#?}");
+    let fetched: Vec<&String> = again
+        .iter()
+        .filter(|l| l.starts_with("GET /lfs/objects"))
+        .collect();
+    assert_eq!(
+        fetched.len(),
+        1,
+        "only the partial blob is fetched again: {again:#?}"
+    );
     let want = format!(" 206 - (bytes={have}-)");
-    assert!(fetched[0].ends_with(&want), "expected a Range from byte {have}: {}", fetched[0]);
-    assert!(!partial.exists(), "the finished blob replaces its partial file");
+    assert!(
+        fetched[0].ends_with(&want),
+        "expected a Range from byte {have}: {}",
+        fetched[0]
+    );
+    assert!(
+        !partial.exists(),
+        "the finished blob replaces its partial file"
+    );
 }

@@ -38,7 +38,10 @@ pub(crate) fn check(i: usize, d: &DatasetConfig) -> Result<(), String> {
 fn hub(at: &str, id: &str, d: &DatasetConfig, key: &dyn Fn(&str) -> String) -> Result<(), String> {
     repo_id::resolve(id, None).map_err(|e| format!("{at}: {e}"))?;
     if d.split().trim().is_empty() {
-        return Err(format!("{}: empty; name a split such as train", key("split")));
+        return Err(format!(
+            "{}: empty; name a split such as train",
+            key("split")
+        ));
     }
     if let Some(why) = repo_id::revision_problem(d.revision()) {
         return Err(format!(

@@ -12,7 +12,9 @@ pub(crate) fn check(c: &Config) -> Result<(), String> {
     let source = c.model.source()?;
     c.train.planned_steps(1)?;
     if c.data.datasets.is_empty() {
-        return Err("`data.datasets` is empty: list at least one dataset (path: ... or hub: ...)".into());
+        return Err(
+            "`data.datasets` is empty: list at least one dataset (path: ... or hub: ...)".into(),
+        );
     }
     if c.model.hub_path().is_none() {
         model(source)?;
@@ -24,7 +26,10 @@ pub(crate) fn check(c: &Config) -> Result<(), String> {
         let paths = d.path.iter().map(|p| ("path", p));
         for (key, p) in paths.chain(d.files.iter().map(|p| ("files", p))) {
             if !p.exists() {
-                return Err(format!("`data.datasets[{i}].{key}`: {} does not exist", p.display()));
+                return Err(format!(
+                    "`data.datasets[{i}].{key}`: {} does not exist",
+                    p.display()
+                ));
             }
         }
     }

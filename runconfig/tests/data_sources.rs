@@ -9,13 +9,22 @@ fn with(datasets: &str) -> Result<runconfig::Resolved, String> {
 #[test]
 fn each_ill_formed_entry_is_named() {
     for (entry, message) in [
-        ("[{ mix_ratio: 0.5 }]", "`data.datasets[0]` names no data: set `path`"),
+        (
+            "[{ mix_ratio: 0.5 }]",
+            "`data.datasets[0]` names no data: set `path`",
+        ),
         (
             "[{ path: a.jsonl }, { path: b.jsonl, hub: acme/x }]",
             "`data.datasets[1]` sets both `path` and `hub`",
         ),
-        ("[{ hub: acme/x--y }]", "`data.datasets[0].hub`: invalid repo id"),
-        ("[{ hub: acme/x, split: '' }]", "`data.datasets[0].split`: empty"),
+        (
+            "[{ hub: acme/x--y }]",
+            "`data.datasets[0].hub`: invalid repo id",
+        ),
+        (
+            "[{ hub: acme/x, split: '' }]",
+            "`data.datasets[0].split`: empty",
+        ),
         (
             "[{ hub: acme/x, revision: 'a..b' }]",
             "`data.datasets[0].revision`: \"a..b\" is not a branch, tag or commit",
@@ -29,7 +38,9 @@ fn each_ill_formed_entry_is_named() {
             "`data.datasets[0]` sets both `path` and `files`",
         ),
     ] {
-        let e = with(entry).err().unwrap_or_else(|| panic!("{entry} was accepted"));
+        let e = with(entry)
+            .err()
+            .unwrap_or_else(|| panic!("{entry} was accepted"));
         assert!(e.contains(message), "{entry}: expected {message:?} in {e}");
     }
 }

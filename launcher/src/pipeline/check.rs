@@ -1,6 +1,9 @@
 //! `launch check pipeline.yaml`: every stage checked with its links
-//! resolved, and each stage's plan printed.
+//! resolved, and each stage's plan printed, with what its Hub ids have in
+//! the cache and what a run would download.
 
+use crate::hub::fetch;
+use crate::Usage;
 use runconfig::pipeline::{fans_out, Pipeline};
 use std::path::Path;
 use std::process::ExitCode;
@@ -11,14 +14,19 @@ pub fn run(path: &Path, nproc: Option<u32>) -> anyhow::Result<ExitCode> {
     for (i, s) in p.stages.iter().enumerate() {
         let world = s.world_size.or(nproc).unwrap_or(1);
         let (job, jobs) = first_job(&p, i);
-        let r = if s.from.is_some() {
+        let mut r = if s.from.is_some() {
             // The model is written by an earlier stage: its files are checked when it runs.
             runconfig::load_unchecked(&job.config, world, &job.sets)
         } else {
             runconfig::load(&job.config, world, &job.sets)
         }
         .map_err(|e| runconfig::ConfigError::new(format!("stage {}: {e}", s.name)))?;
+        let hub = fetch::resolve(&mut r.config, fetch::Mode::Plan)
+            .map_err(|e| Usage(format!("stage {}: {}: {e:#}", s.name, s.config.display())))?;
         println!("stage {} ({}): {}", s.name, s.config.display(), r.plan);
+        for line in hub {
+            println!("  {line}");
+        }
         println!(
             "  world size {world}; {jobs}; output_dir {}",
             p.stage_dir(&s.name).display()

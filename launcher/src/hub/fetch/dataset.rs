@@ -21,7 +21,11 @@ pub fn resolve(ctx: &Ctx, d: &DatasetConfig, w: &Wanted, mode: Mode) -> Result<(
     let (name, split) = (d.name.as_deref(), d.split());
     let offline = ctx.remote.is_none();
     let pick = move |files: &[String], read: &dyn Fn(&str) -> Option<String>| {
-        let readme = files.iter().any(|f| f == CARD).then(|| read(CARD)).flatten();
+        let readme = files
+            .iter()
+            .any(|f| f == CARD)
+            .then(|| read(CARD))
+            .flatten();
         let found = split_files(files, readme.as_deref(), name, split);
         let mut data = found.map_err(|why| match offline {
             true => format!(

@@ -103,8 +103,7 @@ pub fn resolve(cfg: &mut Config, mode: Mode) -> Result<Vec<String>> {
                 one(&ctx, &item.wanted, mode, &pick, &["config.json"])
             }
         };
-        let (located, what) =
-            found.map_err(|e| phrase::error(&item.key, &item.wanted, &ctx, e))?;
+        let (located, what) = found.map_err(|e| phrase::error(&item.key, &item.wanted, &ctx, e))?;
         lines.push(format!("`{}`: {what}", item.key));
         match item.target {
             Target::ModelPath => cfg.model.path = Some(located.snapshot),
@@ -151,7 +150,13 @@ fn context() -> Result<Ctx> {
 /// Resolves one repository: where its files are, and a line that says
 /// what is cached and what was (or, planning, would be) downloaded; when
 /// planning, the files of `eager` (small ones the plan reads) are fetched.
-fn one(ctx: &Ctx, w: &Wanted, mode: Mode, pick: &Pick, eager: &[&str]) -> Result<(Located, String)> {
+fn one(
+    ctx: &Ctx,
+    w: &Wanted,
+    mode: Mode,
+    pick: &Pick,
+    eager: &[&str],
+) -> Result<(Located, String)> {
     let mut located = repo::locate(ctx, w, pick)?;
     let what = format!(
         "{}@{} (commit {})",

@@ -56,7 +56,10 @@ struct Header {
 /// The configurations of the card `readme` (none when it has no header or
 /// no `configs:`).
 pub fn configs(readme: &str) -> Result<Vec<CardConfig>, String> {
-    let Some(rest) = readme.strip_prefix("---\n").or_else(|| readme.strip_prefix("---\r\n")) else {
+    let Some(rest) = readme
+        .strip_prefix("---\n")
+        .or_else(|| readme.strip_prefix("---\r\n"))
+    else {
         return Ok(Vec::new());
     };
     let end = rest.find("\n---").unwrap_or(rest.len());
@@ -80,8 +83,14 @@ fn choose<'a>(configs: &'a [CardConfig], name: Option<&str>) -> Result<&'a CardC
             .or_else(|| (configs.len() == 1).then(|| &configs[0])),
     };
     found.ok_or_else(|| match name {
-        Some(n) => format!("its card has no configuration `{n}`; it has: {} (set `name:`)", names()),
-        None => format!("its card has several configurations ({}): set `name:` to one", names()),
+        Some(n) => format!(
+            "its card has no configuration `{n}`; it has: {} (set `name:`)",
+            names()
+        ),
+        None => format!(
+            "its card has several configurations ({}): set `name:` to one",
+            names()
+        ),
     })
 }
 

@@ -40,7 +40,9 @@ fn in_file_name(path: &str, word: &str) -> bool {
 
 /// The split each file belongs to under one rule, if any.
 fn by_rule(path: &str, rule: fn(&str, &str) -> bool) -> Option<&'static str> {
-    let hit = KEYWORDS.iter().find(|(_, words)| words.iter().any(|w| rule(&path.to_ascii_lowercase(), w)));
+    let hit = KEYWORDS
+        .iter()
+        .find(|(_, words)| words.iter().any(|w| rule(&path.to_ascii_lowercase(), w)));
     hit.map(|(split, _)| *split)
 }
 

@@ -63,7 +63,11 @@ fn no_files(listing: &[String], split: &str) -> String {
             "it holds no Parquet or JSON Lines file for split `{split}` (it holds {}{}): \
              Ferrospeed reads .parquet, .jsonl and .json files",
             others.join(", "),
-            if listing.len() > others.len() + 2 { ", ..." } else { "" }
+            if listing.len() > others.len() + 2 {
+                ", ..."
+            } else {
+                ""
+            }
         ),
     }
 }

@@ -36,10 +36,16 @@ fn several_configs_need_a_name_and_data_files_may_be_plain_patterns() {
                 data_files:\n  - fr/a.jsonl\n  - fr/b.jsonl\n---\n";
     let files = listing(&["en/x.jsonl", "fr/a.jsonl", "fr/b.jsonl", "fr/c.jsonl"]);
     let e = split_files(&files, Some(card), None, "train").unwrap_err();
-    assert!(e.contains("several configurations (en, fr): set `name:`"), "{e}");
+    assert!(
+        e.contains("several configurations (en, fr): set `name:`"),
+        "{e}"
+    );
     let fr = split_files(&files, Some(card), Some("fr"), "train").unwrap();
     assert_eq!(fr, ["fr/a.jsonl", "fr/b.jsonl"]);
-    assert_eq!(split_files(&files, Some(card), Some("en"), "train").unwrap(), ["en/x.jsonl"]);
+    assert_eq!(
+        split_files(&files, Some(card), Some("en"), "train").unwrap(),
+        ["en/x.jsonl"]
+    );
 }
 
 #[test]
@@ -57,8 +63,14 @@ fn without_configs_the_conventional_names_hold() {
     assert_eq!(train, ["data/train-00000-of-00001.parquet"]);
     // A keyword inside a word is not a split name: "trainer" is not "train".
     let words = listing(&["trainer_notes.jsonl", "dev.jsonl", "train.jsonl"]);
-    assert_eq!(split_files(&words, None, None, "train").unwrap(), ["train.jsonl"]);
-    assert_eq!(split_files(&words, None, None, "validation").unwrap(), ["dev.jsonl"]);
+    assert_eq!(
+        split_files(&words, None, None, "train").unwrap(),
+        ["train.jsonl"]
+    );
+    assert_eq!(
+        split_files(&words, None, None, "validation").unwrap(),
+        ["dev.jsonl"]
+    );
     // Folders named by split come first.
     let dirs = listing(&["train/a.parquet", "train/b.parquet", "test/c.parquet"]);
     assert_eq!(
@@ -78,7 +90,10 @@ fn unnamed_files_are_train_and_other_formats_are_named() {
     assert!(e.contains("no split `test`; its splits: train"), "{e}");
     let csv = listing(&["README.md", "train.csv"]);
     let e = split_files(&csv, None, None, "train").unwrap_err();
-    assert!(e.contains("(it holds train.csv)") && e.contains(".parquet, .jsonl"), "{e}");
+    assert!(
+        e.contains("(it holds train.csv)") && e.contains(".parquet, .jsonl"),
+        "{e}"
+    );
     let e = split_files(&csv, None, Some("x"), "train").unwrap_err();
     assert!(e.contains("no `name: x`"), "{e}");
 }
