@@ -17,6 +17,18 @@ pub fn run(
     device_memory: Option<u64>,
     json: bool,
 ) -> Result<ExitCode> {
+    let detected = crate::cluster::detect(&|k| std::env::var(k).ok()).map_err(Usage)?;
+    if let Some(d) = detected.filter(|_| !json) {
+        let at = d
+            .master_addr
+            .as_deref()
+            .unwrap_or("(no address: pass --master-addr)");
+        println!(
+            "{}: this job: {}; node 0 at {at}",
+            config.display(),
+            d.describe()
+        );
+    }
     let sizes = nproc.map_or(vec![1, 2, 8], |n| vec![n]);
     let mut plans = Vec::new();
     let mut first: Option<runconfig::Config> = None;

@@ -44,7 +44,9 @@ reports it complete and trains nothing (--set checkpoint.resume=never: train aga
 
 OPTIONS:
   --set KEY=VALUE      override any config key, e.g. --set train.micro_batch_size=4
-  --nnodes K           number of nodes (run `launch` on each), default 1
+  --nnodes K           number of nodes (run `launch` on each), default 1; under
+                       `srun --ntasks-per-node=1` or `mpirun -N 1` the node flags
+                       come from Slurm's or MPI's variables (docs/multinode.md)
   --node-rank R        this node's index, 0..K-1, default 0
   --master-addr HOST   node 0's address (multi-node), default 127.0.0.1
   --master-port PORT   rendezvous port, default: any free port (29500 multi-node)
@@ -62,6 +64,10 @@ pub struct NodeOpts {
     pub master_addr: Option<String>,
     pub master_port: Option<u16>,
     pub run_id: Option<String>,
+    /// The scheduler's job id, when detected (Slurm).
+    pub job_id: Option<String>,
+    /// What was read from the job's environment, for the start banner.
+    pub detected: Option<String>,
 }
 
 /// What the user asked for.
@@ -177,6 +183,19 @@ fn parse_check(rest: &[String]) -> Result<Command> {
     })
 }
 
+/// Completes `node` from the job's environment (Slurm, MPI) and checks it.
+fn fill(node: &mut NodeOpts, given: crate::cluster::Given) -> Result<()> {
+    crate::cluster::fill(node, given, &|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
+    if node.nnodes == 0 || node.node_rank >= node.nnodes {
+        bail!(
+            "--node-rank {} must be below --nnodes {}",
+            node.node_rank,
+            node.nnodes
+        );
+    }
+    Ok(())
+}
+
 /// `launch N CONFIG.yaml [OPTIONS]` or `launch N [OPTIONS] -- PROGRAM [ARGS]...`
 /// (after `N`).
 fn parse_run(nproc: usize, rest: &[String]) -> Result<Command> {
@@ -185,10 +204,12 @@ fn parse_run(nproc: usize, rest: &[String]) -> Result<Command> {
         ..NodeOpts::default()
     };
     let (mut config, mut sets, mut run_name, mut max_restarts) = (None, Vec::new(), None, 0);
+    let mut given = crate::cluster::Given::default();
     let mut it = rest.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--" => {
+                fill(&mut node, given)?;
                 let program = it
                     .next()
                     .context("`--` must be followed by the program to run")?
@@ -207,11 +228,21 @@ fn parse_run(nproc: usize, rest: &[String]) -> Result<Command> {
                 });
             }
             "--set" => sets.push(value(&mut it, a)?.clone()),
-            "--nnodes" => node.nnodes = number(value(&mut it, a)?, "--nnodes")?,
-            "--node-rank" => node.node_rank = number(value(&mut it, a)?, "--node-rank")?,
-            "--master-addr" => node.master_addr = Some(value(&mut it, a)?.clone()),
+            "--nnodes" => {
+                node.nnodes = number(value(&mut it, a)?, "--nnodes")?;
+                given.nnodes = true;
+            }
+            "--node-rank" => {
+                node.node_rank = number(value(&mut it, a)?, "--node-rank")?;
+                given.node_rank = true;
+            }
+            "--master-addr" => {
+                node.master_addr = Some(value(&mut it, a)?.clone());
+                given.master_addr = true;
+            }
             "--master-port" => {
-                node.master_port = Some(number(value(&mut it, a)?, "--master-port")?)
+                node.master_port = Some(number(value(&mut it, a)?, "--master-port")?);
+                given.master_port = true;
             }
             "--run-id" => node.run_id = Some(value(&mut it, a)?.clone()),
             "--run-name" => run_name = Some(value(&mut it, a)?.clone()),
@@ -223,13 +254,7 @@ fn parse_run(nproc: usize, rest: &[String]) -> Result<Command> {
             }
         }
     }
-    if node.nnodes == 0 || node.node_rank >= node.nnodes {
-        bail!(
-            "--node-rank {} must be below --nnodes {}",
-            node.node_rank,
-            node.nnodes
-        );
-    }
+    fill(&mut node, given)?;
     let config = config.context("missing CONFIG.yaml (or `-- PROGRAM`); see `launch help`")?;
     Ok(Command::Train {
         nproc,

@@ -6,6 +6,7 @@ mod attempt;
 mod blame;
 mod check;
 mod cli;
+mod cluster;
 mod export;
 mod finished;
 mod hub;
@@ -120,7 +121,9 @@ fn trainer_binary() -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Sets up the rendezvous for this node and describes its group.
+/// Sets up the rendezvous for this node and describes its group; `config`:
+/// a config run's resolved YAML and its output_dir (which may hold the run
+/// secret of a multi-node job).
 fn group(
     node: &NodeOpts,
     nproc: usize,
@@ -128,8 +131,9 @@ fn group(
     args: Vec<String>,
     run_name: String,
     max_restarts: u32,
-    config_yaml: Option<String>,
+    config: Option<(String, &Path)>,
 ) -> Result<Group> {
+    let (config_yaml, shared_dir) = config.map_or((None, None), |(y, d)| (Some(y), Some(d)));
     let multi = node.nnodes > 1;
     if multi && max_restarts > 0 {
         return Err(Usage(
@@ -140,6 +144,10 @@ fn group(
     }
     let run_id = match node.run_id.clone().or_else(|| std::env::var(ENV_RUN_ID).ok()) {
         Some(id) => id,
+        None if multi && shared_dir.is_some() && node.job_id.is_some() => {
+            let (dir, job) = (shared_dir.unwrap_or(Path::new(".")), node.job_id.as_deref());
+            cluster::secret::shared(dir, job.unwrap_or_default(), node.node_rank, Duration::from_secs(120))?
+        }
         None if multi => {
             return Err(Usage("a multi-node run needs the same secret on every node: pass --run-id SECRET or set FERROSPEED_RUN_ID".into()).into())
         }
@@ -150,6 +158,9 @@ fn group(
         .clone()
         .unwrap_or_else(|| "127.0.0.1".into());
     let mut master_port = node.master_port.unwrap_or(if multi { 29500 } else { 0 });
+    if let Some(d) = &node.detected {
+        println!("launch: {d}; node 0 at {master_addr}:{master_port}");
+    }
     if node.node_rank == 0 {
         let bind = if multi { "0.0.0.0" } else { "127.0.0.1" };
         let server = StoreServer::start(format!("{bind}:{master_port}").parse()?, &run_id)

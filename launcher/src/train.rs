@@ -58,7 +58,7 @@ pub(crate) fn train(
         vec![],
         cfg.run_name.clone(),
         cfg.launcher.max_restarts,
-        Some(yaml),
+        Some((yaml, &cfg.output_dir())),
     )?;
     group.grace = Duration::from_secs_f64(cfg.launcher.grace_period_s.max(0.0));
     group.comm_timeout = Duration::from_secs_f64(cfg.comm_timeout_s);
