@@ -8,6 +8,7 @@
 
 mod checks;
 mod data;
+mod dpo;
 mod error;
 pub mod export;
 mod files;
