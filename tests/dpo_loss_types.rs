@@ -1,7 +1,7 @@
 //! The DPO loss types (`train.dpo_loss_type`) through `launch`: a simpo run
 //! does no reference pass (no log line, no cache file) and learns to prefer
 //! the right answers; every loss type gives the same losses and rewards at
-//! one and two ranks.
+//! one and two ranks; the loss types with a reference share one cache.
 
 mod common;
 use common::*;
@@ -112,4 +112,45 @@ fn every_loss_type_is_the_same_at_one_and_two_ranks() {
             }
         }
     }
+}
+
+#[test]
+fn the_loss_types_with_a_reference_share_one_cache() {
+    let dir = scratch("dpo-shared-cache");
+    let (shared, fresh) = (dir.join("shared"), dir.join("fresh"));
+    let sets = |out: &Path, kind: &str| -> Vec<String> {
+        vec![
+            format!("checkpoint.output_dir={}", out.display()),
+            format!("train.dpo_loss_type={kind}"),
+            "train.max_steps=2".into(),
+            "logging.every_steps=1".into(),
+            "eval.every_steps=null".into(),
+            "checkpoint.resume=never".into(),
+        ]
+    };
+    let first = run(&dir, 1, &sets(&shared, "dpo"));
+    assert!(text(&first).contains("dpo: computing reference log-probs"));
+    // ipo averages per token what the dpo run cached summed.
+    let again = run(&dir, 1, &sets(&shared, "ipo"));
+    let all = text(&again);
+    assert!(again.status.success(), "{all}");
+    assert!(
+        !all.contains("reference log-probs"),
+        "the cache is reused: {all}"
+    );
+    let own = run(&dir, 1, &sets(&fresh, "ipo"));
+    assert!(text(&own).contains("dpo: computing reference log-probs"));
+    let reused = series(&shared, "train_loss");
+    let computed = series(&fresh, "train_loss");
+    assert_eq!(
+        &reused[reused.len() - 2..],
+        &computed[..],
+        "the same ipo losses"
+    );
+    // At the first step the policy is the reference: ipo's (0 - 1 / (2 beta))^2.
+    let beta = 0.3;
+    assert!(
+        (computed[0] - 1.0 / (4.0 * beta * beta)).abs() < 1e-5,
+        "{computed:?}"
+    );
 }
