@@ -107,6 +107,40 @@ fn configs_the_trainer_would_refuse_are_refused_by_check_and_launch() {
 }
 
 #[test]
+fn dpo_loss_settings_the_trainer_would_refuse_are_refused_by_check_and_launch() {
+    let train = |keys: &str| runnable(&format!("train:\n  max_steps: 2\n{keys}"));
+    both_refuse(
+        &train("  dpo_loss_type: sigmoid\n"),
+        &[
+            "c.yaml:",
+            "`train.dpo_loss_type`: `sigmoid` is not one of: dpo, dpo_norm, simpo, wpo, ipo",
+        ],
+    );
+    both_refuse(
+        &train("  simpo_gamma: 0.5\n"),
+        &["c.yaml: `train.simpo_gamma` applies only to `train.dpo_loss_type: simpo`, but the loss type is dpo: remove it, or set train.dpo_loss_type: simpo"],
+    );
+    both_refuse(
+        &train("  dpo_loss_type: ipo\n  dpo_label_smoothing: 0.1\n"),
+        &["c.yaml: `train.dpo_label_smoothing` does not apply to `train.dpo_loss_type: ipo`"],
+    );
+    both_refuse(
+        &train("  dpo_loss_type: wpo\n  dpo_label_smoothing: 0.5\n"),
+        &[
+            "c.yaml: `train.dpo_label_smoothing` must be a number in [0, 0.5)",
+            "got 0.5",
+        ],
+    );
+    both_refuse(
+        &train("  dpo_loss_type: simpo\n  simpo_gamma: -1\n"),
+        &[
+            "c.yaml: `train.simpo_gamma` must be a non-negative number",
+            "got -1",
+        ],
+    );
+}
+
+#[test]
 fn familiar_names_from_other_tools_get_the_ferrospeed_key() {
     for (yaml, hint) in [
         ("per_device_train_batch_size: 2", "Ferrospeed's key is `train.micro_batch_size`"),
@@ -123,6 +157,8 @@ fn familiar_names_from_other_tools_get_the_ferrospeed_key() {
         ("learning_rate: 1.0e-5", "it belongs in another section: `train.learning_rate`"),
         ("model_name_or_path: x", "Ferrospeed's key is `model.path`"),
         ("max_seq_length: 4096", "it belongs in another section: `data.max_seq_length`"),
+        ("loss_type: simpo", "Ferrospeed's key is `train.dpo_loss_type` (dpo, dpo_norm, simpo, wpo or ipo)"),
+        ("gamma_beta_ratio: 0.3", "Ferrospeed's key is `train.simpo_gamma`, the margin itself: simpo_gamma = gamma_beta_ratio x dpo_beta"),
     ] {
         let key = yaml.split(':').next().unwrap();
         let message = format!("c.yaml:2:1: unknown key `{key}`: {hint}");

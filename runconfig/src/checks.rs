@@ -146,7 +146,8 @@ fn train(c: &Config) -> Result<(), String> {
             positive_number,
             "a positive number",
         ),
-    ])
+    ])?;
+    crate::dpo::check(t)
 }
 
 fn optimizer(c: &Config) -> Result<(), String> {

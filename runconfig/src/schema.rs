@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use crate::data::*;
+pub use crate::dpo::{DpoLossType, DEFAULT_SIMPO_GAMMA};
 pub use crate::sections::*;
 pub use crate::values::*;
 
@@ -175,6 +176,14 @@ pub struct TrainConfig {
     /// DPO: strength of the KL penalty towards the reference model.
     #[serde(default = "default_dpo_beta")]
     pub dpo_beta: f64,
+    /// DPO: the preference loss (`dpo`, `dpo_norm`, `simpo`, `wpo`, `ipo`).
+    #[serde(default)]
+    pub dpo_loss_type: DpoLossType,
+    /// DPO: conservative-DPO label smoothing of the sigmoid losses, in [0, 0.5).
+    #[serde(default)]
+    pub dpo_label_smoothing: f64,
+    /// SimPO: the target reward margin gamma (default 0.5; simpo only).
+    pub simpo_gamma: Option<f64>,
 }
 
 /// `train.sanity`: the floors of the sanity table.
@@ -217,6 +226,9 @@ impl Default for TrainConfig {
             sanity_steps: None,
             sanity: SanityConfig::default(),
             dpo_beta: default_dpo_beta(),
+            dpo_loss_type: DpoLossType::default(),
+            dpo_label_smoothing: 0.0,
+            simpo_gamma: None,
         }
     }
 }

@@ -45,6 +45,18 @@ fn each_bad_value_is_named() {
             "`train.dpo_beta` must be a positive number",
         ),
         (
+            "train.dpo_loss_type=sigmoid",
+            "`train.dpo_loss_type`: `sigmoid` is not one of: dpo, dpo_norm, simpo, wpo, ipo",
+        ),
+        (
+            "train.dpo_label_smoothing=-0.1",
+            "`train.dpo_label_smoothing` must be a number in [0, 0.5)",
+        ),
+        (
+            "train.simpo_gamma=1",
+            "`train.simpo_gamma` applies only to `train.dpo_loss_type: simpo`, but the loss type is dpo",
+        ),
+        (
             "train.learning_rate=1e39",
             "`train.learning_rate` must be a non-negative number that fits in f32",
         ),
@@ -135,4 +147,47 @@ fn good_values_pass() {
     ];
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     runconfig::from_str("run_name: t\n", "c.yaml", 1, &sets).unwrap();
+}
+
+#[test]
+fn each_dpo_loss_type_loads_with_the_keys_it_reads() {
+    let cases: [&[&str]; 6] = [
+        &["train.dpo_loss_type=dpo", "train.dpo_label_smoothing=0.1"],
+        &[
+            "train.dpo_loss_type=dpo_norm",
+            "train.dpo_label_smoothing=0.49",
+        ],
+        &[
+            "train.dpo_loss_type=simpo",
+            "train.simpo_gamma=1.2",
+            "train.dpo_label_smoothing=0.1",
+        ],
+        &["train.dpo_loss_type=simpo"],
+        &["train.dpo_loss_type=wpo", "train.dpo_label_smoothing=0.2"],
+        &["train.dpo_loss_type=ipo", "train.dpo_beta=0.5"],
+    ];
+    for sets in cases {
+        let owned: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        let c = runconfig::from_str("run_name: t\n", "c.yaml", 1, &owned)
+            .unwrap_or_else(|e| panic!("{sets:?}: {e}"))
+            .config;
+        let kind = sets[0].rsplit('=').next().unwrap();
+        assert_eq!(c.train.dpo_loss_type.name(), kind);
+    }
+    let simpo = |sets: &[&str]| {
+        let owned: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        runconfig::from_str("run_name: t\n", "c.yaml", 1, &owned)
+            .unwrap()
+            .config
+            .train
+            .simpo_gamma()
+    };
+    assert_eq!(
+        simpo(&["train.dpo_loss_type=simpo"]),
+        runconfig::DEFAULT_SIMPO_GAMMA
+    );
+    assert_eq!(
+        simpo(&["train.dpo_loss_type=simpo", "train.simpo_gamma=1.2"]),
+        1.2
+    );
 }

@@ -1,17 +1,21 @@
-//! Direct Preference Optimisation (Rafailov et al. 2023), sigmoid loss:
-//! `-log sigmoid(beta * ((pi_c - pi_r) - (ref_c - ref_r)))`, where pi and ref
-//! are the summed log-probabilities of the response tokens under the policy
-//! and under the initial (reference) model. The reference log-probs come from
-//! one no-grad pass over the data before training, cached on disk
+//! Direct Preference Optimisation and its variants (`train.dpo_loss_type`,
+//! formulas in [`loss`]): each compares the policy's log-probabilities of the
+//! chosen and rejected responses, and all but simpo compare them with those
+//! of the initial (reference) model. The reference log-probs come from one
+//! no-grad pass over the data before training, cached on disk
 //! ([`crate::references`]); [`DpoRun`] is the run's objective.
+
+pub mod loss;
 
 use crate::data::batches::{batch, shares};
 use crate::data::SampleSet;
-use crate::eval::EvalRefs;
+use crate::eval::DpoEval;
+use crate::model::shifted_labels;
 use crate::objective::{token_nll, Batch, Objective, RunObjective};
 use crate::progress::Meter;
 use crate::zero::Engine;
 use anyhow::{Context, Result};
+use loss::{PairLogps, PairLoss};
 use std::collections::HashMap;
 use std::path::Path;
 use tch::{Kind, Tensor};
@@ -33,19 +37,52 @@ pub fn sequence_logps(logits: &Tensor, labels: &Tensor) -> Tensor {
     -token_nll(logits, labels).sum_dim_intlist(1, false, Kind::Float)
 }
 
-/// The DPO objective of one micro-batch: rows `0..M` chosen, `M..2M` rejected.
-pub struct Dpo {
-    /// `train.dpo_beta`.
-    pub beta: f64,
-    /// Pairs in the whole global batch (the loss is their mean).
-    pub pairs: i64,
-    /// Reference log-probs of this micro-batch's chosen responses, `[M]`.
-    pub ref_chosen: Tensor,
-    /// Reference log-probs of this micro-batch's rejected responses, `[M]`.
-    pub ref_rejected: Tensor,
+/// Per row: how many tokens it is trained on (at least 1), f32 `[B]`.
+pub fn response_tokens(labels: &Tensor) -> Tensor {
+    shifted_labels(labels)
+        .ne(-100)
+        .sum_dim_intlist(1, false, Kind::Float)
+        .clamp_min(1.0)
 }
 
-/// Reference log-probs, `[pairs]` each, on the CPU.
+/// Rows `0..M` and `M..2M` of `t`: the chosen and the rejected halves.
+pub fn halves(t: &Tensor) -> (Tensor, Tensor) {
+    let m = t.size()[0] / 2;
+    (t.narrow(0, 0, m), t.narrow(0, m, m))
+}
+
+/// The loss and reported sums of a micro-batch's pairs from its rows'
+/// summed log-probs `logps` and `labels` (rows `0..M` chosen, `M..2M`
+/// rejected), with the reference's summed log-probs of the pairs, if any.
+pub fn pair_terms(
+    loss: &PairLoss,
+    logps: &Tensor,
+    labels: &Tensor,
+    reference: Option<(&Tensor, &Tensor)>,
+) -> Result<(Tensor, Vec<f64>)> {
+    let (pc, pr) = halves(logps);
+    let (nc, nr) = halves(&response_tokens(labels).to_device(logps.device()));
+    let policy = PairLogps {
+        chosen: &pc,
+        rejected: &pr,
+        chosen_tokens: &nc,
+        rejected_tokens: &nr,
+    };
+    loss.terms(&policy, reference)
+}
+
+/// The DPO objective of one micro-batch: rows `0..M` chosen, `M..2M` rejected.
+pub struct Dpo {
+    /// The preference loss and its constants.
+    pub loss: PairLoss,
+    /// Pairs in the whole global batch (the loss is their mean).
+    pub pairs: i64,
+    /// Summed reference log-probs of this micro-batch's chosen and rejected
+    /// responses, `[M]` each (none for a reference-free loss).
+    pub reference: Option<(Tensor, Tensor)>,
+}
+
+/// Summed reference log-probs, `[pairs]` each, on the CPU.
 pub struct References {
     /// Chosen responses of the training pairs.
     pub train_chosen: Tensor,
@@ -57,12 +94,13 @@ pub struct References {
     pub val_rejected: Tensor,
 }
 
-/// DPO over a whole run: every pair's reference log-probs and `beta`.
+/// DPO over a whole run: the loss and, unless it is reference-free, every
+/// pair's reference log-probs.
 pub struct DpoRun {
-    /// `train.dpo_beta`: how far the policy may move from the reference.
-    pub beta: f64,
+    /// `train.dpo_loss_type` and its constants.
+    pub loss: PairLoss,
     /// The reference log-probs of the training and validation pairs.
-    pub refs: References,
+    pub refs: Option<References>,
 }
 
 impl RunObjective for DpoRun {
@@ -70,10 +108,14 @@ impl RunObjective for DpoRun {
         let items: Vec<i64> = items.iter().map(|&i| i as i64).collect();
         let idx = Tensor::from_slice(&items);
         Box::new(Dpo {
-            beta: self.beta,
+            loss: self.loss,
             pairs: norm,
-            ref_chosen: self.refs.train_chosen.index_select(0, &idx),
-            ref_rejected: self.refs.train_rejected.index_select(0, &idx),
+            reference: self.refs.as_ref().map(|r| {
+                (
+                    r.train_chosen.index_select(0, &idx),
+                    r.train_rejected.index_select(0, &idx),
+                )
+            }),
         })
     }
 
@@ -85,51 +127,29 @@ impl RunObjective for DpoRun {
             .collect()
     }
 
-    fn eval_refs(&self) -> Option<EvalRefs<'_>> {
-        Some(EvalRefs {
-            beta: self.beta,
-            chosen: &self.refs.val_chosen,
-            rejected: &self.refs.val_rejected,
+    fn dpo_eval(&self) -> Option<DpoEval<'_>> {
+        Some(DpoEval {
+            loss: self.loss,
+            reference: self.refs.as_ref().map(|r| (&r.val_chosen, &r.val_rejected)),
         })
     }
 }
 
-/// Loss, rewards and their sums for policy and reference log-probs.
-pub fn dpo_terms(
-    beta: f64,
-    pc: &Tensor,
-    pr: &Tensor,
-    rc: &Tensor,
-    rr: &Tensor,
-) -> (Tensor, Vec<f64>) {
-    let z = ((pc - pr) - (rc - rr)) * beta;
-    let losses = -z.log_sigmoid();
-    let (wc, wr) = (((pc - rc) * beta).detach(), ((pr - rr) * beta).detach());
-    let sum = |t: &Tensor| t.sum(Kind::Float).double_value(&[]);
-    let values = vec![
-        sum(&losses.detach()),
-        sum(&wc),
-        sum(&wr),
-        sum(&wc.gt_tensor(&wr).to_kind(Kind::Float)),
-        sum(&(&wc - &wr)),
-        sum(&pc.detach()),
-        sum(&pr.detach()),
-    ];
-    (losses.sum(Kind::Float), values)
-}
-
 impl Objective for Dpo {
-    fn loss_from_nll(&self, nll: &Tensor, _: &Batch) -> Result<(Tensor, Vec<f64>)> {
+    fn loss_from_nll(&self, nll: &Tensor, batch: &Batch) -> Result<(Tensor, Vec<f64>)> {
         let logps = -nll.sum_dim_intlist(1, false, Kind::Float);
-        let m = logps.size()[0] / 2;
-        let (pc, pr) = (logps.narrow(0, 0, m), logps.narrow(0, m, m));
         let dev = logps.device();
-        let (rc, rr) = (
-            self.ref_chosen.to_device(dev),
-            self.ref_rejected.to_device(dev),
-        );
-        let (loss, values) = dpo_terms(self.beta, &pc, &pr, &rc, &rr);
-        Ok((loss / self.pairs.max(1) as f64, values))
+        let reference = self
+            .reference
+            .as_ref()
+            .map(|(c, r)| (c.to_device(dev), r.to_device(dev)));
+        let (losses, values) = pair_terms(
+            &self.loss,
+            &logps,
+            &batch.labels,
+            reference.as_ref().map(|(c, r)| (c, r)),
+        )?;
+        Ok((losses.sum(Kind::Float) / self.pairs.max(1) as f64, values))
     }
 }
 

@@ -1,35 +1,36 @@
 //! Evaluation on the validation split: every rank takes its share of the
 //! set, without autograd; the sums are reduced over ranks. Eval loss for
-//! language modelling (per target token), and DPO loss and reward accuracy.
+//! language modelling (per target token), and DPO loss and reward accuracy
+//! (per pair, with the run's preference loss).
 
 use crate::data::batches::{batch, shares};
 use crate::data::SampleSet;
-use crate::dpo::{dpo_terms, sequence_logps};
+use crate::dpo::loss::PairLoss;
+use crate::dpo::{pair_terms, sequence_logps};
 use crate::model::token_loss_sum;
 use crate::zero::Engine;
 use anyhow::Result;
 use serde_json::{json, Map, Value};
 use tch::{Kind, Tensor};
 
-/// Reference log-probs of the validation pairs (DPO).
-pub struct EvalRefs<'a> {
-    /// `train.dpo_beta`.
-    pub beta: f64,
-    /// Reference log-probs of the chosen responses, `[pairs]`.
-    pub chosen: &'a Tensor,
-    /// Reference log-probs of the rejected responses, `[pairs]`.
-    pub rejected: &'a Tensor,
+/// How DPO evaluates the validation pairs.
+pub struct DpoEval<'a> {
+    /// The run's preference loss.
+    pub loss: PairLoss,
+    /// Summed reference log-probs of the chosen and rejected responses,
+    /// `[pairs]` each (none for a reference-free loss).
+    pub reference: Option<(&'a Tensor, &'a Tensor)>,
 }
 
 /// Metrics of one pass over `set` (at most `max_batches` rounds): DPO's
-/// with `refs`, else language modelling's.
+/// with `dpo`, else language modelling's.
 pub fn evaluate(
     engine: &mut Engine,
     set: &SampleSet,
     pad_id: i64,
     micro: usize,
     max_batches: Option<u64>,
-    refs: Option<&EvalRefs>,
+    dpo: Option<&DpoEval>,
 ) -> Result<Map<String, Value>> {
     let (rank, world) = (engine.rank(), engine.world_size());
     let mut sums = [0.0f64; 3]; // loss sum, normaliser, reward-accuracy count
@@ -52,21 +53,9 @@ pub fn evaluate(
             continue;
         }
         let idx = Tensor::from_slice(&keep).to_device(logits.device());
-        match refs {
+        match dpo {
             Some(r) => {
-                let logps = sequence_logps(&logits, &b.labels);
-                let m = items.len() as i64;
-                let (pc, pr) = (
-                    logps.narrow(0, 0, m).index_select(0, &idx),
-                    logps.narrow(0, m, m).index_select(0, &idx),
-                );
-                // The real pairs' indices in the set, for their reference log-probs.
-                let real_items: Vec<i64> = keep.iter().map(|&j| items[j as usize] as i64).collect();
-                let pick = |t: &Tensor| {
-                    t.index_select(0, &Tensor::from_slice(&real_items))
-                        .to_device(pc.device())
-                };
-                let (_, v) = dpo_terms(r.beta, &pc, &pr, &pick(r.chosen), &pick(r.rejected));
+                let v = dpo_eval_batch(r, &logits, &b.labels, &items, &keep)?;
                 sums[0] += v[0];
                 sums[1] += keep.len() as f64;
                 sums[2] += v[3];
@@ -84,8 +73,41 @@ pub fn evaluate(
     let s = Vec::<f64>::try_from(t.to_kind(Kind::Double))?;
     let mut out = Map::new();
     out.insert("eval_loss".into(), json!(s[0] / s[1].max(1.0)));
-    if refs.is_some() {
+    if dpo.is_some() {
         out.insert("eval_rewards/accuracy".into(), json!(s[2] / s[1].max(1.0)));
     }
     Ok(out)
+}
+
+/// The DPO values of the real pairs `keep` (positions in the micro-batch of
+/// `items`, indices in the validation set).
+fn dpo_eval_batch(
+    r: &DpoEval,
+    logits: &Tensor,
+    labels: &Tensor,
+    items: &[usize],
+    keep: &[i64],
+) -> Result<Vec<f64>> {
+    let m = items.len() as i64;
+    let dev = logits.device();
+    // Chosen rows `keep`, then the same pairs' rejected rows.
+    let rows: Vec<i64> = keep
+        .iter()
+        .copied()
+        .chain(keep.iter().map(|j| j + m))
+        .collect();
+    let rows = Tensor::from_slice(&rows).to_device(dev);
+    let logps = sequence_logps(logits, labels).index_select(0, &rows);
+    let labels = labels.index_select(0, &rows);
+    // The real pairs' indices in the set, for their reference log-probs.
+    let real: Vec<i64> = keep.iter().map(|&j| items[j as usize] as i64).collect();
+    let pick = |t: &Tensor| t.index_select(0, &Tensor::from_slice(&real)).to_device(dev);
+    let reference = r.reference.map(|(c, rj)| (pick(c), pick(rj)));
+    let (_, v) = pair_terms(
+        &r.loss,
+        &logps,
+        &labels,
+        reference.as_ref().map(|(c, rj)| (c, rj)),
+    )?;
+    Ok(v)
 }

@@ -5,7 +5,7 @@
 //! [`crate::dpo`].
 
 pub use crate::batch::Batch;
-use crate::eval::EvalRefs;
+use crate::eval::DpoEval;
 use crate::model::shifted_labels;
 use anyhow::Result;
 use tch::{Kind, Reduction, Tensor};
@@ -60,8 +60,8 @@ pub trait RunObjective {
     /// A step's reported values, named, from the [`Objective::loss`] values
     /// summed over micro-batches and ranks.
     fn report(&self, sums: &[f64], norm: i64) -> Vec<(&'static str, f64)>;
-    /// Reference log-probs of the validation set, for evaluation (DPO).
-    fn eval_refs(&self) -> Option<EvalRefs<'_>> {
+    /// How to evaluate the validation pairs (DPO).
+    fn dpo_eval(&self) -> Option<DpoEval<'_>> {
         None
     }
 }

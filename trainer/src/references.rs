@@ -1,11 +1,15 @@
 //! The DPO reference log-probs of the training and validation pairs: one
 //! no-grad pass with the initial weights before the first step, cached in
 //! `<output_dir>/dpo-reference.safetensors` under a key of the run's meaning,
-//! so that a resumed run (whose initial weights are gone) reuses them.
+//! so that a resumed run (whose initial weights are gone) reuses them. They
+//! are stored summed over each response; the length-normalised losses divide
+//! by the response's token count, which the labels give, so one cache serves
+//! every loss type. A reference-free loss (simpo) has no reference pass.
 
 use crate::data::batches::Steps;
 use crate::data::SampleSet;
-use crate::dpo::{load_cache, reference_logps, save_cache, References};
+use crate::dpo::loss::PairLoss;
+use crate::dpo::{load_cache, reference_logps, save_cache, DpoRun, References};
 use crate::zero::Engine;
 use anyhow::{bail, Result};
 use runconfig::Config;
@@ -13,6 +17,38 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use tch::{Kind, Tensor};
+
+/// The run's DPO objective: its loss and, unless the loss is reference-free,
+/// the reference log-probs ([`references`]).
+pub fn dpo_run(
+    engine: &mut Engine,
+    config: &Config,
+    fingerprint: &Value,
+    steps: &Steps,
+    validation: &SampleSet,
+    resumed: bool,
+) -> Result<DpoRun> {
+    let loss = PairLoss::of(&config.train);
+    let refs = if loss.kind.needs_reference() {
+        Some(references(
+            engine,
+            config,
+            fingerprint,
+            steps,
+            validation,
+            resumed,
+        )?)
+    } else {
+        if engine.rank() == 0 {
+            println!(
+                "dpo: the {} loss is reference-free: no reference pass",
+                loss.kind
+            );
+        }
+        None
+    };
+    Ok(DpoRun { loss, refs })
+}
 
 /// Loads the cached reference log-probs, or computes them now (fresh runs only).
 pub fn references(

@@ -7,7 +7,9 @@
 mod common;
 
 use common::{read_tensors, rel_err, variant};
+use runconfig::DpoLossType;
 use tch::{Device, Kind, Tensor};
+use trainer::dpo::loss::PairLoss;
 use trainer::dpo::Dpo;
 use trainer::model::{
     forward_unit, head_backward, head_nll, load_named, units, Ctx, Head, LlamaConfig,
@@ -172,14 +174,9 @@ fn check(name: &str) {
         &chunked(&cfg, &w, &x, &batch, &lm),
         &unchunked(&cfg, &w, &x, &batch, &lm),
     );
-    // DPO on the same rows: the first half chosen, the second rejected.
+    // DPO on the same rows: the first half chosen, the second rejected
+    // (summed log-probs, and WPO's per-token means and weights).
     let m = batch.labels.size()[0] / 2;
-    let dpo = Dpo {
-        beta: 0.5,
-        pairs: m,
-        ref_chosen: Tensor::full([m], -30.0, (Kind::Float, Device::Cpu)),
-        ref_rejected: Tensor::full([m], -25.0, (Kind::Float, Device::Cpu)),
-    };
     let (x2, batch2) = (
         x.narrow(0, 0, 2 * m),
         Batch {
@@ -187,11 +184,26 @@ fn check(name: &str) {
             ..batch
         },
     );
-    compare(
-        &format!("{name} dpo"),
-        &chunked(&cfg, &w, &x2, &batch2, &dpo),
-        &unchunked(&cfg, &w, &x2, &batch2, &dpo),
-    );
+    for kind in [DpoLossType::Dpo, DpoLossType::Wpo] {
+        let dpo = Dpo {
+            loss: PairLoss {
+                kind,
+                beta: 0.5,
+                label_smoothing: 0.1,
+                simpo_gamma: 0.0,
+            },
+            pairs: m,
+            reference: Some((
+                Tensor::full([m], -30.0, (Kind::Float, Device::Cpu)),
+                Tensor::full([m], -25.0, (Kind::Float, Device::Cpu)),
+            )),
+        };
+        compare(
+            &format!("{name} {kind}"),
+            &chunked(&cfg, &w, &x2, &batch2, &dpo),
+            &unchunked(&cfg, &w, &x2, &batch2, &dpo),
+        );
+    }
 }
 
 #[test]

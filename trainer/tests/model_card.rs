@@ -120,7 +120,11 @@ fn a_dpo_run_from_an_sft_export_names_the_sft_base_model() {
         ..summary()
     };
     let card = model_card(
-        &config(&final_dir, "dpo", "train: { dpo_beta: 0.2 }"),
+        &config(
+            &final_dir,
+            "dpo",
+            "train: { dpo_beta: 0.2, dpo_loss_type: simpo, dpo_label_smoothing: 0.1 }",
+        ),
         &dpo,
         "bfloat16",
     );
@@ -140,6 +144,10 @@ fn a_dpo_run_from_an_sft_export_names_the_sft_base_model() {
         "{card}"
     );
     assert!(card.contains("| DPO beta | 0.2 |"), "{card}");
+    assert!(
+        card.contains("| DPO loss | simpo (gamma 0.5, label smoothing 0.1) |"),
+        "{card}"
+    );
     assert_no_debug_words(&card);
 }
 

@@ -8,12 +8,11 @@ use crate::ckpt::{self, Resumed};
 use crate::data::batches::Steps;
 use crate::data::SampleSet;
 use crate::device::Gpu;
-use crate::dpo::DpoRun;
 use crate::export::ModelFiles;
 use crate::metrics::{start_record, MetricsFile};
 use crate::objective::{NextToken, RunObjective};
 use crate::progress::Progress;
-use crate::references::references;
+use crate::references::dpo_run;
 use crate::sanity::{self, Observed};
 use crate::schedule::Schedule;
 use crate::zero::Engine;
@@ -82,17 +81,14 @@ impl<'a> Trainer<'a> {
         // What each step optimises, from `data.objective`.
         let objective: Box<dyn RunObjective> = match config.data.objective {
             Objective::Pretrain | Objective::Sft => Box::new(NextToken),
-            Objective::Dpo => Box::new(DpoRun {
-                beta: config.train.dpo_beta,
-                refs: references(
-                    engine,
-                    config,
-                    &fingerprint,
-                    steps,
-                    validation,
-                    resumed.is_some(),
-                )?,
-            }),
+            Objective::Dpo => Box::new(dpo_run(
+                engine,
+                config,
+                &fingerprint,
+                steps,
+                validation,
+                resumed.is_some(),
+            )?),
         };
         let metrics = match engine.rank() {
             0 => Some(MetricsFile::open(

@@ -141,9 +141,25 @@ pub fn hyperparameters(
         format!("{compute} compute, fp32 master weights, exported as {dtype}"),
     ));
     if config.data.objective == Objective::Dpo {
+        rows.push(("DPO loss", dpo_loss(t)));
         rows.push(("DPO beta", number(t.dpo_beta)));
     }
     rows.extend(chat_template(config).map(|c| ("chat template", c)));
     rows.push(("seed", t.seed.to_string()));
     rows
+}
+
+/// `train.dpo_loss_type` with the constants it reads, e.g. `simpo (gamma 0.5)`.
+fn dpo_loss(t: &runconfig::TrainConfig) -> String {
+    let mut extras = Vec::new();
+    if t.dpo_loss_type == runconfig::DpoLossType::Simpo {
+        extras.push(format!("gamma {}", number(t.simpo_gamma())));
+    }
+    if t.dpo_label_smoothing != 0.0 {
+        extras.push(format!("label smoothing {}", number(t.dpo_label_smoothing)));
+    }
+    match extras.is_empty() {
+        true => t.dpo_loss_type.to_string(),
+        false => format!("{} ({})", t.dpo_loss_type, extras.join(", ")),
+    }
 }
