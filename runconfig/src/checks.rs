@@ -176,9 +176,12 @@ fn others(c: &Config) -> Result<(), String> {
         c.eval.every_steps,
         "or left out for no evaluation",
     )?;
+    if c.eval.max_batches.is_some() {
+        return Err("`eval.max_batches` is no longer a key: it counted batches per rank, so the evaluated set grew with the world size; set `eval.max_samples` instead, the number of validation samples (pairs for DPO) over all ranks, e.g. `max_samples: 256` (`max_batches: B` evaluated B x micro_batch_size x world size samples)".into());
+    }
     positive(
-        "eval.max_batches",
-        c.eval.max_batches,
+        "eval.max_samples",
+        c.eval.max_samples,
         "or left out for the whole split",
     )?;
     floats(&[

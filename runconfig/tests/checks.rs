@@ -78,8 +78,12 @@ fn each_bad_value_is_named() {
             "`eval.every_steps` must be at least 1",
         ),
         (
-            "eval.max_batches=0",
-            "`eval.max_batches` must be at least 1",
+            "eval.max_samples=0",
+            "`eval.max_samples` must be at least 1",
+        ),
+        (
+            "eval.max_batches=8",
+            "`eval.max_batches` is no longer a key: it counted batches per rank, so the evaluated set grew with the world size; set `eval.max_samples` instead",
         ),
         (
             "train.sanity.min_tokens_per_s=-5",

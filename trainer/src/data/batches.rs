@@ -48,17 +48,10 @@ pub fn batch(set: &SampleSet, items: &[usize], pad_id: i64, device: Device) -> B
 
 /// Items of `0..n` that `rank` takes, `micro` per round, for a pass over a
 /// whole set (evaluation, the DPO reference): every rank runs the same number
-/// of rounds (at most `max_rounds`); a rank with nothing left repeats item 0,
-/// marked not real.
-pub fn shares(
-    n: usize,
-    world: usize,
-    rank: usize,
-    micro: usize,
-    max_rounds: Option<usize>,
-) -> Vec<(Vec<usize>, Vec<bool>)> {
+/// of rounds; a rank with nothing left repeats item 0, marked not real.
+pub fn shares(n: usize, world: usize, rank: usize, micro: usize) -> Vec<(Vec<usize>, Vec<bool>)> {
     let per_round = world * micro;
-    let rounds = n.div_ceil(per_round).min(max_rounds.unwrap_or(usize::MAX));
+    let rounds = n.div_ceil(per_round);
     (0..rounds)
         .map(|k| {
             let first = k * per_round + rank * micro;
