@@ -4,7 +4,7 @@
 //! nothing.
 
 use crate::repo_id;
-use crate::schema::{Config, Objective};
+use crate::schema::{Config, Objective, ReduceLoss};
 
 /// Every check of this module, in the order of the YAML reference.
 pub(crate) fn validate(c: &Config) -> Result<(), String> {
@@ -107,6 +107,9 @@ fn data(c: &Config) -> Result<(), String> {
 
 fn train(c: &Config) -> Result<(), String> {
     let t = &c.train;
+    if t.reduce_loss == ReduceLoss::Sum && c.data.objective == Objective::Dpo {
+        return Err("`train.reduce_loss: sum` applies to pretraining and SFT; the DPO loss is a mean over pairs: remove train.reduce_loss".into());
+    }
     let cores = "or left out for cores / ranks";
     positive("train.threads", t.threads.map(|n| n as u64), cores)?;
     let nothing = "a run of 0 steps trains nothing and would write untrained weights to final/";

@@ -175,6 +175,26 @@ pub struct TrainConfig {
     /// DPO: strength of the KL penalty towards the reference model.
     #[serde(default = "default_dpo_beta")]
     pub dpo_beta: f64,
+    /// Pretraining and SFT: how token losses become the step's loss.
+    #[serde(default)]
+    pub reduce_loss: ReduceLoss,
+}
+
+/// `train.reduce_loss`: how a step's token losses are reduced (pretraining
+/// and SFT), as open-instruct's `--reduce_loss`; for a fixed effective batch
+/// and micro-batch size both give the same loss at every world size.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ReduceLoss {
+    /// Sum of token losses over the global batch / its target tokens: every
+    /// target token weighs the same.
+    #[default]
+    Mean,
+    /// Sum of token losses over the global batch / its number of
+    /// micro-batches (effective_batch_size / micro_batch_size): the
+    /// per-micro-batch token-loss sum, averaged over gradient accumulation
+    /// and devices, as open-instruct's `sum` with accelerate and DeepSpeed.
+    Sum,
 }
 
 /// `train.sanity`: the floors of the sanity table.
@@ -217,6 +237,7 @@ impl Default for TrainConfig {
             sanity_steps: None,
             sanity: SanityConfig::default(),
             dpo_beta: default_dpo_beta(),
+            reduce_loss: ReduceLoss::default(),
         }
     }
 }

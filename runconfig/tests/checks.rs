@@ -124,6 +124,15 @@ fn each_bad_value_is_named() {
 }
 
 #[test]
+fn a_sum_reduction_is_refused_for_dpo() {
+    let e = refused(&["data.objective=dpo", "train.reduce_loss=sum"]);
+    assert!(
+        e.contains("`train.reduce_loss: sum` applies to pretraining and SFT"),
+        "{e}"
+    );
+}
+
+#[test]
 fn good_values_pass() {
     let sets = [
         "train.threads=2",

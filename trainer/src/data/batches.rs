@@ -6,7 +6,7 @@ use super::collate::collate;
 use super::order::epoch_order;
 use super::sample::{Sample, SampleSet, SetKind};
 use crate::batch::Batch;
-use runconfig::Plan;
+use runconfig::{Plan, ReduceLoss};
 use std::cell::RefCell;
 use tch::Device;
 
@@ -117,9 +117,13 @@ impl Steps {
     }
 
     /// What the step's loss is normalised by, the same on every rank: target
-    /// tokens in the global batch, or its number of pairs.
-    pub fn normaliser(&self, step: u64) -> i64 {
+    /// tokens in the global batch (`reduce_loss: mean`) or its number of
+    /// micro-batches (`sum`), or its number of pairs.
+    pub fn normaliser(&self, step: u64, reduce: ReduceLoss) -> i64 {
         match self.set.kind {
+            SetKind::Lm if reduce == ReduceLoss::Sum => {
+                (self.plan.effective_batch_size / self.plan.micro_batch_size) as i64
+            }
             SetKind::Lm => self
                 .step_items(step)
                 .iter()
