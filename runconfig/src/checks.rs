@@ -116,6 +116,7 @@ fn train(c: &Config) -> Result<(), String> {
     positive("train.max_steps", t.max_steps, nothing)?;
     positive("train.sanity_steps", t.sanity_steps, nothing)?;
     let s = &t.lr_schedule;
+    s.check()?;
     let in_01 = "a share in [0, 1]";
     floats(&[
         (

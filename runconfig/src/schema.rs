@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use crate::data::*;
+pub use crate::schedule::*;
 pub use crate::sections::*;
 pub use crate::values::*;
 
@@ -118,31 +119,6 @@ impl ModelConfig {
             (None, None) => Err("set `model.path` (a Hugging Face model folder) or `model.config` (a config.json for random init)".into()),
         }
     }
-}
-
-/// Learning-rate schedule shape.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ScheduleKind {
-    Constant,
-    #[default]
-    Linear,
-    Cosine,
-}
-
-/// Learning-rate schedule: warmup, then decay to `min_lr_ratio * learning_rate`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct ScheduleConfig {
-    #[serde(default)]
-    pub kind: ScheduleKind,
-    /// Warmup as a share of all steps (ignored when warmup_steps is set).
-    #[serde(default)]
-    pub warmup_ratio: f64,
-    pub warmup_steps: Option<u64>,
-    /// Floor of the decay, as a share of the peak learning rate.
-    #[serde(default)]
-    pub min_lr_ratio: f64,
 }
 
 /// Batch sizes, length of training and the optimisation hyper-parameters.
