@@ -4,7 +4,7 @@
 //! nothing.
 
 use crate::repo_id;
-use crate::schema::{Config, Objective};
+use crate::schema::{Config, Objective, ReduceLoss};
 
 /// Every check of this module, in the order of the YAML reference.
 pub(crate) fn validate(c: &Config) -> Result<(), String> {
@@ -108,12 +108,16 @@ fn data(c: &Config) -> Result<(), String> {
 
 fn train(c: &Config) -> Result<(), String> {
     let t = &c.train;
+    if t.reduce_loss == ReduceLoss::Sum && c.data.objective == Objective::Dpo {
+        return Err("`train.reduce_loss: sum` applies to pretraining and SFT; the DPO loss is a mean over pairs: remove train.reduce_loss".into());
+    }
     let cores = "or left out for cores / ranks";
     positive("train.threads", t.threads.map(|n| n as u64), cores)?;
     let nothing = "a run of 0 steps trains nothing and would write untrained weights to final/";
     positive("train.max_steps", t.max_steps, nothing)?;
     positive("train.sanity_steps", t.sanity_steps, nothing)?;
     let s = &t.lr_schedule;
+    s.check()?;
     let in_01 = "a share in [0, 1]";
     floats(&[
         (
@@ -178,9 +182,12 @@ fn others(c: &Config) -> Result<(), String> {
         c.eval.every_steps,
         "or left out for no evaluation",
     )?;
+    if c.eval.max_batches.is_some() {
+        return Err("`eval.max_batches` is no longer a key: it counted batches per rank, so the evaluated set grew with the world size; set `eval.max_samples` instead, the number of validation samples (pairs for DPO) over all ranks, e.g. `max_samples: 256` (`max_batches: B` evaluated B x micro_batch_size x world size samples)".into());
+    }
     positive(
-        "eval.max_batches",
-        c.eval.max_batches,
+        "eval.max_samples",
+        c.eval.max_samples,
         "or left out for the whole split",
     )?;
     floats(&[

@@ -23,6 +23,7 @@ pub mod pipeline;
 mod plan;
 pub mod repo_id;
 pub mod resume;
+mod schedule;
 mod schema;
 mod sections;
 mod values;

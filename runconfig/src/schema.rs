@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 pub use crate::data::*;
 pub use crate::dpo::{DpoLossType, DEFAULT_SIMPO_GAMMA};
+pub use crate::schedule::*;
 pub use crate::sections::*;
 pub use crate::values::*;
 
@@ -121,31 +122,6 @@ impl ModelConfig {
     }
 }
 
-/// Learning-rate schedule shape.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ScheduleKind {
-    Constant,
-    #[default]
-    Linear,
-    Cosine,
-}
-
-/// Learning-rate schedule: warmup, then decay to `min_lr_ratio * learning_rate`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct ScheduleConfig {
-    #[serde(default)]
-    pub kind: ScheduleKind,
-    /// Warmup as a share of all steps (ignored when warmup_steps is set).
-    #[serde(default)]
-    pub warmup_ratio: f64,
-    pub warmup_steps: Option<u64>,
-    /// Floor of the decay, as a share of the peak learning rate.
-    #[serde(default)]
-    pub min_lr_ratio: f64,
-}
-
 /// Batch sizes, length of training and the optimisation hyper-parameters.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -184,6 +160,26 @@ pub struct TrainConfig {
     pub dpo_label_smoothing: f64,
     /// SimPO: the target reward margin gamma (default 0.5; simpo only).
     pub simpo_gamma: Option<f64>,
+    /// Pretraining and SFT: how token losses become the step's loss.
+    #[serde(default)]
+    pub reduce_loss: ReduceLoss,
+}
+
+/// `train.reduce_loss`: how a step's token losses are reduced (pretraining
+/// and SFT), as open-instruct's `--reduce_loss`; for a fixed effective batch
+/// and micro-batch size both give the same loss at every world size.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ReduceLoss {
+    /// Sum of token losses over the global batch / its target tokens: every
+    /// target token weighs the same.
+    #[default]
+    Mean,
+    /// Sum of token losses over the global batch / its number of
+    /// micro-batches (effective_batch_size / micro_batch_size): the
+    /// per-micro-batch token-loss sum, averaged over gradient accumulation
+    /// and devices, as open-instruct's `sum` with accelerate and DeepSpeed.
+    Sum,
 }
 
 /// `train.sanity`: the floors of the sanity table.
@@ -229,6 +225,7 @@ impl Default for TrainConfig {
             dpo_loss_type: DpoLossType::default(),
             dpo_label_smoothing: 0.0,
             simpo_gamma: None,
+            reduce_loss: ReduceLoss::default(),
         }
     }
 }

@@ -88,7 +88,14 @@ impl CheckpointConfig {
 #[serde(deny_unknown_fields)]
 pub struct EvalConfig {
     pub every_steps: Option<u64>,
-    pub max_batches: Option<u64>,
+    /// Validation samples (preference pairs for DPO) evaluated each time,
+    /// counted over all ranks: the first `max_samples` of the split, so every
+    /// world size evaluates the same ones (default: the whole split).
+    pub max_samples: Option<u64>,
+    /// The old per-rank batch count; kept only so that a config still
+    /// setting it is refused with a hint (see [`crate::checks`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_batches: Option<serde_yaml::Value>,
 }
 
 /// Hugging Face export of the final weights.

@@ -90,8 +90,12 @@ fn each_bad_value_is_named() {
             "`eval.every_steps` must be at least 1",
         ),
         (
-            "eval.max_batches=0",
-            "`eval.max_batches` must be at least 1",
+            "eval.max_samples=0",
+            "`eval.max_samples` must be at least 1",
+        ),
+        (
+            "eval.max_batches=8",
+            "`eval.max_batches` is no longer a key: it counted batches per rank, so the evaluated set grew with the world size; set `eval.max_samples` instead",
         ),
         (
             "train.sanity.min_tokens_per_s=-5",
@@ -114,6 +118,26 @@ fn each_bad_value_is_named() {
             "`data.datasets[0].max_samples` must be at least 1",
         ),
         (
+            "train.lr_schedule={kind: constant, warmup_steps: 10}",
+            "kind `constant` has no warmup (as transformers' get_constant_schedule); use kind: constant_with_warmup",
+        ),
+        (
+            "train.lr_schedule={kind: wsd, warmup_steps: 10}",
+            "kind wsd needs the length of its decay: set decay_ratio",
+        ),
+        (
+            "train.lr_schedule={kind: wsd, warmup_ratio: 0.5, decay_ratio: 0.6}",
+            "warmup_ratio + decay_ratio = 1.1 is more than all the steps",
+        ),
+        (
+            "train.lr_schedule={kind: wsd, decay_ratio: 1.5}",
+            "`train.lr_schedule.decay_ratio` must be a share in [0, 1], got 1.5",
+        ),
+        (
+            "train.lr_schedule={kind: cosine, decay_ratio: 0.1}",
+            "`train.lr_schedule.decay_ratio` applies to kind: wsd only",
+        ),
+        (
             "hub.repo_id=a/b/c",
             "`hub.repo_id`: invalid repo id \"a/b/c\": at most one '/'",
         ),
@@ -132,6 +156,15 @@ fn each_bad_value_is_named() {
 }
 
 #[test]
+fn a_sum_reduction_is_refused_for_dpo() {
+    let e = refused(&["data.objective=dpo", "train.reduce_loss=sum"]);
+    assert!(
+        e.contains("`train.reduce_loss: sum` applies to pretraining and SFT"),
+        "{e}"
+    );
+}
+
+#[test]
 fn good_values_pass() {
     let sets = [
         "train.threads=2",
@@ -142,6 +175,9 @@ fn good_values_pass() {
         "optimizer.betas=[0.0, 0.999]",
         "optimizer.offload=cpu",
         "checkpoint.keep_last=1",
+        "train.reduce_loss=sum",
+        "train.lr_schedule={kind: wsd, warmup_ratio: 0.1, decay_ratio: 0.9, decay_type: 1-sqrt}",
+        "eval.max_samples=1",
         "launcher.grace_period_s=0",
         "hub={repo_id: org/name, namespace: org, revision: runs/v1.0}",
     ];

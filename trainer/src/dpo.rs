@@ -163,7 +163,7 @@ pub fn reference_logps(
 ) -> Result<(Tensor, Tensor)> {
     let (rank, world) = (engine.rank(), engine.world_size());
     let n = set.len();
-    let rounds = shares(n, world, rank, micro, None);
+    let rounds = shares(n, world, rank, micro);
     let mut local: Vec<f64> = Vec::new();
     let meter = Meter::new("dpo reference log-probs:", rounds.len(), "batches");
     for (k, (items, real)) in rounds.iter().enumerate() {

@@ -1,7 +1,9 @@
-//! Evaluation on the validation split: every rank takes its share of the
-//! set, without autograd; the sums are reduced over ranks. Eval loss for
-//! language modelling (per target token), and DPO loss and reward accuracy
-//! (per pair, with the run's preference loss).
+//! Evaluation on the validation split: the first `eval.max_samples` items
+//! of the split (all of them by default), the same ones at every world
+//! size, dealt out over the ranks; without autograd; the sums are reduced
+//! over ranks. Eval loss for language modelling (sum of token losses over
+//! the evaluated samples / their target tokens), and DPO loss and reward
+//! accuracy (per pair, with the run's preference loss).
 
 use crate::data::batches::{batch, shares};
 use crate::data::SampleSet;
@@ -22,25 +24,26 @@ pub struct DpoEval<'a> {
     pub reference: Option<(&'a Tensor, &'a Tensor)>,
 }
 
-/// Metrics of one pass over `set` (at most `max_batches` rounds): DPO's
+/// How many items of a validation set of `len` a pass evaluates: the first
+/// `max_samples` (all when unset), whatever the world size.
+pub fn evaluated(len: usize, max_samples: Option<u64>) -> usize {
+    max_samples.map_or(len, |m| len.min(usize::try_from(m).unwrap_or(usize::MAX)))
+}
+
+/// Metrics of one pass over the first `max_samples` items of `set`: DPO's
 /// with `dpo`, else language modelling's.
 pub fn evaluate(
     engine: &mut Engine,
     set: &SampleSet,
     pad_id: i64,
     micro: usize,
-    max_batches: Option<u64>,
+    max_samples: Option<u64>,
     dpo: Option<&DpoEval>,
 ) -> Result<Map<String, Value>> {
     let (rank, world) = (engine.rank(), engine.world_size());
+    let n = evaluated(set.len(), max_samples);
     let mut sums = [0.0f64; 3]; // loss sum, normaliser, reward-accuracy count
-    for (items, real) in shares(
-        set.len(),
-        world,
-        rank,
-        micro,
-        max_batches.map(|b| b as usize),
-    ) {
+    for (items, real) in shares(n, world, rank, micro) {
         let b = batch(set, &items, pad_id, engine.device());
         let logits = engine.forward(&b)?;
         let keep: Vec<i64> = real

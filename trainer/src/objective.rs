@@ -36,17 +36,18 @@ pub fn token_nll(logits: &Tensor, labels: &Tensor) -> Tensor {
 }
 
 /// Causal language modelling: the sum of token losses over the global batch
-/// divided by its number of target tokens (pretraining and SFT).
+/// divided by `norm` (pretraining and SFT): its number of target tokens
+/// (`train.reduce_loss: mean`) or of micro-batches (`sum`).
 pub struct CausalLm {
-    /// Target tokens in the whole global batch of the step.
-    pub targets: i64,
+    /// What the global batch's token-loss sum is divided by.
+    pub norm: i64,
 }
 
 impl Objective for CausalLm {
     fn loss_from_nll(&self, nll: &Tensor, _: &Batch) -> Result<(Tensor, Vec<f64>)> {
         let sum = nll.sum(Kind::Float);
         let value = sum.double_value(&[]);
-        Ok((sum / self.targets.max(1) as f64, vec![value]))
+        Ok((sum / self.norm.max(1) as f64, vec![value]))
     }
 }
 
@@ -73,7 +74,7 @@ pub struct NextToken;
 
 impl RunObjective for NextToken {
     fn micro(&self, _: &[usize], norm: i64) -> Box<dyn Objective> {
-        Box::new(CausalLm { targets: norm })
+        Box::new(CausalLm { norm })
     }
 
     fn report(&self, sums: &[f64], norm: i64) -> Vec<(&'static str, f64)> {

@@ -167,7 +167,7 @@ fn check(name: &str) {
         .ne(-100)
         .sum(Kind::Int64);
     let lm = CausalLm {
-        targets: targets.int64_value(&[]),
+        norm: targets.int64_value(&[]),
     };
     compare(
         &format!("{name} causal lm"),

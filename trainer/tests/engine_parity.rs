@@ -55,7 +55,9 @@ fn rank_run(name: &str, rank: usize, world: usize, port: u16) -> Run {
             segment_ids: None,
             tokens: 0,
         };
-        let sum = engine.micro_step(&batch, &CausalLm { targets }).unwrap()[0];
+        let sum = engine
+            .micro_step(&batch, &CausalLm { norm: targets })
+            .unwrap()[0];
         let mut total = Tensor::from_slice(&[sum]);
         engine.all_reduce_sum(&mut total).unwrap();
         losses.push(total.double_value(&[0]) / targets as f64);

@@ -52,7 +52,7 @@ fn train_and_export(name: &'static str, world: usize, out: PathBuf, extra: &'sta
                                 segment_ids: None,
                                 tokens: 0,
                             },
-                            &CausalLm { targets: 100 },
+                            &CausalLm { norm: 100 },
                         )
                         .unwrap();
                     engine.step(1e-2, 1.0).unwrap();

@@ -56,7 +56,7 @@ fn sft_gradients_come_only_from_assistant_tokens() {
         tokens: t,
     };
     let (loss, _) = CausalLm {
-        targets: sample.targets() as i64,
+        norm: sample.targets() as i64,
     }
     .loss(&logits, &batch)
     .unwrap();

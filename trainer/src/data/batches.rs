@@ -6,7 +6,7 @@ use super::collate::collate;
 use super::order::epoch_order;
 use super::sample::{Sample, SampleSet, SetKind};
 use crate::batch::Batch;
-use runconfig::Plan;
+use runconfig::{Plan, ReduceLoss};
 use std::cell::RefCell;
 use tch::Device;
 
@@ -48,17 +48,10 @@ pub fn batch(set: &SampleSet, items: &[usize], pad_id: i64, device: Device) -> B
 
 /// Items of `0..n` that `rank` takes, `micro` per round, for a pass over a
 /// whole set (evaluation, the DPO reference): every rank runs the same number
-/// of rounds (at most `max_rounds`); a rank with nothing left repeats item 0,
-/// marked not real.
-pub fn shares(
-    n: usize,
-    world: usize,
-    rank: usize,
-    micro: usize,
-    max_rounds: Option<usize>,
-) -> Vec<(Vec<usize>, Vec<bool>)> {
+/// of rounds; a rank with nothing left repeats item 0, marked not real.
+pub fn shares(n: usize, world: usize, rank: usize, micro: usize) -> Vec<(Vec<usize>, Vec<bool>)> {
     let per_round = world * micro;
-    let rounds = n.div_ceil(per_round).min(max_rounds.unwrap_or(usize::MAX));
+    let rounds = n.div_ceil(per_round);
     (0..rounds)
         .map(|k| {
             let first = k * per_round + rank * micro;
@@ -124,9 +117,13 @@ impl Steps {
     }
 
     /// What the step's loss is normalised by, the same on every rank: target
-    /// tokens in the global batch, or its number of pairs.
-    pub fn normaliser(&self, step: u64) -> i64 {
+    /// tokens in the global batch (`reduce_loss: mean`) or its number of
+    /// micro-batches (`sum`), or its number of pairs.
+    pub fn normaliser(&self, step: u64, reduce: ReduceLoss) -> i64 {
         match self.set.kind {
+            SetKind::Lm if reduce == ReduceLoss::Sum => {
+                (self.plan.effective_batch_size / self.plan.micro_batch_size) as i64
+            }
             SetKind::Lm => self
                 .step_items(step)
                 .iter()

@@ -40,7 +40,7 @@ impl Trainer<'_> {
             self.validation,
             self.steps.pad_id(),
             self.plan.micro_batch_size as usize,
-            self.config.eval.max_batches,
+            self.config.eval.max_samples,
             self.objective.dpo_eval().as_ref(),
         )?;
         m.insert("step".into(), json!(done));

@@ -60,7 +60,7 @@ impl Trainer<'_> {
     /// Trains step `step` (0-based) and reports it. Fails, applying no
     /// update, when the loss or the gradient norm is not finite.
     pub fn step(&mut self, step: u64) -> Result<StepReport> {
-        let norm = self.steps.normaliser(step);
+        let norm = self.steps.normaliser(step, self.config.train.reduce_loss);
         let comm_before = self.engine.comm_bytes();
         let sums = self.micro_batches(step, norm)?.over_ranks(self.engine)?;
         let lr = self.schedule.lr(step);

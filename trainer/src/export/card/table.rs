@@ -21,9 +21,10 @@ fn percent(x: f64) -> String {
 
 fn schedule_word(kind: ScheduleKind) -> &'static str {
     match kind {
-        ScheduleKind::Constant => "constant",
+        ScheduleKind::Constant | ScheduleKind::ConstantWithWarmup => "constant",
         ScheduleKind::Linear => "linear decay",
         ScheduleKind::Cosine => "cosine decay",
+        ScheduleKind::Wsd => "warmup-stable-decay",
     }
 }
 
@@ -38,7 +39,10 @@ fn dtype_word(dtype: Dtype) -> &'static str {
 fn schedule(config: &Config) -> [(&'static str, String); 2] {
     let s = &config.train.lr_schedule;
     let mut shape = schedule_word(s.kind).to_string();
-    if s.kind != ScheduleKind::Constant {
+    if !matches!(
+        s.kind,
+        ScheduleKind::Constant | ScheduleKind::ConstantWithWarmup
+    ) {
         shape += &match s.min_lr_ratio {
             r if r > 0.0 => format!(" to {} of the peak", percent(r)),
             _ => " to 0".into(),
