@@ -2,9 +2,7 @@
 //! (scripts/train/tulu3/finetune_8b.sh and dpo_8b.sh), whatever the world
 //! size.
 
-use runconfig::{
-    load_unchecked, DpoLossType, Objective, ReduceLoss, ScheduleKind, TemplateSource,
-};
+use runconfig::{load_unchecked, DpoLossType, Objective, ReduceLoss, ScheduleKind, TemplateSource};
 use std::path::PathBuf;
 
 fn config(name: &str, world: u32) -> runconfig::Resolved {
