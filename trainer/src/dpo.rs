@@ -34,7 +34,13 @@ pub const STATS: [&str; 7] = [
 /// Per row: the summed log-probability of its labelled tokens (shifted as
 /// the causal-LM loss is; -100 ignored), f32 `[B]`.
 pub fn sequence_logps(logits: &Tensor, labels: &Tensor) -> Tensor {
-    -token_nll(logits, labels).sum_dim_intlist(1, false, Kind::Float)
+    logps_of_nll(&token_nll(logits, labels))
+}
+
+/// Per row: the summed log-probability of its labelled tokens, from their
+/// negative log-likelihoods `nll` (f32 `[B, T]`, 0 where unlabelled).
+pub fn logps_of_nll(nll: &Tensor) -> Tensor {
+    -nll.sum_dim_intlist(1, false, Kind::Float)
 }
 
 /// Per row: how many tokens it is trained on (at least 1), f32 `[B]`.
@@ -168,9 +174,8 @@ pub fn reference_logps(
     let meter = Meter::new("dpo reference log-probs:", rounds.len(), "batches");
     for (k, (items, real)) in rounds.iter().enumerate() {
         let b = batch(set, items, pad_id, engine.device());
-        let logits = engine.forward(&b)?;
-        let logps =
-            Vec::<f32>::try_from(sequence_logps(&logits, &b.labels).to_device(tch::Device::Cpu))?;
+        let nll = engine.forward_nll(&b)?;
+        let logps = Vec::<f32>::try_from(logps_of_nll(&nll).to_device(tch::Device::Cpu))?;
         let m = items.len();
         // One triple per item on every rank (index -1 for a repeat), so
         // that every rank gathers the same length.

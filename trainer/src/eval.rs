@@ -8,8 +8,8 @@
 use crate::data::batches::{batch, shares};
 use crate::data::SampleSet;
 use crate::dpo::loss::PairLoss;
-use crate::dpo::{pair_terms, sequence_logps};
-use crate::model::token_loss_sum;
+use crate::dpo::{logps_of_nll, pair_terms};
+use crate::model::shifted_labels;
 use crate::zero::Engine;
 use anyhow::Result;
 use serde_json::{json, Map, Value};
@@ -45,7 +45,7 @@ pub fn evaluate(
     let mut sums = [0.0f64; 3]; // loss sum, normaliser, reward-accuracy count
     for (items, real) in shares(n, world, rank, micro) {
         let b = batch(set, &items, pad_id, engine.device());
-        let logits = engine.forward(&b)?;
+        let nll = engine.forward_nll(&b)?;
         let keep: Vec<i64> = real
             .iter()
             .enumerate()
@@ -55,19 +55,21 @@ pub fn evaluate(
         if keep.is_empty() {
             continue;
         }
-        let idx = Tensor::from_slice(&keep).to_device(logits.device());
+        let idx = Tensor::from_slice(&keep).to_device(nll.device());
         match dpo {
             Some(r) => {
-                let v = dpo_eval_batch(r, &logits, &b.labels, &items, &keep)?;
+                let v = dpo_eval_batch(r, &nll, &b.labels, &items, &keep)?;
                 sums[0] += v[0];
                 sums[1] += keep.len() as f64;
                 sums[2] += v[3];
             }
             None => {
-                let labels = b.labels.index_select(0, &idx);
-                let (sum, n) = token_loss_sum(&logits.index_select(0, &idx), &labels);
-                sums[0] += sum.double_value(&[]);
-                sums[1] += n as f64;
+                let targets = shifted_labels(&b.labels.index_select(0, &idx));
+                sums[0] += nll
+                    .index_select(0, &idx)
+                    .sum(Kind::Double)
+                    .double_value(&[]);
+                sums[1] += targets.ne(-100).sum(Kind::Int64).int64_value(&[]) as f64;
             }
         }
     }
@@ -86,13 +88,13 @@ pub fn evaluate(
 /// `items`, indices in the validation set).
 fn dpo_eval_batch(
     r: &DpoEval,
-    logits: &Tensor,
+    nll: &Tensor,
     labels: &Tensor,
     items: &[usize],
     keep: &[i64],
 ) -> Result<Vec<f64>> {
     let m = items.len() as i64;
-    let dev = logits.device();
+    let dev = nll.device();
     // Chosen rows `keep`, then the same pairs' rejected rows.
     let rows: Vec<i64> = keep
         .iter()
@@ -100,7 +102,7 @@ fn dpo_eval_batch(
         .chain(keep.iter().map(|j| j + m))
         .collect();
     let rows = Tensor::from_slice(&rows).to_device(dev);
-    let logps = sequence_logps(logits, labels).index_select(0, &rows);
+    let logps = logps_of_nll(nll).index_select(0, &rows);
     let labels = labels.index_select(0, &rows);
     // The real pairs' indices in the set, for their reference log-probs.
     let real: Vec<i64> = keep.iter().map(|&j| items[j as usize] as i64).collect();

@@ -215,11 +215,16 @@ impl Engine {
         Ok((params, embed))
     }
 
-    /// The logits of `batch` without autograd (evaluation, DPO reference).
+    /// The logits of `batch` without autograd.
     pub fn forward(&mut self, batch: &Batch) -> Result<Tensor> {
+        self.forward_units(batch, self.specs.len())
+    }
+
+    /// The output of the first `units` units on `batch`, without autograd.
+    pub(super) fn forward_units(&mut self, batch: &Batch, units: usize) -> Result<Tensor> {
         let ctx = self.ctx(batch)?;
         let mut x = batch.input_ids.shallow_clone();
-        for u in 0..self.specs.len() {
+        for u in 0..units {
             let (params, embed) = self.gather_params(u)?;
             x = tch::no_grad(|| {
                 forward_unit(&self.cfg, &self.specs[u], &params, embed.as_ref(), &x, &ctx)

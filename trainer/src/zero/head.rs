@@ -1,6 +1,7 @@
-//! The engine's backward through the loss and the head unit, over chunks of
-//! the micro-batch's tokens (see [`crate::model::head_nll`]): the whole
-//! `[tokens, vocab]` logits are never materialised, nor their gradient.
+//! The engine's head unit and loss over chunks of the micro-batch's tokens
+//! (see [`crate::model::head_nll`]), in training and in evaluation: the
+//! whole `[tokens, vocab]` logits are never materialised, nor their
+//! gradient.
 
 use super::engine::Engine;
 use crate::model::{head_backward, head_nll, Head};
@@ -10,6 +11,24 @@ use runconfig::memory::LOGITS_CHUNK_TOKENS;
 use tch::Tensor;
 
 impl Engine {
+    /// Per-token negative log-likelihoods of `batch` (f32 `[B, T]`, 0 where
+    /// a token has no target), without autograd, the head over chunks of
+    /// tokens: what evaluation and the DPO reference pass need, without the
+    /// whole logits.
+    pub fn forward_nll(&mut self, batch: &Batch) -> Result<Tensor> {
+        let u = self.specs.len() - 1;
+        let input = self.forward_units(batch, u)?;
+        let (params, embed) = self.gather_params(u)?;
+        let head = Head {
+            cfg: &self.cfg,
+            unit: &self.specs[u],
+            params: &params,
+            tied: embed.as_ref(),
+        };
+        let chunk = LOGITS_CHUNK_TOKENS as i64;
+        tch::no_grad(|| head_nll(&head, &input, &batch.labels, chunk))
+    }
+
     /// Gathers the head, computes the objective's loss from the hidden
     /// states `input` it gets, and reduce-scatters the head's gradients (and
     /// the tied embedding's). Returns the objective's values and the
