@@ -5,7 +5,8 @@
 mod common;
 
 use common::{
-    ctrl_c_after_steps, losses, python_with, records, run_ok, scratch, text, tiny_pretrain,
+    ctrl_c_after_steps, losses, python_with, rank_logs, records, run_ok, scratch, text,
+    tiny_pretrain,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -141,4 +142,25 @@ fn a_throughput_floor_above_the_machine_turns_the_sanity_table_red() {
         "{log}"
     );
     assert!(!log.contains("RED"), "{log}");
+}
+
+#[test]
+fn a_piped_log_shows_tokenisation_progress_with_count_rate_and_eta() {
+    let dir = scratch("tokenising-log");
+    let out = dir.join("out");
+    let log = run_ok(tiny_pretrain(&dir, 1, &out, &["train.max_steps=1"]));
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("[rank0] tokenising ") && l.contains("counting.jsonl: "))
+        .unwrap_or_else(|| panic!("no tokenising line in:\n{log}"));
+    assert!(line.contains(" rows/s  ETA "), "{line}");
+    let (_, rank0) = rank_logs(&dir.join("logs")).remove(0);
+    let done = rank0
+        .lines()
+        .filter(|l| l.starts_with("tokenising "))
+        .last()
+        .unwrap_or_else(|| panic!("no tokenising line in the rank log:\n{rank0}"));
+    let count = done.split_whitespace().nth(2).unwrap();
+    let (n, total) = count.split_once('/').unwrap();
+    assert_eq!(n, total, "the last line counts every row: {done}");
 }

@@ -51,6 +51,7 @@ fn render(
     root.fill(&WHITE)?;
     let all = || lines.iter().flat_map(|(_, p)| p.iter());
     let xs = span(all().map(|p| p.0), 0.0);
+    let xs_len = xs.end - xs.start;
     let ys = span(all().map(|p| p.1), 0.05);
     let mut c = ChartBuilder::on(&root)
         .caption(format!("{}: {run}", chart.title), (FAMILY, 26))
@@ -61,7 +62,8 @@ fn render(
     c.configure_mesh()
         .x_desc("step")
         .y_desc(chart.y_label)
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_labels(((xs_len + 1.0) as usize).clamp(2, 11))
+        .x_label_formatter(&|x| whole(*x))
         .y_label_formatter(&|y| number(*y))
         .label_style((FAMILY, 15))
         .axis_desc_style((FAMILY, 17))
@@ -109,6 +111,14 @@ fn span(values: impl Iterator<Item = f64>, pad: f64) -> Range<f64> {
     }
     let d = (hi - lo) * pad;
     lo - d..hi + d
+}
+
+/// A step label: whole steps only (a tick between two steps has none).
+fn whole(x: f64) -> String {
+    match (x - x.round()).abs() < 1e-6 {
+        true => format!("{x:.0}"),
+        false => String::new(),
+    }
 }
 
 /// An axis label: `0.25`, `3.0e-4`, `12.3k`, `1.2M`.

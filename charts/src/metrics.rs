@@ -3,7 +3,7 @@
 //! unfinished (skipped); a resumed run logs some steps again (the later
 //! value wins).
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,13 +19,15 @@ pub struct Metrics {
 impl Metrics {
     /// Reads `path`; a missing file is an error that names it.
     pub fn read(path: &Path) -> Result<Metrics> {
-        let text = std::fs::read_to_string(path).with_context(|| match path.parent() {
-            Some(dir) if !path.exists() => format!(
+        if !path.exists() {
+            let dir = path.parent().unwrap_or(path);
+            bail!(
                 "{} has no metrics.jsonl (is it a run's output_dir?)",
                 dir.display()
-            ),
-            _ => format!("cannot read {}", path.display()),
-        })?;
+            );
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         Ok(Metrics::parse(&text))
     }
 

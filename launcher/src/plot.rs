@@ -38,7 +38,7 @@ fn pipeline(dir: &Path, out: &Path) -> Result<()> {
     let mut drawn_any = false;
     for row in &ledger.rows {
         let label = label(row);
-        let title = format!("{} {label}", name_of(dir));
+        let title = format!("{}/{label}", name_of(dir));
         let folder = out.join(&label);
         match charts::draw_run(&run_dir(dir, row), &folder, &title) {
             Ok(drawn) => {
