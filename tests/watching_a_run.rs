@@ -157,8 +157,7 @@ fn a_piped_log_shows_tokenisation_progress_with_count_rate_and_eta() {
     let (_, rank0) = rank_logs(&dir.join("logs")).remove(0);
     let done = rank0
         .lines()
-        .filter(|l| l.starts_with("tokenising "))
-        .last()
+        .rfind(|l| l.starts_with("tokenising "))
         .unwrap_or_else(|| panic!("no tokenising line in the rank log:\n{rank0}"));
     let count = done.split_whitespace().nth(2).unwrap();
     let (n, total) = count.split_once('/').unwrap();

@@ -123,9 +123,8 @@ fn whole(x: f64) -> String {
 
 /// An axis label: `0.25`, `3.0e-4`, `12.3k`, `1.2M`.
 pub fn number(v: f64) -> String {
-    let a = v.abs();
-    match a {
-        a if a == 0.0 => "0".into(),
+    match v.abs() {
+        0.0 => "0".into(),
         a if a >= 1e6 => format!("{:.1}M", v / 1e6),
         a if a >= 1e4 => format!("{:.1}k", v / 1e3),
         a if a < 1e-2 => format!("{v:.1e}"),
