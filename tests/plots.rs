@@ -238,3 +238,29 @@ fn launch_plot_draws_a_running_run_and_keeps_files_it_did_not_write() {
     assert_eq!(pngs(&charts), ["learning_rate.png", "loss.png"]);
     assert_chart(&charts.join("loss.png"), &[("train", BLUE)]);
 }
+
+#[test]
+fn a_chart_the_trainer_cannot_draw_is_a_warning_and_the_run_succeeds() {
+    let dir = scratch("plots-warning");
+    let out = dir.join("out");
+    std::fs::create_dir_all(out.join("plots")).unwrap();
+    std::fs::write(out.join("plots/loss.png"), "my own picture").unwrap();
+    let o = train(
+        &dir,
+        "configs/sanity.yaml",
+        &[
+            &format!("checkpoint.output_dir={}", out.display()),
+            "train.sanity_steps=4",
+        ],
+    );
+    let all = text(&o);
+    assert!(o.status.success(), "{all}");
+    assert!(all.contains("=> GREEN"), "{all}");
+    assert!(
+        all.contains("warning: charts in ")
+            && all.contains("loss.png exists and is not a chart written by Ferrospeed"),
+        "{all}"
+    );
+    let kept = std::fs::read_to_string(out.join("plots/loss.png")).unwrap();
+    assert_eq!(kept, "my own picture");
+}
