@@ -11,10 +11,11 @@ use std::process::ExitCode;
 /// Draws the charts of `dir` into `out` (default `<dir>/plots`).
 pub fn run(dir: &Path, out: Option<&Path>) -> Result<ExitCode> {
     match std::fs::metadata(dir) {
-        Err(_) => bail!(
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
             "{} does not exist (give a run's or a pipeline's output_dir)",
             dir.display()
         ),
+        Err(e) => bail!("cannot read {}: {e}", dir.display()),
         Ok(m) if !m.is_dir() => bail!(
             "{} is not a folder (give a run's or a pipeline's output_dir)",
             dir.display()
