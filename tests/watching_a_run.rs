@@ -5,7 +5,8 @@
 mod common;
 
 use common::{
-    ctrl_c_after_steps, losses, python_with, records, run_ok, scratch, text, tiny_pretrain,
+    children, ctrl_c_after_steps, losses, python_with, rank_logs, records, run_ok, scratch, text,
+    tiny_pretrain,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -141,4 +142,83 @@ fn a_throughput_floor_above_the_machine_turns_the_sanity_table_red() {
         "{log}"
     );
     assert!(!log.contains("RED"), "{log}");
+}
+
+#[test]
+fn a_piped_log_shows_tokenisation_progress_with_count_rate_and_eta() {
+    let dir = scratch("tokenising-log");
+    let out = dir.join("out");
+    let log = run_ok(tiny_pretrain(&dir, 1, &out, &["train.max_steps=1"]));
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("[rank0] tokenising ") && l.contains("counting.jsonl: "))
+        .unwrap_or_else(|| panic!("no tokenising line in:\n{log}"));
+    assert!(line.contains(" rows/s  ETA "), "{line}");
+    let (_, rank0) = rank_logs(&dir.join("logs")).remove(0);
+    let done = rank0
+        .lines()
+        .rfind(|l| l.starts_with("tokenising "))
+        .unwrap_or_else(|| panic!("no tokenising line in the rank log:\n{rank0}"));
+    let count = done.split_whitespace().nth(2).unwrap();
+    let (n, total) = count.split_once('/').unwrap();
+    assert_eq!(n, total, "the last line counts every row: {done}");
+}
+
+/// `c` as one shell word list, for `script -c`.
+fn shell_line(c: &Command) -> String {
+    std::iter::once(c.get_program())
+        .chain(c.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn the_ctrl_c_notice_in_a_terminal_clears_the_bar_and_gets_its_own_line() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let dir = scratch("bar-notice");
+    let out = dir.join("out");
+    // Only the bar after the first record: it is on screen when the signal comes.
+    let sets = ["train.max_steps=400", "logging.every_steps=1000"];
+    let run = tiny_pretrain(&dir, 1, &out, &sets);
+    // `script` gives `launch` a terminal, so rank 0 draws its bar.
+    let mut c = Command::new("script");
+    c.args(["-qefc", &format!("exec {}", shell_line(&run)), "/dev/null"])
+        .envs(run.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .current_dir(run.get_current_dir().unwrap())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("run `script` (util-linux)");
+    let mut stdout = child.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut buf) {
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !String::from_utf8_lossy(&seen.lock().unwrap()).contains("] step 3/400") {
+        assert!(Instant::now() < deadline, "no bar drawn");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let launch = children(child.id())[0];
+    // SAFETY: signalling the launcher this test started.
+    unsafe { libc::kill(launch, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    reader.join().unwrap();
+    let all = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let at = all
+        .find("launch: SIGINT received")
+        .unwrap_or_else(|| panic!("no Ctrl-C notice in:\n{all:?}"));
+    let before = &all[..at];
+    assert!(
+        before.ends_with("\r\x1b[K") || before.ends_with('\n'),
+        "the notice follows {:?}",
+        &before[before.len().saturating_sub(80)..]
+    );
 }

@@ -102,10 +102,10 @@ impl<'a> Attempt<'a> {
         }
         self.handled = count;
         if self.stop_signal.is_none() {
-            eprintln!(
+            crate::logs::notice(&format!(
                 "launch: {} received, stopping every rank (again to kill at once)",
                 signals::name(sig)
-            );
+            ));
             self.stop_signal = Some(sig);
             self.running().for_each(|r| kill_group(&r.child, sig));
         } else {

@@ -32,6 +32,11 @@ USAGE:
                                               job as fresh processes, one at a time; a re-run
                                               skips completed jobs and resumes the rest
   launch status OUTPUT_DIR                    a pipeline's ledger as a table
+  launch plot OUTPUT_DIR [--out DIR]          PNG charts of a run's metrics.jsonl (loss,
+                                              learning rate, grad norm, tokens/s, DPO
+                                              rewards) in OUTPUT_DIR/plots or DIR; for a
+                                              pipeline one folder per stage. Works while
+                                              the run goes; writes only its chart files
   launch help                                 this text
 
 Each rank gets RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR,
@@ -90,6 +95,11 @@ pub enum Command {
     Status {
         dir: PathBuf,
     },
+    /// `launch plot OUTPUT_DIR [--out DIR]`: charts of a run or a pipeline.
+    Plot {
+        dir: PathBuf,
+        out: Option<PathBuf>,
+    },
     Export(runconfig::export::ExportArgs),
     Train {
         nproc: usize,
@@ -137,9 +147,10 @@ pub fn parse(args: &[String]) -> Result<Command> {
             [dir] => Ok(Command::Status { dir: dir.into() }),
             _ => bail!("`launch status` needs one OUTPUT_DIR (a pipeline's output_dir)"),
         },
+        "plot" => parse_plot(rest),
         _ => {
             let nproc: usize = first.parse().ok().with_context(|| {
-                format!("expected the number of processes or a command (check, export, push, help), got {first:?}; see `launch help`")
+                format!("expected the number of processes or a command (check, export, plot, push, status, help), got {first:?}; see `launch help`")
             })?;
             if nproc == 0 {
                 bail!("the number of processes must be at least 1 (got 0)");
@@ -194,6 +205,25 @@ fn fill(node: &mut NodeOpts, given: crate::cluster::Given) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `launch plot OUTPUT_DIR [--out DIR]` (after `plot`).
+fn parse_plot(rest: &[String]) -> Result<Command> {
+    let (mut dir, mut out) = (None, None);
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => out = Some(PathBuf::from(value(&mut it, a)?)),
+            s if s.starts_with('-') => {
+                bail!("unknown option {s} for `launch plot` (see `launch help`)")
+            }
+            s if dir.is_none() => dir = Some(PathBuf::from(s)),
+            s => bail!("unexpected argument {s:?}: `launch plot` takes one OUTPUT_DIR"),
+        }
+    }
+    let dir =
+        dir.context("`launch plot` needs an OUTPUT_DIR (a run's or a pipeline's output_dir)")?;
+    Ok(Command::Plot { dir, out })
 }
 
 /// `launch N CONFIG.yaml [OPTIONS]` or `launch N [OPTIONS] -- PROGRAM [ARGS]...`

@@ -104,13 +104,30 @@ fn transient(prefix: &str, line: &[u8]) {
 
 fn permanent(prefix: &str, line: &[u8]) {
     let mut out = std::io::stdout().lock();
-    if SHOWING.swap(false, Ordering::SeqCst) {
-        let _ = out.write_all(b"\r\x1b[K");
-    }
+    let _ = out.write_all(clear_bar(&SHOWING));
     let _ = out.write_all(prefix.as_bytes());
     let _ = out.write_all(line);
     let _ = out.write_all(b"\n");
     let _ = out.flush();
+}
+
+/// Prints `msg` on stderr on a line of its own: a progress bar on the
+/// console (and a `^C` the terminal echoed after it) is cleared first; the
+/// next step draws the bar again.
+pub fn notice(msg: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(clear_bar(&SHOWING));
+    let _ = out.flush();
+    eprintln!("{msg}");
+}
+
+/// What clears the bar when `showing` says one is on the console (and
+/// marks it gone).
+fn clear_bar(showing: &AtomicBool) -> &'static [u8] {
+    match showing.swap(false, Ordering::SeqCst) {
+        true => b"\r\x1b[K",
+        false => b"",
+    }
 }
 
 /// Copies one rank's output streams into its log file.
@@ -203,7 +220,15 @@ impl RankLog {
 
 #[cfg(test)]
 mod tests {
-    use super::read_segment;
+    use super::{clear_bar, read_segment};
+    use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn a_message_after_a_bar_clears_it_once() {
+        let showing = AtomicBool::new(true);
+        assert_eq!(clear_bar(&showing), b"\r\x1b[K");
+        assert_eq!(clear_bar(&showing), b"");
+    }
 
     #[test]
     fn progress_lines_end_in_carriage_returns() {

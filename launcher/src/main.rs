@@ -13,6 +13,7 @@ mod hub;
 mod lock;
 mod logs;
 mod pipeline;
+mod plot;
 mod signals;
 mod supervise;
 mod train;
@@ -64,6 +65,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         Command::Push { args } => hub::push_command(&args).map(|()| ExitCode::SUCCESS),
         Command::Export(request) => export::run(&request),
         Command::Status { dir } => pipeline::status::run(&dir),
+        Command::Plot { dir, out } => plot::run(&dir, out.as_deref()),
         Command::Check { config, nproc, .. } if runconfig::pipeline::is_pipeline(&config) => {
             pipeline::check::run(&config, nproc)
         }
@@ -222,11 +224,11 @@ fn supervise_group(mut group: Group, node: &NodeOpts) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Outcome::Failed(why) => {
-            eprintln!("launch: error: {why}");
+            logs::notice(&format!("launch: error: {why}"));
             Ok(ExitCode::FAILURE)
         }
         Outcome::Stopped(sig) => {
-            eprintln!("launch: stopped by {}", signals::name(sig));
+            logs::notice(&format!("launch: stopped by {}", signals::name(sig)));
             Ok(ExitCode::from((128 + sig) as u8))
         }
     }

@@ -88,11 +88,11 @@ impl Group {
             let outcome = self.attempt(attempt, &dir)?;
             match outcome {
                 Outcome::Failed(why) if attempt < self.max_restarts => {
-                    eprintln!(
+                    logs::notice(&format!(
                         "launch: {why}\nlaunch: restarting the group (restart {} of {})",
                         attempt + 1,
                         self.max_restarts
-                    );
+                    ));
                 }
                 other => return Ok(other),
             }

@@ -1,7 +1,8 @@
 //! What rank 0 reports every `logging.every_steps`: one JSON object per
 //! line in `<output_dir>/metrics.jsonl`, the same scalars in TensorBoard
-//! event files (`logging.tensorboard`); also the run's first record and the
-//! warning when the gradient norm jumps.
+//! event files (`logging.tensorboard`) and, redrawn at every checkpoint and
+//! at the end, PNG charts in `<output_dir>/plots/`; also the run's first
+//! record and the warning when the gradient norm jumps.
 
 use crate::ckpt::Resumed;
 use crate::tensorboard::EventWriter;
@@ -10,10 +11,11 @@ use anyhow::{Context, Result};
 use runconfig::{Config, Plan};
 use serde_json::{json, Map, Value};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Appends metric records to a JSONL file and, when asked, to TensorBoard.
 pub struct MetricsFile {
+    dir: PathBuf,
     file: std::fs::File,
     events: Option<EventWriter>,
 }
@@ -34,7 +36,20 @@ impl MetricsFile {
             true => Some(EventWriter::create(&dir.join("tensorboard"))?),
             false => None,
         };
-        Ok(MetricsFile { file, events })
+        Ok(MetricsFile {
+            dir: dir.to_path_buf(),
+            file,
+            events,
+        })
+    }
+
+    /// Redraws the charts of the records so far in `<dir>/plots/`, titled
+    /// `run`; a chart that cannot be drawn is a warning, never an error.
+    pub fn redraw_charts(&self, run: &str) {
+        let plots = self.dir.join("plots");
+        if let Err(e) = charts::draw_run(&self.dir, &plots, run) {
+            eprintln!("warning: charts in {} not drawn: {e:#}", plots.display());
+        }
     }
 
     /// Writes one record (flushed, so that readers see it at once).

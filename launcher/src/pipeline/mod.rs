@@ -6,7 +6,7 @@
 
 pub mod check;
 mod job;
-mod ledger;
+pub mod ledger;
 pub mod status;
 
 use crate::{lock, signals, Usage};

@@ -1,5 +1,6 @@
 //! [`build`]: the training and validation samples from the dataset files
-//! (read, select, encode in parallel, split, shuffle, pack).
+//! (read, select, encode in parallel with a progress line, split, shuffle,
+//! pack).
 
 use super::dataset::{DatasetSummary, Summary};
 use super::encode::{Encoded, Encoder, FATAL};
@@ -11,9 +12,11 @@ use super::readers::{self, Source};
 use super::sample::SampleSet;
 use super::template::ChatTemplate;
 use super::tokenizer::Tokenizer;
+use crate::progress::Meter;
 use anyhow::{bail, Result};
 use rayon::prelude::*;
 use runconfig::{Config, DatasetConfig, Objective};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The encoded examples of the two splits, in data order.
 #[derive(Default)]
@@ -76,9 +79,11 @@ fn add_dataset(
     let source = readers::read(d)?;
     let texts: Vec<&str> = source.rows.iter().map(|r| r.text.as_str()).collect();
     let sel = mixture::select(&texts, d, data.validation.as_ref(), config.train.seed);
-    let results = encode_selected(&source, &sel, &Fields::of(d), data.objective, encoder);
+    let label = d.label();
+    let fields = Fields::of(d);
+    let results = encode_selected(&source, &sel, &fields, data.objective, encoder, &label);
     let mut ds = DatasetSummary {
-        path: d.label(),
+        path: label,
         rows: source.rows.len(),
         ..Default::default()
     };
@@ -107,26 +112,33 @@ fn add_dataset(
 }
 
 /// Parses and encodes, in parallel, the rows either split selected
-/// (`None` for the others).
+/// (`None` for the others), printing the count, rate and ETA about ten
+/// times (`tokenising <label>: 120/1200 rows  5.1k rows/s  ETA 0s`).
 fn encode_selected(
     source: &Source,
     sel: &Selection,
     fields: &Fields,
     objective: Objective,
     encoder: &Encoder,
+    label: &str,
 ) -> Vec<Option<Result<Encoded, String>>> {
     let mut needed = vec![false; source.rows.len()];
     for &i in sel.train.iter().chain(&sel.validation) {
         needed[i] = true;
     }
+    let total = needed.iter().filter(|&&n| n).count();
+    let meter = Meter::new(&format!("tokenising {label}:"), total, "rows");
+    let done = AtomicUsize::new(0);
     source
         .rows
         .par_iter()
         .zip(needed.par_iter())
         .map(|(row, &need)| {
             need.then(|| {
-                let ex = examples::parse(row, source.is_json(), objective, fields)?;
-                encoder.encode(ex)
+                let ex = examples::parse(row, source.is_json(), objective, fields);
+                let encoded = ex.and_then(|ex| encoder.encode(ex));
+                meter.tick(done.fetch_add(1, Ordering::Relaxed) + 1);
+                encoded
             })
         })
         .collect()

@@ -1,7 +1,8 @@
 //! When a run evaluates and saves, and how it ends: evaluation every
 //! `eval.every_steps` (and after the first and the last step), checkpoints
 //! every `checkpoint.every_steps`, at epoch ends, at the end and on a stop
-//! request; then the sanity table of a sanity run, or the final export.
+//! request (each followed by rank 0's charts); then the charts, and the
+//! sanity table of a sanity run or the final export.
 
 use super::{Finish, StepReport, Trainer};
 use crate::ckpt::{self, RunState};
@@ -64,12 +65,22 @@ impl Trainer<'_> {
                 model_config: self.model_config.clone(),
             };
             ckpt::save(self.engine, &self.root, &state)?;
+            self.redraw_charts();
         }
         Ok(())
     }
 
-    /// Ends a run whose steps all ran: the sanity table, or the export.
+    /// Rank 0 redraws `<output_dir>/plots/` (other ranks have no metrics).
+    fn redraw_charts(&self) {
+        if let Some(m) = &self.metrics {
+            m.redraw_charts(&self.config.run_name);
+        }
+    }
+
+    /// Ends a run whose steps all ran: the charts, then the sanity table or
+    /// the export.
     pub fn finish(mut self) -> Result<Finish> {
+        self.redraw_charts();
         match self.config.train.sanity_steps {
             Some(_) => self.sanity_table(),
             None => self.export_final(),
