@@ -43,13 +43,13 @@ fn upload_dataset(hub: &LocalHub, home: &TempDir) {
     ];
     let out = Command::new(py).arg("-c").args(args).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
+    upload(hub, "acme/chat", &folder);
+}
+
+/// `folder` uploaded as dataset repository `repo` by the Python client.
+fn upload(hub: &LocalHub, repo: &str, folder: &Path) {
     let out = Command::new(repo_root().join("scripts/hub-python-upload"))
-        .args([
-            "acme/chat",
-            folder.to_str().unwrap(),
-            "--repo-type",
-            "dataset",
-        ])
+        .args([repo, folder.to_str().unwrap(), "--repo-type", "dataset"])
         .env("HF_ENDPOINT", &hub.url)
         .env("HF_TOKEN", TOKEN)
         .output()
@@ -175,18 +175,7 @@ fn a_dataset_by_id_trains_on_all_rows_of_its_split_with_ratios_and_counts() {
 }
 
 fn one_error(home: &Path, cfg: &str, env: &[(&str, &str)], part: &str) {
-    for first in ["check", "1"] {
-        let out = launch(&[first, cfg], env, home);
-        let all = text(&out);
-        assert_eq!(out.status.code(), Some(2), "{first}: {all}");
-        let errors: Vec<&str> = all.lines().filter(|l| l.contains("error:")).collect();
-        assert_eq!(errors.len(), 1, "{all}");
-        assert!(errors[0].contains(part), "expected {part:?} in {all}");
-        assert!(
-            !all.contains("rank(s) on this node"),
-            "nothing may start: {all}"
-        );
-    }
+    refused_before_start(home, &[cfg], env, part);
 }
 
 #[test]
@@ -216,18 +205,7 @@ fn dataset_refusals_are_one_line_and_start_nothing() {
         "acme/none is not a dataset repository on",
     );
     let split = config(&home, "split", "{ hub: acme/open, split: validation }");
-    let open = Command::new(repo_root().join("scripts/hub-python-upload"))
-        .args([
-            "acme/open",
-            home.join("made").to_str().unwrap(),
-            "--repo-type",
-            "dataset",
-        ])
-        .env("HF_ENDPOINT", &hub.url)
-        .env("HF_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    assert!(open.status.success(), "{}", text(&open));
+    upload(&hub, "acme/open", &home.join("made"));
     one_error(
         &home.0,
         &split,

@@ -161,21 +161,7 @@ fn a_cache_python_filled_is_used_offline_without_a_request() {
 }
 
 fn refused(home: &Path, cfg: &str, env: &[(&str, &str)], set: &str, part: &str) {
-    for first in ["check", "1"] {
-        let out = launch(&[first, cfg, "--set", set], env, home);
-        let all = text(&out);
-        assert_eq!(out.status.code(), Some(2), "{first} {set}: {all}");
-        let errors: Vec<&str> = all.lines().filter(|l| l.contains("error:")).collect();
-        assert_eq!(errors.len(), 1, "{all}");
-        assert!(
-            errors[0].contains(part),
-            "{set}: expected {part:?} in {all}"
-        );
-        assert!(
-            !all.contains("rank(s) on this node"),
-            "nothing may start: {all}"
-        );
-    }
+    refused_before_start(home, &[cfg, "--set", set], env, part);
 }
 
 #[test]

@@ -177,6 +177,27 @@ pub fn launch_command(args: &[&str], env: &[(&str, &str)], home: &Path) -> Comma
     cmd
 }
 
+/// `launch check ARGS` and `launch 1 ARGS` each exit 2 with one error
+/// line holding `part`, before any rank starts.
+pub fn refused_before_start(home: &Path, args: &[&str], env: &[(&str, &str)], part: &str) {
+    for first in ["check", "1"] {
+        let all_args: Vec<&str> = std::iter::once(first).chain(args.iter().copied()).collect();
+        let out = launch(&all_args, env, home);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{all_args:?}: {all}");
+        let errors: Vec<&str> = all.lines().filter(|l| l.contains("error:")).collect();
+        assert_eq!(errors.len(), 1, "{all}");
+        assert!(
+            errors[0].contains(part),
+            "{all_args:?}: expected {part:?} in {all}"
+        );
+        assert!(
+            !all.contains("rank(s) on this node"),
+            "nothing may start: {all}"
+        );
+    }
+}
+
 /// stdout and stderr together, as text.
 pub fn text(out: &Output) -> String {
     format!(

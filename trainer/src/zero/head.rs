@@ -19,14 +19,19 @@ impl Engine {
         let u = self.specs.len() - 1;
         let input = self.forward_units(batch, u)?;
         let (params, embed) = self.gather_params(u)?;
-        let head = Head {
-            cfg: &self.cfg,
-            unit: &self.specs[u],
-            params: &params,
-            tied: embed.as_ref(),
-        };
+        let head = self.head(&params, embed.as_ref());
         let chunk = LOGITS_CHUNK_TOKENS as i64;
         tch::no_grad(|| head_nll(&head, &input, &batch.labels, chunk))
+    }
+
+    /// The head unit with its gathered `params` (and the tied embedding).
+    fn head<'a>(&'a self, params: &'a [Tensor], tied: Option<&'a Tensor>) -> Head<'a> {
+        Head {
+            cfg: &self.cfg,
+            unit: &self.specs[self.specs.len() - 1],
+            params,
+            tied,
+        }
     }
 
     /// Gathers the head, computes the objective's loss from the hidden
@@ -42,12 +47,7 @@ impl Engine {
         let u = self.specs.len() - 1;
         let (params, embed) = self.gather_params(u)?;
         let (values, g) = {
-            let head = Head {
-                cfg: &self.cfg,
-                unit: &self.specs[u],
-                params: &params,
-                tied: embed.as_ref(),
-            };
+            let head = self.head(&params, embed.as_ref());
             let chunk = LOGITS_CHUNK_TOKENS as i64;
             let nll = tch::no_grad(|| head_nll(&head, input, &batch.labels, chunk))?;
             let nll = nll.set_requires_grad(true);
