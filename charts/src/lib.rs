@@ -4,9 +4,9 @@
 //! step on x, the raw points faint and an EMA-smoothed line over them.
 //!
 //! Used by the trainer (rank 0 redraws `<output_dir>/plots/` at every
-//! checkpoint and at the end) and by `launch plot`. Only the file names in
-//! [`FILE_NAMES`] are ever written, and an existing file is replaced only
-//! when it carries this crate's mark (see [`png_file`]).
+//! checkpoint and at the end) and by `launch plot`. Only the file names of
+//! [`CHARTS`] are ever written, and an existing file is replaced only when
+//! it carries this crate's mark (see [`png_file`]).
 
 mod draw;
 mod font;
@@ -19,16 +19,6 @@ pub use specs::{Chart, CHARTS};
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
-
-/// The file names the charts are written as, and the only ones written.
-pub const FILE_NAMES: [&str; 6] = [
-    "loss.png",
-    "learning_rate.png",
-    "grad_norm.png",
-    "tokens_per_s.png",
-    "rewards.png",
-    "accuracy.png",
-];
 
 /// What [`draw_run`] did.
 #[derive(Debug)]

@@ -48,7 +48,7 @@ const fn line(key: &'static str, label: &'static str, color: RGBColor, style: St
     }
 }
 
-/// Every chart, in the order of [`crate::FILE_NAMES`].
+/// Every chart, with the only file names the crate writes.
 pub const CHARTS: &[Chart] = &[
     Chart {
         file: "loss.png",

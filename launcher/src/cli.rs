@@ -266,13 +266,9 @@ fn parse_run(nproc: usize, rest: &[String]) -> Result<Command> {
                 node.node_rank = number(value(&mut it, a)?, "--node-rank")?;
                 given.node_rank = true;
             }
-            "--master-addr" => {
-                node.master_addr = Some(value(&mut it, a)?.clone());
-                given.master_addr = true;
-            }
+            "--master-addr" => node.master_addr = Some(value(&mut it, a)?.clone()),
             "--master-port" => {
-                node.master_port = Some(number(value(&mut it, a)?, "--master-port")?);
-                given.master_port = true;
+                node.master_port = Some(number(value(&mut it, a)?, "--master-port")?)
             }
             "--run-id" => node.run_id = Some(value(&mut it, a)?.clone()),
             "--run-name" => run_name = Some(value(&mut it, a)?.clone()),

@@ -179,10 +179,7 @@ pub fn serve_connection(stream: TcpStream, handle: &dyn Fn(&mut Request) -> Repl
         let mut resp = match handle(&mut req) {
             Reply::Send(resp) => resp,
             Reply::Stall(resp, hold) => {
-                let half = resp.body.len() / 2;
-                let _ = write_head(&mut writer, &resp, true)
-                    .and_then(|()| writer.write_all(&resp.body[..half]))
-                    .and_then(|()| writer.flush());
+                let _ = write_partial(&mut writer, &resp, true, resp.body.len() / 2);
                 std::thread::sleep(hold);
                 let _ = writer.shutdown(Shutdown::Both);
                 return;
@@ -235,12 +232,11 @@ fn read_headers(reader: &mut BufReader<TcpStream>) -> io::Result<Vec<(String, St
 }
 
 fn write_response(w: &mut TcpStream, resp: &Response, close: bool) -> io::Result<()> {
-    write_head(w, resp, close)?;
-    w.write_all(&resp.body)?;
-    w.flush()
+    write_partial(w, resp, close, resp.body.len())
 }
 
-fn write_head(w: &mut TcpStream, resp: &Response, close: bool) -> io::Result<()> {
+/// The head and the first `body` bytes of the body, in one write.
+fn write_partial(w: &mut TcpStream, resp: &Response, close: bool, body: usize) -> io::Result<()> {
     let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
     for (k, v) in &resp.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -253,7 +249,10 @@ fn write_head(w: &mut TcpStream, resp: &Response, close: bool) -> io::Result<()>
         head.push_str("Connection: close\r\n");
     }
     head.push_str("\r\n");
-    w.write_all(head.as_bytes())
+    let mut all = head.into_bytes();
+    all.extend_from_slice(&resp.body[..body]);
+    w.write_all(&all)?;
+    w.flush()
 }
 
 fn reason(status: u16) -> &'static str {

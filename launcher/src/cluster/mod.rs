@@ -11,13 +11,12 @@ pub use detect::detect;
 
 use crate::cli::NodeOpts;
 
-/// Which node flags the command line gave.
+/// Which node flags with a default the command line gave (an address or
+/// port given is `Some` in the options).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Given {
     pub nnodes: bool,
     pub node_rank: bool,
-    pub master_addr: bool,
-    pub master_port: bool,
 }
 
 /// Fills the node options the command line left out from the job's
@@ -36,13 +35,9 @@ pub fn fill(
     if !given.node_rank {
         node.node_rank = d.node_rank;
     }
-    if !given.master_addr {
-        node.master_addr = d.master_addr.clone().or(node.master_addr.take());
-    }
-    if !given.master_port {
-        node.master_port = d.master_port.or(node.master_port);
-    }
-    node.job_id = d.job_id.clone();
     node.detected = Some(d.describe());
+    node.master_addr = node.master_addr.take().or(d.master_addr);
+    node.master_port = node.master_port.or(d.master_port);
+    node.job_id = d.job_id;
     Ok(())
 }

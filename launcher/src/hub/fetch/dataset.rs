@@ -11,13 +11,13 @@ use std::path::PathBuf;
 const CARD: &str = "README.md";
 
 /// Brings in the card of `w` (small; also when planning), then resolves
-/// the files of the entry's split as [`one`] does.
+/// the files of the entry's split as [`one`] does, from one listing.
 pub fn resolve(ctx: &Ctx, d: &DatasetConfig, w: &Wanted, mode: Mode) -> Result<(Located, String)> {
     let card = |files: &[String], _: &dyn Fn(&str) -> Option<String>| {
         Ok(files.iter().filter(|f| *f == CARD).cloned().collect())
     };
-    let located = repo::locate(ctx, w, &card)?;
-    repo::bring_in(ctx, w, &located)?;
+    let listing = repo::list(ctx, w)?;
+    repo::bring_in(ctx, w, &repo::locate(ctx, w, &listing, &card)?)?;
     let (name, split) = (d.name.as_deref(), d.split());
     let offline = ctx.remote.is_none();
     let pick = move |files: &[String], read: &dyn Fn(&str) -> Option<String>| {
@@ -29,7 +29,8 @@ pub fn resolve(ctx: &Ctx, d: &DatasetConfig, w: &Wanted, mode: Mode) -> Result<(
         let found = split_files(files, readme.as_deref(), name, split);
         let mut data = found.map_err(|why| match offline {
             true => format!(
-                "offline (HF_HUB_OFFLINE is set) and the cache holds no data files of split                  `{split}` ({why}); unset HF_HUB_OFFLINE to download them"
+                "offline (HF_HUB_OFFLINE is set) and the cache holds no data files of split \
+                 `{split}` ({why}); unset HF_HUB_OFFLINE to download them"
             ),
             false => why,
         })?;
@@ -38,7 +39,7 @@ pub fn resolve(ctx: &Ctx, d: &DatasetConfig, w: &Wanted, mode: Mode) -> Result<(
         }
         Ok(data)
     };
-    one(ctx, w, mode, &pick, &[])
+    one(ctx, w, &listing, mode, &pick, &[])
 }
 
 /// The data files of a resolved dataset, as paths in its snapshot.

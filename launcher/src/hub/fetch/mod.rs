@@ -17,7 +17,7 @@ use super::progress::human;
 use super::{env, retry::RetryPolicy, token};
 use anyhow::Result;
 use cache::Kind;
-use repo::{Ctx, Located, Pick, Wanted};
+use repo::{Ctx, Listing, Located, Pick, Wanted};
 use runconfig::Config;
 use select::{model_files, Need};
 
@@ -32,8 +32,8 @@ pub enum Mode {
 /// Where the resolved snapshot goes in the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
-    ModelPath,
-    Tokenizer,
+    /// `model.path` (`Need::Model`) or `model.tokenizer` (`Need::Tokenizer`).
+    Model(Need),
     /// `data.datasets[i]`: its `files` become the split's files.
     Dataset(usize),
 }
@@ -58,10 +58,10 @@ fn items(cfg: &Config) -> Vec<Item> {
     };
     let mut out = Vec::new();
     if let Some(id) = m.hub_path() {
-        out.push(model("model.path", id, Target::ModelPath));
+        out.push(model("model.path", id, Target::Model(Need::Model)));
     }
     if let Some(id) = m.hub_tokenizer() {
-        out.push(model("model.tokenizer", id, Target::Tokenizer));
+        out.push(model("model.tokenizer", id, Target::Model(Need::Tokenizer)));
     }
     for (i, d) in cfg.data.datasets.iter().enumerate() {
         if let Some(id) = &d.hub {
@@ -92,26 +92,20 @@ pub fn resolve(cfg: &mut Config, mode: Mode) -> Result<Vec<String>> {
     for item in &items {
         let found = match item.target {
             Target::Dataset(i) => dataset::resolve(&ctx, &cfg.data.datasets[i], &item.wanted, mode),
-            target => {
-                let need = match target {
-                    Target::ModelPath => Need::Model,
-                    _ => Need::Tokenizer,
-                };
+            Target::Model(need) => {
                 let pick = move |files: &[String], _: &dyn Fn(&str) -> Option<String>| {
                     model_files(files, need)
                 };
-                one(&ctx, &item.wanted, mode, &pick, &["config.json"])
+                let w = &item.wanted;
+                repo::list(&ctx, w).and_then(|l| one(&ctx, w, &l, mode, &pick, &["config.json"]))
             }
         };
         let (located, what) = found.map_err(|e| phrase::error(&item.key, &item.wanted, &ctx, e))?;
         lines.push(format!("`{}`: {what}", item.key));
         match item.target {
-            Target::ModelPath => cfg.model.path = Some(located.snapshot),
-            Target::Tokenizer => cfg.model.tokenizer = Some(located.snapshot),
-            Target::Dataset(i) => {
-                let data = dataset::data_files(&located);
-                cfg.data.datasets[i].files = data;
-            }
+            Target::Model(Need::Model) => cfg.model.path = Some(located.snapshot),
+            Target::Model(_) => cfg.model.tokenizer = Some(located.snapshot),
+            Target::Dataset(i) => cfg.data.datasets[i].files = dataset::data_files(&located),
         }
     }
     Ok(lines)
@@ -147,17 +141,18 @@ fn context() -> Result<Ctx> {
     })
 }
 
-/// Resolves one repository: where its files are, and a line that says
+/// Resolves one repository at `listing`: where its files are, and a line that says
 /// what is cached and what was (or, planning, would be) downloaded; when
 /// planning, the files of `eager` (small ones the plan reads) are fetched.
 fn one(
     ctx: &Ctx,
     w: &Wanted,
+    listing: &Listing,
     mode: Mode,
     pick: &Pick,
     eager: &[&str],
 ) -> Result<(Located, String)> {
-    let mut located = repo::locate(ctx, w, pick)?;
+    let mut located = repo::locate(ctx, w, listing, pick)?;
     let what = format!(
         "{}@{} (commit {})",
         w.id,

@@ -41,16 +41,21 @@ pub struct Ctx {
     pub threads: usize,
 }
 
+/// A revision's commit and the repository's files at it.
+pub struct Listing {
+    pub commit: String,
+    pub files: Vec<String>,
+}
+
 /// Which commit and files: from the Hub (falling back to the cache when the
-/// Hub cannot be reached), or from the cache alone when offline. `pick`
-/// chooses the needed files from the repository's listing.
-pub fn locate(ctx: &Ctx, w: &Wanted, pick: &Pick) -> Result<Located> {
+/// Hub cannot be reached), or from the cache alone when offline.
+pub fn list(ctx: &Ctx, w: &Wanted) -> Result<Listing> {
     let cache = RepoCache::new(&ctx.root, w.kind, &w.id);
     let online = ctx
         .remote
         .as_ref()
         .map(|r| r.info(w.kind, &w.id, &w.revision));
-    let (commit, listing) = match online {
+    let (commit, files) = match online {
         Some(Ok(found)) => found,
         Some(Err(e)) if e.is::<Unreachable>() && cache.commit_of(&w.revision).is_some() => {
             eprintln!("launch: hub: {e}; using the cached {}@{}", w.id, w.revision);
@@ -59,9 +64,18 @@ pub fn locate(ctx: &Ctx, w: &Wanted, pick: &Pick) -> Result<Located> {
         Some(Err(e)) => return Err(e),
         None => offline_listing(&cache, w)?,
     };
+    Ok(Listing { commit, files })
+}
+
+/// The files of `listing` that `pick` chooses, and which of them the cache
+/// lacks or holds unsoundly.
+pub fn locate(ctx: &Ctx, w: &Wanted, listing: &Listing, pick: &Pick) -> Result<Located> {
+    let cache = RepoCache::new(&ctx.root, w.kind, &w.id);
+    let commit = listing.commit.clone();
     let snapshot = cache.snapshot(&commit);
     let read = |file: &str| std::fs::read_to_string(snapshot.join(file)).ok();
-    let files = pick(&listing, &read).map_err(|why| anyhow!("{}@{}: {why}", w.id, w.revision))?;
+    let files =
+        pick(&listing.files, &read).map_err(|why| anyhow!("{}@{}: {why}", w.id, w.revision))?;
     let mut missing = Vec::new();
     for f in &files {
         if !is_sound(&cache, &commit, f)? {
