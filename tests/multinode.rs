@@ -1,12 +1,14 @@
 //! Two "nodes" on one machine, started as Slurm's `srun` or `mpirun` start
 //! them (only their environment variables, no node flags): 2 ranks each
-//! train the same losses as `launch 4` on one node.
+//! train the same losses as `launch 4` on one node; a rank killed on one
+//! node restarts both together; a node whose launcher dies is named.
 
 mod common;
 
 use common::*;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 const SETS: [&str; 1] = ["train.max_steps=6"];
 
@@ -64,25 +66,23 @@ fn vars(pairs: &[(&str, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Node `rank`'s environment in a 2-node Slurm job `job` whose ports start at `base`.
+fn slurm(rank: usize, job: &str, base: &str) -> Vec<(String, String)> {
+    vars(&[
+        ("SLURM_NNODES", "2".into()),
+        ("SLURM_NODEID", rank.to_string()),
+        ("SLURM_JOB_NODELIST", "127.0.0.[1-2]".into()),
+        ("SLURM_JOB_ID", job.into()),
+        ("FERROSPEED_MASTER_PORT_BASE", base.into()),
+    ])
+}
+
 #[test]
 fn slurm_variables_alone_start_two_nodes_that_train_as_one() {
     let dir = scratch("multinode-slurm");
     let out = dir.join("out");
     let base = free_port().to_string();
-    let said = two_nodes(
-        &dir,
-        &out,
-        |rank| {
-            vars(&[
-                ("SLURM_NNODES", "2".into()),
-                ("SLURM_NODEID", rank.to_string()),
-                ("SLURM_JOB_NODELIST", "127.0.0.[1-2]".into()),
-                ("SLURM_JOB_ID", "7000".into()),
-                ("FERROSPEED_MASTER_PORT_BASE", base.clone()),
-            ])
-        },
-        &[],
-    );
+    let said = two_nodes(&dir, &out, |rank| slurm(rank, "7000", &base), &[]);
     let banner = format!("launch: node 0 of 2 from Slurm (SLURM_NNODES, SLURM_NODEID, SLURM_JOB_NODELIST, SLURM_JOB_ID); node 0 at 127.0.0.1:{base}");
     assert!(said.contains(&banner), "{said}");
     let secret = out.join(".launch-secret-7000");
@@ -111,4 +111,101 @@ fn mpi_variables_start_two_nodes_that_train_as_one() {
     );
     assert!(said.contains("launch: node 0 of 2 from Open MPI"), "{said}");
     same_losses(&dir, &out);
+}
+
+/// Both nodes of a Slurm job training `out` with `sets`; their output
+/// goes to `dir/node-R.log` ([`said`]).
+fn start_nodes(dir: &Path, out: &Path, sets: &[&str]) -> (Child, Child) {
+    let base = free_port().to_string();
+    let start = |rank: usize| {
+        let log = std::fs::File::create(dir.join(format!("node-{rank}.log"))).unwrap();
+        let mut c = tiny_pretrain(dir, 2, out, sets);
+        c.envs(slurm(rank, "7100", &base))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        c.spawn().unwrap()
+    };
+    (start(0), start(1))
+}
+
+/// What node `rank` of [`start_nodes`] printed.
+fn said(dir: &Path, rank: usize) -> String {
+    std::fs::read_to_string(dir.join(format!("node-{rank}.log"))).unwrap()
+}
+
+/// Waits until `out`'s metrics have reached `step`.
+fn reach_step(out: &Path, step: u64) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while losses(&out.join("metrics.jsonl"))
+        .keys()
+        .max()
+        .copied()
+        .unwrap_or(0)
+        < step
+    {
+        assert!(
+            Instant::now() < deadline,
+            "training did not reach step {step}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_rank_killed_on_one_node_restarts_every_node_to_the_same_weights() {
+    let dir = scratch("multinode-restart");
+    let (clean, crashed) = (dir.join("clean"), dir.join("crashed"));
+    let sets = [
+        "train.max_steps=40",
+        "checkpoint.every_steps=5",
+        "launcher.max_restarts=1",
+    ];
+    run_ok(tiny_pretrain(&dir, 4, &clean, &sets));
+    let (mut n0, mut n1) = start_nodes(&dir, &crashed, &sets);
+    reach_step(&crashed, 7);
+    let rank3 = children(n1.id())
+        .into_iter()
+        .find(|&p| env_of(p, "RANK").as_deref() == Some("3"))
+        .expect("rank 3 runs on node 1");
+    // SAFETY: killing a rank process this test started.
+    unsafe { libc::kill(rank3, libc::SIGKILL) };
+    for (node, child) in [(0, &mut n0), (1, &mut n1)] {
+        let status = wait_within(child, Duration::from_secs(300));
+        let said = said(&dir, node);
+        assert!(status.success(), "node {node}: {said}");
+        assert!(
+            said.contains("restarting the group (restart 1 of 1)"),
+            "node {node}: {said}"
+        );
+    }
+    let why = "another node failed: node 1: rank 3 was killed by signal 9";
+    assert!(said(&dir, 0).contains(why), "{}", said(&dir, 0));
+    let metrics = std::fs::read_to_string(crashed.join("metrics.jsonl")).unwrap();
+    assert!(metrics.contains("\"resumed_step\":"), "the restart resumed");
+    let weights = |out: &Path| tensor_bytes(&out.join("final/model.safetensors"));
+    assert!(
+        weights(&clean) == weights(&crashed),
+        "the final weights differ from an uninterrupted run"
+    );
+}
+
+#[test]
+fn a_node_whose_launcher_dies_is_named_by_the_other() {
+    let dir = scratch("multinode-dead");
+    let out = dir.join("out");
+    let sets = ["train.max_steps=100000", "comm_timeout_s=6"];
+    let (mut n0, mut n1) = start_nodes(&dir, &out, &sets);
+    reach_step(&out, 2);
+    n1.kill().unwrap();
+    n1.wait().unwrap();
+    let killed = Instant::now();
+    let status = wait_within(&mut n0, Duration::from_secs(120));
+    let said = said(&dir, 0);
+    assert_eq!(status.code(), Some(1), "{said}");
+    let named = said
+        .lines()
+        .find(|l| l.starts_with("launch: error: node 1 (") && l.contains(") stopped answering"));
+    assert!(named.is_some(), "node 0 names node 1: {said}");
+    // The name comes within comm_timeout_s (a generous bound for a busy machine).
+    assert!(killed.elapsed() < Duration::from_secs(30), "{said}");
 }

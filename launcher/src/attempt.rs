@@ -5,11 +5,11 @@
 
 use crate::blame::{self, Exit, Trigger};
 use crate::logs::RankLog;
+use crate::nodes::Nodes;
 use crate::signals;
-use crate::supervise::{kill_group, Outcome, ABORT_KEY};
+use crate::supervise::{kill_group, Outcome};
 use crate::watch::Watch;
 use anyhow::Result;
-use rendezvous::StoreClient;
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -28,9 +28,9 @@ pub struct Attempt<'a> {
     ranks: Vec<Rank>,
     /// Global rank of local rank 0.
     base: usize,
-    node_rank: usize,
     grace: Duration,
-    peers: Option<&'a mut StoreClient>,
+    /// The other nodes (multi-node), and this attempt's restart generation.
+    nodes: Option<(&'a mut Nodes, u32)>,
     watch: Option<Watch>,
     exits: Vec<Exit>,
     trigger: Option<Trigger>,
@@ -39,24 +39,28 @@ pub struct Attempt<'a> {
     handled: usize,
     kill_at: Option<Instant>,
     next_poll: Instant,
+    /// Whether this node's failure was announced, and as its own cause.
+    announced: Option<bool>,
+    /// Multi-node, when no rank here failed by itself: until when to wait
+    /// for another node's word (its failure, or its silence).
+    explain_by: Option<Instant>,
 }
 
 impl<'a> Attempt<'a> {
-    /// Supervision of `ranks` (global ranks from `base`) on node `node_rank`.
+    /// Supervision of `ranks` (global ranks from `base`), with the other
+    /// `nodes` of a multi-node job and this attempt's generation.
     pub fn new(
         ranks: Vec<Rank>,
         base: usize,
-        node_rank: usize,
         grace: Duration,
-        peers: Option<&'a mut StoreClient>,
+        nodes: Option<(&'a mut Nodes, u32)>,
         watch: Option<Watch>,
     ) -> Attempt<'a> {
         Attempt {
             ranks,
             base,
-            node_rank,
             grace,
-            peers,
+            nodes,
             watch,
             exits: Vec::new(),
             trigger: None,
@@ -65,6 +69,8 @@ impl<'a> Attempt<'a> {
             handled: signals::received().0,
             kill_at: None,
             next_poll: Instant::now(),
+            announced: None,
+            explain_by: None,
         }
     }
 
@@ -76,7 +82,7 @@ impl<'a> Attempt<'a> {
             self.poll_peers();
             self.watch_heartbeats();
             self.stop_after_failure();
-            if self.ranks.iter().all(|r| r.status.is_some()) {
+            if self.ranks.iter().all(|r| r.status.is_some()) && !self.awaiting_word() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -145,17 +151,44 @@ impl<'a> Attempt<'a> {
         Ok(())
     }
 
-    /// Another node's failure stops this node too.
+    /// Whether the cause of this node's failure is known: a rank here
+    /// failed by itself, or another node said why (or went silent).
+    fn explained(&self) -> bool {
+        self.trigger.is_some() || blame::has_root_cause(&self.exits)
+    }
+
+    /// Multi-node: the ranks here only lost their peers; wait a little
+    /// for the other nodes' word before reporting.
+    fn awaiting_word(&mut self) -> bool {
+        if !self.failed || self.stop_signal.is_some() || self.explained() {
+            return false;
+        }
+        let Some((nodes, _)) = self.nodes.as_ref() else {
+            return false;
+        };
+        let by = *self
+            .explain_by
+            .get_or_insert_with(|| Instant::now() + nodes.timeout() * 2);
+        Instant::now() < by
+    }
+
+    /// Another node's failure, or its silence, stops this node too, and
+    /// explains a failure here that only lost peers.
     fn poll_peers(&mut self) {
-        if self.failed || self.stop_signal.is_some() || Instant::now() < self.next_poll {
+        if self.explained() || self.stop_signal.is_some() || Instant::now() < self.next_poll {
             return;
         }
         self.next_poll = Instant::now() + Duration::from_millis(250);
-        if let Some(store) = self.peers.as_deref_mut() {
-            if let Ok(Some(why)) = store.try_get(ABORT_KEY) {
-                self.trigger = Some(Trigger::Remote(String::from_utf8_lossy(&why).into()));
-                self.failed = true;
-            }
+        let Some((nodes, generation)) = self.nodes.as_mut() else {
+            return;
+        };
+        let word = match nodes.failure(*generation) {
+            Some((root, why)) if root || !self.failed => Some(Trigger::Remote(why)),
+            _ => nodes.silent().map(Trigger::Node),
+        };
+        if let Some(trigger) = word {
+            self.trigger = Some(trigger);
+            self.failed = true;
         }
     }
 
@@ -185,16 +218,8 @@ impl<'a> Attempt<'a> {
         if !self.failed || self.stop_signal.is_some() {
             return;
         }
+        self.announce();
         if self.kill_at.is_none() {
-            let remote = matches!(self.trigger, Some(Trigger::Remote(_)));
-            if let (Some(store), false) = (self.peers.as_deref_mut(), remote) {
-                let why = blame::report(&self.exits, self.trigger.as_ref());
-                let first = why.lines().next().unwrap_or_default();
-                let _ = store.set(
-                    ABORT_KEY,
-                    format!("node {}: {first}", self.node_rank).as_bytes(),
-                );
-            }
             self.running()
                 .for_each(|r| kill_group(&r.child, libc::SIGTERM));
             self.kill_at = Some(Instant::now() + self.grace);
@@ -203,5 +228,24 @@ impl<'a> Attempt<'a> {
             self.running()
                 .for_each(|r| kill_group(&r.child, libc::SIGKILL));
         }
+    }
+
+    /// Tells the other nodes why this node failed: once, and again when a
+    /// rank here turns out to be the cause. A failure another node
+    /// announced is not echoed.
+    fn announce(&mut self) {
+        let remote = matches!(self.trigger, Some(Trigger::Remote(_)));
+        let here = matches!(self.trigger, Some(Trigger::Silent(..) | Trigger::Node(_)));
+        let root = here || blame::has_root_cause(&self.exits);
+        if remote || self.announced.is_some_and(|was| was || !root) {
+            return;
+        }
+        let Some((nodes, generation)) = self.nodes.as_mut() else {
+            return;
+        };
+        let why = blame::report(&self.exits, self.trigger.as_ref());
+        let first = why.lines().next().unwrap_or_default();
+        nodes.announce(*generation, first, root);
+        self.announced = Some(root);
     }
 }

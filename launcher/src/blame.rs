@@ -76,6 +76,14 @@ pub enum Trigger {
     Silent(usize, Duration),
     /// Another node failed (multi-node), with its message.
     Remote(String),
+    /// Another node stopped answering (multi-node), in words.
+    Node(String),
+}
+
+/// Whether one of `exits` failed by itself, not as a consequence of a
+/// peer's failure or of the stop `launch` sent.
+pub fn has_root_cause(exits: &[Exit]) -> bool {
+    exits.iter().any(Exit::is_root_cause)
 }
 
 /// The report of a failed attempt: the root cause (its first line names the
@@ -94,6 +102,7 @@ pub fn report(exits: &[Exit], trigger: Option<&Trigger>) -> String {
     let log_of = |rank: usize| exits.iter().find(|e| e.rank == rank);
     let (cause, head) = match (primary, trigger, absent) {
         (Some(e), _, _) => (Some(e.rank), format!("{}\n  {}", e.what(), e.lines())),
+        (None, Some(Trigger::Node(why)), _) => (None, why.clone()),
         (None, Some(Trigger::Remote(why)), _) => {
             (None, format!("stopping: another node failed: {why}"))
         }

@@ -12,6 +12,7 @@ mod finished;
 mod hub;
 mod lock;
 mod logs;
+mod nodes;
 mod pipeline;
 mod plot;
 mod signals;
@@ -21,7 +22,7 @@ mod watch;
 
 use anyhow::{bail, Context, Result};
 use cli::{Command, NodeOpts};
-use rendezvous::{StoreClient, StoreServer, ENV_RUN_ID};
+use rendezvous::{StoreServer, ENV_RUN_ID};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -137,13 +138,6 @@ fn group(
 ) -> Result<Group> {
     let (config_yaml, shared_dir) = config.map_or((None, None), |(y, d)| (Some(y), Some(d)));
     let multi = node.nnodes > 1;
-    if multi && max_restarts > 0 {
-        return Err(Usage(
-            "restarts (launcher.max_restarts / --max-restarts) are supported on a single node only"
-                .into(),
-        )
-        .into());
-    }
     let run_id = match node.run_id.clone().or_else(|| std::env::var(ENV_RUN_ID).ok()) {
         Some(id) => id,
         None if multi && shared_dir.is_some() && node.job_id.is_some() => {
@@ -170,17 +164,6 @@ fn group(
         // The store serves on its own thread until this process exits.
         master_port = server.addr().port();
     }
-    let peers = if multi {
-        Some(StoreClient::connect(
-            &master_addr,
-            master_port,
-            &run_id,
-            "",
-            Duration::from_secs(120),
-        )?)
-    } else {
-        None
-    };
     let log_root =
         std::env::var_os("FERROSPEED_LOG_DIR").map_or_else(|| PathBuf::from("logs"), PathBuf::from);
     Ok(Group {
@@ -198,27 +181,28 @@ fn group(
         max_restarts,
         grace: Duration::from_secs(10),
         comm_timeout: rendezvous::DEFAULT_COMM_TIMEOUT,
-        peers,
+        nodes: None,
+        generation: 0,
     })
 }
 
 /// Runs the group and turns its outcome into an exit code and a message.
+/// Multi-node: this node joins the others (after `group.comm_timeout` is
+/// final, as the node timeout follows it).
 fn supervise_group(mut group: Group, node: &NodeOpts) -> Result<ExitCode> {
     signals::install();
+    if node.nnodes > 1 {
+        let place = (node.node_rank, node.nnodes);
+        let (addr, port) = (&group.master_addr, group.master_port);
+        let nodes = nodes::Nodes::join(addr, port, &group.run_id, place, group.comm_timeout)?;
+        group.nodes = Some(nodes);
+    }
     let outcome = group.run()?;
     match outcome {
         Outcome::Success => {
-            if let Some(store) = group.peers.as_mut() {
+            if let Some(nodes) = group.nodes.as_mut() {
                 // Node 0 hosts the store: it stays until every node is done.
-                store.add("launch/done", 1)?;
-                while node.node_rank == 0
-                    && store.try_get("launch/done")?.map_or(0, |v| counter(&v)) < node.nnodes as i64
-                {
-                    if let Some(why) = store.try_get(supervise::ABORT_KEY)? {
-                        bail!("another node failed: {}", String::from_utf8_lossy(&why));
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
+                nodes.finish(group.generation)?;
             }
             println!("launch: all {} rank(s) finished", group.nproc);
             Ok(ExitCode::SUCCESS)
@@ -232,10 +216,4 @@ fn supervise_group(mut group: Group, node: &NodeOpts) -> Result<ExitCode> {
             Ok(ExitCode::from((128 + sig) as u8))
         }
     }
-}
-
-fn counter(v: &[u8]) -> i64 {
-    v.get(..8)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, i64::from_le_bytes)
 }

@@ -4,6 +4,7 @@
 
 use crate::attempt::{Attempt, Rank};
 use crate::logs::{self, RankLog};
+use crate::nodes::Nodes;
 use crate::signals;
 use crate::watch::Watch;
 use anyhow::{Context, Result};
@@ -31,8 +32,10 @@ pub struct Group {
     pub grace: Duration,
     /// How long a collective may take, and a rank's heartbeat stay silent.
     pub comm_timeout: Duration,
-    /// Store connection used to tell other nodes of a failure (multi-node).
-    pub peers: Option<StoreClient>,
+    /// The other nodes of a multi-node job.
+    pub nodes: Option<Nodes>,
+    /// The restart generation now running (attempt k is generation k).
+    pub generation: u32,
 }
 
 /// How the group ended.
@@ -41,9 +44,6 @@ pub enum Outcome {
     Failed(String),
     Stopped(i32),
 }
-
-/// Key under which a failing node tells the others to stop.
-pub const ABORT_KEY: &str = "launch/abort";
 
 /// Words for an exit status: "exited with status 3", "was killed by signal 9 (SIGKILL)".
 pub fn describe(status: ExitStatus) -> String {
@@ -73,6 +73,14 @@ impl Group {
             } else {
                 format!("-restart{attempt}")
             };
+            if let (Some(nodes), true) = (self.nodes.as_mut(), attempt > 0) {
+                // Long enough for a node to stop its ranks and hear why.
+                let within = self.grace + nodes.timeout() * 2 + Duration::from_secs(30);
+                if let Err(e) = nodes.rejoin(attempt, within) {
+                    return Ok(Outcome::Failed(format!("{e:#}")));
+                }
+            }
+            self.generation = attempt;
             let dir = logs::new_run_dir(&self.log_root, &self.run_name, &stamp, &suffix)
                 .with_context(|| {
                     format!(
@@ -182,8 +190,8 @@ impl Group {
         )
         .ok()
         .map(|store| Watch::new(store, base, self.nproc, self.comm_timeout));
-        let peers = self.peers.as_mut();
-        Attempt::new(ranks, base, self.node_rank, self.grace, peers, watch).run()
+        let nodes = self.nodes.as_mut().map(|n| (n, attempt));
+        Attempt::new(ranks, base, self.grace, nodes, watch).run()
     }
 }
 
