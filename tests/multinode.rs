@@ -209,3 +209,18 @@ fn a_node_whose_launcher_dies_is_named_by_the_other() {
     // The name comes within comm_timeout_s (a generous bound for a busy machine).
     assert!(killed.elapsed() < Duration::from_secs(30), "{said}");
 }
+
+#[test]
+fn when_node_0_dies_the_other_node_names_it() {
+    let dir = scratch("multinode-head");
+    let out = dir.join("out");
+    let (mut n0, mut n1) = start_nodes(&dir, &out, &["train.max_steps=100000"]);
+    reach_step(&out, 2);
+    n0.kill().unwrap();
+    n0.wait().unwrap();
+    let status = wait_within(&mut n1, Duration::from_secs(120));
+    let said = said(&dir, 1);
+    assert_eq!(status.code(), Some(1), "{said}");
+    let want = "launch: error: node 0 (127.0.0.1) stopped answering: its rendezvous store is gone";
+    assert!(said.contains(want), "{said}");
+}
