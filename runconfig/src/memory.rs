@@ -67,6 +67,9 @@ pub struct Setup {
     pub rows_per_sequence: u64,
     /// Master weights and optimizer state in host memory (`optimizer.offload: cpu`).
     pub offload: bool,
+    /// Collectives overlap compute (`overlap_comm`, several ranks): one more
+    /// gathered unit and one more unit gradient in flight.
+    pub overlap: bool,
 }
 
 impl Setup {
@@ -85,6 +88,7 @@ impl Setup {
                 1
             },
             offload: config.optimizer.offload == Offload::Cpu,
+            overlap: config.overlap_comm && world_size > 1,
         }
     }
 
@@ -221,8 +225,16 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
         device("gradient_accumulator", 4 * total),
         item("optimizer_state", state.sum(), state_place),
         device("compute_copy", copy),
-        device("gather_buffers", gathered * c),
-        device("unit_gradient", 2 * largest * c + largest / w * (c + 4)),
+        // With overlap, the next unit's gather and the last unit's gradient
+        // reduce-scatter are in flight too.
+        device(
+            "gather_buffers",
+            (gathered + s.overlap as u64 * largest) * c,
+        ),
+        device(
+            "unit_gradient",
+            (2 + s.overlap as u64) * largest * c + largest / w * (c + 4),
+        ),
         device(
             "saved_activations",
             tokens * 8 + (units.len() as u64 - 1) * tokens * h * c,

@@ -20,6 +20,7 @@ fn setup(world_size: u64, bits: u32, dtype: Dtype) -> Setup {
         min_8bit_size: 4096,
         rows_per_sequence: 1,
         offload: false,
+        overlap: false,
     }
 }
 
@@ -133,4 +134,24 @@ fn toggles_name_only_changes_that_fit() {
     let found = toggles(&deep, &s, &config, eight - 1);
     assert!(found.iter().all(|t| !t.starts_with("optimizer.bits=8 (")));
     assert!(found.iter().any(|t| t.contains("devices")), "{found:?}");
+}
+
+#[test]
+fn overlap_holds_one_more_gathered_unit_and_unit_gradient() {
+    let serial = breakdown(&tiny(), &setup(2, 32, Dtype::Bf16));
+    let overlap = Setup {
+        overlap: true,
+        ..setup(2, 32, Dtype::Bf16)
+    };
+    let overlap = breakdown(&tiny(), &overlap);
+    // The largest unit, a block padded to 91 * 512, in bf16.
+    let unit = 91 * 512 * 2;
+    assert_eq!(
+        bytes(&overlap, "gather_buffers"),
+        bytes(&serial, "gather_buffers") + unit
+    );
+    assert_eq!(
+        bytes(&overlap, "unit_gradient"),
+        bytes(&serial, "unit_gradient") + unit
+    );
 }

@@ -45,6 +45,11 @@ pub struct Config {
     /// lets a rank's heartbeat stay silent.
     #[serde(default = "default_comm_timeout")]
     pub comm_timeout_s: f64,
+    /// Whether collectives overlap compute: the next unit's all-gather and
+    /// the last unit's gradient reduce-scatter move while a unit computes
+    /// (DeepSpeed's `overlap_comm`). Off, each collective runs in turn.
+    #[serde(default = "yes")]
+    pub overlap_comm: bool,
     /// Where ranks compute: `auto` (GPU `LOCAL_RANK` when CUDA is usable), `cpu` or `cuda`.
     #[serde(default)]
     pub device: DeviceKind,

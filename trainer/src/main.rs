@@ -15,6 +15,7 @@ use tch::Tensor;
 use trainer::comm::{self, ReduceOp};
 
 fn main() -> ExitCode {
+    trainer::memory::one_heap();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("export") {
         let request = match ExportArgs::parse(&args[1..]) {
@@ -58,7 +59,7 @@ fn main() -> ExitCode {
 /// Joins the world over the cpu backend and sums each rank's index.
 fn probe(env: &RankEnv) -> Result<()> {
     let start = Instant::now();
-    let mut comm = comm::connect(env, runconfig::CommKind::Cpu)?;
+    let mut comm = comm::connect(env, runconfig::CommKind::Cpu, false)?;
     let mut t = Tensor::from_slice(&[env.rank as f32]);
     comm.all_reduce(&mut t, ReduceOp::Sum)
         .context("probe all-reduce")?;

@@ -51,7 +51,7 @@ pub fn model_source(config: &Config) -> Result<(LlamaConfig, Box<dyn ParamSource
 /// Builds this rank's engine: comm, layouts, master shards.
 pub fn engine(config: &Config, env: &RankEnv, device: Device) -> Result<Engine> {
     let (cfg, source) = model_source(config)?;
-    let comm = crate::comm::connect(env, config.comm)?;
+    let comm = crate::comm::connect(env, config.comm, config.overlap_comm)?;
     let dtype = match config.model.dtype {
         Dtype::F32 => Kind::Float,
         Dtype::Bf16 => Kind::BFloat16,

@@ -4,12 +4,20 @@
 use rendezvous::{StoreClient, StoreServer};
 use std::time::Duration;
 use tch::{Kind, Tensor};
-use trainer::comm::{chunk_offsets, chunk_sizes, Comm, CpuComm, ReduceOp};
+use trainer::comm::{chunk_offsets, chunk_sizes, Comm, CpuComm, Queued, ReduceOp};
 
 /// Runs `body(rank, comm)` on `world` threads connected through a store.
 fn with_world<F>(world: usize, body: F)
 where
     F: Fn(usize, &mut CpuComm) + Send + Sync + Copy + 'static,
+{
+    with_world_owned(world, move |rank, mut comm| body(rank, &mut comm));
+}
+
+/// [`with_world`], the body owning its comm.
+fn with_world_owned<F>(world: usize, body: F)
+where
+    F: Fn(usize, CpuComm) + Send + Sync + Copy + 'static,
 {
     tch::set_num_threads(1);
     let server = StoreServer::start("127.0.0.1:0".parse().unwrap(), "t").unwrap();
@@ -20,8 +28,8 @@ where
                 let mut store =
                     StoreClient::connect("127.0.0.1", port, "t", "", Duration::from_secs(10))
                         .unwrap();
-                let mut comm = CpuComm::connect(rank, world, &mut store).unwrap();
-                body(rank, &mut comm);
+                let comm = CpuComm::connect(rank, world, &mut store).unwrap();
+                body(rank, comm);
             })
         })
         .collect();
@@ -58,6 +66,29 @@ fn assert_same(got: &Tensor, want: &Tensor) {
 
 const WORLDS: [usize; 5] = [1, 2, 3, 4, 8];
 const LENGTHS: [usize; 5] = [0, 1, 7, 1000, 4099];
+
+#[test]
+fn collectives_started_on_the_comm_thread_finish_in_any_order_with_the_right_results() {
+    for world in [2, 3] {
+        with_world_owned(world, move |rank, comm| {
+            let mut q = Queued::start(Box::new(comm)).unwrap();
+            let (a, b) = (
+                input(rank, 12, Kind::Float),
+                input(rank, 9 * world, Kind::Float),
+            );
+            let gather = q.start_all_gather(&a).unwrap();
+            let scatter = q.start_reduce_scatter(&b, ReduceOp::Sum).unwrap();
+            let mut c = input(rank, 5, Kind::Int64);
+            q.all_reduce(&mut c, ReduceOp::Sum).unwrap();
+            assert_same(&c, &sum_over_ranks(world, 5, Kind::Int64));
+            let piece = sum_over_ranks(world, 9 * world, Kind::Float).narrow(0, 9 * rank as i64, 9);
+            assert_same(&scatter.wait().unwrap(), &piece);
+            let all: Vec<Tensor> = (0..world).map(|r| input(r, 12, Kind::Float)).collect();
+            assert_same(&gather.wait().unwrap(), &Tensor::cat(&all, 0));
+            q.barrier().unwrap();
+        });
+    }
+}
 const KINDS: [Kind; 4] = [Kind::Float, Kind::BFloat16, Kind::Double, Kind::Int64];
 
 #[test]

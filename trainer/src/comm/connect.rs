@@ -1,14 +1,16 @@
 //! Choosing and connecting a backend from the rank's environment.
 
-use super::{Comm, CpuComm, NcclComm};
+use super::{Comm, CpuComm, NcclComm, Queued};
 use anyhow::{Context, Result};
 use rendezvous::RankEnv;
 use runconfig::CommKind;
 use std::time::Duration;
 
 /// Connects this rank to the others with the backend `kind` asks for; a
-/// collective that does not complete within `env.comm_timeout` fails.
-pub fn connect(env: &RankEnv, kind: CommKind) -> Result<Box<dyn Comm>> {
+/// collective that does not complete within `env.comm_timeout` fails. With
+/// `overlap`, the cpu backend's collectives run on a communication thread
+/// (they then overlap the compute that started them).
+pub fn connect(env: &RankEnv, kind: CommKind, overlap: bool) -> Result<Box<dyn Comm>> {
     let mut store = env
         .store(Duration::from_secs(120))
         .context("joining the run's rendezvous store")?;
@@ -18,12 +20,16 @@ pub fn connect(env: &RankEnv, kind: CommKind) -> Result<Box<dyn Comm>> {
         k => k,
     };
     match kind {
-        CommKind::Cpu => Ok(Box::new(CpuComm::connect_within(
-            env.rank,
-            env.world_size,
-            &mut store,
-            env.comm_timeout,
-        )?)),
+        CommKind::Cpu => {
+            let cpu =
+                CpuComm::connect_within(env.rank, env.world_size, &mut store, env.comm_timeout)?;
+            match env.world_size {
+                1 => Ok(Box::new(cpu)),
+                _ if !overlap => Ok(Box::new(cpu)),
+                // The ring's transfers then overlap this thread's compute.
+                _ => Ok(Box::new(Queued::start(Box::new(cpu))?)),
+            }
+        }
         CommKind::Nccl => Ok(Box::new(NcclComm::connect(env, &mut store)?)),
         CommKind::Auto => unreachable!(),
     }

@@ -10,6 +10,7 @@ mod cpu;
 mod links;
 mod nccl;
 mod nccl_lib;
+mod queue;
 mod ring;
 mod watchdog;
 
@@ -17,6 +18,7 @@ pub use connect::connect;
 pub use cpu::CpuComm;
 pub use nccl::NcclComm;
 pub use nccl_lib::prepare as prepare_nccl;
+pub use queue::Queued;
 
 use anyhow::Result;
 use tch::Tensor;
@@ -48,6 +50,43 @@ pub trait Comm {
     fn all_reduce(&mut self, tensor: &mut Tensor, op: ReduceOp) -> Result<()>;
     /// Returns once every rank has called it.
     fn barrier(&mut self) -> Result<()>;
+    /// Whether started collectives move while the caller computes (a
+    /// communication thread or stream); the engine then starts the next
+    /// unit's gather early.
+    fn overlaps(&self) -> bool {
+        false
+    }
+    /// Starts [`Comm::all_gather`]; its result comes from [`Pending::wait`].
+    /// Collectives run in the order they are started, whether started or
+    /// called. A backend without a communication thread or stream runs it
+    /// now.
+    fn start_all_gather(&mut self, input: &Tensor) -> Result<Pending> {
+        Ok(Pending::ready(self.all_gather(input)))
+    }
+    /// Starts [`Comm::reduce_scatter`], as [`Comm::start_all_gather`].
+    fn start_reduce_scatter(&mut self, input: &Tensor, op: ReduceOp) -> Result<Pending> {
+        Ok(Pending::ready(self.reduce_scatter(input, op)))
+    }
+}
+
+/// A started collective: its input is held until it has finished.
+pub struct Pending(Box<dyn FnOnce() -> Result<Tensor> + Send>);
+
+impl Pending {
+    /// A collective that has already run.
+    pub fn ready(result: Result<Tensor>) -> Pending {
+        Pending(Box::new(move || result))
+    }
+
+    /// A collective whose result `finish` waits for.
+    pub fn later(finish: impl FnOnce() -> Result<Tensor> + Send + 'static) -> Pending {
+        Pending(Box::new(finish))
+    }
+
+    /// Waits for the collective and returns its output.
+    pub fn wait(self) -> Result<Tensor> {
+        (self.0)()
+    }
 }
 
 /// How `n` elements split over `world` ranks: the first `n % world` pieces

@@ -5,14 +5,15 @@
 //! the weight gradients into this rank's fp32 accumulator. The optimizer
 //! step is in `step.rs`.
 
+use super::flight::Flight;
 use super::layout::Layout;
 use super::placement::Placement;
 use super::shard::UnitShard;
-use crate::comm::{Comm, ReduceOp};
+use crate::comm::Comm;
 use crate::model::{forward_unit, read_unit_range, units, Ctx, LlamaConfig, ParamSource, UnitSpec};
 use crate::objective::{Batch, Objective};
 use crate::optim;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use runconfig::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
 
@@ -35,6 +36,8 @@ pub struct Engine {
     /// The finite check of the last update's master weights, computed on
     /// the device and reduced with the next step's gradient norm.
     pub(super) unchecked: Option<Tensor>,
+    /// Collectives in flight.
+    pub(super) flight: Flight,
 }
 
 /// A tensor as a fresh autograd leaf sharing its storage.
@@ -80,6 +83,7 @@ impl Engine {
             steps_done: 0,
             comm_bytes: 0,
             unchecked: None,
+            flight: Flight::default(),
         })
     }
 
@@ -96,29 +100,6 @@ impl Engine {
                 Layout::new(&params, rank, world)
             })
             .collect()
-    }
-
-    /// All-gathers unit `u` in the compute dtype: the full padded flat vector.
-    pub(super) fn gather(&mut self, u: usize) -> Result<Tensor> {
-        let full = self
-            .comm
-            .all_gather(&self.shards[u].compute)
-            .with_context(|| format!("all-gather of unit {u}"))?;
-        self.comm_bytes += (full.numel() * full.kind().elt_size_in_bytes()) as u64;
-        Ok(full)
-    }
-
-    /// Reduce-scatters a unit's full flat gradient and adds this rank's piece
-    /// to its accumulator.
-    pub(super) fn scatter_grad(&mut self, u: usize, flat_grad: &Tensor) -> Result<()> {
-        let flat = flat_grad.to_kind(self.dtype);
-        self.comm_bytes += (flat.numel() * flat.kind().elt_size_in_bytes()) as u64;
-        let piece = self
-            .comm
-            .reduce_scatter(&flat, ReduceOp::Sum)
-            .with_context(|| format!("reduce-scatter of unit {u}"))?;
-        let _ = self.shards[u].grad.g_add_(&piece.to_kind(Kind::Float));
-        Ok(())
     }
 
     /// Gradients of unit `u`'s parameters laid end to end, zero-padded to
@@ -142,6 +123,9 @@ impl Engine {
     pub fn micro_step(&mut self, batch: &Batch, objective: &dyn Objective) -> Result<Vec<f64>> {
         let n = self.specs.len();
         let ctx = self.ctx(batch)?;
+        let mut plan = self.forward_plan(n);
+        plan.extend((0..n - 1).rev());
+        self.plan_gathers(plan);
         let mut inputs = Vec::with_capacity(n);
         let mut x = batch.input_ids.shallow_clone();
         for u in 0..n - 1 {
@@ -182,6 +166,7 @@ impl Engine {
             }
             inputs.truncate(u);
         }
+        self.land()?;
         Ok(values)
     }
 
@@ -222,6 +207,13 @@ impl Engine {
 
     /// The output of the first `units` units on `batch`, without autograd.
     pub(super) fn forward_units(&mut self, batch: &Batch, units: usize) -> Result<Tensor> {
+        let plan = self.forward_plan(units);
+        self.plan_gathers(plan);
+        self.run_units(batch, units)
+    }
+
+    /// [`Engine::forward_units`] along gathers already planned.
+    pub(super) fn run_units(&mut self, batch: &Batch, units: usize) -> Result<Tensor> {
         let ctx = self.ctx(batch)?;
         let mut x = batch.input_ids.shallow_clone();
         for u in 0..units {

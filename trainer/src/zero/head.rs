@@ -17,8 +17,11 @@ impl Engine {
     /// whole logits.
     pub fn forward_nll(&mut self, batch: &Batch) -> Result<Tensor> {
         let u = self.specs.len() - 1;
-        let input = self.forward_units(batch, u)?;
+        let plan = self.forward_plan(u + 1);
+        self.plan_gathers(plan);
+        let input = self.run_units(batch, u)?;
         let (params, embed) = self.gather_params(u)?;
+        self.land()?;
         let head = self.head(&params, embed.as_ref());
         let chunk = LOGITS_CHUNK_TOKENS as i64;
         tch::no_grad(|| head_nll(&head, &input, &batch.labels, chunk))
