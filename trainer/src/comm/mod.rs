@@ -12,6 +12,7 @@ mod nccl;
 mod nccl_lib;
 mod queue;
 mod ring;
+mod stream;
 mod watchdog;
 
 pub use connect::connect;

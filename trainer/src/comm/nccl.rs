@@ -1,11 +1,15 @@
 //! The `nccl` backend: NCCL through cudarc, on CUDA tensors of this rank's
-//! GPU. Collectives run on the default stream, the one libtorch computes on,
-//! so they are ordered after the kernels that produce their inputs. A
-//! [`Watchdog`] ends the rank when a collective does not complete within
-//! `comm_timeout_s`.
+//! GPU. Collectives run on a communication stream of their own
+//! ([`CommStream`]), ordered after the default stream's work so far (the
+//! kernels that produce their inputs) and before the default stream's use
+//! of their output, by CUDA events: started ones overlap libtorch's
+//! compute. Every collective of the communicator goes through that one
+//! stream, in the order the rank started them. A [`Watchdog`] ends the rank
+//! when a collective does not complete within `comm_timeout_s`.
 
+use super::stream::CommStream;
 use super::watchdog::Watchdog;
-use super::{Comm, ReduceOp};
+use super::{Comm, Pending, ReduceOp};
 use anyhow::{bail, ensure, Context, Result};
 use cudarc::nccl::{result as nccl, sys};
 use rendezvous::faults::PEER_FAILED;
@@ -22,6 +26,7 @@ pub struct NcclComm {
     device: Device,
     heartbeat: Arc<Heartbeat>,
     watchdog: Option<Watchdog>,
+    stream: CommStream,
 }
 
 fn dtype(kind: Kind) -> Result<sys::ncclDataType_t> {
@@ -37,10 +42,6 @@ fn dtype(kind: Kind) -> Result<sys::ncclDataType_t> {
         Kind::Int8 => ncclInt8,
         k => bail!("NCCL cannot move tensors of kind {k:?}"),
     })
-}
-
-fn null_stream() -> sys::cudaStream_t {
-    std::ptr::null_mut()
 }
 
 impl NcclComm {
@@ -86,6 +87,7 @@ impl NcclComm {
             device: Device::Cuda(local_rank),
             heartbeat,
             watchdog: Some(watchdog),
+            stream: CommStream::new()?,
         })
     }
 
@@ -93,23 +95,35 @@ impl NcclComm {
         t.to_device(self.device).contiguous()
     }
 
-    /// Enqueues one NCCL call of collective `op` under the watchdog.
-    fn run(
+    /// Starts one NCCL call of collective `op` on the communication stream,
+    /// under the watchdog: after the default stream's work so far, and
+    /// joined back into the default stream by [`Pending::wait`], which
+    /// returns `out`. `input` is held until then.
+    fn launch(
         &self,
         op: &'static str,
-        call: impl FnOnce() -> std::result::Result<nccl::NcclStatus, nccl::NcclError>,
-    ) -> Result<()> {
+        (input, out): (Tensor, Tensor),
+        call: impl FnOnce(sys::cudaStream_t) -> std::result::Result<nccl::NcclStatus, nccl::NcclError>,
+    ) -> Result<Pending> {
         self.heartbeat.enter();
         let rank = self.rank;
         let watchdog = self
             .watchdog
             .as_ref()
             .expect("the watchdog runs until drop");
-        watchdog.watch(op, || {
-            call().map(|_| ()).map_err(|e| {
+        self.stream.after_default()?;
+        let raw = self.stream.raw();
+        watchdog.watch(op, raw, || {
+            call(raw as sys::cudaStream_t).map(|_| ()).map_err(|e| {
                 anyhow::anyhow!("rank {rank}: {op}: NCCL failed: {e:?} (perhaps {PEER_FAILED})")
             })
-        })
+        })?;
+        let done = self.stream.mark()?;
+        Ok(Pending::later(move || {
+            done.join_default()?;
+            drop(input);
+            Ok(out)
+        }))
     }
 }
 
@@ -122,28 +136,36 @@ impl Comm for NcclComm {
         self.world
     }
 
+    fn overlaps(&self) -> bool {
+        self.world > 1
+    }
+
     fn all_gather(&mut self, input: &Tensor) -> Result<Tensor> {
+        self.start_all_gather(input)?.wait()
+    }
+
+    fn reduce_scatter(&mut self, input: &Tensor, op: ReduceOp) -> Result<Tensor> {
+        self.start_reduce_scatter(input, op)?.wait()
+    }
+
+    fn start_all_gather(&mut self, input: &Tensor) -> Result<Pending> {
         let input = self.on_device(&input.flatten(0, -1));
         let n = input.numel();
         let out = Tensor::empty([(n * self.world) as i64], (input.kind(), self.device));
-        if n > 0 {
-            let dt = dtype(input.kind())?;
-            // SAFETY: `out` holds world x n elements, `input` n (every rank passes n).
-            self.run("all_gather", || unsafe {
-                nccl::all_gather(
-                    input.data_ptr(),
-                    out.data_ptr(),
-                    n,
-                    dt,
-                    self.comm,
-                    null_stream(),
-                )
-            })?;
+        if n == 0 {
+            return Ok(Pending::ready(Ok(out)));
         }
-        Ok(out)
+        let dt = dtype(input.kind())?;
+        let (src, dst) = (input.data_ptr(), out.data_ptr());
+        let comm = self.comm;
+        // SAFETY: `out` holds world x n elements, `input` n (every rank
+        // passes n); both live until the call is joined.
+        self.launch("all_gather", (input, out), |s| unsafe {
+            nccl::all_gather(src, dst, n, dt, comm, s)
+        })
     }
 
-    fn reduce_scatter(&mut self, input: &Tensor, ReduceOp::Sum: ReduceOp) -> Result<Tensor> {
+    fn start_reduce_scatter(&mut self, input: &Tensor, ReduceOp::Sum: ReduceOp) -> Result<Pending> {
         let flat = self.on_device(&input.flatten(0, -1));
         let n = flat.numel();
         ensure!(
@@ -153,40 +175,33 @@ impl Comm for NcclComm {
         );
         let each = n / self.world;
         let out = Tensor::empty([each as i64], (flat.kind(), self.device));
-        if each > 0 {
-            let dt = dtype(flat.kind())?;
-            // SAFETY: `flat` holds world x each elements, `out` each.
-            self.run("reduce_scatter", || unsafe {
-                nccl::reduce_scatter(
-                    flat.data_ptr(),
-                    out.data_ptr(),
-                    each,
-                    dt,
-                    sys::ncclRedOp_t::ncclSum,
-                    self.comm,
-                    null_stream(),
-                )
-            })?;
+        if each == 0 {
+            return Ok(Pending::ready(Ok(out)));
         }
-        Ok(out)
+        let dt = dtype(flat.kind())?;
+        let (src, dst) = (flat.data_ptr(), out.data_ptr());
+        let comm = self.comm;
+        // SAFETY: `flat` holds world x each elements, `out` each; both live
+        // until the call is joined.
+        self.launch("reduce_scatter", (flat, out), |s| unsafe {
+            nccl::reduce_scatter(src, dst, each, dt, sys::ncclRedOp_t::ncclSum, comm, s)
+        })
     }
 
     fn all_reduce(&mut self, tensor: &mut Tensor, ReduceOp::Sum: ReduceOp) -> Result<()> {
         let buf = self.on_device(tensor);
         if buf.numel() > 0 {
             let dt = dtype(buf.kind())?;
-            // SAFETY: in-place all-reduce on a contiguous device buffer.
-            self.run("all_reduce", || unsafe {
-                nccl::all_reduce(
-                    buf.data_ptr(),
-                    buf.data_ptr(),
-                    buf.numel(),
-                    dt,
-                    sys::ncclRedOp_t::ncclSum,
-                    self.comm,
-                    null_stream(),
-                )
-            })?;
+            let (ptr, n, comm) = (buf.data_ptr(), buf.numel(), self.comm);
+            // SAFETY: in place on a contiguous device buffer that lives until the join.
+            let pending = self.launch(
+                "all_reduce",
+                (buf.shallow_clone(), Tensor::new()),
+                |s| unsafe {
+                    nccl::all_reduce(ptr, ptr, n, dt, sys::ncclRedOp_t::ncclSum, comm, s)
+                },
+            )?;
+            drop(pending.wait()?);
         }
         tensor.copy_(&buf);
         Ok(())

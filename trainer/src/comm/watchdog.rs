@@ -85,15 +85,20 @@ impl Watchdog {
         })
     }
 
-    /// Runs `enqueue` (an NCCL call on the default stream) under the watch.
-    pub fn watch<T>(&self, op: &'static str, enqueue: impl FnOnce() -> Result<T>) -> Result<T> {
+    /// Runs `enqueue` (an NCCL call on `stream`) under the watch.
+    pub fn watch<T>(
+        &self,
+        op: &'static str,
+        stream: cuda::CUstream,
+        enqueue: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
         *self.entering.lock().unwrap() = Some((op, Instant::now()));
         let out = enqueue();
         *self.entering.lock().unwrap() = None;
         let ev = event::create(cuda::CUevent_flags::CU_EVENT_DISABLE_TIMING)
             .map_err(|e| anyhow!("creating a CUDA event: {e:?}"))?;
-        // SAFETY: a fresh event, recorded on the default stream the collective runs on.
-        unsafe { event::record(ev, std::ptr::null_mut()) }
+        // SAFETY: a fresh event, recorded on the stream the collective runs on.
+        unsafe { event::record(ev, stream) }
             .map_err(|e| anyhow!("recording a CUDA event: {e:?}"))?;
         let pending = Pending {
             op,
