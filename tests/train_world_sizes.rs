@@ -49,6 +49,7 @@ fn train(dir: &Path, world: usize) -> (Vec<f64>, BTreeMap<String, Vec<f32>>) {
         "tokens_per_s",
         "per_device_tps",
         "comm_bytes",
+        "comm_wait_s",
         "peak_rss_bytes",
     ] {
         assert!(steps[0].get(key).is_some(), "metrics.jsonl lacks {key}");

@@ -11,7 +11,7 @@ use super::{chunk_offsets, chunk_sizes, ring, Comm, ReduceOp};
 use anyhow::{bail, Result};
 use rendezvous::{Heartbeat, StoreClient, DEFAULT_COMM_TIMEOUT};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tch::{Kind, Tensor};
 
 /// Ring links of one rank.
@@ -20,6 +20,8 @@ pub struct CpuComm {
     world: usize,
     links: Option<Links>,
     heartbeat: Option<Arc<Heartbeat>>,
+    /// Time spent in collectives since [`Comm::take_wait`].
+    waited: Duration,
 }
 
 impl CpuComm {
@@ -30,6 +32,7 @@ impl CpuComm {
             world: 1,
             links: None,
             heartbeat: None,
+            waited: Duration::ZERO,
         }
     }
 
@@ -60,14 +63,19 @@ impl CpuComm {
             world,
             links,
             heartbeat: Some(heartbeat),
+            waited: Duration::ZERO,
         })
     }
 
-    /// Counts a collective this rank enters (for the heartbeat).
-    fn begin(&self) {
+    /// Runs one collective: counted for the heartbeat, timed.
+    fn timed<T>(&mut self, run: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         if let Some(h) = &self.heartbeat {
             h.enter();
         }
+        let since = Instant::now();
+        let out = run(self);
+        self.waited += since.elapsed();
+        out
     }
 
     fn links(&mut self) -> &mut Links {
@@ -183,30 +191,32 @@ impl Comm for CpuComm {
     }
 
     fn all_gather(&mut self, input: &Tensor) -> Result<Tensor> {
-        self.begin();
-        self.gather("all_gather", input)
+        self.timed(|c| c.gather("all_gather", input))
     }
 
     fn reduce_scatter(&mut self, input: &Tensor, ReduceOp::Sum: ReduceOp) -> Result<Tensor> {
-        self.begin();
-        if self.world == 1 {
-            check_reducible(input)?;
-            return Ok(input.flatten(0, -1));
-        }
-        let (buf, offsets, sizes) = self.scatter("reduce_scatter", input)?;
-        let r = self.rank;
-        let mine = buf.narrow(0, offsets[r] as i64, sizes[r] as i64).copy();
-        Ok(mine.to_device(input.device()))
+        self.timed(|c| {
+            if c.world == 1 {
+                check_reducible(input)?;
+                return Ok(input.flatten(0, -1));
+            }
+            let (buf, offsets, sizes) = c.scatter("reduce_scatter", input)?;
+            let r = c.rank;
+            let mine = buf.narrow(0, offsets[r] as i64, sizes[r] as i64).copy();
+            Ok(mine.to_device(input.device()))
+        })
     }
 
     fn all_reduce(&mut self, tensor: &mut Tensor, ReduceOp::Sum: ReduceOp) -> Result<()> {
-        self.begin();
-        self.reduce("all_reduce", tensor)
+        self.timed(|c| c.reduce("all_reduce", tensor))
     }
 
     fn barrier(&mut self) -> Result<()> {
-        self.begin();
         let mut t = Tensor::from_slice(&[1i64]);
-        self.reduce("barrier", &mut t)
+        self.timed(|c| c.reduce("barrier", &mut t))
+    }
+
+    fn take_wait(&mut self) -> Duration {
+        std::mem::take(&mut self.waited)
     }
 }

@@ -22,6 +22,7 @@ pub use nccl_lib::prepare as prepare_nccl;
 pub use queue::Queued;
 
 use anyhow::Result;
+use std::time::Duration;
 use tch::Tensor;
 
 /// How values from every rank are combined.
@@ -51,6 +52,13 @@ pub trait Comm {
     fn all_reduce(&mut self, tensor: &mut Tensor, op: ReduceOp) -> Result<()>;
     /// Returns once every rank has called it.
     fn barrier(&mut self) -> Result<()>;
+    /// How long compute waited on communication since the last call: the
+    /// time collectives blocked this thread (cpu), or the default stream
+    /// stood waiting for the communication stream (nccl; read once the
+    /// step's values have reached the host, so no extra sync).
+    fn take_wait(&mut self) -> Duration {
+        Duration::ZERO
+    }
     /// Whether started collectives move while the caller computes (a
     /// communication thread or stream); the engine then starts the next
     /// unit's gather early.

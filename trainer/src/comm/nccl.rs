@@ -7,7 +7,7 @@
 //! stream, in the order the rank started them. A [`Watchdog`] ends the rank
 //! when a collective does not complete within `comm_timeout_s`.
 
-use super::stream::CommStream;
+use super::stream::{CommStream, Waits};
 use super::watchdog::Watchdog;
 use super::{Comm, Pending, ReduceOp};
 use anyhow::{bail, ensure, Context, Result};
@@ -27,6 +27,7 @@ pub struct NcclComm {
     heartbeat: Arc<Heartbeat>,
     watchdog: Option<Watchdog>,
     stream: CommStream,
+    waits: Waits,
 }
 
 fn dtype(kind: Kind) -> Result<sys::ncclDataType_t> {
@@ -88,6 +89,7 @@ impl NcclComm {
             heartbeat,
             watchdog: Some(watchdog),
             stream: CommStream::new()?,
+            waits: Waits::default(),
         })
     }
 
@@ -119,8 +121,9 @@ impl NcclComm {
             })
         })?;
         let done = self.stream.mark()?;
+        let waits = self.waits.clone();
         Ok(Pending::later(move || {
-            done.join_default()?;
+            done.join_default_timed(&waits)?;
             drop(input);
             Ok(out)
         }))
@@ -138,6 +141,10 @@ impl Comm for NcclComm {
 
     fn overlaps(&self) -> bool {
         self.world > 1
+    }
+
+    fn take_wait(&mut self) -> Duration {
+        self.waits.take()
     }
 
     fn all_gather(&mut self, input: &Tensor) -> Result<Tensor> {

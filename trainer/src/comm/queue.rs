@@ -7,7 +7,9 @@
 use super::{Comm, Pending, ReduceOp};
 use anyhow::{anyhow, Context, Result};
 use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use tch::Tensor;
 
 /// A collective for the thread, with where its result goes.
@@ -22,6 +24,8 @@ enum Job {
 pub struct Queued {
     rank: usize,
     world: usize,
+    /// Time spent waiting for results, shared with the pending handles.
+    waited: Arc<Mutex<Duration>>,
     jobs: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -38,6 +42,7 @@ impl Queued {
         Ok(Queued {
             rank,
             world,
+            waited: Arc::default(),
             jobs: Some(jobs),
             thread: Some(thread),
         })
@@ -47,7 +52,15 @@ impl Queued {
         let (tx, rx) = channel();
         let sent = self.jobs.as_ref().map(|j| j.send(job(tx)));
         match sent {
-            Some(Ok(())) => Pending::later(move || receive(&rx)),
+            Some(Ok(())) => {
+                let waited = self.waited.clone();
+                Pending::later(move || {
+                    let since = Instant::now();
+                    let out = receive(&rx);
+                    *waited.lock().unwrap() += since.elapsed();
+                    out
+                })
+            }
             _ => Pending::ready(Err(anyhow!("the communication thread has ended"))),
         }
     }
@@ -123,6 +136,10 @@ impl Comm for Queued {
 
     fn overlaps(&self) -> bool {
         true
+    }
+
+    fn take_wait(&mut self) -> Duration {
+        std::mem::take(&mut *self.waited.lock().unwrap())
     }
 
     fn start_all_gather(&mut self, input: &Tensor) -> Result<Pending> {

@@ -8,6 +8,8 @@
 use anyhow::{anyhow, Result};
 use cudarc::driver::result::{event, stream};
 use cudarc::driver::sys as cuda;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// A non-blocking CUDA stream of this rank's device.
 pub struct CommStream(cuda::CUstream);
@@ -67,7 +69,50 @@ impl CommStream {
     }
 }
 
+/// The default stream's waits on the communication stream: a pair of
+/// timing events around each.
+#[derive(Default, Clone)]
+pub struct Waits(Arc<Mutex<Vec<(cuda::CUevent, cuda::CUevent)>>>);
+
+// SAFETY: as above.
+unsafe impl Send for Waits {}
+
+fn timing_event() -> Result<cuda::CUevent> {
+    event::create(cuda::CUevent_flags::CU_EVENT_DEFAULT)
+        .map_err(|e| anyhow!("creating a CUDA event: {e:?}"))
+}
+
+impl Waits {
+    /// The time the default stream stood waiting, over the waits since the
+    /// last call (their events complete: synchronised on if not yet).
+    pub fn take(&self) -> Duration {
+        let pairs = std::mem::take(&mut *self.0.lock().unwrap());
+        let mut total = 0.0f64;
+        for (start, end) in pairs {
+            // SAFETY: both recorded on the default stream by `join_default`; destroyed once, here.
+            unsafe {
+                let _ = event::synchronize(end);
+                total += f64::from(event::elapsed(start, end).unwrap_or(0.0));
+                let _ = event::destroy(start);
+                let _ = event::destroy(end);
+            }
+        }
+        Duration::from_secs_f64(total / 1e3)
+    }
+}
+
 impl Mark {
+    /// [`Mark::join_default`], timing the default stream's wait into `waits`.
+    pub fn join_default_timed(self, waits: &Waits) -> Result<()> {
+        let (start, end) = (timing_event()?, timing_event()?);
+        // SAFETY: fresh events recorded on the default stream.
+        unsafe { event::record(start, stream::null()) }.map_err(|e| anyhow!("{e:?}"))?;
+        self.join_default()?;
+        unsafe { event::record(end, stream::null()) }.map_err(|e| anyhow!("{e:?}"))?;
+        waits.0.lock().unwrap().push((start, end));
+        Ok(())
+    }
+
     /// Makes the default stream wait until the marked point is done.
     pub fn join_default(self) -> Result<()> {
         // SAFETY: the event was recorded by `CommStream::mark`.

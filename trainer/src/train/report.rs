@@ -96,6 +96,7 @@ pub fn step_record(r: &StepReport, t: &Totals, mfu: Option<&Mfu>) -> Map<String,
     let per_device = t.tokens_per_s / t.world_size;
     m.insert("per_device_tps".into(), json!(per_device));
     m.insert("comm_bytes".into(), json!(r.comm_bytes));
+    m.insert("comm_wait_s".into(), json!(r.comm_wait_s));
     if let Some(u) = mfu {
         m.insert("mfu".into(), json!(per_device * u.flops_per_token / u.peak));
     }

@@ -24,6 +24,8 @@ pub struct StepReport {
     pub objective: Vec<(&'static str, f64)>,
     /// Bytes this rank's engine collectives moved during the step.
     pub comm_bytes: u64,
+    /// Seconds this rank's compute waited on communication during the step.
+    pub comm_wait_s: f64,
     /// Whether any rank was asked to stop (SIGTERM/SIGINT).
     pub stop_requested: bool,
 }
@@ -62,6 +64,8 @@ impl Trainer<'_> {
     pub fn step(&mut self, step: u64) -> Result<StepReport> {
         let norm = self.steps.normaliser(step, self.config.train.reduce_loss);
         let comm_before = self.engine.comm_bytes();
+        // What an evaluation or checkpoint waited before this step is not its own.
+        let _ = self.engine.take_comm_wait();
         let sums = self.micro_batches(step, norm)?.over_ranks(self.engine)?;
         let lr = self.schedule.lr(step);
         let loss = sums.values[0] / norm.max(1) as f64;
@@ -83,6 +87,7 @@ impl Trainer<'_> {
             tokens: sums.tokens,
             objective: self.last_values.clone(),
             comm_bytes: self.engine.comm_bytes() - comm_before,
+            comm_wait_s: self.engine.take_comm_wait().as_secs_f64(),
             stop_requested: sums.stop,
         })
     }

@@ -41,6 +41,12 @@ impl Engine {
         self.comm_bytes
     }
 
+    /// How long compute waited on communication since the last call (see
+    /// [`crate::comm::Comm::take_wait`]).
+    pub fn take_comm_wait(&mut self) -> std::time::Duration {
+        self.comm.take_wait()
+    }
+
     /// Parameters of the whole model.
     pub fn parameter_count(&self) -> i64 {
         self.specs.iter().map(|s| s.numel()).sum()
