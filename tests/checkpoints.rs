@@ -6,7 +6,7 @@ mod common;
 use common::tiny_pretrain as sanity;
 use common::*;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn a_killed_rank_is_restarted_and_training_ends_bitwise_equal() {
@@ -24,24 +24,9 @@ fn a_killed_rank_is_restarted_and_training_ends_bitwise_equal() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while losses(&crashed.join("metrics.jsonl"))
-        .keys()
-        .max()
-        .copied()
-        .unwrap_or(0)
-        < 13
-    {
-        assert!(Instant::now() < deadline, "training did not reach step 13");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    reach_step(&crashed, 13, Duration::from_secs(120));
     assert!(ckpt(&crashed, 10).join("COMPLETE").is_file());
-    let rank1 = children(child.id())
-        .into_iter()
-        .find(|&p| env_of(p, "RANK").as_deref() == Some("1"))
-        .expect("rank 1 runs");
-    // SAFETY: killing a rank process this test started.
-    unsafe { libc::kill(rank1, libc::SIGKILL) };
+    kill_rank(child.id(), 1);
     let status = child.wait().unwrap();
     assert!(
         status.success(),

@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SETS: [&str; 1] = ["train.max_steps=6"];
+/// How long a run may take to reach a step.
+const LIMIT: Duration = Duration::from_secs(300);
 
 /// A node's launcher of a 2-node job described by `env`, with `args`.
 fn node(dir: &Path, out: &Path, env: &[(String, String)], args: &[&str]) -> Command {
@@ -133,24 +135,6 @@ fn said(dir: &Path, rank: usize) -> String {
     std::fs::read_to_string(dir.join(format!("node-{rank}.log"))).unwrap()
 }
 
-/// Waits until `out`'s metrics have reached `step`.
-fn reach_step(out: &Path, step: u64) {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while losses(&out.join("metrics.jsonl"))
-        .keys()
-        .max()
-        .copied()
-        .unwrap_or(0)
-        < step
-    {
-        assert!(
-            Instant::now() < deadline,
-            "training did not reach step {step}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_rank_killed_on_one_node_restarts_every_node_to_the_same_weights() {
     let dir = scratch("multinode-restart");
@@ -162,13 +146,8 @@ fn a_rank_killed_on_one_node_restarts_every_node_to_the_same_weights() {
     ];
     run_ok(tiny_pretrain(&dir, 4, &clean, &sets));
     let (mut n0, mut n1) = start_nodes(&dir, &crashed, &sets);
-    reach_step(&crashed, 7);
-    let rank3 = children(n1.id())
-        .into_iter()
-        .find(|&p| env_of(p, "RANK").as_deref() == Some("3"))
-        .expect("rank 3 runs on node 1");
-    // SAFETY: killing a rank process this test started.
-    unsafe { libc::kill(rank3, libc::SIGKILL) };
+    reach_step(&crashed, 7, LIMIT);
+    kill_rank(n1.id(), 3);
     for (node, child) in [(0, &mut n0), (1, &mut n1)] {
         let status = wait_within(child, Duration::from_secs(300));
         let said = said(&dir, node);
@@ -195,7 +174,7 @@ fn a_node_whose_launcher_dies_is_named_by_the_other() {
     let out = dir.join("out");
     let sets = ["train.max_steps=100000", "comm_timeout_s=6"];
     let (mut n0, mut n1) = start_nodes(&dir, &out, &sets);
-    reach_step(&out, 2);
+    reach_step(&out, 2, LIMIT);
     n1.kill().unwrap();
     n1.wait().unwrap();
     let killed = Instant::now();
@@ -215,7 +194,7 @@ fn when_node_0_dies_the_other_node_names_it() {
     let dir = scratch("multinode-head");
     let out = dir.join("out");
     let (mut n0, mut n1) = start_nodes(&dir, &out, &["train.max_steps=100000"]);
-    reach_step(&out, 2);
+    reach_step(&out, 2, LIMIT);
     n0.kill().unwrap();
     n0.wait().unwrap();
     let status = wait_within(&mut n1, Duration::from_secs(120));

@@ -163,6 +163,34 @@ pub fn children(pid: u32) -> Vec<i32> {
     out
 }
 
+/// Waits until `out`'s metrics have reached `step` (at most `limit`).
+pub fn reach_step(out: &Path, step: u64, limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while losses(&out.join("metrics.jsonl"))
+        .keys()
+        .max()
+        .copied()
+        .unwrap_or(0)
+        < step
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "training did not reach step {step}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// SIGKILLs the rank `rank` among the children of the launcher `parent`.
+pub fn kill_rank(parent: u32, rank: usize) {
+    let pid = children(parent)
+        .into_iter()
+        .find(|&p| env_of(p, "RANK") == Some(rank.to_string()))
+        .unwrap_or_else(|| panic!("rank {rank} runs under {parent}"));
+    // SAFETY: killing a rank process this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+}
+
 /// The environment variable `name` of process `pid`.
 pub fn env_of(pid: i32, name: &str) -> Option<String> {
     let raw = std::fs::read(format!("/proc/{pid}/environ")).ok()?;

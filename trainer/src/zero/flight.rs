@@ -3,7 +3,7 @@
 //! the current one, so that it moves while the current unit computes (at
 //! most two gathered units exist at a time: the one in use and the next);
 //! and a unit's gradient reduce-scatter moves while the next unit's
-//! backward computes (at most two in flight). On a backend without a
+//! backward computes (one in flight). On a backend without a
 //! communication thread or stream the collectives simply run when started.
 
 use super::engine::Engine;
@@ -20,8 +20,10 @@ pub struct Flight {
     scatters: VecDeque<(usize, Pending)>,
 }
 
-/// Reduce-scatters allowed in flight before the oldest is finished.
-const SCATTERS_IN_FLIGHT: usize = 2;
+/// Reduce-scatters in flight while the next unit's backward computes: one
+/// (its flat gradient, the next unit's, and the thread's working copy are
+/// the three unit gradients the memory plan counts with overlap).
+const SCATTERS_IN_FLIGHT: usize = 1;
 
 impl Engine {
     /// The units the coming gathers are for, in order (kept only when the
