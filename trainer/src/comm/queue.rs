@@ -8,7 +8,6 @@ use super::{Comm, Pending, ReduceOp};
 use anyhow::{anyhow, Context, Result};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tch::Tensor;
 
@@ -26,8 +25,7 @@ pub struct Queued {
     world: usize,
     /// Time spent waiting for results, shared with the pending handles.
     waited: Arc<Mutex<Duration>>,
-    jobs: Option<Sender<Job>>,
-    thread: Option<JoinHandle<()>>,
+    jobs: Sender<Job>,
 }
 
 impl Queued {
@@ -35,7 +33,11 @@ impl Queued {
     pub fn start(mut inner: Box<dyn Comm + Send>) -> Result<Queued> {
         let (rank, world) = (inner.rank(), inner.world_size());
         let (jobs, queue) = channel::<Job>();
-        let thread = std::thread::Builder::new()
+        // The thread ends once the queue is closed and what it held has run.
+        // It is never waited for: after a failure elsewhere, a collective in
+        // flight may wait for peers until the collective timeout, and the
+        // process should not.
+        std::thread::Builder::new()
             .name("comm".into())
             .spawn(move || serve(inner.as_mut(), queue))
             .context("cannot start the communication thread")?;
@@ -43,16 +45,14 @@ impl Queued {
             rank,
             world,
             waited: Arc::default(),
-            jobs: Some(jobs),
-            thread: Some(thread),
+            jobs,
         })
     }
 
     fn submit(&self, job: impl FnOnce(Sender<Result<Tensor>>) -> Job) -> Pending {
         let (tx, rx) = channel();
-        let sent = self.jobs.as_ref().map(|j| j.send(job(tx)));
-        match sent {
-            Some(Ok(())) => {
+        match self.jobs.send(job(tx)) {
+            Ok(()) => {
                 let waited = self.waited.clone();
                 Pending::later(move || {
                     let since = Instant::now();
@@ -61,7 +61,7 @@ impl Queued {
                     out
                 })
             }
-            _ => Pending::ready(Err(anyhow!("the communication thread has ended"))),
+            Err(_) => Pending::ready(Err(anyhow!("the communication thread has ended"))),
         }
     }
 }
@@ -150,14 +150,5 @@ impl Comm for Queued {
     fn start_reduce_scatter(&mut self, input: &Tensor, ReduceOp::Sum: ReduceOp) -> Result<Pending> {
         let t = input.shallow_clone();
         Ok(self.submit(|tx| Job::Scatter(t, tx)))
-    }
-}
-
-impl Drop for Queued {
-    fn drop(&mut self) {
-        drop(self.jobs.take()); // the thread ends after the jobs queued
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
