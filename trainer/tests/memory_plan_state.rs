@@ -54,6 +54,7 @@ fn planned_state(name: &str, world: usize, dtype: Dtype, opt: &OptimizerConfig) 
         min_8bit_size: opt.min_8bit_size,
         rows_per_sequence: 1,
         offload: false,
+        recomputed: u64::MAX,
     };
     let items = breakdown(&shape, &setup);
     let state = [

@@ -3,6 +3,7 @@
 //! exports, evaluation and the training loop use its methods.
 
 pub mod engine;
+mod graph;
 mod head;
 mod info;
 pub mod layout;
