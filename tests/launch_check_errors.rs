@@ -70,6 +70,10 @@ fn configs_the_trainer_would_refuse_are_refused_by_check_and_launch() {
         &runnable(""),
         &["c.yaml: set `train.max_steps` or `train.epochs`: neither is set, so the run has no length"],
     );
+    both_refuse(
+        &runnable("train:\n  max_steps: 2\n  activation_checkpointing: sometimes\n"),
+        &["c.yaml:6:29: `train.activation_checkpointing`: must be true, false or auto, got \"sometimes\""],
+    );
     let model = repo().join("configs/models/tiny-llama.json");
     both_refuse(
         &format!(
@@ -153,7 +157,7 @@ fn familiar_names_from_other_tools_get_the_ferrospeed_key() {
         ("keep_last_n_checkpoints: 3", "Ferrospeed's key is `checkpoint.keep_last`"),
         ("output_dir: out", "it belongs in another section: `checkpoint.output_dir`"),
         ("zero_stage: 3", "Ferrospeed has no such key: it always shards parameters, gradients and optimizer state (ZeRO-3)"),
-        ("gradient_checkpointing: true", "Ferrospeed has no such key: it is always on"),
+        ("gradient_checkpointing: true", "Ferrospeed's key is `train.activation_checkpointing` (true: recompute every block"),
         ("learning_rate: 1.0e-5", "it belongs in another section: `train.learning_rate`"),
         ("model_name_or_path: x", "Ferrospeed's key is `model.path`"),
         ("max_seq_length: 4096", "it belongs in another section: `data.max_seq_length`"),

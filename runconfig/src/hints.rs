@@ -29,7 +29,7 @@ const FAMILIAR: &[(&str, &str)] = &[
     ("resume_from_checkpoint", "Ferrospeed's key is `checkpoint.resume` (auto, never or a checkpoint folder)"),
     ("zero_stage", "Ferrospeed has no such key: it always shards parameters, gradients and optimizer state (ZeRO-3)"),
     ("zero_optimization", "Ferrospeed has no such key: it always shards parameters, gradients and optimizer state (ZeRO-3)"),
-    ("gradient_checkpointing", "Ferrospeed has no such key: it is always on (each decoder block is recomputed in the backward pass)"),
+    ("gradient_checkpointing", "Ferrospeed's key is `train.activation_checkpointing` (true: recompute every block in the backward pass; false: keep every block's activations; auto, the default: recompute only the blocks the memory plan says do not fit the device)"),
     ("model_name_or_path", "Ferrospeed's key is `model.path` (a Hugging Face model folder)"),
     ("tokenizer_name", "Ferrospeed's key is `model.tokenizer` (a tokenizer folder or tokenizer.json)"),
     ("tokenizer_name_or_path", "Ferrospeed's key is `model.tokenizer` (a tokenizer folder or tokenizer.json)"),
@@ -129,5 +129,10 @@ mod tests {
             "{h}"
         );
         assert_eq!(for_unknown("train", "micro_batch"), None);
+        let h = for_unknown("train", "gradient_checkpointing").unwrap();
+        assert!(
+            h.starts_with("Ferrospeed's key is `train.activation_checkpointing`"),
+            "{h}"
+        );
     }
 }

@@ -6,7 +6,7 @@
 //! Each unit (embedding, each decoder block, final norm + LM head) is padded
 //! to `roundup(P, 256 * W)` elements and a rank holds `1 / W` of it.
 
-use crate::schema::{Config, Dtype, ModelSource, Objective, Offload};
+use crate::schema::{ActivationCheckpointing, Config, Dtype, ModelSource, Objective, Offload};
 use serde::Serialize;
 
 /// Alignment of every shard start, in elements (the engine's layout).
@@ -70,6 +70,11 @@ pub struct Setup {
     /// Collectives overlap compute (`overlap_comm`, several ranks): one more
     /// gathered unit and one more unit gradient in flight.
     pub overlap: bool,
+    /// Units before the head, counted from the embedding, that the backward
+    /// pass recomputes (at most all of them: `u64::MAX` means all); the
+    /// others keep their autograd graph and gathered parameters from
+    /// forward to backward (`train.activation_checkpointing`).
+    pub recomputed: u64,
 }
 
 impl Setup {
@@ -89,6 +94,11 @@ impl Setup {
             },
             offload: config.optimizer.offload == Offload::Cpu,
             overlap: config.overlap_comm && world_size > 1,
+            // `auto` is resolved against a device size by `memory_fit::plan`.
+            recomputed: match config.train.activation_checkpointing {
+                ActivationCheckpointing::Off => 0,
+                ActivationCheckpointing::On | ActivationCheckpointing::Auto => u64::MAX,
+            },
         }
     }
 
@@ -220,6 +230,18 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
         place: Place::Device,
     };
     let item = |item, bytes, place| Item { item, bytes, place };
+    let kept = kept_units(&units, s);
+    // A kept block holds its forward graph; the kept embedding only its ids.
+    let kept_blocks = kept.len() as u64 - (kept.start == 0 && !kept.is_empty()) as u64;
+    // At one rank a gathered unit is the rank's own shard, not a copy.
+    let kept_params: u64 = match w {
+        1 => 0,
+        _ => kept.clone().map(|u| padded(units[u], w)).sum(),
+    };
+    let block_recompute = match kept_blocks == shape.layers {
+        true => backward_elements(shape),
+        false => block_elements(shape),
+    };
     vec![
         item("master_weights", 4 * total, state_place),
         device("gradient_accumulator", 4 * total),
@@ -239,7 +261,12 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
             "saved_activations",
             tokens * 8 + (units.len() as u64 - 1) * tokens * h * c,
         ),
-        device("block_recompute", tokens * block_elements(shape) * c),
+        device("kept_parameters", kept_params * c),
+        device(
+            "kept_activations",
+            kept_blocks * tokens * (block_elements(shape) - backward_elements(shape)) * c,
+        ),
+        device("block_recompute", tokens * block_recompute * c),
         device("logits", logits * (c + 4 * cast + 4)),
         device("logits_gradient", logits * (4 + c * cast)),
         device("loss", tokens * (4 + 8)),
@@ -258,27 +285,6 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
     ]
 }
 
-/// The 8-bit optimizer step's f32 temporaries for the largest 8-bit shard
-/// (the step updates one unit at a time): the dequantised m and v, their
-/// updated values, the update, and the requantisation's scaled copies,
-/// 8 f32 per element. The 32-bit step updates in place.
-fn step_temporaries(units: &[u64], shards: &[u64], s: &Setup) -> u64 {
-    let eight = units.iter().zip(shards);
-    let largest = eight.filter(|(&p, _)| s.bits == 8 && p >= s.min_8bit_size);
-    32 * largest.map(|(_, &n)| n).max().unwrap_or(0)
-}
-
-/// Elements per token that autograd keeps while one decoder block is
-/// recomputed and differentiated: the two RMSNorms (f32 copy, normalised,
-/// output), q/k/v and their rotary outputs, the attention output before and
-/// after o_proj, the residuals, gate/silu/up/product of the MLP, and the
-/// gradient of the widest intermediate.
-fn block_elements(m: &ModelShape) -> u64 {
-    let (h, i) = (m.hidden, m.intermediate);
-    let (q, kv) = (m.heads * m.head_dim, m.kv_heads * m.head_dim);
-    2 * 3 * h + 2 * (q + 2 * kv) + 2 * q + 3 * h + 4 * i + 2 * i
-}
-
 /// Bytes of the items at `place`.
 pub fn total(items: &[Item], place: Place) -> u64 {
     items
@@ -287,6 +293,11 @@ pub fn total(items: &[Item], place: Place) -> u64 {
         .map(|i| i.bytes)
         .sum()
 }
+
+#[path = "memory_parts.rs"]
+mod parts;
+pub use parts::kept_units;
+use parts::{backward_elements, block_elements, step_temporaries};
 
 #[cfg(test)]
 #[path = "memory_tests.rs"]

@@ -1,8 +1,8 @@
 //! The memory plan of a run at one world size, its verdict against a
 //! device size, and the toggles that would make a run that does not fit fit.
 
-use crate::memory::{breakdown, total, Item, ModelShape, Place, Setup};
-use crate::schema::Config;
+use crate::memory::{breakdown, kept_units, total, Item, ModelShape, Place, Setup};
+use crate::schema::{ActivationCheckpointing, Config};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -18,6 +18,11 @@ pub struct MemoryPlan {
     /// Changes that would make it fit, when it does not.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub toggles: Vec<String>,
+    /// Units before the head (embedding, then blocks) the backward pass
+    /// recomputes, counted from the embedding; the others keep their graph.
+    pub recomputed_units: u64,
+    /// Units before the head: the embedding and every decoder block.
+    pub units_before_head: u64,
     pub breakdown: Vec<Item>,
 }
 
@@ -27,7 +32,9 @@ fn device_bytes(shape: &ModelShape, s: &Setup) -> u64 {
 }
 
 /// Plans `config` at `world_size` with `micro_batch` sequences per device,
-/// against `device` bytes when known.
+/// against `device` bytes when known. `train.activation_checkpointing: auto`
+/// then recomputes the fewest units that fit in 90% of it (every unit when
+/// none does or the device size is not known).
 pub fn plan(
     config: &Config,
     world_size: u32,
@@ -35,22 +42,59 @@ pub fn plan(
     device: Option<u64>,
 ) -> Result<MemoryPlan, String> {
     let shape = ModelShape::of(config)?;
-    let setup = Setup::of(config, world_size, micro_batch);
-    let items = breakdown(&shape, &setup);
+    let mut setup = Setup::of(config, world_size, micro_batch);
+    if let (ActivationCheckpointing::Auto, Some(d)) =
+        (config.train.activation_checkpointing, device)
+    {
+        setup.recomputed = fewest_recomputed(&shape, &setup, d);
+    }
+    Ok(plan_of(&shape, &setup, config, device))
+}
+
+/// The share of the device (percent) that `auto` fills with kept graphs:
+/// the rest is headroom for the allocator and the plan's own error.
+pub const AUTO_DEVICE_PERCENT: u64 = 90;
+
+/// The fewest units (from the embedding on) to recompute for `s` to fit in
+/// [`AUTO_DEVICE_PERCENT`] of `device` bytes; all of them when none does.
+pub fn fewest_recomputed(shape: &ModelShape, s: &Setup, device: u64) -> u64 {
+    let before_head = shape.layers + 1;
+    let room = (device as u128 * AUTO_DEVICE_PERCENT as u128 / 100) as u64;
+    let at = |recomputed| device_bytes(shape, &Setup { recomputed, ..*s });
+    (0..before_head)
+        .find(|&k| at(k) <= room)
+        .unwrap_or(before_head)
+}
+
+/// The plan of `shape` under `s` exactly (its `recomputed` as given),
+/// against `device` bytes when known.
+pub fn plan_of(shape: &ModelShape, s: &Setup, config: &Config, device: Option<u64>) -> MemoryPlan {
+    let items = breakdown(shape, s);
     let device_bytes = total(&items, Place::Device);
-    let fits = device.map(|d| device_bytes <= d);
+    // Under `auto`, each toggle is judged with what auto can reach.
+    let reach = match config.train.activation_checkpointing {
+        ActivationCheckpointing::Auto => Setup {
+            recomputed: u64::MAX,
+            ..*s
+        },
+        _ => *s,
+    };
     let toggles = match device {
-        Some(d) if device_bytes > d => toggles(&shape, &setup, config, d),
+        Some(d) if device_bytes > d => toggles(shape, &reach, config, d),
         _ => Vec::new(),
     };
-    Ok(MemoryPlan {
-        world_size,
+    let units = shape.unit_params();
+    let kept = kept_units(&units, s);
+    MemoryPlan {
+        world_size: s.world_size as u32,
         device_bytes,
         host_bytes: total(&items, Place::Host),
-        fits,
+        fits: device.map(|d| device_bytes <= d),
         toggles,
+        recomputed_units: kept.start as u64,
+        units_before_head: kept.end as u64,
         breakdown: items,
-    })
+    }
 }
 
 /// The single changes that fit in `device` bytes, each checked with the
@@ -61,6 +105,19 @@ pub fn plan(
 pub fn toggles(shape: &ModelShape, s: &Setup, config: &Config, device: u64) -> Vec<String> {
     let fits = |s: &Setup| device_bytes(shape, s) <= device;
     let mut out = Vec::new();
+    let recompute = Setup {
+        recomputed: u64::MAX,
+        ..*s
+    };
+    if kept_units(&shape.unit_params(), s).start
+        < kept_units(&shape.unit_params(), &recompute).start
+        && fits(&recompute)
+    {
+        out.push(
+            "train.activation_checkpointing=auto (recompute in the backward pass only the blocks that do not fit)"
+                .to_string(),
+        );
+    }
     let eight = Setup { bits: 8, ..*s };
     if s.bits == 32 && fits(&eight) {
         out.push("optimizer.bits=8 (8-bit optimizer state)".to_string());
@@ -148,6 +205,12 @@ pub fn render(p: &MemoryPlan, device: Option<u64>) -> String {
         }
         _ => {}
     }
+    write!(
+        s,
+        "\n  activation checkpointing: {} of {} units recomputed in the backward pass",
+        p.recomputed_units, p.units_before_head
+    )
+    .unwrap();
     for i in &p.breakdown {
         let place = if i.place == Place::Host {
             " (host)"

@@ -2,7 +2,7 @@
 //! by hand from the layout rules (pad each unit to 256 * W, shard by W).
 
 use super::*;
-use crate::memory_fit::toggles;
+use crate::memory_fit::{fewest_recomputed, plan, toggles};
 
 /// configs/models/tiny-llama.json: hidden 64, intermediate 176, 2 layers,
 /// 4 heads of 16, 2 kv heads, vocab 256, untied, no biases.
@@ -21,6 +21,7 @@ fn setup(world_size: u64, bits: u32, dtype: Dtype) -> Setup {
         rows_per_sequence: 1,
         offload: false,
         overlap: false,
+        recomputed: u64::MAX,
     }
 }
 
@@ -153,5 +154,84 @@ fn overlap_holds_one_more_gathered_unit_and_unit_gradient() {
     assert_eq!(
         bytes(&overlap, "unit_gradient"),
         bytes(&serial, "unit_gradient") + unit
+    );
+}
+
+#[test]
+fn blocks_that_keep_their_graph_keep_activations_and_parameters() {
+    // W = 2, quantum 512: embedding 16384, blocks 46208 -> 91 * 512 = 46592.
+    // Per token, a block's forward keeps 2016 - 2 * 176 = 1664 elements
+    // and its backward adds 2 * 176; 16 tokens in bf16.
+    let at = |world, recomputed| {
+        let s = Setup {
+            recomputed,
+            ..setup(world, 32, Dtype::Bf16)
+        };
+        let items = breakdown(&tiny(), &s);
+        let b = |name| bytes(&items, name);
+        (
+            b("kept_parameters"),
+            b("kept_activations"),
+            b("block_recompute"),
+        )
+    };
+    assert_eq!(at(2, u64::MAX), (0, 0, 16 * 2016 * 2));
+    assert_eq!(at(2, 2), (46592 * 2, 16 * 1664 * 2, 16 * 2016 * 2));
+    assert_eq!(at(2, 1), (2 * 46592 * 2, 2 * 16 * 1664 * 2, 16 * 352 * 2));
+    // The embedding keeps its gathered weight, not a graph of activations.
+    let all = (16384 + 2 * 46592) * 2;
+    assert_eq!(at(2, 0), (all, 2 * 16 * 1664 * 2, 16 * 352 * 2));
+    // At one rank the gathered units are the rank's own shards.
+    assert_eq!(at(1, 0), (0, 2 * 16 * 1664 * 2, 16 * 352 * 2));
+}
+
+#[test]
+fn auto_recomputes_the_fewest_units_that_fit() {
+    // As a config plans it at two ranks: with overlap_comm (the default).
+    let s = Setup {
+        overlap: true,
+        ..setup(2, 32, Dtype::Bf16)
+    };
+    let bytes_at = |recomputed| {
+        total(
+            &breakdown(&tiny(), &Setup { recomputed, ..s }),
+            Place::Device,
+        )
+    };
+    assert!(bytes_at(0) > bytes_at(1) && bytes_at(1) > bytes_at(2) && bytes_at(2) > bytes_at(3));
+    // The device size whose 90% holds `bytes`.
+    let room = |bytes: u64| (bytes * 100).div_ceil(90);
+    assert_eq!(fewest_recomputed(&tiny(), &s, room(bytes_at(0))), 0);
+    assert_eq!(fewest_recomputed(&tiny(), &s, room(bytes_at(2))), 2);
+    assert_eq!(fewest_recomputed(&tiny(), &s, room(bytes_at(1)) - 1), 2);
+    let tight = fewest_recomputed(&tiny(), &s, bytes_at(1));
+    assert!(tight > 1, "10% headroom: {tight}");
+    assert_eq!(fewest_recomputed(&tiny(), &s, room(bytes_at(3)) - 1), 3);
+    // From a config: `auto` against a size, `false` and `true` as written.
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../configs/models/tiny-llama.json"
+    );
+    let yaml = format!("run_name: t\nmodel: {{ config: {model} }}\ndata: {{ max_seq_length: 8 }}\ntrain: {{ micro_batch_size: 2 }}\n");
+    let config = |value: &str| {
+        let sets = vec![format!("train.activation_checkpointing={value}")];
+        crate::from_str(&yaml, "t.yaml", 2, &sets).unwrap().config
+    };
+    let with = |value: &str, device| {
+        let p = plan(&config(value), 2, 2, device).unwrap();
+        (p.recomputed_units, p.units_before_head, p.device_bytes)
+    };
+    assert_eq!(with("auto", None), (3, 3, bytes_at(3)));
+    assert_eq!(with("auto", Some(room(bytes_at(1)))), (1, 3, bytes_at(1)));
+    assert_eq!(with("auto", Some(1 << 40)), (0, 3, bytes_at(0)));
+    assert_eq!(with("false", Some(bytes_at(1))).0, 0);
+    assert_eq!(with("true", None), (3, 3, bytes_at(3)));
+    // `false` that does not fit names `auto`, which does.
+    let p = plan(&config("false"), 2, 2, Some(bytes_at(2))).unwrap();
+    assert_eq!(p.fits, Some(false));
+    let first = &p.toggles[0];
+    assert!(
+        first.starts_with("train.activation_checkpointing=auto"),
+        "{first}"
     );
 }

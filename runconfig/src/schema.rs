@@ -168,6 +168,11 @@ pub struct TrainConfig {
     /// Pretraining and SFT: how token losses become the step's loss.
     #[serde(default)]
     pub reduce_loss: ReduceLoss,
+    /// Whether the backward pass recomputes units (`true`), keeps every
+    /// unit's forward graph (`false`), or recomputes only as many as the
+    /// memory plan needs to fit the device (`auto`, the default).
+    #[serde(default)]
+    pub activation_checkpointing: ActivationCheckpointing,
 }
 
 /// `train.reduce_loss`: how a step's token losses are reduced (pretraining
@@ -231,6 +236,7 @@ impl Default for TrainConfig {
             dpo_label_smoothing: 0.0,
             simpo_gamma: None,
             reduce_loss: ReduceLoss::default(),
+            activation_checkpointing: ActivationCheckpointing::default(),
         }
     }
 }

@@ -109,6 +109,71 @@ pub enum TemplateSource {
 
 words_or_path!(TemplateSource { "model" => Model, "tulu" => Tulu; File });
 
+/// `train.activation_checkpointing`: which units the backward pass
+/// recomputes from their saved input (re-gathering their parameters) rather
+/// than differentiating the graph kept from the forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ActivationCheckpointing {
+    /// Every unit before the head is recomputed (least memory).
+    On,
+    /// No unit is recomputed: each keeps its autograd graph and gathered
+    /// parameters from forward to backward (fastest, most memory).
+    Off,
+    /// As few units as the memory plan needs to fit the device's memory;
+    /// every unit when that memory is not known.
+    #[default]
+    Auto,
+}
+
+impl fmt::Display for ActivationCheckpointing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::On => "true",
+            Self::Off => "false",
+            Self::Auto => "auto",
+        })
+    }
+}
+
+impl Serialize for ActivationCheckpointing {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::On => s.serialize_bool(true),
+            Self::Off => s.serialize_bool(false),
+            Self::Auto => s.serialize_str("auto"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ActivationCheckpointing {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ActivationCheckpointing;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("true, false or auto")
+            }
+            fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<Self::Value, E> {
+                Ok(match on {
+                    true => ActivationCheckpointing::On,
+                    false => ActivationCheckpointing::Off,
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                match text {
+                    "auto" => Ok(ActivationCheckpointing::Auto),
+                    "true" => Ok(ActivationCheckpointing::On),
+                    "false" => Ok(ActivationCheckpointing::Off),
+                    other => Err(E::custom(format!(
+                        "must be true, false or auto, got {other:?}"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 /// A number of bytes, written as "5GB", "500MB", "10KiB" or a byte count;
 /// it serializes as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,5 +282,14 @@ mod tests {
         );
         let t: TemplateSource = serde_yaml::from_str("tulu").unwrap();
         assert_eq!(t, TemplateSource::Tulu);
+        for (text, want) in [
+            ("true", ActivationCheckpointing::On),
+            ("false", ActivationCheckpointing::Off),
+            ("auto", ActivationCheckpointing::Auto),
+        ] {
+            let a: ActivationCheckpointing = serde_yaml::from_str(text).unwrap();
+            assert_eq!(a, want);
+            assert_eq!(serde_yaml::to_string(&a).unwrap(), format!("{text}\n"));
+        }
     }
 }

@@ -1,7 +1,8 @@
 """The reference side of scripts/bench-step: transformers' LlamaForCausalLM
-with gradient checkpointing and torch.optim.AdamW, on the same model config,
-batch shape, token data and thread count. Prints tokens/s over the steps
-after the warm-up ones."""
+with gradient checkpointing (or without it, given `--no-gradient-checkpointing`
+after the seven positional arguments) and torch.optim.AdamW, on the same model
+config, batch shape, token data and thread count. Prints tokens/s over the
+steps after the warm-up ones."""
 import json
 import sys
 import time
@@ -10,12 +11,16 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 config_path, data_path, micro, accum, steps, warmup, threads = sys.argv[1:8]
+flags = sys.argv[8:]
+if any(f != "--no-gradient-checkpointing" for f in flags):
+    sys.exit(f"unknown flags {flags}; the only one is --no-gradient-checkpointing")
 micro, accum, steps, warmup, threads = map(int, (micro, accum, steps, warmup, threads))
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 cfg = LlamaConfig(**json.load(open(config_path)))
 model = LlamaForCausalLM(cfg).float()
-model.gradient_checkpointing_enable()
+if not flags:
+    model.gradient_checkpointing_enable()
 model.train()
 opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
 rows = [json.loads(l)["input_ids"] for l in open(data_path)]

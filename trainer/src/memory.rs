@@ -6,7 +6,8 @@
 
 use crate::metrics::host_memory;
 use anyhow::{bail, Result};
-use runconfig::memory_fit::{gb, plan, MemoryPlan};
+use runconfig::memory::{ModelShape, Setup};
+use runconfig::memory_fit::{gb, plan, plan_of, MemoryPlan};
 use runconfig::{Config, Plan};
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
@@ -41,12 +42,19 @@ pub fn planned(config: &Config, plan_: &Plan, device: Option<u64>) -> Result<Mem
     plan(config, plan_.world_size, plan_.micro_batch_size, device).map_err(anyhow::Error::msg)
 }
 
-/// The start record's memory fields: the plan and the baseline.
-pub fn start_fields(config: &Config, plan_: &Plan) -> Result<Map<String, Value>> {
-    let p = planned(config, plan_, None)?;
+/// The start record's memory fields: the plan with the engine's `recomputed`
+/// units (see [`crate::zero::Engine::recomputed_units`]) and the baseline.
+pub fn start_fields(config: &Config, plan_: &Plan, recomputed: u64) -> Result<Map<String, Value>> {
+    let shape = ModelShape::of(config).map_err(anyhow::Error::msg)?;
+    let setup = Setup {
+        recomputed,
+        ..Setup::of(config, plan_.world_size, plan_.micro_batch_size)
+    };
+    let p = plan_of(&shape, &setup, config, None);
     let mut m = Map::new();
     m.insert("planned_device_bytes".into(), json!(p.device_bytes));
     m.insert("planned_host_bytes".into(), json!(p.host_bytes));
+    m.insert("recomputed_units".into(), json!(p.recomputed_units));
     m.insert("baseline_rss_bytes".into(), json!(baseline_rss()));
     Ok(m)
 }
@@ -115,7 +123,7 @@ mod tests {
     fn the_start_fields_are_the_plan_of_launch_check() {
         let (config, plan_) = sanity(&[&model("tiny-llama.json")]);
         let p = planned(&config, &plan_, None).unwrap();
-        let m = start_fields(&config, &plan_).unwrap();
+        let m = start_fields(&config, &plan_, p.recomputed_units).unwrap();
         assert_eq!(m["planned_device_bytes"], json!(p.device_bytes));
         assert_eq!(m["planned_host_bytes"], json!(p.host_bytes));
         assert!(p.device_bytes > 0);

@@ -105,11 +105,16 @@ pub fn train(env: &RankEnv) -> Result<()> {
     // libtorch is initialised (threads, device); no model state exists yet.
     let _ = tch::Tensor::zeros([1], (Kind::Float, device));
     crate::memory::mark_baseline();
-    if let Some(free) = gpu.as_ref().and_then(|g| g.free_bytes()) {
+    // The plan against the free device memory also settles which units
+    // `train.activation_checkpointing: auto` recomputes.
+    let free = gpu.as_ref().and_then(|g| g.free_bytes());
+    let memory = crate::memory::planned(&config, &plan, free)?;
+    if let Some(free) = free {
         let name = format!("GPU {}", gpu.as_ref().map_or(0, |g| g.index));
-        crate::memory::refuse_if_too_big(&config, &plan, free, &name)?;
+        crate::memory::check_fits(&memory, free, &name)?;
     }
     let mut engine = engine(&config, env, device)?;
+    engine.set_recomputed_units(memory.recomputed_units as usize);
     let dataset = samples(&config, engine.model_config(), env.rank)?;
     let steps = Steps::new(
         dataset.train,

@@ -1,6 +1,7 @@
 //! The ZeRO-3 engine against transformers + torch.optim.AdamW: five steps on
 //! the reference batches at world sizes 1, 2 and 4 give the same losses,
-//! gradient norms and final weights.
+//! gradient norms and final weights, whether the backward pass recomputes
+//! each unit or differentiates the graph its forward pass kept.
 
 mod common;
 
@@ -24,7 +25,8 @@ struct Run {
 }
 
 /// One rank: builds the engine, trains on its rows of each batch, gathers the weights.
-fn rank_run(name: &str, rank: usize, world: usize, port: u16) -> Run {
+/// `recomputed`: the units the backward pass recomputes (`usize::MAX`: all).
+fn rank_run(name: &str, rank: usize, world: usize, port: u16, recomputed: usize) -> Run {
     let dir = variant(name);
     let cfg = LlamaConfig::load(dir.join("config.json")).unwrap();
     let weights = SafetensorsWeights::open(&dir).unwrap();
@@ -36,6 +38,7 @@ fn rank_run(name: &str, rank: usize, world: usize, port: u16) -> Run {
         ..OptimizerConfig::default()
     };
     let mut engine = Engine::new(cfg, &weights, comm, Kind::Float, Device::Cpu, &opt).unwrap();
+    engine.set_recomputed_units(recomputed);
     let t = read_tensors(&dir.join("train.safetensors"));
     let (steps, batch) = (t["input_ids"].size()[0], t["input_ids"].size()[1]);
     let rows = batch / world as i64;
@@ -81,12 +84,12 @@ fn rank_run(name: &str, rank: usize, world: usize, port: u16) -> Run {
 }
 
 /// Runs `world` ranks on threads; returns rank 0's view and every rank's state bytes.
-fn run(name: &'static str, world: usize) -> (Run, Vec<u64>) {
+fn run(name: &'static str, world: usize, recomputed: usize) -> (Run, Vec<u64>) {
     tch::set_num_threads(1);
     let server = StoreServer::start("127.0.0.1:0".parse().unwrap(), "t").unwrap();
     let port = server.addr().port();
     let handles: Vec<_> = (0..world)
-        .map(|r| std::thread::spawn(move || rank_run(name, r, world, port)))
+        .map(|r| std::thread::spawn(move || rank_run(name, r, world, port, recomputed)))
         .collect();
     let mut runs: Vec<Run> = handles
         .into_iter()
@@ -96,7 +99,7 @@ fn run(name: &'static str, world: usize) -> (Run, Vec<u64>) {
     (runs.swap_remove(0), states)
 }
 
-fn check(name: &'static str) {
+fn check(name: &'static str, recomputed: usize) {
     let dir = variant(name);
     let t = read_tensors(&dir.join("train.safetensors"));
     let after = read_tensors(&dir.join("after-steps/model.safetensors"));
@@ -110,7 +113,7 @@ fn check(name: &'static str) {
     .unwrap();
     let mut first: Option<Run> = None;
     for world in [1, 2, 4] {
-        let (got, _) = run(name, world);
+        let (got, _) = run(name, world, recomputed);
         for (step, (&loss, &norm)) in got.losses.iter().zip(&got.norms).enumerate() {
             let (want_loss, want_norm) = (
                 t["losses"].double_value(&[step as i64]),
@@ -155,22 +158,48 @@ fn check(name: &'static str) {
 
 #[test]
 fn engine_matches_transformers_untied_gqa() {
-    check("gqa");
+    check("gqa", usize::MAX);
 }
 
 #[test]
 fn engine_matches_transformers_tied_embeddings() {
-    check("tied");
+    check("tied", usize::MAX);
 }
 
 #[test]
 fn engine_matches_transformers_qkv_bias() {
-    check("qwen2_bias");
+    check("qwen2_bias", usize::MAX);
 }
 
 #[test]
 fn engine_matches_transformers_llama3_rope() {
-    check("llama3_rope");
+    check("llama3_rope", usize::MAX);
+}
+
+#[test]
+fn engine_without_recompute_matches_transformers_untied_gqa() {
+    check("gqa", 0);
+}
+
+#[test]
+fn engine_without_recompute_matches_transformers_tied_embeddings() {
+    check("tied", 0);
+}
+
+#[test]
+fn engine_without_recompute_matches_transformers_qkv_bias() {
+    check("qwen2_bias", 0);
+}
+
+#[test]
+fn engine_without_recompute_matches_transformers_llama3_rope() {
+    check("llama3_rope", 0);
+}
+
+/// The embedding and the first block recomputed, the other blocks kept.
+#[test]
+fn engine_recomputing_some_units_matches_transformers() {
+    check("gqa", 2);
 }
 
 /// Every unit is gathered for the forward and again for the backward, and its
@@ -199,12 +228,21 @@ fn communication_and_memory_follow_the_formulas() {
             } else {
                 0
             };
-            let (got, states) = run(name, world);
+            let (got, states) = run(name, world, usize::MAX);
             let steps = got.losses.len() as u64;
             assert_eq!(
                 got.comm_bytes,
                 steps * (3 * total - head + tied_extra) * 4,
                 "{name} W={world}"
+            );
+            // A unit that keeps its graph is gathered once: the first two
+            // units recomputed, every later one gathered once less.
+            let kept: u64 = padded[2..padded.len() - 1].iter().sum();
+            let (got, _) = run(name, world, 2);
+            assert_eq!(
+                got.comm_bytes,
+                steps * (3 * total - head + tied_extra - kept) * 4,
+                "{name} W={world}, units 2.. kept"
             );
             for s in states {
                 assert_eq!(s, total / world as u64 * 4 * 4, "{name} W={world}");

@@ -55,6 +55,7 @@ fn planned_state(name: &str, world: usize, dtype: Dtype, opt: &OptimizerConfig) 
         rows_per_sequence: 1,
         offload: false,
         overlap: false,
+        recomputed: u64::MAX,
     };
     let items = breakdown(&shape, &setup);
     let state = [

@@ -129,7 +129,8 @@ impl<'a> Trainer<'a> {
             metrics,
         };
         let mut first = start_record(config, plan, trainer.engine, total, resumed.as_ref());
-        first.extend(crate::memory::start_fields(config, plan)?);
+        let recomputed = trainer.engine.recomputed_units() as u64;
+        first.extend(crate::memory::start_fields(config, plan, recomputed)?);
         trainer.record(&first)?;
         Ok(trainer)
     }

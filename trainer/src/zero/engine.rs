@@ -2,10 +2,13 @@
 //! over ranks. Forward: gather a unit, run it without autograd, keep its
 //! input, free it. Backward, units in reverse: gather again, recompute with
 //! autograd, `run_backward` for input and weight gradients, reduce-scatter
-//! the weight gradients into this rank's fp32 accumulator. The optimizer
-//! step is in `step.rs`.
+//! the weight gradients into this rank's fp32 accumulator. Units that are
+//! not recomputed (`train.activation_checkpointing`) run with autograd in
+//! the forward pass and keep their graph and gathered parameters until
+//! their backward. The optimizer step is in `step.rs`.
 
 use super::flight::Flight;
+use super::graph::Saved;
 use super::layout::Layout;
 use super::placement::Placement;
 use super::shard::UnitShard;
@@ -38,11 +41,9 @@ pub struct Engine {
     pub(super) unchecked: Option<Tensor>,
     /// Collectives in flight.
     pub(super) flight: Flight,
-}
-
-/// A tensor as a fresh autograd leaf sharing its storage.
-fn leaf(t: Tensor) -> Tensor {
-    t.detach().set_requires_grad(true)
+    /// Units before the head, from the embedding on, that the backward pass
+    /// recomputes; the others keep their forward graph.
+    pub(super) recomputed: usize,
 }
 
 impl Engine {
@@ -84,6 +85,7 @@ impl Engine {
             comm_bytes: 0,
             unchecked: None,
             flight: Flight::default(),
+            recomputed: usize::MAX,
         })
     }
 
@@ -117,6 +119,19 @@ impl Engine {
         Tensor::cat(&parts, 0)
     }
 
+    /// Recomputes in the backward pass the first `units` units before the
+    /// head (the embedding first; more than there are means all of them);
+    /// the others keep their forward graph and gathered parameters until
+    /// their backward. The numbers are the same either way.
+    pub fn set_recomputed_units(&mut self, units: usize) {
+        self.recomputed = units;
+    }
+
+    /// Units the backward pass recomputes (see [`Engine::set_recomputed_units`]).
+    pub fn recomputed_units(&self) -> usize {
+        self.recomputed.min(self.specs.len() - 1)
+    }
+
     /// Forward and backward of one micro-batch: the gradients of the loss
     /// `objective` computes from the tokens' log-likelihoods accumulate in
     /// the shards; returns the objective's values for reporting.
@@ -124,47 +139,38 @@ impl Engine {
         let n = self.specs.len();
         let ctx = self.ctx(batch)?;
         let mut plan = self.forward_plan(n);
-        plan.extend((0..n - 1).rev());
+        plan.extend((0..self.recomputed_units()).rev());
         self.plan_gathers(plan);
-        let mut inputs = Vec::with_capacity(n);
+        let mut saved = Vec::with_capacity(n);
         let mut x = batch.input_ids.shallow_clone();
         for u in 0..n - 1 {
-            let flat = self.gather(u)?;
-            let params = self.specs[u].split_flat(&flat)?;
-            let out =
-                tch::no_grad(|| forward_unit(&self.cfg, &self.specs[u], &params, None, &x, &ctx))?;
-            inputs.push(std::mem::replace(&mut x, out));
+            let (keep, out) = match u < self.recomputed {
+                true => {
+                    let params = self.gather_params(u)?.0;
+                    let spec = &self.specs[u];
+                    let out =
+                        tch::no_grad(|| forward_unit(&self.cfg, spec, &params, None, &x, &ctx))?;
+                    (Saved::Input(x), out)
+                }
+                false => {
+                    let graph = self.forward_graph(u, &x, &ctx)?;
+                    let out = graph.output();
+                    (Saved::Graph(graph), out)
+                }
+            };
+            saved.push(keep);
+            x = out;
         }
         let (values, mut grad_out) = self.head_step(batch, &x, objective)?;
         drop(x);
         for u in (0..n - 1).rev() {
-            // Each parameter is its own autograd leaf (a view of the gathered
-            // buffer): their gradients are then laid end to end once, instead
-            // of autograd adding a zero-padded full-size buffer per parameter.
-            let flat = self.gather(u)?;
-            let params: Vec<Tensor> = self.specs[u]
-                .split_flat(&flat)?
-                .into_iter()
-                .map(leaf)
-                .collect();
-            let input = match u {
-                0 => inputs[0].shallow_clone(),
-                _ => leaf(inputs[u].shallow_clone()),
+            let graph = match saved.pop().expect("one saved entry per unit") {
+                Saved::Input(input) => self.forward_graph(u, &input, &ctx)?,
+                Saved::Graph(graph) => graph,
             };
-            let out = forward_unit(&self.cfg, &self.specs[u], &params, None, &input, &ctx)?;
-            let root = (out * &grad_out).sum(Kind::Float);
-            let k = params.len();
-            let mut wrt: Vec<&Tensor> = params.iter().collect();
-            if u > 0 {
-                wrt.push(&input);
+            if let Some(g) = self.backward_graph(u, graph, &grad_out)? {
+                grad_out = g;
             }
-            let grads = Tensor::run_backward(&[root], &wrt, false, false);
-            let flat_grad = self.padded(u, &grads[..k]);
-            self.scatter_grad(u, &flat_grad)?;
-            if u > 0 {
-                grad_out = grads[k].shallow_clone();
-            }
-            inputs.truncate(u);
         }
         self.land()?;
         Ok(values)

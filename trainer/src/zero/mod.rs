@@ -4,6 +4,7 @@
 
 pub mod engine;
 mod flight;
+mod graph;
 mod head;
 mod info;
 pub mod layout;

@@ -1,0 +1,80 @@
+//! A unit's forward with autograd and its backward through that graph:
+//! what the backward pass runs for every unit, on a graph kept from the
+//! forward pass (`train.activation_checkpointing: false`) or recomputed
+//! from the unit's saved input (`true`).
+
+use super::engine::Engine;
+use crate::model::{forward_unit, Ctx};
+use anyhow::Result;
+use tch::{Kind, Tensor};
+
+/// What a unit's forward pass leaves for its backward pass.
+pub(super) enum Saved {
+    /// The unit's input: the backward pass gathers and recomputes it.
+    Input(Tensor),
+    /// The unit's autograd graph, with its gathered parameters.
+    Graph(Graph),
+}
+
+/// One unit run with autograd: its parameters and input as autograd
+/// leaves (the parameters views of the gathered buffer) and its output.
+pub(super) struct Graph {
+    params: Vec<Tensor>,
+    input: Tensor,
+    out: Tensor,
+}
+
+impl Graph {
+    /// The unit's output, outside the graph (the next unit's input).
+    pub(super) fn output(&self) -> Tensor {
+        self.out.detach()
+    }
+}
+
+/// A tensor as a fresh autograd leaf sharing its storage.
+fn leaf(t: Tensor) -> Tensor {
+    t.detach().set_requires_grad(true)
+}
+
+impl Engine {
+    /// Gathers unit `u` and runs it on `input` with autograd.
+    pub(super) fn forward_graph(&mut self, u: usize, input: &Tensor, ctx: &Ctx) -> Result<Graph> {
+        // Each parameter is its own autograd leaf (a view of the gathered
+        // buffer): their gradients are then laid end to end once, instead
+        // of autograd adding a zero-padded full-size buffer per parameter.
+        let flat = self.gather(u)?;
+        let params: Vec<Tensor> = self.specs[u]
+            .split_flat(&flat)?
+            .into_iter()
+            .map(leaf)
+            .collect();
+        let input = match u {
+            0 => input.shallow_clone(),
+            _ => leaf(input.shallow_clone()),
+        };
+        let out = forward_unit(&self.cfg, &self.specs[u], &params, None, &input, ctx)?;
+        Ok(Graph { params, input, out })
+    }
+
+    /// Backward of unit `u` through `graph` from the gradient of its output:
+    /// reduce-scatters the weight gradients into the shard and returns the
+    /// gradient of the unit's input (none for the embedding).
+    pub(super) fn backward_graph(
+        &mut self,
+        u: usize,
+        graph: Graph,
+        grad_out: &Tensor,
+    ) -> Result<Option<Tensor>> {
+        let Graph { params, input, out } = graph;
+        let root = (out * grad_out).sum(Kind::Float);
+        let k = params.len();
+        let mut wrt: Vec<&Tensor> = params.iter().collect();
+        if u > 0 {
+            wrt.push(&input);
+        }
+        let grads = Tensor::run_backward(&[root], &wrt, false, false);
+        let flat_grad = self.padded(u, &grads[..k]);
+        self.scatter_grad(u, &flat_grad)?;
+        Ok((u > 0).then(|| grads[k].shallow_clone()))
+    }
+}
