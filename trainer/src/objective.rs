@@ -19,6 +19,13 @@ pub trait Objective {
     /// sum over ranks for reporting (first: the loss sum).
     fn loss_from_nll(&self, nll: &Tensor, batch: &Batch) -> Result<(Tensor, Vec<f64>)>;
 
+    /// `c` when the loss is `c * sum(nll)`: its gradient per token is then
+    /// known before the nll is, and the head computes both in one pass
+    /// instead of a forward for the nll and a second one for its gradient.
+    fn nll_scale(&self) -> Option<f64> {
+        None
+    }
+
     /// [`Objective::loss_from_nll`] of the whole logits `[B, T, V]`.
     fn loss(&self, logits: &Tensor, batch: &Batch) -> Result<(Tensor, Vec<f64>)> {
         self.loss_from_nll(&token_nll(logits, &batch.labels), batch)
@@ -48,6 +55,10 @@ impl Objective for CausalLm {
         let sum = nll.sum(Kind::Float);
         let value = sum.double_value(&[]);
         Ok((sum / self.norm.max(1) as f64, vec![value]))
+    }
+
+    fn nll_scale(&self) -> Option<f64> {
+        Some(1.0 / self.norm.max(1) as f64)
     }
 }
 

@@ -133,6 +133,12 @@ fn chunked(
     let value = loss.double_value(&[]);
     let weight = Tensor::run_backward(&[loss], &[&nll], false, false).remove(0);
     let g = head_backward(&head, x, &batch.labels, &weight, CHUNK).unwrap();
+    // The backward's own nll is the forward's.
+    let d = (&g.nll - nll.detach()).abs().max().double_value(&[]);
+    assert!(
+        d < 1e-6,
+        "head_backward's nll differs from head_nll by {d:e}"
+    );
     Result4 {
         loss: value,
         norm: g.norm,

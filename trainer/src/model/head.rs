@@ -8,7 +8,9 @@
 //! each chunk's logits with autograd and backpropagates the chunk's share
 //! of that gradient into the normalised hidden states and the head matrix
 //! before the next chunk is computed. Summing the chunks gives the
-//! gradients of the whole-sequence loss.
+//! gradients of the whole-sequence loss. When the loss is a constant times
+//! the nll's sum (pretraining and SFT), its gradient per token is known
+//! first and [`head_backward`] alone does both: it returns the nll too.
 
 use anyhow::{bail, Result};
 use tch::{Kind, Reduction, Tensor};
@@ -25,6 +27,9 @@ pub struct HeadGrads {
     pub lm_head: Tensor,
     /// Of the head's input hidden states, `[B, T, H]`.
     pub input: Tensor,
+    /// Every token's negative log-likelihood, as [`head_nll`] computes it,
+    /// found on the way (f32 `[B, T]`).
+    pub nll: Tensor,
 }
 
 /// The head unit and its weights.
@@ -121,11 +126,13 @@ pub fn head_backward(
     let weight = weight.to_kind(Kind::Float).reshape([-1]);
     let grad_x = Tensor::zeros_like(&x);
     let mut grad_head = Tensor::zeros_like(&lm_head);
+    let nll_out = Tensor::zeros([b * t], (Kind::Float, x.device()));
     for (s, n) in chunks(b * t, chunk) {
         let xc = leaf(&x.narrow(0, s, n));
         let w = leaf(&lm_head);
-        let root =
-            (nll(&xc, &w, &target.narrow(0, s, n)) * weight.narrow(0, s, n)).sum(Kind::Float);
+        let piece = nll(&xc, &w, &target.narrow(0, s, n));
+        nll_out.narrow(0, s, n).copy_(&piece.detach());
+        let root = (piece * weight.narrow(0, s, n)).sum(Kind::Float);
         let g = Tensor::run_backward(&[root], &[&xc, &w], false, false);
         grad_x.narrow(0, s, n).copy_(&g[0]);
         let _ = grad_head.g_add_(&g[1]);
@@ -137,5 +144,6 @@ pub fn head_backward(
         norm: g.pop().expect("two gradients"),
         lm_head: grad_head,
         input: input_grad.view([b, t, h]),
+        nll: nll_out.view([b, t]),
     })
 }

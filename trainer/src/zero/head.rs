@@ -8,7 +8,7 @@ use crate::model::{head_backward, head_nll, Head};
 use crate::objective::{Batch, Objective};
 use anyhow::Result;
 use runconfig::memory::LOGITS_CHUNK_TOKENS;
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 impl Engine {
     /// Per-token negative log-likelihoods of `batch` (f32 `[B, T]`, 0 where
@@ -52,14 +52,22 @@ impl Engine {
         let (values, g) = {
             let head = self.head(&params, embed.as_ref());
             let chunk = LOGITS_CHUNK_TOKENS as i64;
-            let nll = tch::no_grad(|| head_nll(&head, input, &batch.labels, chunk))?;
-            let nll = nll.set_requires_grad(true);
-            let (loss, values) = objective.loss_from_nll(&nll, batch)?;
-            let weight = Tensor::run_backward(&[loss], &[&nll], false, false).remove(0);
-            (
-                values,
-                head_backward(&head, input, &batch.labels, &weight, chunk)?,
-            )
+            let labels = &batch.labels;
+            match objective.nll_scale() {
+                // One pass: the gradient per token is known before the nll.
+                Some(c) => {
+                    let weight = Tensor::full(labels.size(), c, (Kind::Float, input.device()));
+                    let g = head_backward(&head, input, labels, &weight, chunk)?;
+                    (objective.loss_from_nll(&g.nll, batch)?.1, g)
+                }
+                None => {
+                    let nll = tch::no_grad(|| head_nll(&head, input, labels, chunk))?;
+                    let nll = nll.set_requires_grad(true);
+                    let (loss, values) = objective.loss_from_nll(&nll, batch)?;
+                    let weight = Tensor::run_backward(&[loss], &[&nll], false, false).remove(0);
+                    (values, head_backward(&head, input, labels, &weight, chunk)?)
+                }
+            }
         };
         let mut own = vec![g.norm];
         if embed.is_none() {
