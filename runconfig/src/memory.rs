@@ -131,10 +131,11 @@ impl ModelShape {
     pub fn from_json(text: &str) -> Result<ModelShape, String> {
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let num = |k: &str| v.get(k).and_then(serde_json::Value::as_u64);
-        let need = |k: &str| {
-            num(k)
+        let need = |k: &str| match v.get(k) {
+            None => Err(format!("missing required field `{k}`")),
+            Some(_) => num(k)
                 .filter(|&n| n > 0)
-                .ok_or(format!("field `{k}` must be a positive whole number"))
+                .ok_or(format!("field `{k}` must be a positive whole number")),
         };
         let flag = |k: &str| v.get(k).and_then(serde_json::Value::as_bool);
         let (hidden, heads) = (need("hidden_size")?, need("num_attention_heads")?);
