@@ -29,8 +29,8 @@ pub struct Attempt<'a> {
     /// Global rank of local rank 0.
     base: usize,
     grace: Duration,
-    /// The other nodes (multi-node), and this attempt's restart generation.
-    nodes: Option<(&'a mut Nodes, u32)>,
+    /// The other nodes (multi-node), in this attempt's restart generation.
+    nodes: Option<&'a mut Nodes>,
     watch: Option<Watch>,
     exits: Vec<Exit>,
     trigger: Option<Trigger>,
@@ -48,12 +48,12 @@ pub struct Attempt<'a> {
 
 impl<'a> Attempt<'a> {
     /// Supervision of `ranks` (global ranks from `base`), with the other
-    /// `nodes` of a multi-node job and this attempt's generation.
+    /// `nodes` of a multi-node job.
     pub fn new(
         ranks: Vec<Rank>,
         base: usize,
         grace: Duration,
-        nodes: Option<(&'a mut Nodes, u32)>,
+        nodes: Option<&'a mut Nodes>,
         watch: Option<Watch>,
     ) -> Attempt<'a> {
         Attempt {
@@ -163,7 +163,7 @@ impl<'a> Attempt<'a> {
         if !self.failed || self.stop_signal.is_some() || self.explained() {
             return false;
         }
-        let Some((nodes, _)) = self.nodes.as_ref() else {
+        let Some(nodes) = self.nodes.as_deref() else {
             return false;
         };
         let by = *self
@@ -179,10 +179,10 @@ impl<'a> Attempt<'a> {
             return;
         }
         self.next_poll = Instant::now() + Duration::from_millis(250);
-        let Some((nodes, generation)) = self.nodes.as_mut() else {
+        let Some(nodes) = self.nodes.as_deref_mut() else {
             return;
         };
-        let word = match nodes.failure(*generation) {
+        let word = match nodes.failure() {
             Some((root, why)) if root || !self.failed => Some(Trigger::Remote(why)),
             _ => nodes.silent().map(Trigger::Node),
         };
@@ -240,12 +240,12 @@ impl<'a> Attempt<'a> {
         if remote || self.announced.is_some_and(|was| was || !root) {
             return;
         }
-        let Some((nodes, generation)) = self.nodes.as_mut() else {
+        let Some(nodes) = self.nodes.as_deref_mut() else {
             return;
         };
         let why = blame::report(&self.exits, self.trigger.as_ref());
         let first = why.lines().next().unwrap_or_default();
-        nodes.announce(*generation, first, root);
+        nodes.announce(first, root);
         self.announced = Some(root);
     }
 }

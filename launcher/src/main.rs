@@ -182,7 +182,6 @@ fn group(
         grace: Duration::from_secs(10),
         comm_timeout: rendezvous::DEFAULT_COMM_TIMEOUT,
         nodes: None,
-        generation: 0,
     })
 }
 
@@ -202,7 +201,7 @@ fn supervise_group(mut group: Group, node: &NodeOpts) -> Result<ExitCode> {
         Outcome::Success => {
             if let Some(nodes) = group.nodes.as_mut() {
                 // Node 0 hosts the store: it stays until every node is done.
-                nodes.finish(group.generation)?;
+                nodes.finish()?;
             }
             println!("launch: all {} rank(s) finished", group.nproc);
             Ok(ExitCode::SUCCESS)

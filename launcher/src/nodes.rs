@@ -22,6 +22,8 @@ pub struct Nodes {
     node_rank: usize,
     nnodes: usize,
     master_addr: String,
+    /// The restart generation this node is in (attempt k is generation k).
+    generation: u32,
 }
 
 /// How long a node's launcher may stay silent before it is named: half the
@@ -68,6 +70,7 @@ impl Nodes {
             node_rank,
             nnodes,
             master_addr: addr.to_string(),
+            generation: 0,
         })
     }
 
@@ -76,15 +79,14 @@ impl Nodes {
         self.watch.timeout()
     }
 
+    /// "node N (host)": the host it published, else (node 0) the address
+    /// the others reach it at.
     fn name(&mut self, node: usize) -> String {
-        let host = match node {
-            0 => Some(self.master_addr.clone()),
-            _ => None,
+        let published = self.store.try_get(&format!("{NODES}host/{node}"));
+        let host = match published {
+            Ok(Some(h)) => Some(String::from_utf8_lossy(&h).into_owned()),
+            _ => (node == 0).then(|| self.master_addr.clone()),
         };
-        let known = self.store.try_get(&format!("{NODES}host/{node}")).ok();
-        let host = known
-            .flatten()
-            .map_or(host, |h| Some(String::from_utf8_lossy(&h).into_owned()));
         match host {
             Some(h) => format!("node {node} ({h})"),
             None => format!("node {node}"),
@@ -118,20 +120,20 @@ impl Nodes {
         ))
     }
 
-    /// Tells the other nodes that generation `generation` failed here
-    /// (`root`: the cause is on this node, not a lost peer).
-    pub fn announce(&mut self, generation: u32, why: &str, root: bool) {
-        let key = format!("launch/abort/{generation}");
+    /// Tells the other nodes that this generation failed here (`root`: the
+    /// cause is on this node, not a lost peer).
+    pub fn announce(&mut self, why: &str, root: bool) {
+        let key = format!("launch/abort/{}", self.generation);
         let mut value = vec![u8::from(root)];
         value.extend_from_slice(format!("node {}: {why}", self.node_rank).as_bytes());
         let _ = self.store.set(&format!("{key}/{}", self.node_rank), &value);
         let _ = self.store.set(&key, b"1");
     }
 
-    /// Another node's announced failure of `generation`, preferring one
+    /// Another node's announced failure of this generation, preferring one
     /// whose cause is on that node: (root, message).
-    pub fn failure(&mut self, generation: u32) -> Option<(bool, String)> {
-        let key = format!("launch/abort/{generation}");
+    pub fn failure(&mut self) -> Option<(bool, String)> {
+        let key = format!("launch/abort/{}", self.generation);
         self.store.try_get(&key).ok()??;
         let mut found: Vec<(bool, String)> = (0..self.nnodes)
             .filter(|&n| n != self.node_rank)
@@ -145,9 +147,9 @@ impl Nodes {
         found.into_iter().next()
     }
 
-    /// Waits until every node has rejoined for `generation` (a restart),
-    /// at most `within`; fails naming a node that stopped answering or did
-    /// not come.
+    /// Moves to `generation` (a restart) once every node has rejoined for
+    /// it, waiting at most `within`; fails naming a node that stopped
+    /// answering or did not come.
     pub fn rejoin(&mut self, generation: u32, within: Duration) -> Result<()> {
         let key = format!("launch/rejoin/{generation}");
         self.store.set(&format!("{key}/{}", self.node_rank), b"1")?;
@@ -166,6 +168,7 @@ impl Nodes {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+        self.generation = generation;
         Ok(())
     }
 
@@ -184,13 +187,13 @@ impl Nodes {
     }
 
     /// Marks this node finished; node 0, which hosts the store, then waits
-    /// until every node has, failing if one announces a failure of
-    /// `generation` or stops answering.
-    pub fn finish(&mut self, generation: u32) -> Result<()> {
+    /// until every node has, failing if one announces a failure of this
+    /// generation or stops answering.
+    pub fn finish(&mut self) -> Result<()> {
         self.store
             .set(&format!("{NODES}done/{}", self.node_rank), b"1")?;
         while self.node_rank == 0 && (0..self.nnodes).any(|n| !self.finished(n)) {
-            if let Some((_, why)) = self.failure(generation) {
+            if let Some((_, why)) = self.failure() {
                 bail!("another node failed: {why}");
             }
             if let Some(why) = self.silent() {
@@ -229,25 +232,26 @@ mod tests {
     #[test]
     fn a_failure_caused_on_a_node_is_preferred_to_a_lost_peer() {
         let (mut n0, mut n1) = two_nodes(Duration::from_secs(60));
-        assert_eq!(n0.failure(0), None);
-        n1.announce(0, "rank 2 lost rank 0", false);
+        assert_eq!(n0.failure(), None);
+        n1.announce("rank 2 lost rank 0", false);
         assert_eq!(
-            n0.failure(0),
+            n0.failure(),
             Some((false, "node 1: rank 2 lost rank 0".into()))
         );
-        n1.announce(0, "rank 3 was killed by signal 9 (SIGKILL)", true);
+        n1.announce("rank 3 was killed by signal 9 (SIGKILL)", true);
         let root = Some((
             true,
             "node 1: rank 3 was killed by signal 9 (SIGKILL)".into(),
         ));
-        assert_eq!(n0.failure(0), root);
+        assert_eq!(n0.failure(), root);
+        n0.generation = 1;
         assert_eq!(
-            n0.failure(1),
+            n0.failure(),
             None,
             "another generation's failure is not this one's"
         );
         assert_eq!(
-            n1.failure(0),
+            n1.failure(),
             None,
             "a node does not hear its own announcement"
         );

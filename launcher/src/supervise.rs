@@ -34,8 +34,6 @@ pub struct Group {
     pub comm_timeout: Duration,
     /// The other nodes of a multi-node job.
     pub nodes: Option<Nodes>,
-    /// The restart generation now running (attempt k is generation k).
-    pub generation: u32,
 }
 
 /// How the group ended.
@@ -80,7 +78,6 @@ impl Group {
                     return Ok(Outcome::Failed(format!("{e:#}")));
                 }
             }
-            self.generation = attempt;
             let dir = logs::new_run_dir(&self.log_root, &self.run_name, &stamp, &suffix)
                 .with_context(|| {
                     format!(
@@ -190,8 +187,7 @@ impl Group {
         )
         .ok()
         .map(|store| Watch::new(store, base, self.nproc, self.comm_timeout));
-        let nodes = self.nodes.as_mut().map(|n| (n, attempt));
-        Attempt::new(ranks, base, self.grace, nodes, watch).run()
+        Attempt::new(ranks, base, self.grace, self.nodes.as_mut(), watch).run()
     }
 }
 

@@ -125,16 +125,6 @@ pub enum ActivationCheckpointing {
     Auto,
 }
 
-impl fmt::Display for ActivationCheckpointing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::On => "true",
-            Self::Off => "false",
-            Self::Auto => "auto",
-        })
-    }
-}
-
 impl Serialize for ActivationCheckpointing {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {

@@ -23,11 +23,10 @@ pub fn connect(env: &RankEnv, kind: CommKind, overlap: bool) -> Result<Box<dyn C
         CommKind::Cpu => {
             let cpu =
                 CpuComm::connect_within(env.rank, env.world_size, &mut store, env.comm_timeout)?;
-            match env.world_size {
-                1 => Ok(Box::new(cpu)),
-                _ if !overlap => Ok(Box::new(cpu)),
-                // The ring's transfers then overlap this thread's compute.
-                _ => Ok(Box::new(Queued::start(Box::new(cpu))?)),
+            // The ring's transfers then overlap this thread's compute.
+            match overlap && env.world_size > 1 {
+                true => Ok(Box::new(Queued::start(Box::new(cpu))?)),
+                false => Ok(Box::new(cpu)),
             }
         }
         CommKind::Nccl => Ok(Box::new(NcclComm::connect(env, &mut store)?)),

@@ -11,12 +11,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tch::Tensor;
 
+/// Which collective a job runs.
+enum Op {
+    Gather,
+    Scatter,
+    /// In place: the result shares the input's storage.
+    Reduce,
+    Barrier,
+}
+
 /// A collective for the thread, with where its result goes.
-enum Job {
-    Gather(Tensor, Sender<Result<Tensor>>),
-    Scatter(Tensor, Sender<Result<Tensor>>),
-    Reduce(Tensor, Sender<Result<Tensor>>),
-    Barrier(Sender<Result<Tensor>>),
+struct Job {
+    op: Op,
+    input: Tensor,
+    reply: Sender<Result<Tensor>>,
 }
 
 /// A backend driven by its own thread.
@@ -49,9 +57,10 @@ impl Queued {
         })
     }
 
-    fn submit(&self, job: impl FnOnce(Sender<Result<Tensor>>) -> Job) -> Pending {
-        let (tx, rx) = channel();
-        match self.jobs.send(job(tx)) {
+    fn submit(&self, op: Op, input: &Tensor) -> Pending {
+        let (reply, rx) = channel();
+        let input = input.shallow_clone();
+        match self.jobs.send(Job { op, input, reply }) {
             Ok(()) => {
                 let waited = self.waited.clone();
                 Pending::later(move || {
@@ -75,35 +84,25 @@ fn receive(rx: &Receiver<Result<Tensor>>) -> Result<Tensor> {
 /// every later job fails with the same words (the ring is broken).
 fn serve(inner: &mut dyn Comm, queue: Receiver<Job>) {
     let mut broken: Option<String> = None;
-    for job in queue {
-        let run = |f: &mut dyn FnMut() -> Result<Tensor>, broken: &mut Option<String>| {
-            if let Some(why) = broken.as_ref() {
-                return Err(anyhow!("{why}"));
-            }
-            let r = f();
-            if let Err(e) = &r {
-                *broken = Some(format!("{e:#}"));
-            }
-            r
+    for Job { op, input, reply } in queue {
+        let result = match &broken {
+            Some(why) => Err(anyhow!("{why}")),
+            None => run(inner, op, input),
         };
-        let _ = match job {
-            Job::Gather(t, tx) => tx.send(run(&mut || inner.all_gather(&t), &mut broken)),
-            Job::Scatter(t, tx) => tx.send(run(
-                &mut || inner.reduce_scatter(&t, ReduceOp::Sum),
-                &mut broken,
-            )),
-            Job::Reduce(t, tx) => tx.send(run(
-                &mut || {
-                    let mut t = t.shallow_clone();
-                    inner.all_reduce(&mut t, ReduceOp::Sum).map(|()| t)
-                },
-                &mut broken,
-            )),
-            Job::Barrier(tx) => tx.send(run(
-                &mut || inner.barrier().map(|()| Tensor::new()),
-                &mut broken,
-            )),
-        };
+        if let Err(e) = &result {
+            broken.get_or_insert_with(|| format!("{e:#}"));
+        }
+        let _ = reply.send(result);
+    }
+}
+
+/// One collective on `inner`.
+fn run(inner: &mut dyn Comm, op: Op, mut input: Tensor) -> Result<Tensor> {
+    match op {
+        Op::Gather => inner.all_gather(&input),
+        Op::Scatter => inner.reduce_scatter(&input, ReduceOp::Sum),
+        Op::Reduce => inner.all_reduce(&mut input, ReduceOp::Sum).map(|()| input),
+        Op::Barrier => inner.barrier().map(|()| input),
     }
 }
 
@@ -125,13 +124,12 @@ impl Comm for Queued {
     }
 
     fn all_reduce(&mut self, tensor: &mut Tensor, ReduceOp::Sum: ReduceOp) -> Result<()> {
-        // The result shares the tensor's storage: reduced in place.
-        let t = tensor.shallow_clone();
-        self.submit(|tx| Job::Reduce(t, tx)).wait().map(drop)
+        // Reduced in place: the job's tensor shares this one's storage.
+        self.submit(Op::Reduce, tensor).wait().map(drop)
     }
 
     fn barrier(&mut self) -> Result<()> {
-        self.submit(Job::Barrier).wait().map(drop)
+        self.submit(Op::Barrier, &Tensor::new()).wait().map(drop)
     }
 
     fn overlaps(&self) -> bool {
@@ -143,12 +141,10 @@ impl Comm for Queued {
     }
 
     fn start_all_gather(&mut self, input: &Tensor) -> Result<Pending> {
-        let t = input.shallow_clone();
-        Ok(self.submit(|tx| Job::Gather(t, tx)))
+        Ok(self.submit(Op::Gather, input))
     }
 
     fn start_reduce_scatter(&mut self, input: &Tensor, ReduceOp::Sum: ReduceOp) -> Result<Pending> {
-        let t = input.shallow_clone();
-        Ok(self.submit(|tx| Job::Scatter(t, tx)))
+        Ok(self.submit(Op::Scatter, input))
     }
 }

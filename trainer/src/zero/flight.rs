@@ -17,13 +17,11 @@ use tch::{Kind, Tensor};
 pub struct Flight {
     plan: VecDeque<usize>,
     next: Option<(usize, Pending)>,
-    scatters: VecDeque<(usize, Pending)>,
+    /// The reduce-scatter in flight while the next unit's backward computes
+    /// (its flat gradient, the next unit's, and the thread's working copy
+    /// are the three unit gradients the memory plan counts with overlap).
+    scatter: Option<(usize, Pending)>,
 }
-
-/// Reduce-scatters in flight while the next unit's backward computes: one
-/// (its flat gradient, the next unit's, and the thread's working copy are
-/// the three unit gradients the memory plan counts with overlap).
-const SCATTERS_IN_FLIGHT: usize = 1;
 
 impl Engine {
     /// The units the coming gathers are for, in order (kept only when the
@@ -84,27 +82,24 @@ impl Engine {
             .comm
             .start_reduce_scatter(&flat, ReduceOp::Sum)
             .with_context(|| format!("reduce-scatter of unit {u}"))?;
-        self.flight.scatters.push_back((u, pending));
-        while self.flight.scatters.len() > SCATTERS_IN_FLIGHT {
-            self.finish_scatter()?;
+        match self.flight.scatter.replace((u, pending)) {
+            Some(previous) => self.finish_scatter(previous),
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    fn finish_scatter(&mut self) -> Result<()> {
-        if let Some((u, pending)) = self.flight.scatters.pop_front() {
-            let piece = pending
-                .wait()
-                .with_context(|| format!("reduce-scatter of unit {u}"))?;
-            let _ = self.shards[u].grad.g_add_(&piece.to_kind(Kind::Float));
-        }
+    fn finish_scatter(&mut self, (u, pending): (usize, Pending)) -> Result<()> {
+        let piece = pending
+            .wait()
+            .with_context(|| format!("reduce-scatter of unit {u}"))?;
+        let _ = self.shards[u].grad.g_add_(&piece.to_kind(Kind::Float));
         Ok(())
     }
 
     /// Finishes every collective in flight: the gradients are then whole.
     pub(super) fn land(&mut self) -> Result<()> {
-        while !self.flight.scatters.is_empty() {
-            self.finish_scatter()?;
+        if let Some(last) = self.flight.scatter.take() {
+            self.finish_scatter(last)?;
         }
         if let Some((_, pending)) = self.flight.next.take() {
             drop(pending.wait()?);
