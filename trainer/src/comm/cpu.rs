@@ -130,31 +130,34 @@ impl CpuComm {
         Ok(out.to_device(device))
     }
 
-    /// Ring reduce-scatter (sum) in place on a host copy of `input`, split
-    /// into [`chunk_sizes`] pieces: afterwards piece r of the copy is reduced
-    /// on rank r. Returns the copy and the pieces' element offsets and sizes.
-    fn scatter(&mut self, op: &str, input: &Tensor) -> Result<(Tensor, Vec<usize>, Vec<usize>)> {
+    /// Ring reduce-scatter (sum) of `input`, split into [`chunk_sizes`]
+    /// pieces: returns this rank's piece, reduced over every rank, on the
+    /// host. Each step sends the piece reduced so far (at first, the input's
+    /// own) and adds the received one to the input's, received straight
+    /// into a tensor: no copy of the whole input and no staging buffer.
+    fn scatter(&mut self, op: &str, input: &Tensor) -> Result<Tensor> {
         check_reducible(input)?;
-        let buf = host(&input.flatten(0, -1)).copy();
+        let input = host(&input.flatten(0, -1));
         let (r, w) = (self.rank, self.world);
-        let sizes = chunk_sizes(buf.numel(), w);
+        let sizes = chunk_sizes(input.numel(), w);
         let offsets = chunk_offsets(&sizes);
-        let elt = buf.kind().elt_size_in_bytes();
-        let mut scratch = vec![0u8; sizes[0] * elt];
+        let piece = |i: usize| input.narrow(0, offsets[i] as i64, sizes[i] as i64);
+        let mut reduced = piece((r + w - 1) % w);
         for step in 0..w.saturating_sub(1) {
-            let (s, d) = ((r + 2 * w - step - 1) % w, (r + 2 * w - step - 2) % w);
-            // SAFETY: block s of the contiguous host `buf`, read while `scratch` is written.
-            let out = unsafe { slice_mut(&buf, offsets[s] * elt, sizes[s] * elt) };
-            let inp = &mut scratch[..sizes[d] * elt];
-            self.links().exchange(op, out, inp)?;
-            if sizes[d] > 0 {
-                let got = Tensor::from_data_size(inp, &[sizes[d] as i64], buf.kind());
-                let _ = buf
-                    .narrow(0, offsets[d] as i64, sizes[d] as i64)
-                    .g_add_(&got);
-            }
+            let d = (r + 2 * w - step - 2) % w;
+            let got = Tensor::empty([sizes[d] as i64], (input.kind(), tch::Device::Cpu));
+            let out = reduced.contiguous();
+            // SAFETY: fresh or contiguous host tensors, alive for the call.
+            let (out_bytes, in_bytes) = unsafe {
+                (
+                    slice_mut(&out, 0, nbytes(&out)),
+                    slice_mut(&got, 0, nbytes(&got)),
+                )
+            };
+            self.links().exchange(op, out_bytes, in_bytes)?;
+            reduced = piece(d) + got;
         }
-        Ok((buf, offsets, sizes))
+        Ok(reduced)
     }
 
     /// The all-reduce of [`Comm::all_reduce`], as part of `op`: a ring
@@ -163,10 +166,18 @@ impl CpuComm {
         if self.world == 1 {
             return Ok(());
         }
-        let (buf, offsets, sizes) = self.scatter(op, tensor)?;
-        let elt = buf.kind().elt_size_in_bytes();
-        let bytes = |v: &[usize]| v.iter().map(|x| x * elt).collect::<Vec<_>>();
-        self.ring_gather(op, &buf, &bytes(&offsets), &bytes(&sizes))?;
+        let mine = self.scatter(op, tensor)?;
+        let elt = mine.kind().elt_size_in_bytes();
+        let sizes: Vec<usize> = chunk_sizes(tensor.numel(), self.world)
+            .iter()
+            .map(|x| x * elt)
+            .collect();
+        let offsets = chunk_offsets(&sizes);
+        let buf = Tensor::empty([tensor.numel() as i64], (mine.kind(), tch::Device::Cpu));
+        // SAFETY: fresh contiguous host tensors.
+        unsafe { slice_mut(&buf, offsets[self.rank], sizes[self.rank]) }
+            .copy_from_slice(unsafe { slice_mut(&mine, 0, nbytes(&mine)) });
+        self.ring_gather(op, &buf, &offsets, &sizes)?;
         tensor.copy_(&buf.view(tensor.size().as_slice()));
         Ok(())
     }
@@ -200,9 +211,7 @@ impl Comm for CpuComm {
                 check_reducible(input)?;
                 return Ok(input.flatten(0, -1));
             }
-            let (buf, offsets, sizes) = c.scatter("reduce_scatter", input)?;
-            let r = c.rank;
-            let mine = buf.narrow(0, offsets[r] as i64, sizes[r] as i64).copy();
+            let mine = c.scatter("reduce_scatter", input)?;
             Ok(mine.to_device(input.device()))
         })
     }
