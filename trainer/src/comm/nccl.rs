@@ -6,6 +6,13 @@
 //! compute. Every collective of the communicator goes through that one
 //! stream, in the order the rank started them. A [`Watchdog`] ends the rank
 //! when a collective does not complete within `comm_timeout_s`.
+//!
+//! Gathers and reduce-scatters share the one stream and communicator: NCCL
+//! runs one communicator's collectives in the order they were issued
+//! whatever the stream, and its guide asks that operations of different
+//! communicators not run concurrently (they can deadlock), so a second
+//! stream would buy a second communicator and that risk. What overlaps is
+//! communication with compute, which is what hides it.
 
 use super::stream::{CommStream, Waits};
 use super::watchdog::Watchdog;
