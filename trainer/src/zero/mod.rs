@@ -2,6 +2,7 @@
 //! [`Engine`] is the only way in: its fields are private, and checkpoints,
 //! exports, evaluation and the training loop use its methods.
 
+mod arena;
 pub mod engine;
 mod flight;
 mod graph;

@@ -1,10 +1,12 @@
-//! The optimizer step: global gradient norm, clipping, AdamW on every shard,
-//! refresh of the compute copies; and the check that the master weights are
-//! still finite, so that non-finite weights are never trained on nor saved.
+//! The optimizer step: global gradient norm, clipping, AdamW on every
+//! optimizer group of the arenas, refresh of the compute copy; and the
+//! check that the master weights are still finite, so that non-finite
+//! weights are never trained on nor saved.
 //!
-//! The check after an update costs one pass over the shard (its minimum and
-//! maximum, on the device, without waiting for them) and no collective of
-//! its own: it travels with the next step's gradient-norm all-reduce.
+//! The check after an update costs one pass over the master arena (its
+//! minimum and maximum, on the device, without waiting for them) and no
+//! collective of its own: it travels with the next step's gradient-norm
+//! all-reduce.
 //! [`Engine::check_finite`] reduces it at once, before a checkpoint or the
 //! final export.
 
@@ -27,7 +29,8 @@ fn range(t: &Tensor) -> Tensor {
 
 impl Engine {
     /// Global grad norm, clipping to `max_norm` (0: none), AdamW at `lr` on
-    /// every shard, refresh of the compute copies, zeroed accumulators.
+    /// every optimizer group, refresh of the compute copy, zeroed
+    /// accumulators (each once per arena: [`super::arena::Arena::step`]).
     /// Fails, applying nothing, when the gradient norm is not finite or the
     /// previous update left a non-finite master weight on any rank.
     pub fn step(&mut self, lr: f64, max_norm: f64) -> Result<StepStats> {
@@ -49,7 +52,7 @@ impl Engine {
         let (grad_norm, last) = (sums.double_value(&[0]).sqrt(), sums.double_value(&[1]));
         if !last.is_finite() || !grad_norm.is_finite() {
             // Never apply (or later save) non-finite weights.
-            self.shards.iter_mut().for_each(|s| drop(s.grad.zero_()));
+            let _ = self.arena.grad.zero_();
             match last.is_finite() {
                 false => bail!(
                     "the master weights are not finite after the update of step {}",
@@ -65,15 +68,7 @@ impl Engine {
         };
         self.steps_done += 1;
         let t = self.steps_done;
-        for s in &mut self.shards {
-            if clip < 1.0 {
-                let _ = s.grad.g_mul_scalar_(clip);
-            }
-            let grad = self.at.grad_for_step(&s.grad);
-            s.opt.step(&mut s.master, &grad, lr, t);
-            s.refresh(&self.at);
-            let _ = s.grad.zero_();
-        }
+        self.arena.step(&self.at, clip, lr, t);
         self.unchecked = Some(self.probe(false));
         Ok(StepStats { grad_norm })
     }
@@ -82,11 +77,10 @@ impl Engine {
     /// rank (and, with `state`, every fp32 optimizer-state element) is
     /// finite, NaN otherwise. Nothing waits for it.
     fn probe(&self, state: bool) -> Tensor {
-        let mut ranges = Vec::new();
-        for s in &self.shards {
-            ranges.push(range(&s.master));
-            if state {
-                let pieces = s.opt.state();
+        let mut ranges = vec![range(&self.arena.master)];
+        if state {
+            for group in &self.arena.groups {
+                let pieces = group.opt.state();
                 let fp32 = pieces.iter().filter(|p| p.tensor.kind() == Kind::Float);
                 ranges.extend(fp32.map(|p| range(&p.tensor)));
             }
