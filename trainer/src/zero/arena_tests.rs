@@ -1,31 +1,8 @@
 //! The shards are views of the arenas, and the optimizer state is one
 //! optimizer per kind, not per unit.
 
-use super::super::engine::Engine;
-use crate::comm::CpuComm;
-use crate::model::{LlamaConfig, RandomInit};
-use runconfig::OptimizerConfig;
-use tch::{Device, Kind, Tensor};
-
-/// A two-block model: the embedding (9600 parameters) and the head (9632)
-/// are smaller than each block (10304).
-fn engine(bits: u32, min_8bit_size: u64) -> Engine {
-    let cfg = LlamaConfig::from_json_str(
-        r#"{"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-            "num_attention_heads": 4, "vocab_size": 300}"#,
-        "test",
-    )
-    .unwrap();
-    let init = RandomInit::new(&cfg, 1);
-    let opt = OptimizerConfig {
-        bits,
-        min_8bit_size,
-        weight_decay: 0.0,
-        ..OptimizerConfig::default()
-    };
-    let comm = Box::new(CpuComm::single());
-    Engine::new(cfg, &init, comm, Kind::Float, Device::Cpu, &opt).unwrap()
-}
+use super::super::testing::tiny_engine as engine;
+use tch::Tensor;
 
 /// Whether `view` is `arena`'s storage from element `offset` on.
 fn views(view: &Tensor, arena: &Tensor, offset: usize) -> bool {

@@ -134,8 +134,9 @@ impl Engine {
 
     /// Forward and backward of one micro-batch: the gradients of the loss
     /// `objective` computes from the tokens' log-likelihoods accumulate in
-    /// the shards; returns the objective's values for reporting.
-    pub fn micro_step(&mut self, batch: &Batch, objective: &dyn Objective) -> Result<Vec<f64>> {
+    /// the shards; returns the objective's values for reporting (f64 on the
+    /// device, not waited for).
+    pub fn micro_step(&mut self, batch: &Batch, objective: &dyn Objective) -> Result<Tensor> {
         let n = self.specs.len();
         let ctx = self.ctx(batch)?;
         let mut plan = self.forward_plan(n);

@@ -13,6 +13,8 @@ mod placement;
 mod shard;
 mod state;
 mod step;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use engine::Engine;
 pub use state::{ReadStored, UnitState};

@@ -13,7 +13,7 @@
 use super::engine::Engine;
 use crate::comm::ReduceOp;
 use anyhow::{bail, Context, Result};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// The outcome of one optimizer step.
 pub struct StepStats {
@@ -30,10 +30,22 @@ fn range(t: &Tensor) -> Tensor {
 impl Engine {
     /// Global grad norm, clipping to `max_norm` (0: none), AdamW at `lr` on
     /// every optimizer group, refresh of the compute copy, zeroed
-    /// accumulators (each once per arena: [`super::arena::Arena::step`]).
-    /// Fails, applying nothing, when the gradient norm is not finite or the
-    /// previous update left a non-finite master weight on any rank.
+    /// accumulators (each once per arena: [`super::arena::Arena::step`]):
+    /// [`Engine::step_terms`] summed over ranks, then [`Engine::apply_step`].
     pub fn step(&mut self, lr: f64, max_norm: f64) -> Result<StepStats> {
+        let mut sums = self.step_terms();
+        self.comm
+            .all_reduce(&mut sums, ReduceOp::Sum)
+            .context("all-reduce of the gradient norm")?;
+        let terms = Vec::<f64>::try_from(sums.to_device(Device::Cpu))?;
+        self.apply_step([terms[0], terms[1]], lr, max_norm)
+    }
+
+    /// What the step needs summed over ranks, f64 `[2]` on the device, not
+    /// waited for: this rank's sum of squared gradient norms, and the
+    /// finite check of the previous update (0, or NaN when it left a
+    /// non-finite master weight).
+    pub fn step_terms(&mut self) -> Tensor {
         // Each shard's norm in f32 on its device, then their squares summed in f64.
         let norms: Vec<Tensor> = self.shards.iter().map(|s| s.grad.norm()).collect();
         let sumsq = Tensor::stack(&norms, 0)
@@ -45,11 +57,14 @@ impl Engine {
             Some(probe) => probe,
             None => sumsq.zeros_like(),
         };
-        let mut sums = Tensor::cat(&[sumsq, last], 0);
-        self.comm
-            .all_reduce(&mut sums, ReduceOp::Sum)
-            .context("all-reduce of the gradient norm")?;
-        let (grad_norm, last) = (sums.double_value(&[0]).sqrt(), sums.double_value(&[1]));
+        Tensor::cat(&[sumsq, last], 0)
+    }
+
+    /// The update, given [`Engine::step_terms`] summed over every rank.
+    /// Fails, applying nothing, when the gradient norm is not finite or the
+    /// previous update left a non-finite master weight on any rank.
+    pub fn apply_step(&mut self, terms: [f64; 2], lr: f64, max_norm: f64) -> Result<StepStats> {
+        let (grad_norm, last) = (terms[0].sqrt(), terms[1]);
         if !last.is_finite() || !grad_norm.is_finite() {
             // Never apply (or later save) non-finite weights.
             let _ = self.arena.grad.zero_();
