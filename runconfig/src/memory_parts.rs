@@ -5,7 +5,7 @@
 use super::{ModelShape, Setup};
 
 /// The 8-bit optimizer step's f32 temporaries for the largest 8-bit shard
-/// (the step updates one unit at a time): the dequantised m and v, their
+/// (the step updates at most that many elements at a time): the dequantised m and v, their
 /// updated values, the update, and the requantisation's scaled copies,
 /// 8 f32 per element. The 32-bit step updates in place.
 pub(super) fn step_temporaries(units: &[u64], shards: &[u64], s: &Setup) -> u64 {

@@ -65,7 +65,7 @@ pub fn pair_terms(
     logps: &Tensor,
     labels: &Tensor,
     reference: Option<(&Tensor, &Tensor)>,
-) -> Result<(Tensor, Vec<f64>)> {
+) -> Result<(Tensor, Tensor)> {
     let (pc, pr) = halves(logps);
     let (nc, nr) = halves(&response_tokens(labels).to_device(logps.device()));
     let policy = PairLogps {
@@ -142,7 +142,7 @@ impl RunObjective for DpoRun {
 }
 
 impl Objective for Dpo {
-    fn loss_from_nll(&self, nll: &Tensor, batch: &Batch) -> Result<(Tensor, Vec<f64>)> {
+    fn loss_from_nll(&self, nll: &Tensor, batch: &Batch) -> Result<(Tensor, Tensor)> {
         let logps = -nll.sum_dim_intlist(1, false, Kind::Float);
         let dev = logps.device();
         let reference = self

@@ -114,5 +114,5 @@ fn dpo_eval_batch(
         &labels,
         reference.as_ref().map(|(c, rj)| (c, rj)),
     )?;
-    Ok(v)
+    Ok(Vec::<f64>::try_from(v.to_device(tch::Device::Cpu))?)
 }

@@ -16,8 +16,9 @@ pub trait Objective {
     /// token's cross-entropy against its shifted label (f32 `[B, T]`, 0
     /// where the target is -100), already scaled so that the sum over every
     /// micro-batch of the global batch is the step's loss, and the values to
-    /// sum over ranks for reporting (first: the loss sum).
-    fn loss_from_nll(&self, nll: &Tensor, batch: &Batch) -> Result<(Tensor, Vec<f64>)>;
+    /// sum over ranks for reporting (first: the loss sum), f64 `[k]` on the
+    /// device of `nll`: nothing is read back to the host.
+    fn loss_from_nll(&self, nll: &Tensor, batch: &Batch) -> Result<(Tensor, Tensor)>;
 
     /// `c` when the loss is `c * sum(nll)`: its gradient per token is then
     /// known before the nll is, and the head computes both in one pass
@@ -27,7 +28,7 @@ pub trait Objective {
     }
 
     /// [`Objective::loss_from_nll`] of the whole logits `[B, T, V]`.
-    fn loss(&self, logits: &Tensor, batch: &Batch) -> Result<(Tensor, Vec<f64>)> {
+    fn loss(&self, logits: &Tensor, batch: &Batch) -> Result<(Tensor, Tensor)> {
         self.loss_from_nll(&token_nll(logits, &batch.labels), batch)
     }
 }
@@ -51,10 +52,10 @@ pub struct CausalLm {
 }
 
 impl Objective for CausalLm {
-    fn loss_from_nll(&self, nll: &Tensor, _: &Batch) -> Result<(Tensor, Vec<f64>)> {
+    fn loss_from_nll(&self, nll: &Tensor, _: &Batch) -> Result<(Tensor, Tensor)> {
         let sum = nll.sum(Kind::Float);
-        let value = sum.double_value(&[]);
-        Ok((sum / self.norm.max(1) as f64, vec![value]))
+        let value = sum.detach().to_kind(Kind::Double).reshape([1]);
+        Ok((sum / self.norm.max(1) as f64, value))
     }
 
     fn nll_scale(&self) -> Option<f64> {

@@ -138,6 +138,7 @@ fn share(
         tokens: 0,
     };
     let (loss, values) = objective.loss(&logits, &batch).unwrap();
+    let values = Vec::<f64>::try_from(&values).unwrap();
     let grad = Tensor::run_backward(&[&loss], &[&logits], false, false).remove(0);
     let mut all = Tensor::from_slice(&[&[loss.double_value(&[])], &values[..]].concat());
     reduce(&mut all);

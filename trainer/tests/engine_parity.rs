@@ -60,7 +60,8 @@ fn rank_run(name: &str, rank: usize, world: usize, port: u16, recomputed: usize)
         };
         let sum = engine
             .micro_step(&batch, &CausalLm { norm: targets })
-            .unwrap()[0];
+            .unwrap()
+            .double_value(&[0]);
         let mut total = Tensor::from_slice(&[sum]);
         engine.all_reduce_sum(&mut total).unwrap();
         losses.push(total.double_value(&[0]) / targets as f64);

@@ -43,7 +43,7 @@ fn train_and_export(name: &'static str, world: usize, out: PathBuf, extra: &'sta
                 for step in 0..2 {
                     let (ids, labels) = (t["input_ids"].get(step), t["labels"].get(step));
                     let mine = |x: &Tensor| x.narrow(0, rank as i64 * rows, rows);
-                    engine
+                    let _ = engine
                         .micro_step(
                             &Batch {
                                 input_ids: mine(&ids),

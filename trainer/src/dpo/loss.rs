@@ -61,7 +61,8 @@ impl PairLoss {
     }
 
     /// The loss of each pair (`[M]`, differentiable w.r.t. the policy
-    /// log-probs) and the sums over the pairs of the reported values, in the
+    /// log-probs) and the sums over the pairs of the reported values (f64
+    /// `[7]` on the pairs' device, not read back to the host), in the
     /// order of [`super::STATS`]: loss, rewards chosen / rejected / accuracy
     /// (the share where chosen's exceeds rejected's) / margin, log-probs
     /// chosen / rejected (averaged per token where the loss averages).
@@ -69,7 +70,7 @@ impl PairLoss {
         &self,
         policy: &PairLogps,
         reference: Option<RefLogps>,
-    ) -> Result<(Tensor, Vec<f64>)> {
+    ) -> Result<(Tensor, Tensor)> {
         let b = self.beta;
         let (nc, nr) = (policy.chosen_tokens, policy.rejected_tokens);
         let (pc, pr) = (
@@ -89,16 +90,19 @@ impl PairLoss {
             DpoLossType::Wpo => sigmoid_loss(&z, b, self.label_smoothing) * wpo_weights(policy),
             _ => sigmoid_loss(&z, b, self.label_smoothing),
         };
-        let sum = |t: &Tensor| t.detach().sum(Kind::Double).double_value(&[]);
-        let values = vec![
-            sum(&losses),
-            sum(&wc),
-            sum(&wr),
-            sum(&wc.gt_tensor(&wr).to_kind(Kind::Double)),
-            sum(&(&wc - &wr)),
-            sum(&pc),
-            sum(&pr),
-        ];
+        let sum = |t: &Tensor| t.detach().sum(Kind::Double);
+        let values = Tensor::stack(
+            &[
+                sum(&losses),
+                sum(&wc),
+                sum(&wr),
+                sum(&wc.gt_tensor(&wr).to_kind(Kind::Double)),
+                sum(&(&wc - &wr)),
+                sum(&pc),
+                sum(&pr),
+            ],
+            0,
+        );
         Ok((losses, values))
     }
 

@@ -1,6 +1,6 @@
 //! AdamW with blockwise 8-bit state, as bitsandbytes' `AdamW8bit` computes
 //! it (the `kOptimizerStatic8bit2StateBlockwise` kernel), on flat fp32
-//! shards.
+//! vectors.
 //!
 //! Both moments are stored as one byte per element plus one f32 absmax per
 //! 256-element block (signed dynamic map for `exp_avg`, unsigned for
@@ -29,15 +29,30 @@ impl Moment {
         Moment { map, codes, absmax }
     }
 
-    fn value(&self) -> Tensor {
-        self.map.dequantize(&self.codes, &self.absmax)
+    /// The codes and block absmax of elements `[start, start + len)`
+    /// (whole blocks).
+    fn part(&self, start: usize, len: usize) -> (Tensor, Tensor) {
+        let whole = start.is_multiple_of(BLOCK) && len.is_multiple_of(BLOCK);
+        assert!(whole, "whole 8-bit blocks");
+        let absmax = self
+            .absmax
+            .narrow(0, (start / BLOCK) as i64, (len / BLOCK) as i64);
+        (self.codes.narrow(0, start as i64, len as i64), absmax)
     }
 
-    /// Quantizes `x` into the existing tensors (views from `state()` stay live).
-    fn store(&mut self, x: &Tensor) {
+    /// The values of elements `[start, start + len)`.
+    fn value(&self, start: usize, len: usize) -> Tensor {
+        let (codes, absmax) = self.part(start, len);
+        self.map.dequantize(&codes, &absmax)
+    }
+
+    /// Quantizes `x` into elements `[start, start + x.numel())` of the
+    /// existing tensors (views from `state()` stay live).
+    fn store(&mut self, start: usize, x: &Tensor) {
         let (codes, absmax) = self.map.quantize(x);
-        self.codes.copy_(&codes);
-        self.absmax.copy_(&absmax);
+        let (mut to_codes, mut to_absmax) = self.part(start, x.numel());
+        to_codes.copy_(&codes);
+        to_absmax.copy_(&absmax);
     }
 }
 
@@ -75,21 +90,23 @@ impl Adam8bit {
 }
 
 impl ShardOptimizer for Adam8bit {
-    fn step(&mut self, param: &mut Tensor, grad: &Tensor, lr: f64, t: u64) {
+    fn step_at(&mut self, start: usize, param: &mut Tensor, grad: &Tensor, lr: f64, t: u64) {
         let h = &self.hyper;
+        let len = param.numel();
         let finite = grad.isfinite();
-        let v = self.v.value() * h.beta2 + grad * (1.0 - h.beta2) * grad;
-        let m = self.m.value() * h.beta1 + grad * (1.0 - h.beta1);
+        let v = self.v.value(start, len) * h.beta2 + grad * (1.0 - h.beta2) * grad;
+        let m = self.m.value(start, len) * h.beta1 + grad * (1.0 - h.beta1);
         let v = v.where_scalarother(&finite, 0.0);
         let m = m.where_scalarother(&finite, 0.0);
         let c1 = 1.0 - h.beta1.powf(t as f64);
         let c2 = (1.0 - h.beta2.powf(t as f64)).sqrt();
         let step_size = -lr * c2 / c1;
         let mut p = &*param + (&m / (v.sqrt() + c2 * h.eps)) * step_size;
-        self.decay.scale(&mut p, 1.0 - lr * h.weight_decay);
+        self.decay
+            .scale_at(start, &mut p, 1.0 - lr * h.weight_decay);
         param.copy_(&p.where_self(&finite, param));
-        self.m.store(&m);
-        self.v.store(&v);
+        self.m.store(start, &m);
+        self.v.store(start, &v);
     }
 
     fn state(&self) -> Vec<StatePiece> {

@@ -50,17 +50,34 @@ impl DecayMask {
         self.ranges.iter().map(|(a, b)| b - a).sum()
     }
 
+    /// The decayed ranges moved `by` elements on (for a shard placed at
+    /// offset `by` of a longer flat vector).
+    pub fn shifted(&self, by: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.ranges.iter().map(move |&(a, b)| (a + by, b + by))
+    }
+
     /// Multiplies the decayed elements of flat `x` by `factor`, in place.
     pub fn scale(&self, x: &mut Tensor, factor: f64) {
+        self.scale_at(0, x, factor)
+    }
+
+    /// [`DecayMask::scale`] of a flat `x` that holds elements
+    /// `[start, start + x.numel())` of the masked vector.
+    pub fn scale_at(&self, start: usize, x: &mut Tensor, factor: f64) {
         if factor == 1.0 {
             return;
         }
-        let whole = x.numel();
+        let end = start + x.numel();
         for &(a, b) in &self.ranges {
-            if a == 0 && b >= whole {
+            let (a, b) = (a.max(start), b.min(end));
+            if a >= b {
+                continue;
+            }
+            if a == start && b == end {
                 let _ = x.g_mul_scalar_(factor);
             } else {
-                let _ = x.narrow(0, a as i64, (b - a) as i64).g_mul_scalar_(factor);
+                let (at, n) = ((a - start) as i64, (b - a) as i64);
+                let _ = x.narrow(0, at, n).g_mul_scalar_(factor);
             }
         }
     }
@@ -79,6 +96,13 @@ mod tests {
         mask.scale(&mut x, 0.5);
         let got = Vec::<f32>::try_from(&x).unwrap();
         assert_eq!(got, [0.5, 0.5, 0.5, 1.0, 1.0, 1.0, 0.5, 0.5]);
+        // Elements [2, 7) of the same vector.
+        let mut part = Tensor::ones([5], (tch::Kind::Float, tch::Device::Cpu));
+        mask.scale_at(2, &mut part, 0.5);
+        let got = Vec::<f32>::try_from(&part).unwrap();
+        assert_eq!(got, [0.5, 1.0, 1.0, 1.0, 0.5]);
+        let moved: Vec<_> = mask.shifted(256).collect();
+        assert_eq!(moved, [(256, 259), (262, 264)]);
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! Optimizers that update one rank's flat fp32 shard in place.
+//! Optimizers that update a flat fp32 vector in place: one unit's shard, or
+//! the shards of every unit of a rank that uses the same optimizer kind,
+//! laid end to end.
 //!
-//! Each unit shard owns a [`ShardOptimizer`]; its state is a list of flat
-//! tensors aligned with the shard ([`StatePiece`]), which is what checkpoints
-//! store and restore at any world size (shards start on multiples of 256, so
-//! per-element and per-256-block state line up the same way everywhere).
+//! The state is a list of flat tensors aligned with the vector
+//! ([`StatePiece`]), which is what checkpoints store and restore at any
+//! world size (shards start on multiples of 256 and are whole multiples of
+//! 256 long, so per-element and per-256-block state line up the same way
+//! everywhere, and a piece of a shard's state is a view of the vector's).
 
 mod adam8bit;
 mod adamw;
@@ -26,11 +29,17 @@ pub struct StatePiece {
     pub granularity: usize,
 }
 
-/// The optimizer of one shard.
+/// The optimizer of one flat vector.
 pub trait ShardOptimizer: Send {
     /// One update of `param` with gradient `grad` at learning rate `lr` and
     /// 1-based step `t`.
-    fn step(&mut self, param: &mut Tensor, grad: &Tensor, lr: f64, t: u64);
+    fn step(&mut self, param: &mut Tensor, grad: &Tensor, lr: f64, t: u64) {
+        self.step_at(0, param, grad, lr, t)
+    }
+    /// [`ShardOptimizer::step`] of elements `[start, start + param.numel())`
+    /// of the vector (`start` and the length multiples of 256): the same
+    /// numbers as a step of the whole, with temporaries of this part only.
+    fn step_at(&mut self, start: usize, param: &mut Tensor, grad: &Tensor, lr: f64, t: u64);
     /// The state, as shallow views (for checkpoints).
     fn state(&self) -> Vec<StatePiece>;
     /// Replaces the state piece `name` with `values` (same shape and kind).
@@ -50,10 +59,29 @@ pub fn for_shard(
     device: Device,
     decay: DecayMask,
 ) -> Box<dyn ShardOptimizer> {
+    optimizer(cfg, uses_8bit(cfg, unit_numel), shard_len, device, decay)
+}
+
+/// Whether a unit of `unit_numel` parameters gets 8-bit state (see [`for_shard`]).
+pub fn uses_8bit(cfg: &OptimizerConfig, unit_numel: usize) -> bool {
+    cfg.bits == 8 && unit_numel as u64 >= cfg.min_8bit_size
+}
+
+/// [`Adam8bit`] when `eight_bit`, else [`AdamW32`], for a vector of `len`
+/// elements whose decayed elements are `decay`.
+pub fn optimizer(
+    cfg: &OptimizerConfig,
+    eight_bit: bool,
+    len: usize,
+    device: Device,
+    decay: DecayMask,
+) -> Box<dyn ShardOptimizer> {
     let hyper = AdamW::from_config(cfg);
-    if cfg.bits == 8 && unit_numel as u64 >= cfg.min_8bit_size {
-        Box::new(Adam8bit::new(hyper, shard_len, device, decay))
-    } else {
-        Box::new(AdamW32::new(hyper, shard_len, device, decay))
+    match eight_bit {
+        true => Box::new(Adam8bit::new(hyper, len, device, decay)),
+        false => Box::new(AdamW32::new(hyper, len, device, decay)),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,11 +1,15 @@
 //! One training step: every micro-batch of this rank's share of the global
-//! batch through the engine under the run's objective, the reported values
-//! summed over ranks, then the optimizer step at the scheduled learning rate.
+//! batch through the engine under the run's objective, then one all-reduce
+//! and one read back to the host carrying the reported values, the tokens,
+//! the stop request, and the engine's gradient-norm and finite-check terms;
+//! then the optimizer step at the scheduled learning rate. Nothing else in
+//! a step waits for the device.
 
 use super::Trainer;
 use crate::ckpt::last_good;
+use crate::zero::Engine;
 use anyhow::{anyhow, bail, Result};
-use tch::Tensor;
+use tch::{Device, Kind, Tensor};
 
 /// What one step did, the same on every rank.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,30 +34,46 @@ pub struct StepReport {
     pub stop_requested: bool,
 }
 
-/// What every rank adds up after its micro-batches, then sums over ranks in
-/// one all-reduce.
-struct Sums {
-    /// The objective's values, summed over micro-batches.
-    values: Vec<f64>,
+/// What a rank adds up over its micro-batches.
+struct Local {
+    /// The objective's values, summed over micro-batches, f64 on the device.
+    values: Tensor,
     tokens: i64,
-    /// Whether a stop was requested (on any rank, once summed).
+    /// Whether a stop was requested on this rank.
     stop: bool,
 }
 
-impl Sums {
-    /// The sums over every rank.
-    fn over_ranks(self, engine: &mut crate::zero::Engine) -> Result<Sums> {
-        let mut flat = self.values;
-        flat.extend([self.tokens as f64, f64::from(u8::from(self.stop))]);
-        let mut t = Tensor::from_slice(&flat);
+/// The step's sums over every rank, on the host.
+struct Sums {
+    /// The objective's values.
+    values: Vec<f64>,
+    tokens: i64,
+    /// Whether a stop was requested on any rank.
+    stop: bool,
+    /// The engine's [`Engine::step_terms`].
+    terms: [f64; 2],
+}
+
+impl Local {
+    /// The sums over every rank, with the engine's step terms: one
+    /// all-reduce, one read back.
+    fn over_ranks(self, engine: &mut Engine) -> Result<Sums> {
+        let dev = self.values.device();
+        let scalar = |x: f64| Tensor::full([1], x, (Kind::Double, dev));
+        let (tokens, stop) = (
+            scalar(self.tokens as f64),
+            scalar(f64::from(u8::from(self.stop))),
+        );
+        let terms = engine.step_terms().to_device(dev);
+        let mut t = Tensor::cat(&[self.values, tokens, stop, terms], 0);
         engine.all_reduce_sum(&mut t)?;
-        let mut flat = Vec::<f64>::try_from(t)?;
-        let stop = flat.pop().unwrap_or(0.0) > 0.0;
-        let tokens = flat.pop().unwrap_or(0.0) as i64;
+        let mut flat = Vec::<f64>::try_from(t.to_device(Device::Cpu))?;
+        let tail = flat.split_off(flat.len() - 4);
         Ok(Sums {
             values: flat,
-            tokens,
-            stop,
+            tokens: tail[0] as i64,
+            stop: tail[1] > 0.0,
+            terms: [tail[2], tail[3]],
         })
     }
 }
@@ -76,7 +96,7 @@ impl Trainer<'_> {
         }
         let stats = self
             .engine
-            .step(lr, self.config.train.max_grad_norm)
+            .apply_step(sums.terms, lr, self.config.train.max_grad_norm)
             .map_err(|e| anyhow!("{e} at step {}: stopping; the last checkpoint ({}) is kept (lower the learning rate?)", step + 1, kept()))?;
         self.last_values = self.objective.report(&sums.values, norm);
         Ok(StepReport {
@@ -93,10 +113,11 @@ impl Trainer<'_> {
     }
 
     /// Forward and backward of this rank's micro-batches of `step`: the
-    /// gradients accumulate in the engine; returns this rank's sums.
-    fn micro_batches(&mut self, step: u64, norm: i64) -> Result<Sums> {
+    /// gradients accumulate in the engine; returns this rank's sums, the
+    /// objective's values still on the device.
+    fn micro_batches(&mut self, step: u64, norm: i64) -> Result<Local> {
         let rank = self.engine.rank();
-        let mut values: Vec<f64> = Vec::new();
+        let mut values: Option<Tensor> = None;
         let mut tokens = 0i64;
         for m in 0..self.plan.grad_accum {
             let batch = self.steps.micro_batch(step, rank, m, self.engine.device());
@@ -104,13 +125,39 @@ impl Trainer<'_> {
             let items = self.steps.micro_items(step, rank, m);
             let objective = self.objective.micro(&items, norm);
             let v = self.engine.micro_step(&batch, objective.as_ref())?;
-            values.resize(v.len(), 0.0);
-            values.iter_mut().zip(&v).for_each(|(a, b)| *a += b);
+            // From zeros, as the sums always started.
+            values = Some(values.unwrap_or_else(|| v.zeros_like()) + v);
         }
-        Ok(Sums {
-            values,
+        Ok(Local {
+            values: values.expect("at least one micro-batch"),
             tokens,
             stop: crate::stop::requested(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zero::testing::tiny_engine;
+
+    #[test]
+    fn one_reduce_carries_the_values_tokens_stop_and_gradient_norm() {
+        let mut engine = tiny_engine(32, 1 << 40);
+        // A gradient of 1 on every element of block 0's shard (10496).
+        engine.fill_grad(1, 1.0);
+        let local = Local {
+            values: Tensor::from_slice(&[3.5f64, -1.25]),
+            tokens: 7,
+            stop: true,
+        };
+        let sums = local.over_ranks(&mut engine).unwrap();
+        assert_eq!(sums.values, [3.5, -1.25]);
+        assert_eq!((sums.tokens, sums.stop), (7, true));
+        // The shard's norm is computed in f32.
+        assert!((sums.terms[0] - 10496.0).abs() < 1e-2, "{:?}", sums.terms);
+        assert_eq!(sums.terms[1], 0.0);
+        let stats = engine.apply_step(sums.terms, 1e-3, 0.0).unwrap();
+        assert_eq!(stats.grad_norm, sums.terms[0].sqrt());
     }
 }

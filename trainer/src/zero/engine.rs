@@ -7,6 +7,7 @@
 //! the forward pass and keep their graph and gathered parameters until
 //! their backward. The optimizer step is in `step.rs`.
 
+use super::arena::Arena;
 use super::flight::Flight;
 use super::graph::Saved;
 use super::layout::Layout;
@@ -15,7 +16,6 @@ use super::shard::UnitShard;
 use crate::comm::Comm;
 use crate::model::{forward_unit, read_unit_range, units, Ctx, LlamaConfig, ParamSource, UnitSpec};
 use crate::objective::{Batch, Objective};
-use crate::optim;
 use anyhow::Result;
 use runconfig::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
@@ -26,7 +26,10 @@ use tch::{Device, Kind, Tensor};
 pub struct Engine {
     pub(super) cfg: LlamaConfig,
     pub(super) specs: Vec<UnitSpec>,
+    /// Views of `arena`, one per unit.
     pub(super) shards: Vec<UnitShard>,
+    /// The model state the shards view, and the optimizers.
+    pub(super) arena: Arena,
     pub(super) comm: Box<dyn Comm>,
     pub(super) dtype: Kind,
     pub(super) device: Device,
@@ -60,23 +63,20 @@ impl Engine {
         let specs = units(&cfg);
         let layouts = Engine::layouts(&specs, comm.rank(), comm.world_size());
         let at = Placement::new(opt.offload, device);
-        let mut shards = Vec::with_capacity(specs.len());
-        for (spec, layout) in specs.iter().zip(layouts) {
-            let master = read_unit_range(
-                source,
-                spec,
-                layout.shard_start() as i64,
-                layout.shard_len as i64,
-            )?;
-            let home = at.state_device();
-            let decay = layout.decay_mask(opt.decay_norms_and_biases);
-            let optimizer = optim::for_shard(opt, layout.numel, layout.shard_len, home, decay);
-            shards.push(UnitShard::new(layout, master, dtype, &at, optimizer));
+        let (mut arena, mut shards) = Arena::new(layouts, opt, dtype, &at);
+        for (spec, shard) in specs.iter().zip(&mut shards) {
+            let layout = &shard.layout;
+            let (start, len) = (layout.shard_start() as i64, layout.shard_len as i64);
+            let master = read_unit_range(source, spec, start, len)?;
+            assert_eq!(master.size(), vec![len]);
+            shard.master.copy_(&master);
         }
+        arena.refresh(&at);
         Ok(Engine {
             cfg,
             specs,
             shards,
+            arena,
             comm,
             dtype,
             device,
@@ -134,8 +134,9 @@ impl Engine {
 
     /// Forward and backward of one micro-batch: the gradients of the loss
     /// `objective` computes from the tokens' log-likelihoods accumulate in
-    /// the shards; returns the objective's values for reporting.
-    pub fn micro_step(&mut self, batch: &Batch, objective: &dyn Objective) -> Result<Vec<f64>> {
+    /// the shards; returns the objective's values for reporting (f64 on the
+    /// device, not waited for).
+    pub fn micro_step(&mut self, batch: &Batch, objective: &dyn Objective) -> Result<Tensor> {
         let n = self.specs.len();
         let ctx = self.ctx(batch)?;
         let mut plan = self.forward_plan(n);

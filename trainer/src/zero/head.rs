@@ -39,14 +39,14 @@ impl Engine {
 
     /// Gathers the head, computes the objective's loss from the hidden
     /// states `input` it gets, and reduce-scatters the head's gradients (and
-    /// the tied embedding's). Returns the objective's values and the
-    /// gradient of `input`.
+    /// the tied embedding's). Returns the objective's values (on the
+    /// device) and the gradient of `input`.
     pub(super) fn head_step(
         &mut self,
         batch: &Batch,
         input: &Tensor,
         objective: &dyn Objective,
-    ) -> Result<(Vec<f64>, Tensor)> {
+    ) -> Result<(Tensor, Tensor)> {
         let u = self.specs.len() - 1;
         let (params, embed) = self.gather_params(u)?;
         let (values, g) = {

@@ -3,7 +3,6 @@
 //! its world (evaluation sums, checkpoint agreement, barriers).
 
 use super::engine::Engine;
-use super::shard::UnitShard;
 use crate::comm::ReduceOp;
 use crate::model::LlamaConfig;
 use anyhow::Result;
@@ -54,15 +53,12 @@ impl Engine {
 
     /// Model-state bytes this rank holds.
     pub fn state_bytes(&self) -> u64 {
-        self.shards.iter().map(UnitShard::state_bytes).sum()
+        self.arena.state_bytes()
     }
 
     /// Optimizer-state bytes per element of this rank's shards.
     pub fn optimizer_bytes_per_param(&self) -> f64 {
-        let (bytes, len) = self.shards.iter().fold((0, 0), |(b, n), s| {
-            (b + s.opt.state_bytes(), n + s.layout.shard_len as u64)
-        });
-        bytes as f64 / len as f64
+        self.arena.optimizer_bytes() as f64 / self.arena.master.numel() as f64
     }
 
     /// Sums `tensor` over every rank, in place (every rank calls it).

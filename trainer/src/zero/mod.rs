@@ -2,6 +2,7 @@
 //! [`Engine`] is the only way in: its fields are private, and checkpoints,
 //! exports, evaluation and the training loop use its methods.
 
+mod arena;
 pub mod engine;
 mod flight;
 mod graph;
@@ -12,6 +13,8 @@ mod placement;
 mod shard;
 mod state;
 mod step;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use engine::Engine;
 pub use state::{ReadStored, UnitState};

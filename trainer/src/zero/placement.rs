@@ -1,4 +1,4 @@
-//! Where a shard's tensors live (`optimizer.offload`). Without offload
+//! Where a rank's model state lives (`optimizer.offload`). Without offload
 //! everything is on the compute device. With `cpu` the fp32 master weights
 //! and the optimizer state live in host memory (the master pinned when the
 //! device is a GPU), the optimizer step runs there on libtorch's host
@@ -37,23 +37,25 @@ impl Placement {
         }
     }
 
-    /// `master` as fp32 in its home (pinned host memory when offloaded
-    /// from a GPU).
-    pub fn master(&self, master: Tensor) -> Tensor {
-        let home = master.to_device(self.state_device()).to_kind(Kind::Float);
+    /// A master-weight arena of `len` fp32 elements in its home (pinned
+    /// host memory when offloaded from a GPU). Its values are unset: every
+    /// element is to be written (each unit's shard, padding included).
+    pub fn master_arena(&self, len: usize) -> Tensor {
+        let home = Tensor::empty([len as i64], (Kind::Float, self.state_device()));
         match (self.offload, self.device) {
             (true, Device::Cuda(_)) => home.pin_memory(self.device),
             _ => home,
         }
     }
 
-    /// The compute-dtype copy of `master` on the device. Without offload an
-    /// fp32 run gathers the master itself (shared, no copy): `None`.
-    pub fn compute(&self, master: &Tensor, dtype: Kind) -> Option<Tensor> {
+    /// A compute-dtype arena of `len` elements on the device, to be filled
+    /// from the master. Without offload an fp32 run gathers the master
+    /// itself (shared, no copy): `None`.
+    pub fn compute_arena(&self, len: usize, dtype: Kind) -> Option<Tensor> {
         if !self.offload && dtype == Kind::Float {
             return None;
         }
-        Some(master.to_kind(dtype).to_device(self.device).copy())
+        Some(Tensor::empty([len as i64], (dtype, self.device)))
     }
 
     /// The gradient as the optimizer step reads it: on the host when offloaded.

@@ -16,7 +16,7 @@ pub struct UnitState {
     pub end: usize,
     /// `("master", fp32 weights [end - start])`, then each optimizer state
     /// piece by name, `[ceil((end - start) / granularity)]`; views of the
-    /// shards, not copies.
+    /// arenas, not copies.
     pub pieces: Vec<(&'static str, Tensor)>,
 }
 
@@ -32,7 +32,7 @@ impl Engine {
             let (start, end) = s.layout.owned();
             let n = end - start;
             let mut pieces = vec![("master", s.master.narrow(0, 0, n as i64))];
-            for p in s.opt.state() {
+            for p in self.arena.state_of(s) {
                 let len = n.div_ceil(p.granularity) as i64;
                 pieces.push((p.name, p.tensor.narrow(0, 0, len)));
             }
@@ -70,14 +70,13 @@ impl Engine {
                 .master
                 .narrow(0, (lo - base) as i64, (hi - lo) as i64)
                 .copy_(&values);
-            for p in shard.opt.state() {
+            for p in self.arena.state_of(shard) {
                 let g = p.granularity;
                 let (blo, bhi) = (lo / g, hi.div_ceil(g));
                 let values = read(u, p.name, blo - a / g, bhi - blo)?;
-                let full: Tensor = p.tensor.copy();
-                full.narrow(0, (blo - base / g) as i64, (bhi - blo) as i64)
-                    .copy_(&values.to_kind(full.kind()));
-                shard.opt.load(p.name, &full)?;
+                p.tensor
+                    .narrow(0, (blo - base / g) as i64, (bhi - blo) as i64)
+                    .copy_(&values.to_kind(p.tensor.kind()));
             }
         }
         Ok(())
@@ -86,10 +85,8 @@ impl Engine {
     /// After [`Engine::load_ranges`] filled every range: refreshes the
     /// compute copies, clears the gradients, and continues after step `step`.
     pub fn resume_at(&mut self, step: u64) {
-        for s in &mut self.shards {
-            s.refresh(&self.at);
-            let _ = s.grad.zero_();
-        }
+        self.arena.refresh(&self.at);
+        let _ = self.arena.grad.zero_();
         self.steps_done = step;
     }
 

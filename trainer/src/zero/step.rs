@@ -1,17 +1,19 @@
-//! The optimizer step: global gradient norm, clipping, AdamW on every shard,
-//! refresh of the compute copies; and the check that the master weights are
-//! still finite, so that non-finite weights are never trained on nor saved.
+//! The optimizer step: global gradient norm, clipping, AdamW on every
+//! optimizer group of the arenas, refresh of the compute copy; and the
+//! check that the master weights are still finite, so that non-finite
+//! weights are never trained on nor saved.
 //!
-//! The check after an update costs one pass over the shard (its minimum and
-//! maximum, on the device, without waiting for them) and no collective of
-//! its own: it travels with the next step's gradient-norm all-reduce.
+//! The check after an update costs one pass over the master arena (its
+//! minimum and maximum, on the device, without waiting for them) and no
+//! collective of its own: it travels with the next step's gradient-norm
+//! all-reduce.
 //! [`Engine::check_finite`] reduces it at once, before a checkpoint or the
 //! final export.
 
 use super::engine::Engine;
 use crate::comm::ReduceOp;
 use anyhow::{bail, Context, Result};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// The outcome of one optimizer step.
 pub struct StepStats {
@@ -27,10 +29,23 @@ fn range(t: &Tensor) -> Tensor {
 
 impl Engine {
     /// Global grad norm, clipping to `max_norm` (0: none), AdamW at `lr` on
-    /// every shard, refresh of the compute copies, zeroed accumulators.
-    /// Fails, applying nothing, when the gradient norm is not finite or the
-    /// previous update left a non-finite master weight on any rank.
+    /// every optimizer group, refresh of the compute copy, zeroed
+    /// accumulators (each once per arena: [`super::arena::Arena::step`]):
+    /// [`Engine::step_terms`] summed over ranks, then [`Engine::apply_step`].
     pub fn step(&mut self, lr: f64, max_norm: f64) -> Result<StepStats> {
+        let mut sums = self.step_terms();
+        self.comm
+            .all_reduce(&mut sums, ReduceOp::Sum)
+            .context("all-reduce of the gradient norm")?;
+        let terms = Vec::<f64>::try_from(sums.to_device(Device::Cpu))?;
+        self.apply_step([terms[0], terms[1]], lr, max_norm)
+    }
+
+    /// What the step needs summed over ranks, f64 `[2]` on the device, not
+    /// waited for: this rank's sum of squared gradient norms, and the
+    /// finite check of the previous update (0, or NaN when it left a
+    /// non-finite master weight).
+    pub fn step_terms(&mut self) -> Tensor {
         // Each shard's norm in f32 on its device, then their squares summed in f64.
         let norms: Vec<Tensor> = self.shards.iter().map(|s| s.grad.norm()).collect();
         let sumsq = Tensor::stack(&norms, 0)
@@ -42,14 +57,17 @@ impl Engine {
             Some(probe) => probe,
             None => sumsq.zeros_like(),
         };
-        let mut sums = Tensor::cat(&[sumsq, last], 0);
-        self.comm
-            .all_reduce(&mut sums, ReduceOp::Sum)
-            .context("all-reduce of the gradient norm")?;
-        let (grad_norm, last) = (sums.double_value(&[0]).sqrt(), sums.double_value(&[1]));
+        Tensor::cat(&[sumsq, last], 0)
+    }
+
+    /// The update, given [`Engine::step_terms`] summed over every rank.
+    /// Fails, applying nothing, when the gradient norm is not finite or the
+    /// previous update left a non-finite master weight on any rank.
+    pub fn apply_step(&mut self, terms: [f64; 2], lr: f64, max_norm: f64) -> Result<StepStats> {
+        let (grad_norm, last) = (terms[0].sqrt(), terms[1]);
         if !last.is_finite() || !grad_norm.is_finite() {
             // Never apply (or later save) non-finite weights.
-            self.shards.iter_mut().for_each(|s| drop(s.grad.zero_()));
+            let _ = self.arena.grad.zero_();
             match last.is_finite() {
                 false => bail!(
                     "the master weights are not finite after the update of step {}",
@@ -65,15 +83,7 @@ impl Engine {
         };
         self.steps_done += 1;
         let t = self.steps_done;
-        for s in &mut self.shards {
-            if clip < 1.0 {
-                let _ = s.grad.g_mul_scalar_(clip);
-            }
-            let grad = self.at.grad_for_step(&s.grad);
-            s.opt.step(&mut s.master, &grad, lr, t);
-            s.refresh(&self.at);
-            let _ = s.grad.zero_();
-        }
+        self.arena.step(&self.at, clip, lr, t);
         self.unchecked = Some(self.probe(false));
         Ok(StepStats { grad_norm })
     }
@@ -82,11 +92,10 @@ impl Engine {
     /// rank (and, with `state`, every fp32 optimizer-state element) is
     /// finite, NaN otherwise. Nothing waits for it.
     fn probe(&self, state: bool) -> Tensor {
-        let mut ranges = Vec::new();
-        for s in &self.shards {
-            ranges.push(range(&s.master));
-            if state {
-                let pieces = s.opt.state();
+        let mut ranges = vec![range(&self.arena.master)];
+        if state {
+            for group in &self.arena.groups {
+                let pieces = group.opt.state();
                 let fp32 = pieces.iter().filter(|p| p.tensor.kind() == Kind::Float);
                 ranges.extend(fp32.map(|p| range(&p.tensor)));
             }
