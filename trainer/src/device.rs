@@ -5,7 +5,7 @@
 use crate::cuda;
 use runconfig::DeviceKind;
 use std::sync::Arc;
-use tch::Device;
+use tch::{Device, Tensor};
 
 /// The GPU a rank drives, as the CUDA driver sees it.
 pub struct Gpu {
@@ -82,6 +82,19 @@ pub fn peak_bf16_flops(name: &str) -> Option<f64> {
 /// (the PaLM paper's accounting, attention included).
 pub fn flops_per_token(params: f64, layers: f64, hidden: f64, seq: f64) -> f64 {
     6.0 * params + 12.0 * layers * hidden * seq
+}
+
+/// `t` (host memory) on `device`. To a GPU it goes through pinned memory
+/// without blocking, so that the host does not wait for the device's
+/// queued work (a copy from pageable memory would).
+pub fn upload(t: &Tensor, device: Device) -> Tensor {
+    match device {
+        Device::Cuda(_) if t.device() == Device::Cpu => {
+            t.pin_memory(device)
+                .to_device_(device, t.kind(), true, false)
+        }
+        _ => t.to_device(device),
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod loss;
 
 use crate::data::batches::{batch, shares};
 use crate::data::SampleSet;
+use crate::device::upload;
 use crate::eval::DpoEval;
 use crate::model::shifted_labels;
 use crate::objective::{token_nll, Batch, Objective, RunObjective};
@@ -148,7 +149,7 @@ impl Objective for Dpo {
         let reference = self
             .reference
             .as_ref()
-            .map(|(c, r)| (c.to_device(dev), r.to_device(dev)));
+            .map(|(c, r)| (upload(c, dev), upload(r, dev)));
         let (losses, values) = pair_terms(
             &self.loss,
             &logps,

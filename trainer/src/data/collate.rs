@@ -39,7 +39,7 @@ pub fn collate(rows: &[Sample], pad_id: i64, device: Device) -> Batch {
         seg.extend(std::iter::repeat_n(last, pad));
     }
     let shape = [rows.len() as i64, width as i64];
-    let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
+    let t = |v: &[i64]| crate::device::upload(&Tensor::from_slice(v).view(shape), device);
     Batch {
         input_ids: t(&ids),
         labels: t(&labels),
