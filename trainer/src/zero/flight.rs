@@ -73,6 +73,28 @@ impl Engine {
         Ok(full)
     }
 
+    /// Adds the gradients of unit `u`'s parameters (all of them, in the
+    /// unit's order) to this rank's accumulator: reduce-scattered from one
+    /// flat vector; in a world of one, added straight into the shard, with
+    /// no flat copy to build. Either way they pass through the compute
+    /// dtype, as a collective would carry them.
+    pub(super) fn reduce_grads(&mut self, u: usize, grads: &[Tensor]) -> Result<()> {
+        if self.comm.world_size() > 1 {
+            let flat = self.padded(u, grads);
+            return self.scatter_grad(u, &flat);
+        }
+        let padded = self.shards[u].layout.padded;
+        self.comm_bytes += (padded * self.dtype.elt_size_in_bytes()) as u64;
+        let mut at = 0;
+        for g in grads {
+            let n = g.numel() as i64;
+            let g = g.reshape([-1]).to_kind(self.dtype);
+            let _ = self.shards[u].grad.narrow(0, at, n).g_add_(&g);
+            at += n;
+        }
+        Ok(())
+    }
+
     /// Starts the reduce-scatter of a unit's full flat gradient; its piece
     /// is added to the unit's accumulator when it finishes.
     pub(super) fn scatter_grad(&mut self, u: usize, flat_grad: &Tensor) -> Result<()> {

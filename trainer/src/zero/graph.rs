@@ -73,8 +73,7 @@ impl Engine {
             wrt.push(&input);
         }
         let grads = Tensor::run_backward(&[root], &wrt, false, false);
-        let flat_grad = self.padded(u, &grads[..k]);
-        self.scatter_grad(u, &flat_grad)?;
+        self.reduce_grads(u, &grads[..k])?;
         Ok((u > 0).then(|| grads[k].shallow_clone()))
     }
 }

@@ -73,11 +73,9 @@ impl Engine {
         if embed.is_none() {
             own.push(g.lm_head.shallow_clone());
         }
-        let flat_grad = self.padded(u, &own);
-        self.scatter_grad(u, &flat_grad)?;
+        self.reduce_grads(u, &own)?;
         if embed.is_some() {
-            let tied = self.padded(0, &[g.lm_head]);
-            self.scatter_grad(0, &tied)?;
+            self.reduce_grads(0, &[g.lm_head])?;
         }
         Ok((values, g.input))
     }
