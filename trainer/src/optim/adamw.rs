@@ -55,8 +55,8 @@ impl AdamW32 {
 
 impl ShardOptimizer for AdamW32 {
     fn step_at(&mut self, start: usize, param: &mut Tensor, grad: &Tensor, lr: f64, t: u64) {
-        // In place wherever libtorch allows: one temporary for g^2 and one
-        // for the denominator.
+        // In place wherever libtorch allows: one temporary for g^2, one for
+        // the denominator, one for the update.
         let h = &self.hyper;
         let (at, n) = (start as i64, param.numel() as i64);
         let (mut m, mut v) = (self.m.narrow(0, at, n), self.v.narrow(0, at, n));
@@ -65,14 +65,11 @@ impl ShardOptimizer for AdamW32 {
         let _ = v.lerp_(&grad.square(), 1.0 - h.beta2);
         let bc1 = 1.0 - h.beta1.powi(t as i32);
         let bc2 = 1.0 - h.beta2.powi(t as i32);
-        // param - lr/bc1 * m / denom, as one addcdiv over a denominator
-        // that carries the step size (tch's addcdiv_ has no scale).
         let mut denom = v.sqrt();
-        let _ = denom
-            .g_div_scalar_(bc2.sqrt())
-            .g_add_scalar_(h.eps)
-            .g_div_scalar_(-lr / bc1);
-        let _ = param.addcdiv_(&m, &denom);
+        let _ = denom.g_div_scalar_(bc2.sqrt()).g_add_scalar_(h.eps);
+        let mut update = &m / &denom;
+        let _ = update.g_mul_scalar_(lr / bc1);
+        let _ = param.g_sub_(&update);
     }
 
     fn state(&self) -> Vec<StatePiece> {
