@@ -85,18 +85,18 @@ impl Ranks {
     /// Loads saved pieces: element i of the unit is piece element
     /// i / granularity; what lies past the unit keeps the fresh state.
     fn load(&mut self, saved: &[(&'static str, usize, Tensor)]) {
-        for (r, opt) in self.opts.iter_mut().enumerate() {
+        for (r, opt) in self.opts.iter().enumerate() {
             for (name, g, values) in saved {
-                let fresh = opt.state().into_iter().find(|p| p.name == *name).unwrap();
-                let target = fresh.tensor.copy();
+                // The state pieces are views: written in place, as the engine does.
+                let state = opt.state().into_iter().find(|p| p.name == *name).unwrap();
                 let (first, count) = ((r * self.len / g) as i64, (self.len / g) as i64);
                 let have = (values.size()[0] - first).clamp(0, count);
                 if have > 0 {
-                    target
+                    state
+                        .tensor
                         .narrow(0, 0, have)
                         .copy_(&values.narrow(0, first, have));
                 }
-                opt.load(name, &target).unwrap();
             }
         }
     }

@@ -10,7 +10,6 @@
 
 use super::quant::{QuantMap, BLOCK};
 use super::{AdamW, DecayMask, ShardOptimizer, StatePiece};
-use anyhow::{bail, ensure, Result};
 use tch::{Device, Kind, Tensor};
 
 /// One quantized moment: codes (u8, one per element) and block absmax (f32).
@@ -121,28 +120,6 @@ impl ShardOptimizer for Adam8bit {
             piece("exp_avg_sq_codes", &self.v.codes, 1),
             piece("exp_avg_sq_absmax", &self.v.absmax, BLOCK),
         ]
-    }
-
-    fn load(&mut self, name: &str, values: &Tensor) -> Result<()> {
-        let target = match name {
-            "exp_avg_codes" => &mut self.m.codes,
-            "exp_avg_absmax" => &mut self.m.absmax,
-            "exp_avg_sq_codes" => &mut self.v.codes,
-            "exp_avg_sq_absmax" => &mut self.v.absmax,
-            other => bail!(
-                "8-bit AdamW has no state `{other}` (was the checkpoint written with optimizer.bits: 32?)"
-            ),
-        };
-        ensure!(
-            values.size() == target.size() && values.kind() == target.kind(),
-            "optimizer state `{name}`: expected {:?} {:?}, got {:?} {:?}",
-            target.size(),
-            target.kind(),
-            values.size(),
-            values.kind()
-        );
-        target.copy_(values);
-        Ok(())
     }
 
     fn state_bytes(&self) -> u64 {

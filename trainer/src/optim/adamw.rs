@@ -3,7 +3,6 @@
 //! on flat fp32 vectors.
 
 use super::{DecayMask, ShardOptimizer, StatePiece};
-use anyhow::{ensure, Result};
 use runconfig::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
 
@@ -85,24 +84,6 @@ impl ShardOptimizer for AdamW32 {
                 granularity: 1,
             },
         ]
-    }
-
-    fn load(&mut self, name: &str, values: &Tensor) -> Result<()> {
-        let target = match name {
-            "exp_avg" => &mut self.m,
-            "exp_avg_sq" => &mut self.v,
-            other => anyhow::bail!(
-                "AdamW has no state `{other}` (was the checkpoint written with optimizer.bits: 8?)"
-            ),
-        };
-        ensure!(
-            values.size() == target.size(),
-            "optimizer state `{name}`: expected {:?} elements, got {:?}",
-            target.size(),
-            values.size()
-        );
-        target.copy_(&values.to_kind(Kind::Float));
-        Ok(())
     }
 
     fn state_bytes(&self) -> u64 {

@@ -17,7 +17,6 @@ pub use adam8bit::Adam8bit;
 pub use adamw::{AdamW, AdamW32};
 pub use decay::{is_decayed, DecayMask};
 
-use anyhow::Result;
 use runconfig::OptimizerConfig;
 use tch::{Device, Tensor};
 
@@ -42,8 +41,6 @@ pub trait ShardOptimizer: Send {
     fn step_at(&mut self, start: usize, param: &mut Tensor, grad: &Tensor, lr: f64, t: u64);
     /// The state, as shallow views (for checkpoints).
     fn state(&self) -> Vec<StatePiece>;
-    /// Replaces the state piece `name` with `values` (same shape and kind).
-    fn load(&mut self, name: &str, values: &Tensor) -> Result<()>;
     /// Bytes of optimizer state held.
     fn state_bytes(&self) -> u64;
 }
