@@ -15,7 +15,7 @@ use tch::Tensor;
 use trainer::comm::{self, ReduceOp};
 
 fn main() -> ExitCode {
-    trainer::memory::one_heap();
+    trainer::memory::tune_heap();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("export") {
         let request = match ExportArgs::parse(&args[1..]) {
