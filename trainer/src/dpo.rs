@@ -33,15 +33,18 @@ pub const STATS: [&str; 7] = [
 ];
 
 /// Per row: the summed log-probability of its labelled tokens (shifted as
-/// the causal-LM loss is; -100 ignored), f32 `[B]`.
+/// the causal-LM loss is; -100 ignored), f64 `[B]`.
 pub fn sequence_logps(logits: &Tensor, labels: &Tensor) -> Tensor {
     logps_of_nll(&token_nll(logits, labels))
 }
 
 /// Per row: the summed log-probability of its labelled tokens, from their
-/// negative log-likelihoods `nll` (f32 `[B, T]`, 0 where unlabelled).
+/// negative log-likelihoods `nll` (f32 `[B, T]`, 0 where unlabelled), f64
+/// `[B]`: summed in f64, so that a sum near -30 does not round to f32's
+/// step there (2e-6), which weights a last-bit apart (at another world
+/// size) would cross now and then.
 pub fn logps_of_nll(nll: &Tensor) -> Tensor {
-    -nll.sum_dim_intlist(1, false, Kind::Float)
+    -nll.sum_dim_intlist(1, false, Kind::Double)
 }
 
 /// Per row: how many tokens it is trained on (at least 1), f32 `[B]`.
@@ -89,7 +92,7 @@ pub struct Dpo {
     pub reference: Option<(Tensor, Tensor)>,
 }
 
-/// Summed reference log-probs, `[pairs]` each, on the CPU.
+/// Summed reference log-probs, f64 `[pairs]` each, on the CPU.
 pub struct References {
     /// Chosen responses of the training pairs.
     pub train_chosen: Tensor,
@@ -144,7 +147,7 @@ impl RunObjective for DpoRun {
 
 impl Objective for Dpo {
     fn loss_from_nll(&self, nll: &Tensor, batch: &Batch) -> Result<(Tensor, Tensor)> {
-        let logps = -nll.sum_dim_intlist(1, false, Kind::Float);
+        let logps = logps_of_nll(nll);
         let dev = logps.device();
         let reference = self
             .reference
@@ -176,23 +179,23 @@ pub fn reference_logps(
     for (k, (items, real)) in rounds.iter().enumerate() {
         let b = batch(set, items, pad_id, engine.device());
         let nll = engine.forward_nll(&b)?;
-        let logps = Vec::<f32>::try_from(logps_of_nll(&nll).to_device(tch::Device::Cpu))?;
+        let logps = Vec::<f64>::try_from(logps_of_nll(&nll).to_device(tch::Device::Cpu))?;
         let m = items.len();
         // One triple per item on every rank (index -1 for a repeat), so
         // that every rank gathers the same length.
         for (j, &i) in items.iter().enumerate() {
             let at = if real[j] { i as f64 } else { -1.0 };
-            local.extend([at, logps[j] as f64, logps[m + j] as f64]);
+            local.extend([at, logps[j], logps[m + j]]);
         }
         if rank == 0 {
             meter.tick(k + 1);
         }
     }
     let all = Vec::<f64>::try_from(engine.all_gather(&Tensor::from_slice(&local))?)?;
-    let (mut c, mut r) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+    let (mut c, mut r) = (vec![f64::NAN; n], vec![f64::NAN; n]);
     for t in all.chunks_exact(3).filter(|t| t[0] >= 0.0) {
-        c[t[0] as usize] = t[1] as f32;
-        r[t[0] as usize] = t[2] as f32;
+        c[t[0] as usize] = t[1];
+        r[t[0] as usize] = t[2];
     }
     anyhow::ensure!(
         c.iter().all(|x| x.is_finite()),
@@ -237,4 +240,21 @@ pub fn save_cache(path: &Path, key: &str, tensors: &HashMap<String, Tensor>) -> 
         &named,
         HashMap::from([("key".to_string(), key.to_string())]),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summed_log_probs_keep_what_an_f32_sum_rounds_away() {
+        // Near 30, f32 values are 1.9e-6 apart: adding 4e-7 to 30 in f32
+        // gives 30 again, five times over.
+        let row: Vec<f32> = [30.0].into_iter().chain([4e-7; 5]).collect();
+        let want = -row.iter().map(|&x| f64::from(x)).sum::<f64>();
+        let nll = Tensor::from_slice(&row).view([1, -1]);
+        let got = Vec::<f64>::try_from(logps_of_nll(&nll)).unwrap();
+        assert_eq!(got, [want]);
+        assert!(want < -30.000_001, "{want}");
+    }
 }

@@ -2,9 +2,9 @@
 //! no-grad pass with the initial weights before the first step, cached in
 //! `<output_dir>/dpo-reference.safetensors` under a key of the run's meaning,
 //! so that a resumed run (whose initial weights are gone) reuses them. They
-//! are stored summed over each response; the length-normalised losses divide
-//! by the response's token count, which the labels give, so one cache serves
-//! every loss type. A reference-free loss (simpo) has no reference pass.
+//! are stored summed over each response, in f64; the length-normalised
+//! losses divide by the response's token count, which the labels give, so
+//! one cache serves every loss type. A reference-free loss (simpo) has no reference pass.
 
 use crate::data::batches::Steps;
 use crate::data::SampleSet;
@@ -78,7 +78,7 @@ pub fn references(
             }
             let (tc, tr) = reference_logps(engine, steps.set(), steps.pad_id(), micro)?;
             let (vc, vr) = match validation.len() {
-                0 => (Tensor::zeros([0], (Kind::Float, tch::Device::Cpu)), Tensor::zeros([0], (Kind::Float, tch::Device::Cpu))),
+                0 => (Tensor::zeros([0], (Kind::Double, tch::Device::Cpu)), Tensor::zeros([0], (Kind::Double, tch::Device::Cpu))),
                 _ => reference_logps(engine, validation, steps.pad_id(), micro)?,
             };
             let t = HashMap::from([
@@ -94,9 +94,10 @@ pub fn references(
             t
         }
     };
-    let mut take = |k: &str| {
-        t.remove(k)
-            .unwrap_or_else(|| Tensor::zeros([0], (Kind::Float, tch::Device::Cpu)))
+    // In f64 (a cache written in f32 by an earlier version reads as f64).
+    let mut take = |k: &str| match t.remove(k) {
+        Some(x) => x.to_kind(Kind::Double),
+        None => Tensor::zeros([0], (Kind::Double, tch::Device::Cpu)),
     };
     Ok(References {
         train_chosen: take("train.chosen"),

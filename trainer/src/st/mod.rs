@@ -17,8 +17,9 @@ pub use write::{Entry, Writer};
 use tch::Kind;
 
 /// The kinds stored in safetensors files, with their dtype.
-const TABLE: [(Kind, Dtype); 5] = [
+const TABLE: [(Kind, Dtype); 6] = [
     (Kind::Float, Dtype::F32),
+    (Kind::Double, Dtype::F64),
     (Kind::BFloat16, Dtype::BF16),
     (Kind::Half, Dtype::F16),
     (Kind::Uint8, Dtype::U8),
