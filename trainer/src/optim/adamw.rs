@@ -1,8 +1,9 @@
 //! AdamW as `torch.optim.AdamW` computes it (bias correction, decoupled
 //! weight decay applied before the update, to the decayed elements only),
-//! on flat fp32 vectors.
+//! on flat fp32 vectors: the update is libtorch's fused step
+//! ([`super::fused`]), as `torch.optim.AdamW(fused=True)` runs it.
 
-use super::{DecayMask, ShardOptimizer, StatePiece};
+use super::{fused, DecayMask, ShardOptimizer, StatePiece};
 use runconfig::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
 
@@ -54,21 +55,11 @@ impl AdamW32 {
 
 impl ShardOptimizer for AdamW32 {
     fn step_at(&mut self, start: usize, param: &mut Tensor, grad: &Tensor, lr: f64, t: u64) {
-        // In place wherever libtorch allows: one temporary for g^2, one for
-        // the denominator, one for the update.
         let h = &self.hyper;
         let (at, n) = (start as i64, param.numel() as i64);
-        let (mut m, mut v) = (self.m.narrow(0, at, n), self.v.narrow(0, at, n));
         self.decay.scale_at(start, param, 1.0 - lr * h.weight_decay);
-        let _ = m.lerp_(grad, 1.0 - h.beta1);
-        let _ = v.lerp_(&grad.square(), 1.0 - h.beta2);
-        let bc1 = 1.0 - h.beta1.powi(t as i32);
-        let bc2 = 1.0 - h.beta2.powi(t as i32);
-        let mut denom = v.sqrt();
-        let _ = denom.g_div_scalar_(bc2.sqrt()).g_add_scalar_(h.eps);
-        let mut update = &m / &denom;
-        let _ = update.g_mul_scalar_(lr / bc1);
-        let _ = param.g_sub_(&update);
+        let (m, v) = (self.m.narrow(0, at, n), self.v.narrow(0, at, n));
+        fused::adamw_step(h, param, grad, &m, &v, lr, t);
     }
 
     fn state(&self) -> Vec<StatePiece> {

@@ -11,6 +11,7 @@
 mod adam8bit;
 mod adamw;
 mod decay;
+mod fused;
 pub mod quant;
 
 pub use adam8bit::Adam8bit;
