@@ -80,6 +80,14 @@ fn chunks(rows: i64, chunk: i64) -> impl Iterator<Item = (i64, i64)> {
         .map(move |s| (s, chunk.min(rows - s)))
 }
 
+/// The chunks' pieces end to end (the one piece itself when there is one).
+fn joined(mut parts: Vec<Tensor>) -> Tensor {
+    match parts.len() {
+        1 => parts.pop().expect("one part"),
+        _ => Tensor::cat(&parts, 0),
+    }
+}
+
 /// Per-token cross-entropy of `x [N, H]` through `lm_head` against `target [N]`
 /// (0 where the target is -100), f32 `[N]`.
 fn nll(x: &Tensor, lm_head: &Tensor, target: &Tensor) -> Tensor {
@@ -124,19 +132,26 @@ pub fn head_backward(
     let x = normed.detach();
     let target = shifted_labels(labels).reshape([-1]);
     let weight = weight.to_kind(Kind::Float).reshape([-1]);
-    let grad_x = Tensor::zeros_like(&x);
-    let mut grad_head = Tensor::zeros_like(&lm_head);
-    let nll_out = Tensor::zeros([b * t], (Kind::Float, x.device()));
+    let (mut grad_x, mut nll_out, mut grad_head) = (vec![], vec![], None::<Tensor>);
     for (s, n) in chunks(b * t, chunk) {
         let xc = leaf(&x.narrow(0, s, n));
         let w = leaf(&lm_head);
         let piece = nll(&xc, &w, &target.narrow(0, s, n));
-        nll_out.narrow(0, s, n).copy_(&piece.detach());
-        let root = (piece * weight.narrow(0, s, n)).sum(Kind::Float);
-        let g = Tensor::run_backward(&[root], &[&xc, &w], false, false);
-        grad_x.narrow(0, s, n).copy_(&g[0]);
-        let _ = grad_head.g_add_(&g[1]);
+        let root = (&piece * weight.narrow(0, s, n)).sum(Kind::Float);
+        let mut g = Tensor::run_backward(&[root], &[&xc, &w], false, false);
+        let gw = g.pop().expect("two gradients");
+        grad_x.push(g.pop().expect("two gradients"));
+        nll_out.push(piece.detach());
+        grad_head = Some(match grad_head {
+            None => gw,
+            Some(mut sum) => {
+                let _ = sum.g_add_(&gw);
+                sum
+            }
+        });
     }
+    let (grad_x, nll_out) = (joined(grad_x), joined(nll_out));
+    let grad_head = grad_head.expect("at least one chunk");
     let root = (normed * grad_x).sum(Kind::Float);
     let mut g = Tensor::run_backward(&[root], &[&norm, &input], false, false);
     let input_grad = g.pop().expect("two gradients");
