@@ -52,7 +52,7 @@ fn adamw_steps_equal_torch_fused_adamw_bit_for_bit() {
     };
     tch::manual_seed(11);
     let opts = (Kind::Float, Device::Cpu);
-    let mut param = Tensor::randn([N], opts) * 0.02;
+    let param = Tensor::randn([N], opts) * 0.02;
     let grads: Vec<Tensor> = (0..LRS.len())
         .map(|_| Tensor::randn([N], opts) * 1e-2)
         .collect();
