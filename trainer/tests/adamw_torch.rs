@@ -5,9 +5,7 @@
 mod common;
 use common::*;
 use runconfig::OptimizerConfig;
-use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
+use serde_json::json;
 use tch::{Device, Kind, Tensor};
 use trainer::optim::{optimizer, DecayMask};
 
@@ -29,19 +27,7 @@ fn torch_reference(param: &Tensor, grads: &[Tensor], cfg: &OptimizerConfig) -> V
         "eps": cfg.eps,
         "weight_decay": cfg.weight_decay,
     });
-    let mut child = Command::new(python())
-        .arg(repo_root().join("scripts/adamw-reference"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run scripts/adamw-reference");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(case.to_string().as_bytes()).unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "scripts/adamw-reference failed");
-    let want: Value = serde_json::from_slice(&out.stdout).unwrap();
-    serde_json::from_value(want).unwrap()
+    python_json("adamw-reference", &case)
 }
 
 #[test]

@@ -6,8 +6,6 @@ mod common;
 use common::*;
 use runconfig::{DecayType, ScheduleConfig, ScheduleKind};
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use trainer::schedule::Schedule;
 
 const PEAK: f64 = 3.0e-4;
@@ -83,21 +81,7 @@ fn every_kind_matches_transformers_get_scheduler() {
                    "warmup_steps": s.warmup_steps(), "kwargs": kwargs})
         })
         .collect();
-    let mut child = Command::new(python())
-        .arg(repo_root().join("scripts/schedule-reference"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run scripts/schedule-reference");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(Value::from(request).to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "scripts/schedule-reference failed");
-    let want: Vec<Vec<f64>> = serde_json::from_slice(&out.stdout).unwrap();
+    let want: Vec<Vec<f64>> = python_json("schedule-reference", &Value::from(request));
     for (((cfg, name, _), s), want) in cases.iter().zip(&ours).zip(&want) {
         assert_eq!(want.len() as u64, TOTAL);
         for (step, w) in want.iter().enumerate() {

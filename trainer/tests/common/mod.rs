@@ -85,6 +85,24 @@ pub fn python() -> PathBuf {
         })
 }
 
+/// The JSON that `scripts/<script>` writes to stdout, given `request` as
+/// JSON on stdin (a reference computed by Python).
+pub fn python_json<T: serde::de::DeserializeOwned>(script: &str, request: &serde_json::Value) -> T {
+    use std::io::Write;
+    let mut child = Command::new(python())
+        .arg(repo_root().join("scripts").join(script))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run scripts/{script}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(request.to_string().as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "scripts/{script} failed");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// One variant's folder.
 pub fn variant(name: &str) -> PathBuf {
     ref_models().join(name)
