@@ -4,7 +4,8 @@
 //! so that a resumed run (whose initial weights are gone) reuses them. They
 //! are stored summed over each response, in f64; the length-normalised
 //! losses divide by the response's token count, which the labels give, so
-//! one cache serves every loss type. A reference-free loss (simpo) has no reference pass.
+//! one cache serves every loss type. A reference-free loss (simpo) has no
+//! reference pass.
 
 use crate::data::batches::Steps;
 use crate::data::SampleSet;
