@@ -1,5 +1,8 @@
-//! `by_world_size` toggles and `--set key=value` pairs, applied on the YAML
-//! tree one at a time so that a bad one is named in the error.
+//! `by_world_size` toggles and `--set key=value` pairs. Each group is one
+//! overlay: every pair is written into the YAML tree, then the tree is
+//! checked once, so the order of the pairs never matters and a required key
+//! may arrive in the same overlay as the keys that need it. A value the
+//! check refuses is named by the pair (or pairs) that set it.
 
 use crate::error::{explain, ConfigError};
 use crate::schema::Config;
@@ -14,21 +17,28 @@ pub(crate) fn by_world_size(
     world_size: u32,
     origin: &str,
 ) -> Result<Config, ConfigError> {
-    let mut config = typed(&tree).map_err(|m| ConfigError::new(format!("{origin}: {m}")))?;
-    if let Some(toggles) = by_world_size.get(&world_size) {
-        for (key, value) in toggles {
-            let what = format!("{origin}: by_world_size.{world_size}: `{key}`");
-            config = set_and_check(&mut tree, key, value.clone(), &what)?;
-        }
-    }
-    Ok(config)
+    let Some(toggles) = by_world_size.get(&world_size) else {
+        return typed(&tree).map_err(|m| ConfigError::new(format!("{origin}: {m}")));
+    };
+    let pairs: Vec<(String, Value, String)> = toggles
+        .iter()
+        .map(|(k, v)| {
+            let what = format!("{origin}: by_world_size.{world_size}: `{k}`");
+            (k.clone(), v.clone(), what)
+        })
+        .collect();
+    overlay(&mut tree, &pairs)
 }
 
-/// Applies the `--set` pairs, one at a time, on `config`.
+/// Applies the `--set` pairs (and a pipeline stage's `set:`) on `config`,
+/// as one overlay; a key given twice takes its last value.
 pub(crate) fn sets(config: &Config, sets: &[String]) -> Result<Config, ConfigError> {
+    if sets.is_empty() {
+        return Ok(config.clone());
+    }
     let mut tree = serde_yaml::to_value(config)
         .map_err(|e| ConfigError::new(format!("the configuration cannot be written: {e}")))?;
-    let mut config = config.clone();
+    let mut pairs = Vec::new();
     for pair in sets {
         let (key, text) = pair.split_once('=').ok_or_else(|| {
             ConfigError::new(format!(
@@ -37,19 +47,34 @@ pub(crate) fn sets(config: &Config, sets: &[String]) -> Result<Config, ConfigErr
         })?;
         let value: Value =
             serde_yaml::from_str(text).unwrap_or_else(|_| Value::String(text.into()));
-        config = set_and_check(&mut tree, key.trim(), value, &format!("--set {pair}"))?;
+        pairs.push((key.trim().to_string(), value, format!("--set {pair}")));
     }
-    Ok(config)
+    overlay(&mut tree, &pairs)
 }
 
-fn set_and_check(
-    tree: &mut Value,
-    key: &str,
-    value: Value,
-    what: &str,
-) -> Result<Config, ConfigError> {
-    set_dotted(tree, key, value).map_err(|m| ConfigError::new(format!("{what}: {m}")))?;
-    typed(tree).map_err(|m| ConfigError::new(format!("{what}: {m}")))
+/// Writes every `(key, value, what)` into `tree`, then checks it once. A
+/// refusal names the pairs whose key the message mentions (all of them
+/// when it mentions none).
+fn overlay(tree: &mut Value, pairs: &[(String, Value, String)]) -> Result<Config, ConfigError> {
+    for (key, value, what) in pairs {
+        set_dotted(tree, key, value.clone())
+            .map_err(|m| ConfigError::new(format!("{what}: {m}")))?;
+    }
+    typed(tree).map_err(|m| ConfigError::new(format!("{}: {m}", blame(pairs, &m))))
+}
+
+/// The pairs a check message is about: those whose key (or a section of
+/// it) the message names.
+fn blame(pairs: &[(String, Value, String)], message: &str) -> String {
+    let named: Vec<&str> = pairs
+        .iter()
+        .filter(|(key, _, _)| message.contains(&format!("`{key}")))
+        .map(|(_, _, what)| what.as_str())
+        .collect();
+    match named.is_empty() {
+        true => pairs.iter().map(|p| p.2.as_str()).collect::<Vec<_>>().join(", "),
+        false => named.join(", "),
+    }
 }
 
 /// Deserializes through YAML text: serde_yaml names the dotted path of a bad

@@ -61,3 +61,28 @@ fn bad_set_is_named() {
 fn zero_processes_is_refused() {
     assert!(err(BASE, 0, &[]).contains("at least 1"));
 }
+
+#[test]
+fn overrides_are_one_overlay_whatever_their_order() {
+    // `hub.push` sorts before `hub.repo_id`: applied one by one, the first
+    // left a hub section without its required repo_id.
+    let sets = ["hub.push=on_finish", "hub.repo_id=acme/model"];
+    for order in [sets, [sets[1], sets[0]]] {
+        let owned: Vec<String> = order.iter().map(|s| s.to_string()).collect();
+        let r = runconfig::from_str("run_name: t\n", "c.yaml", 1, &owned)
+            .unwrap_or_else(|e| panic!("{order:?}: {e}"));
+        let hub = r.config.hub.expect("a hub section");
+        assert_eq!(hub.repo_id, "acme/model");
+        assert_eq!(hub.push, runconfig::PushWhen::OnFinish);
+    }
+    let toggles = "run_name: t\nby_world_size:\n  2: { hub.push: on_finish, hub.repo_id: acme/m }\n";
+    let r = runconfig::from_str(toggles, "c.yaml", 2, &[]).unwrap();
+    assert_eq!(r.config.hub.unwrap().repo_id, "acme/m");
+}
+
+#[test]
+fn a_bad_value_in_an_overlay_names_its_pair() {
+    let e = err("run_name: t\n", 1, &["train.seed=3", "train.micro_batch_size=x"]);
+    assert!(e.contains("--set train.micro_batch_size=x"), "{e}");
+    assert!(!e.contains("--set train.seed=3"), "{e}");
+}
