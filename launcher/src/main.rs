@@ -15,6 +15,7 @@ mod logs;
 mod nodes;
 mod pipeline;
 mod plot;
+mod resolve;
 mod signals;
 mod supervise;
 mod train;
@@ -39,6 +40,7 @@ impl std::fmt::Display for Usage {
 impl std::error::Error for Usage {}
 
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(code) => code,
@@ -56,6 +58,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// `launch check ... | head -1`: once the reader of stdout is gone, end as
+/// other Unix tools do, by SIGPIPE, without a panic message. SIGPIPE stays
+/// ignored otherwise, so that a peer that closes a socket (a rank, the
+/// Hub) is an error to handle, not the end of the supervisor.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map_or("", String::as_str);
+        if text.starts_with("failed printing to stdout") && text.contains("Broken pipe") {
+            // SAFETY: restoring the default action and raising it ends the process.
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                libc::raise(libc::SIGPIPE);
+            }
+        }
+        default(info);
+    }));
+}
+
 fn run(args: &[String]) -> Result<ExitCode> {
     let command = cli::parse(args).map_err(|e| Usage(format!("{e:#}")))?;
     match command {
@@ -67,8 +91,17 @@ fn run(args: &[String]) -> Result<ExitCode> {
         Command::Export(request) => export::run(&request),
         Command::Status { dir } => pipeline::status::run(&dir),
         Command::Plot { dir, out } => plot::run(&dir, out.as_deref()),
-        Command::Check { config, nproc, .. } if runconfig::pipeline::is_pipeline(&config) => {
-            pipeline::check::run(&config, nproc)
+        Command::Check {
+            config,
+            nproc,
+            sets,
+            device_memory,
+            json,
+        } if runconfig::pipeline::is_pipeline(&config) => {
+            if json {
+                return Err(Usage(format!("{}: --json plans one run config; for a pipeline, check a stage's config with --json", config.display())).into());
+            }
+            pipeline::check::run(&config, nproc, &sets, device_memory)
         }
         Command::Train {
             nproc,

@@ -2,6 +2,7 @@
 //! lock, spawns and supervises the trainer ranks, and pushes the final model.
 
 use crate::cli::NodeOpts;
+use crate::hub::fetch::Mode;
 use crate::{finished, group, hub, lock, supervise_group, trainer_binary, Usage};
 use anyhow::Result;
 use std::path::Path;
@@ -16,23 +17,14 @@ pub(crate) fn train(
     node: &NodeOpts,
 ) -> Result<ExitCode> {
     let world = (nproc * node.nnodes) as u32;
-    let mut resolved = runconfig::load(config, world, sets)?;
-    let gpus = visible_gpus();
-    if resolved.config.comm == runconfig::CommKind::Auto && gpus > 0 && nproc > gpus {
-        println!("launch: {nproc} ranks on {gpus} visible GPU(s): ranks share GPUs and use comm cpu (tensors staged through host memory)");
-        let mut sets = sets.to_vec();
-        sets.push("comm=cpu".into());
-        resolved = runconfig::load(config, world, &sets)?;
+    let run = crate::resolve::run_config(config, nproc, world, sets, Mode::Download)?;
+    for note in &run.notes {
+        println!("launch: {note}");
     }
+    let resolved = run.resolved;
     println!("launch: {}: {}", config.display(), resolved.plan);
-    let hub_ids = hub::fetch::resolve(&mut resolved.config, hub::fetch::Mode::Download)
-        .map_err(|e| Usage(format!("{}: {e:#}", config.display())))?;
-    for line in &hub_ids {
+    for line in &run.hub {
         println!("launch: {}: {line}", config.display());
-    }
-    if !hub_ids.is_empty() {
-        // The snapshots now stand where the ids were: check them as folders.
-        runconfig::check_run(&resolved.config, &config.display().to_string())?;
     }
     let cfg = &resolved.config;
     let pushes = cfg
@@ -83,15 +75,4 @@ fn push_final(cfg: &runconfig::Config, node: &NodeOpts) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// GPUs this process may use: the NVIDIA driver's list, narrowed by
-/// CUDA_VISIBLE_DEVICES (read without loading CUDA).
-fn visible_gpus() -> usize {
-    let present = std::fs::read_dir("/proc/driver/nvidia/gpus").map_or(0, |d| d.count());
-    match std::env::var("CUDA_VISIBLE_DEVICES") {
-        Ok(v) if v.trim().is_empty() => 0,
-        Ok(v) => v.split(',').count().min(present),
-        Err(_) => present,
-    }
 }

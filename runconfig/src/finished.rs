@@ -3,6 +3,7 @@
 //! that re-running the same command reports the run as done instead of
 //! training it again.
 
+use crate::data_stamp;
 use crate::export::{inspect, Folder};
 use crate::resume::{checkpoints_dir, diff, fingerprint, step_dir_name};
 use crate::{Config, Plan, Resume};
@@ -13,14 +14,44 @@ use std::path::{Path, PathBuf};
 pub const FINISHED: &str = "finished";
 
 /// What makes a re-run the same run: the resume fingerprint, the length of
-/// training and the export settings (a change to any of them has work to do).
+/// training, every setting that changes the weights (learning rate and
+/// schedule, clipping, the optimizer, the objective's constants), the
+/// export settings, and what the data files hold (a change to any of them
+/// has work to do). How the run is laid out (micro batch, threads,
+/// recomputation, offload) changes nothing and is left out.
 pub fn identity(config: &Config, plan: &Plan) -> Value {
     let mut id = fingerprint(config, plan);
-    id["train.max_steps"] = json!(config.train.max_steps);
-    id["train.epochs"] = json!(config.train.epochs);
+    let t = &config.train;
+    id["train.max_steps"] = json!(t.max_steps);
+    id["train.epochs"] = json!(t.epochs);
+    id["train.learning_rate"] = json!(t.learning_rate);
+    id["train.lr_schedule"] = json!(t.lr_schedule);
+    id["train.max_grad_norm"] = json!(t.max_grad_norm);
+    id["train.reduce_loss"] = json!(t.reduce_loss);
+    id["train.dpo"] = json!({
+        "beta": t.dpo_beta,
+        "loss_type": t.dpo_loss_type,
+        "label_smoothing": t.dpo_label_smoothing,
+        "simpo_gamma": t.simpo_gamma,
+    });
+    let mut optimizer = json!(config.optimizer);
+    if let Some(o) = optimizer.as_object_mut() {
+        o.remove("offload");
+    }
+    id["optimizer"] = optimizer;
     id["export"] = json!(config.export);
     id
 }
+
+/// [`identity`] with the stamps of the data files (hashed afresh).
+fn identity_with_data(config: &Config, plan: &Plan, known: Option<&Value>) -> Value {
+    let mut id = identity(config, plan);
+    id[DATA_FILES] = data_stamp::stamps(config, known);
+    id
+}
+
+/// The identity key of the data files' stamps.
+const DATA_FILES: &str = "data_files";
 
 /// Whether `finished` applies to this configuration at all: sanity runs
 /// write no `final/` and always run; `checkpoint.resume` other than `auto`
@@ -39,7 +70,7 @@ pub fn record(config: &Config, plan: &Plan, step: u64) -> Value {
         "final": config.output_dir().join("final"),
         "checkpoint": checkpoints_dir(config).join(step_dir_name(step)),
         "finished_unix_s": secs,
-        "identity": identity(config, plan),
+        "identity": identity_with_data(config, plan, None),
     })
 }
 
@@ -83,6 +114,20 @@ pub enum State {
     FinalMissing { final_dir: PathBuf },
 }
 
+/// `id` as it is compared with `other`: the data files by their hashes,
+/// and only the keys `other` has too (a marker written before a key was
+/// part of the identity is not refused for lacking it).
+fn comparable(id: &Value, other: &Value) -> Value {
+    let mut out = id.clone();
+    if let Some(map) = out.as_object_mut() {
+        map.retain(|k, _| other.get(k).is_some());
+        if let Some(files) = map.get_mut(DATA_FILES) {
+            *files = data_stamp::contents(files);
+        }
+    }
+    out
+}
+
 /// Reads `<output_dir>/finished` and compares it with this configuration.
 pub fn state(config: &Config, plan: &Plan) -> State {
     let path = config.output_dir().join(FINISHED);
@@ -95,8 +140,14 @@ pub fn state(config: &Config, plan: &Plan) -> State {
     let (Some(step), Some(saved)) = (marker["step"].as_u64(), marker.get("identity")) else {
         return State::NotFinished;
     };
+    let now = identity_with_data(config, plan, saved.get(DATA_FILES));
     let mut diffs = Vec::new();
-    diff("", saved, &identity(config, plan), &mut diffs);
+    diff(
+        "",
+        &comparable(saved, &now),
+        &comparable(&now, saved),
+        &mut diffs,
+    );
     if let Some((key, was, now)) = diffs.into_iter().next() {
         return State::Changed { key, was, now };
     }

@@ -9,6 +9,7 @@
 mod checks;
 mod data;
 mod data_source;
+mod data_stamp;
 mod dpo;
 mod error;
 pub mod export;

@@ -72,7 +72,11 @@ fn blame(pairs: &[(String, Value, String)], message: &str) -> String {
         .map(|(_, _, what)| what.as_str())
         .collect();
     match named.is_empty() {
-        true => pairs.iter().map(|p| p.2.as_str()).collect::<Vec<_>>().join(", "),
+        true => pairs
+            .iter()
+            .map(|p| p.2.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         false => named.join(", "),
     }
 }

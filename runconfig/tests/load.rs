@@ -75,14 +75,19 @@ fn overrides_are_one_overlay_whatever_their_order() {
         assert_eq!(hub.repo_id, "acme/model");
         assert_eq!(hub.push, runconfig::PushWhen::OnFinish);
     }
-    let toggles = "run_name: t\nby_world_size:\n  2: { hub.push: on_finish, hub.repo_id: acme/m }\n";
+    let toggles =
+        "run_name: t\nby_world_size:\n  2: { hub.push: on_finish, hub.repo_id: acme/m }\n";
     let r = runconfig::from_str(toggles, "c.yaml", 2, &[]).unwrap();
     assert_eq!(r.config.hub.unwrap().repo_id, "acme/m");
 }
 
 #[test]
 fn a_bad_value_in_an_overlay_names_its_pair() {
-    let e = err("run_name: t\n", 1, &["train.seed=3", "train.micro_batch_size=x"]);
+    let e = err(
+        "run_name: t\n",
+        1,
+        &["train.seed=3", "train.micro_batch_size=x"],
+    );
     assert!(e.contains("--set train.micro_batch_size=x"), "{e}");
     assert!(!e.contains("--set train.seed=3"), "{e}");
 }

@@ -80,6 +80,18 @@ impl Ledger {
         &mut self.rows[at]
     }
 
+    /// Puts the rows in the order of `stages` (rows of stages no longer in
+    /// the pipeline last), keeping the order of a stage's jobs.
+    pub fn order(&mut self, stages: &[&str]) {
+        let at = |r: &Row| {
+            stages
+                .iter()
+                .position(|s| *s == r.stage)
+                .unwrap_or(stages.len())
+        };
+        self.rows.sort_by_key(|r| at(r));
+    }
+
     /// Writes every row: temporary file, fsync, rename, fsync of the folder.
     pub fn save(&self) -> Result<()> {
         let tmp = self.path.with_extension("jsonl.tmp");

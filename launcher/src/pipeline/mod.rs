@@ -7,8 +7,10 @@
 pub mod check;
 mod job;
 pub mod ledger;
+mod preflight;
 pub mod status;
 
+use crate::hub::fetch::Mode;
 use crate::{lock, signals, Usage};
 use anyhow::{bail, Result};
 use job::End;
@@ -26,19 +28,23 @@ enum Next {
 }
 
 /// Runs the pipeline at `path` with `nproc` processes per job (unless a
-/// stage says `world_size`).
+/// stage says `world_size`), with `sets` applied to every stage after its
+/// own `set:`. Every stage is checked before the first one trains.
 pub fn run(nproc: usize, path: &Path, sets: &[String]) -> Result<ExitCode> {
-    if !sets.is_empty() {
-        return Err(Usage(format!(
-            "{}: --set applies to run configs; for a pipeline put the keys in a stage's `set:`",
-            path.display()
-        ))
-        .into());
-    }
     let p = runconfig::pipeline::load(path)?;
+    let device = (crate::resolve::visible_gpus() >= nproc)
+        .then(crate::resolve::device_memory)
+        .flatten();
+    let opts = preflight::Options {
+        sets,
+        device,
+        must_fit: true,
+    };
+    preflight::all(&p, path, nproc, &opts)?;
     std::fs::create_dir_all(&p.output_dir)?;
     let _lock = lock::acquire(&p.output_dir)?;
     let mut ledger = Ledger::open(&p.output_dir)?;
+    pending(&p, &mut ledger)?;
     signals::install();
     println!(
         "launch: pipeline {}: {} stage(s), ledger {}",
@@ -48,7 +54,7 @@ pub fn run(nproc: usize, path: &Path, sets: &[String]) -> Result<ExitCode> {
     );
     for i in 0..p.stages.len() {
         let world = p.stages[i].world_size.unwrap_or(nproc as u32);
-        for job in jobs(&p, i)? {
+        for job in jobs(&p, i, sets)? {
             if let Next::Stop(code) = run_job(&p, &job, world, &mut ledger)? {
                 return Ok(code);
             }
@@ -58,8 +64,20 @@ pub fn run(nproc: usize, path: &Path, sets: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The jobs of stage `i` (a fan-out lists its `from` stage's checkpoints now).
-fn jobs(p: &Pipeline, i: usize) -> Result<Vec<Job>> {
+/// Gives every stage a row before anything runs, so that `launch status`
+/// lists the whole pipeline in order (a fanned-out stage gets its rows
+/// when the jobs are known).
+fn pending(p: &Pipeline, ledger: &mut Ledger) -> Result<()> {
+    for s in p.stages.iter().filter(|s| !fans_out(s)) {
+        ledger.row(&s.name, "main", &p.stage_dir(&s.name));
+    }
+    ledger.order(&p.stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>());
+    ledger.save()
+}
+
+/// The jobs of stage `i` (a fan-out lists its `from` stage's checkpoints
+/// now), each with the command line's `sets` after the stage's own.
+fn jobs(p: &Pipeline, i: usize, sets: &[String]) -> Result<Vec<Job>> {
     let s = &p.stages[i];
     let mut checkpoints = Vec::new();
     if fans_out(s) {
@@ -69,13 +87,16 @@ fn jobs(p: &Pipeline, i: usize) -> Result<Vec<Job>> {
             bail!("stage {}: each_checkpoint, but stage {from} saved no complete checkpoint (set its checkpoint.every_steps)", s.name);
         }
     }
-    let jobs = p.jobs(i, &checkpoints);
+    let mut jobs = p.jobs(i, &checkpoints);
     if jobs.is_empty() {
         bail!(
             "stage {}: none of the steps in each_checkpoint has a complete checkpoint of stage {}",
             s.name,
             s.from.as_deref().unwrap_or_default()
         );
+    }
+    for job in &mut jobs {
+        job.sets.extend_from_slice(sets);
     }
     Ok(jobs)
 }
@@ -141,19 +162,28 @@ fn model_dir(job: &Job) -> std::path::PathBuf {
         .unwrap_or_default()
 }
 
-/// A job that exited 0 is completed only with its `final/` written.
+/// A job that exited 0 is completed only with its `final/` written, as
+/// the config the run used (Hub ids resolved) says.
 fn completed(job: &Job, world: u32) -> End {
-    match runconfig::load(&job.config, world, &job.sets) {
+    match job_config(job, world) {
         Ok(r) if matches!(state(&r.config, &r.plan), State::Finished { .. }) => End::Done,
         Ok(_) => {
             eprintln!("launch: error: {}: the run ended without a complete final/ (a run with train.sanity_steps writes none; set train.max_steps or train.epochs instead)", label(job));
             End::Failed(1)
         }
         Err(e) => {
-            eprintln!("launch: error: {}: {e}", label(job));
+            eprintln!("launch: error: {}: {e:#}", label(job));
             End::Failed(1)
         }
     }
+}
+
+/// The config `job` runs with, resolved as its run resolves it (Hub ids
+/// looked up, nothing downloaded).
+fn job_config(job: &Job, world: u32) -> Result<runconfig::Resolved> {
+    let run =
+        crate::resolve::run_config(&job.config, world as usize, world, &job.sets, Mode::Plan)?;
+    Ok(run.resolved)
 }
 
 fn record(ledger: &mut Ledger, job: &Job, end: &End, logs: &Path) -> Result<()> {
@@ -187,10 +217,15 @@ fn report(p: &Pipeline, name: &str, end: &End, log: Option<std::path::PathBuf>) 
     }
 }
 
-/// Refuses a config that changed what a completed job means.
+/// Refuses a config (or data) that changed what a completed job means.
 fn unchanged(job: &Job, world: u32, name: &str) -> Result<()> {
-    let r = runconfig::load(&job.config, world, &job.sets)?;
+    let r = job_config(job, world)?;
     match state(&r.config, &r.plan) {
+        State::Changed { key, .. } if key.starts_with("data_files.") => Err(Usage(format!(
+            "stage {name} completed on other contents of the data file {}; that is a different run. Restore the file, or give the pipeline a new output_dir",
+            &key["data_files.".len()..]
+        ))
+        .into()),
         State::Changed { key, was, now } => Err(Usage(format!(
             "stage {name} completed with `{key}` = {was}, but its config now says {now}; that is a different run. Restore the value, or give the pipeline a new output_dir"
         ))

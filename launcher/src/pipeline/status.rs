@@ -13,7 +13,18 @@ pub fn run(dir: &Path) -> Result<ExitCode> {
             dir.display()
         );
     }
-    let ledger = Ledger::open(dir)?;
+    let mut ledger = Ledger::open(dir)?;
+    if !held(dir) {
+        // No `launch` holds the pipeline: a row still "running" lost its
+        // process (killed, or the machine went down).
+        for r in ledger
+            .rows
+            .iter_mut()
+            .filter(|r| r.status == Status::Running)
+        {
+            r.status = Status::Interrupted;
+        }
+    }
     let rows: Vec<[String; 6]> = ledger
         .rows
         .iter()
@@ -50,5 +61,43 @@ pub fn run(dir: &Path) -> Result<ExitCode> {
             .collect();
         println!("{}", cells.join("  ").trim_end());
     }
+    println!("{}", next(&ledger));
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the same command would run next: the first job not completed.
+fn next(ledger: &Ledger) -> String {
+    match ledger.rows.iter().find(|r| r.status != Status::Completed) {
+        None => "next: nothing; every job completed".into(),
+        Some(r) if r.status == Status::Running => format!("next: {} is running", label(r)),
+        Some(r) if r.attempts > 0 => format!(
+            "next: running the same command again resumes {} from its newest checkpoint",
+            label(r)
+        ),
+        Some(r) => format!("next: running the same command again starts {}", label(r)),
+    }
+}
+
+fn label(r: &super::ledger::Row) -> String {
+    match r.job.as_str() {
+        "main" => format!("stage {}", r.stage),
+        job => format!("stage {} ({job})", r.stage),
+    }
+}
+
+/// Whether a `launch` holds `<dir>/.lock` now: a shared, non-blocking
+/// `flock` probe on the file opened read-only (nothing is written to it).
+fn held(dir: &Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let Ok(f) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dir.join(".lock"))
+    else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor this function owns.
+    let free = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
+    !free
 }

@@ -11,6 +11,7 @@ mod side_files;
 mod source;
 mod writer;
 
+use card::{chain, CHAIN_KEY};
 pub use card::{model_card, Summary};
 pub use source::UnitWeights;
 
@@ -126,6 +127,7 @@ pub fn write_final(
         about.insert("run_name".into(), config.run_name.clone().into());
         about.insert("step".into(), summary.step.into());
         about.insert("dtype".into(), dtype_words(kind).into());
+        about.insert(CHAIN_KEY.into(), chain(config, summary).into());
         let shown = staging.out().display().to_string();
         staging.commit(about)?;
         println!("final weights written to {shown}");

@@ -89,15 +89,23 @@ impl Trainer<'_> {
         let sums = self.micro_batches(step, norm)?.over_ranks(self.engine)?;
         let lr = self.schedule.lr(step);
         let loss = sums.values[0] / norm.max(1) as f64;
+        // The first step of this process: no update of its own came before.
+        let hint = cause(self.last_loss.is_none(), lr);
         self.last_loss = Some(loss);
         let kept = || last_good(&self.root);
         if !loss.is_finite() {
-            bail!("the loss became {loss} at step {}: stopping before the update; the last checkpoint ({}) is kept (lower the learning rate?)", step + 1, kept());
+            bail!("the loss became {loss} at step {}: stopping before the update; the last checkpoint ({}) is kept ({hint})", step + 1, kept());
         }
         let stats = self
             .engine
             .apply_step(sums.terms, lr, self.config.train.max_grad_norm)
-            .map_err(|e| anyhow!("{e} at step {}: stopping; the last checkpoint ({}) is kept (lower the learning rate?)", step + 1, kept()))?;
+            .map_err(|e| {
+                anyhow!(
+                    "{e} at step {}: stopping; the last checkpoint ({}) is kept ({hint})",
+                    step + 1,
+                    kept()
+                )
+            })?;
         self.last_values = self.objective.report(&sums.values, norm);
         Ok(StepReport {
             step: step + 1,
@@ -133,6 +141,16 @@ impl Trainer<'_> {
             tokens,
             stop: crate::stop::requested(),
         })
+    }
+}
+
+/// Where a loss or gradient that is not finite points: before this run's
+/// first update, or with a learning rate of 0, the updates cannot be the
+/// cause; the model's weights or config are.
+fn cause(first: bool, lr: f64) -> &'static str {
+    match first || lr == 0.0 {
+        true => "at the first step of this run or with a learning rate of 0, so not from the learning rate: check the model's weights for NaN or Inf and config.json's rms_norm_eps, rope_theta and initializer_range",
+        false => "lower the learning rate?",
     }
 }
 

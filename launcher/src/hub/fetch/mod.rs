@@ -19,7 +19,7 @@ use anyhow::Result;
 use cache::Kind;
 use repo::{Ctx, Listing, Located, Pick, Wanted};
 use runconfig::Config;
-use select::{model_files, Need};
+use select::{model_files, with_tokenizer, Need};
 
 /// Download what is missing (a run), or only say what would be downloaded
 /// (`launch check`: config.json alone is fetched, to plan memory).
@@ -93,8 +93,9 @@ pub fn resolve(cfg: &mut Config, mode: Mode) -> Result<Vec<String>> {
         let found = match item.target {
             Target::Dataset(i) => dataset::resolve(&ctx, &cfg.data.datasets[i], &item.wanted, mode),
             Target::Model(need) => {
+                let own_tokenizer = need == Need::Model && cfg.model.tokenizer.is_none();
                 let pick = move |files: &[String], _: &dyn Fn(&str) -> Option<String>| {
-                    model_files(files, need)
+                    model_files(files, need).and_then(|f| with_tokenizer(f, own_tokenizer))
                 };
                 let w = &item.wanted;
                 repo::list(&ctx, w).and_then(|l| one(&ctx, w, &l, mode, &pick, &["config.json"]))

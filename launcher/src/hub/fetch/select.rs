@@ -58,6 +58,21 @@ pub fn model_files(files: &[String], need: Need) -> Result<Vec<String>, String> 
     Ok(out)
 }
 
+/// `files` of a model repository whose tokenizer the run reads from it
+/// (`needed`, when no `model.tokenizer` is set): refused without
+/// tokenizer.json, before anything is downloaded.
+pub fn with_tokenizer(files: Vec<String>, needed: bool) -> Result<Vec<String>, String> {
+    match needed && !files.iter().any(|f| f == "tokenizer.json") {
+        true => Err(
+            "it has no tokenizer.json, and the run reads its tokenizer from the model \
+             (Ferrospeed reads fast tokenizers); set model.tokenizer to a folder or repository \
+             that has one"
+                .into(),
+        ),
+        false => Ok(files),
+    }
+}
+
 fn weights(root: &[&String]) -> Result<Vec<String>, String> {
     let safetensors: Vec<String> = root
         .iter()

@@ -3,6 +3,7 @@
 //! ([`origin`]), the hyperparameters ([`table`]), how training ended and how
 //! to load it.
 
+mod chain;
 mod header;
 mod origin;
 mod table;
@@ -31,10 +32,14 @@ pub struct Summary {
 /// The model card text; `dtype` is the weights' (`bfloat16`, `float32`).
 pub fn model_card(config: &Config, summary: &Summary, dtype: &str) -> String {
     let origin = Origin::of(config);
+    let stages = chain(config, summary);
     let mut s = header::front_matter(config, &origin);
     let _ = writeln!(s, "\n# {}\n", config.run_name);
     let _ = writeln!(s, "{}\n", description(config, &origin, summary));
     write_data(&mut s, config);
+    if stages.len() > 1 || origin.ferrospeed_export {
+        chain::write(&mut s, origin.base_model.as_deref(), &stages);
+    }
     let _ = writeln!(s, "\n## Hyperparameters\n");
     write_table(
         &mut s,
@@ -46,6 +51,17 @@ pub fn model_card(config: &Config, summary: &Summary, dtype: &str) -> String {
     write_usage(&mut s, config);
     s
 }
+
+/// The stages behind this run's model, this run last: what its export
+/// records for the next run to continue.
+pub fn chain(config: &Config, summary: &Summary) -> Vec<serde_json::Value> {
+    let mut stages = chain::earlier(config);
+    stages.push(chain::this(config, summary));
+    stages
+}
+
+/// The marker key under which an export records [`chain`].
+pub const CHAIN_KEY: &str = chain::KEY;
 
 fn hub_link(id: &str) -> String {
     format!("[{id}](https://huggingface.co/{id})")
@@ -62,13 +78,11 @@ fn description(config: &Config, origin: &Origin, summary: &Summary) -> String {
     let from = match (&origin.base_model, origin.ferrospeed_export) {
         _ if origin.random_init => "initialised at random".to_string(),
         (Some(id), true) => format!(
-            "starting from the local folder `{folder}`, an earlier Ferrospeed run on {}",
+            "from {} after the earlier stages listed under Training chain",
             hub_link(id)
         ),
         (Some(id), false) => format!("starting from {}", hub_link(id)),
-        (None, true) => {
-            format!("starting from the local folder `{folder}`, an earlier Ferrospeed run")
-        }
+        (None, true) => "continuing the earlier stages listed under Training chain".into(),
         (None, false) => format!("starting from the local folder `{folder}`"),
     };
     let ranks = match summary.world_size {

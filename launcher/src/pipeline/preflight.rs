@@ -1,0 +1,155 @@
+//! Every stage of a pipeline checked before the first one trains, as
+//! `launch check` checks a run config: its config and files, its Hub ids
+//! (the tokenizer of a Hub model included), the token and namespace of a
+//! stage that pushes, and its memory plan. A stage `from:` an earlier one
+//! is checked with what can be known before that stage runs: its model is
+//! the earlier stage's model (the same shapes and tokenizer), so its data,
+//! push rights and memory plan are checked now, not hours later.
+
+use crate::hub::{self, fetch};
+use crate::Usage;
+use anyhow::Result;
+use runconfig::memory_fit::{plan, MemoryPlan};
+use runconfig::pipeline::{fans_out, Job, Pipeline};
+use runconfig::{Config, PushWhen, Resolved};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What a stage was checked at.
+pub struct Options<'a> {
+    /// `--set` pairs given for every stage (after the stage's own `set:`).
+    pub sets: &'a [String],
+    /// Device bytes to plan against, when known.
+    pub device: Option<u64>,
+    /// A plan that does not fit the device is an error (a run), or a
+    /// verdict to print (`launch check`).
+    pub must_fit: bool,
+}
+
+/// One stage, checked.
+pub struct Checked {
+    /// Per world size: the resolved config and its memory plan.
+    pub plans: Vec<(Resolved, MemoryPlan)>,
+    /// One line per Hub id of the stage.
+    pub hub: Vec<String>,
+    /// How many jobs the stage makes, in words.
+    pub jobs: String,
+}
+
+/// The model each checked stage trains (`model.*` of its resolved config),
+/// what a later stage `from:` it starts from.
+pub type Models = BTreeMap<String, runconfig::ModelConfig>;
+
+/// Checks stage `i` at each of `sizes`; its model goes into `models`.
+pub fn stage(
+    p: &Pipeline,
+    i: usize,
+    sizes: &[u32],
+    opts: &Options,
+    models: &mut Models,
+) -> Result<Checked> {
+    let s = &p.stages[i];
+    let fail = |e: String| Usage(format!("stage {}: {e}", s.name));
+    let (job, jobs) = first_job(p, i);
+    let mut sets = job.sets.clone();
+    sets.extend_from_slice(opts.sets);
+    let mut plans: Vec<(Resolved, MemoryPlan)> = Vec::new();
+    let mut hub = Vec::new();
+    let mut model = None;
+    for &w in sizes {
+        let mut r = load(&job, w, &sets, s.from.as_ref().and_then(|f| models.get(f)))
+            .map_err(|e| fail(format!("{e:#}")))?;
+        match plans.first() {
+            Some((first, _)) => fetch::adopt(&first.config, &mut r.config),
+            None => {
+                // Local files are checked as they are; Hub ids are looked
+                // up (config.json fetched), their files come with the run.
+                runconfig::check_run(&r.config, &s.config.display().to_string())
+                    .map_err(|e| fail(e.to_string()))?;
+                model = Some(r.config.model.clone());
+                hub = fetch::resolve(&mut r.config, fetch::Mode::Plan)
+                    .map_err(|e| fail(format!("{}: {e:#}", s.config.display())))?;
+            }
+        }
+        let memory = plan(&r.config, w, r.plan.micro_batch_size, opts.device)
+            .map_err(|m| fail(format!("{}: {m}", s.config.display())))?;
+        if opts.must_fit && memory.fits == Some(false) {
+            let text = runconfig::memory_fit::render(&memory, opts.device);
+            let verdict = text.lines().next().unwrap_or_default();
+            return Err(fail(format!(
+                "{verdict}; `launch check` on the pipeline prints the whole plan"
+            ))
+            .into());
+        }
+        plans.push((r, memory));
+    }
+    if let (Some((first, _)), Some(model)) = (plans.first(), model) {
+        push_rights(&first.config).map_err(|e| fail(format!("{e:#}")))?;
+        models.insert(s.name.clone(), model);
+    }
+    Ok(Checked { plans, hub, jobs })
+}
+
+/// The stage's config at world size `w`; a stage `from:` an earlier one
+/// gets that stage's model in place of the `final/` it has yet to write.
+fn load(
+    job: &Job,
+    w: u32,
+    sets: &[String],
+    from: Option<&runconfig::ModelConfig>,
+) -> Result<Resolved> {
+    let Some(model) = from else {
+        return Ok(runconfig::load_unchecked(&job.config, w, sets)?);
+    };
+    let mut r = runconfig::load_unchecked(&job.config, w, sets)?;
+    r.config.model.path.clone_from(&model.path);
+    r.config.model.config.clone_from(&model.config);
+    r.config.model.tokenizer.clone_from(&model.tokenizer);
+    Ok(r)
+}
+
+/// A stage that pushes at the end: its token exists and may write there.
+fn push_rights(cfg: &Config) -> Result<()> {
+    match cfg.hub.as_ref().filter(|h| h.push == PushWhen::OnFinish) {
+        Some(h) => hub::preflight(h),
+        None => Ok(()),
+    }
+}
+
+/// A representative job of stage `i`, and how many jobs it makes, in words.
+pub fn first_job(p: &Pipeline, i: usize) -> (Job, String) {
+    let s = &p.stages[i];
+    let from = s.from.as_deref().unwrap_or_default();
+    if fans_out(s) {
+        let step = match &s.each_checkpoint {
+            Some(runconfig::pipeline::EachCheckpoint::Steps(v)) => v.first().copied().unwrap_or(0),
+            _ => 0,
+        };
+        let ck = [(step, p.stage_dir(from).join("checkpoints"))];
+        let job = p.jobs(i, &ck).remove(0);
+        return (
+            job,
+            format!("one job per checkpoint of stage {from}, each from its export"),
+        );
+    }
+    let what = match &s.from {
+        Some(f) => format!("1 job, model from stage {f}'s final/"),
+        None => "1 job".into(),
+    };
+    (p.jobs(i, &[]).remove(0), what)
+}
+
+/// Checks every stage of the pipeline at its world size before a run.
+pub fn all(p: &Pipeline, path: &Path, nproc: usize, opts: &Options) -> Result<()> {
+    let mut models = Models::new();
+    for (i, s) in p.stages.iter().enumerate() {
+        let world = s.world_size.unwrap_or(nproc as u32);
+        stage(p, i, &[world], opts, &mut models)?;
+    }
+    println!(
+        "launch: pipeline {}: every stage checked ({})",
+        p.pipeline,
+        path.display()
+    );
+    Ok(())
+}
