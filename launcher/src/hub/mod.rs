@@ -12,6 +12,7 @@ pub mod fetch;
 mod files;
 mod http;
 mod lfs;
+mod names;
 mod preflight;
 mod progress;
 mod push;
