@@ -7,6 +7,7 @@ mod api;
 mod args;
 mod commit;
 mod env;
+mod exclude;
 mod explain;
 pub mod fetch;
 mod files;
@@ -55,5 +56,7 @@ pub fn push_after_run(hub: &HubConfig, folder: &Path) -> Result<()> {
         private: hub.private,
         revision: hub.revision.clone(),
         commit_message: hub.commit_message.clone(),
+        // The run wrote final/: a link in it that leaves it was planted.
+        follow_links: false,
     })
 }
