@@ -188,5 +188,10 @@ fn a_finished_run_rerun_pushes_its_final_folder_without_training() {
         metrics,
         "no step ran"
     );
-    hub_support::assert_same_files(&out.join("final"), &hub.tree("acme/finished", "main"));
+    // The export marker is read by the tool alone: it is never pushed.
+    let (stored, marker) = (hub.tree("acme/finished", "main"), ".ferrospeed-export.json");
+    assert!(out.join("final").join(marker).is_file());
+    assert!(!stored.join(marker).exists(), "{marker} was pushed");
+    std::fs::remove_file(out.join("final").join(marker)).unwrap();
+    hub_support::assert_same_files(&out.join("final"), &stored);
 }

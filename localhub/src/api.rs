@@ -123,14 +123,12 @@ impl Hub {
                 s
             })
             .collect();
-        Ok(Response::json(
-            200,
-            &json!({
-                "id": id, "modelId": id, "sha": state.commit,
-                "private": private, "siblings": siblings,
-                "gated": if self.auth.is_gated(ns, name) { json!("manual") } else { json!(false) },
-            }),
-        ))
+        let info = json!({
+            "id": id, "modelId": id, "sha": state.commit,
+            "private": private, "siblings": siblings,
+            "gated": if self.auth.is_gated(ns, name) { json!("manual") } else { json!(false) },
+        });
+        Ok(Response::json(200, &self.hostile.info(info)))
     }
 
     /// `POST /api/models/{ns}/{name}/branch/{branch}`.

@@ -165,7 +165,9 @@ impl Hub {
             let bytes = read_file(&self.store.file_path(ns, name, &branch, path))?;
             ranged(req, bytes, head).with_header("ETag", &format!("\"{}\"", e.oid))
         };
-        Ok(r.with_header("X-Repo-Commit", &state.commit))
+        Ok(self
+            .hostile
+            .resolve(r.with_header("X-Repo-Commit", &state.commit)))
     }
 
     /// `HEAD`/`GET /lfs/objects/OID?sig=...`: a signed object URL, like a CDN's.

@@ -9,6 +9,7 @@ mod body;
 mod commit;
 mod download;
 mod faults;
+mod hostile;
 mod http;
 mod lfs;
 mod multipart;
@@ -50,6 +51,10 @@ OPTIONS:
                              ROUTE: any, api, whoami, create, branch, preupload,
                              batch, upload, complete, verify, commit, info,
                              tree, resolve, download (LFS object bytes)
+  --hostile KIND=VALUE       lie as a hostile Hub would (repeatable): etag=VALUE
+                             (the blob name of every file), sha=VALUE (the commit
+                             of every repository info), sibling=NAME (one more
+                             file in every repository info)
   --retry-after S            Retry-After seconds sent with a 429 (default 1)
   --slow-ms MS               delay of a `slow` fault, hold of a `stall` (default 1000)
   --lfs-threshold BYTES      files this large go through LFS (default 10 MiB)
@@ -80,7 +85,7 @@ fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mut root, mut port, mut log) = (None, 0u64, None);
     let (mut tokens, mut read_tokens, mut orgs, mut faults) = (vec![], vec![], vec![], vec![]);
-    let mut gated = vec![];
+    let (mut gated, mut hostile) = (vec![], vec![]);
     let (mut retry_after, mut slow_ms) = (1, 1000);
     let (mut lfs_threshold, mut multipart, mut chunk) = (10 << 20, 64 << 20, 16 << 20);
     let mut it = args.iter();
@@ -102,6 +107,7 @@ fn run() -> Result<()> {
             "--org" => orgs.push(text()?),
             "--fault" => faults.push(text()?),
             "--gated" => gated.push(text()?),
+            "--hostile" => hostile.push(text()?),
             "--port" => port = number(it.next(), a)?,
             "--retry-after" => retry_after = number(it.next(), a)?,
             "--slow-ms" => slow_ms = number(it.next(), a)?,
@@ -130,6 +136,7 @@ fn run() -> Result<()> {
         auth: auth::Auth::new(&tokens, &read_tokens, &orgs, &gated)?,
         lfs: lfs::Lfs::new(multipart, chunk),
         faults: faults::Faults::parse(&faults, retry_after, Duration::from_millis(slow_ms))?,
+        hostile: hostile::Hostile::parse(&hostile)?,
         lfs_threshold,
         log,
         requests: Default::default(),

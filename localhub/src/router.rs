@@ -22,6 +22,8 @@ pub struct Hub {
     pub lfs: Lfs,
     /// Injected faults.
     pub faults: Faults,
+    /// Names it lies about (`--hostile`).
+    pub hostile: crate::hostile::Hostile,
     /// Files of at least this size go through LFS.
     pub lfs_threshold: u64,
     /// Request log (`METHOD PATH STATUS BYTES`), if asked for.
@@ -79,6 +81,7 @@ impl Hub {
     /// Handles one request.
     pub fn handle(&self, req: &mut Request) -> Reply {
         fold_datasets(&mut req.segments);
+        self.hostile.unlie(&mut req.segments);
         if req.segments == ["_localhub", "requests"] {
             let n = self.requests.load(Ordering::SeqCst);
             return Reply::Send(Response::json(200, &serde_json::json!({ "requests": n })));

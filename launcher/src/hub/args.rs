@@ -20,9 +20,14 @@ OPTIONS:
   --private              create the repository as private (the default)
   --revision BRANCH      branch to commit to (default main; created if missing)
   --commit-message M     commit summary
+  --follow-links         also upload files that symlinks in DIR point at outside
+                         DIR (skipped with a warning otherwise; symlinked
+                         folders are never entered)
 
 The endpoint is $HF_ENDPOINT (default https://huggingface.co); HF_HUB_OFFLINE=1
-refuses to push. Files the Hub already has are not uploaded again.
+refuses to push. Files the Hub already has are not uploaded again. Never
+uploaded: .git/, .env files, and the files only Ferrospeed reads (.lock,
+.launch-secret-*, .ferrospeed-*, finished markers).
 ";
 
 /// Parses what follows `launch push`; `Ok(None)` means help was asked for.
@@ -48,6 +53,7 @@ pub fn parse(args: &[String]) -> Result<Option<PushOptions>> {
             "--public" => o.private = false,
             "--revision" => o.revision = Some(value()?),
             "--commit-message" | "-m" => o.commit_message = Some(value()?),
+            "--follow-links" => o.follow_links = true,
             s if s.starts_with('-') => {
                 bail!("unknown option {s} for `launch push` (see `launch push --help`)")
             }

@@ -7,11 +7,13 @@ mod api;
 mod args;
 mod commit;
 mod env;
+mod exclude;
 mod explain;
 pub mod fetch;
 mod files;
 mod http;
 mod lfs;
+mod names;
 mod preflight;
 mod progress;
 mod push;
@@ -54,5 +56,7 @@ pub fn push_after_run(hub: &HubConfig, folder: &Path) -> Result<()> {
         private: hub.private,
         revision: hub.revision.clone(),
         commit_message: hub.commit_message.clone(),
+        // The run wrote final/: a link in it that leaves it was planted.
+        follow_links: false,
     })
 }

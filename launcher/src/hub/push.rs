@@ -33,6 +33,9 @@ pub struct PushOptions {
     pub revision: Option<String>,
     /// Commit summary.
     pub commit_message: Option<String>,
+    /// Upload the files that symlinks in the folder point at outside it
+    /// (skipped with a warning otherwise).
+    pub follow_links: bool,
 }
 
 /// Pushes `o.folder` and prints what happened.
@@ -45,7 +48,7 @@ pub fn push(o: &PushOptions) -> Result<()> {
              unset HF_HUB_OFFLINE and run `launch push {folder} --repo {repo}`"
         );
     }
-    let files = files::scan(&o.folder)?;
+    let files = files::scan(&o.folder, o.follow_links)?;
     let (token, source) = token::find(o.token.as_deref())?;
     let redactor = token.clone();
     let mut hub = Hub::from_env(token);

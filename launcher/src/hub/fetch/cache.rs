@@ -8,6 +8,7 @@
 //! <cache>/.locks/models--ORG--NAME/<etag>.lock           flock(2) while a blob is written
 //! ```
 
+use super::super::names::is_plain_path;
 use anyhow::{bail, Context, Result};
 use std::fs::File;
 use std::os::unix::io::AsRawFd;
@@ -79,12 +80,17 @@ impl RepoCache {
         if is_commit(rev) {
             return Some(rev.to_string());
         }
+        if !is_plain_path(rev) {
+            return None;
+        }
         let text = std::fs::read_to_string(self.dir().join("refs").join(rev)).ok()?;
-        Some(text.trim().to_string()).filter(|c| !c.is_empty())
+        // A refs file others can write names a commit, never a path.
+        Some(text.trim().to_string()).filter(|c| is_commit(c))
     }
 
     /// Records that `rev` pointed at `commit` (nothing for a commit id).
     pub fn write_ref(&self, rev: &str, commit: &str) -> Result<()> {
+        sound_names(rev, commit, None, None)?;
         if is_commit(rev) || self.commit_of(rev).as_deref() == Some(commit) {
             return Ok(());
         }
@@ -101,6 +107,7 @@ impl RepoCache {
     /// Points `snapshots/<commit>/<file>` at `blobs/<etag>` with a relative
     /// symlink, replacing an older link of that name.
     pub fn link(&self, commit: &str, file: &str, etag: &str) -> Result<PathBuf> {
+        sound_names("main", commit, Some(file), Some(etag))?;
         let pointer = self.snapshot(commit).join(file);
         let depth = Path::new(file).components().count() + 1;
         let target = Path::new(&"../".repeat(depth)).join("blobs").join(etag);
@@ -121,6 +128,7 @@ impl RepoCache {
     /// Holds `.locks/<repo>/<etag>.lock` (the lock `huggingface_hub` takes
     /// while it writes that blob) until the returned file is dropped.
     pub fn lock(&self, etag: &str) -> Result<File> {
+        sound_names("main", &"0".repeat(40), None, Some(etag))?;
         let dir = self.root.join(".locks").join(&self.folder);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -141,6 +149,21 @@ impl RepoCache {
         }
         Ok(file)
     }
+}
+
+/// The last guard before a name becomes a path in the cache (the Hub
+/// client checks names as they arrive, with a message for the user; this
+/// keeps any other caller from writing outside the cache).
+fn sound_names(rev: &str, commit: &str, file: Option<&str>, etag: Option<&str>) -> Result<()> {
+    let blob = |e: &str| matches!(e.len(), 40 | 64) && e.bytes().all(|b| b.is_ascii_hexdigit());
+    if !is_plain_path(rev)
+        || !is_commit(commit)
+        || !file.is_none_or(is_plain_path)
+        || !etag.is_none_or(blob)
+    {
+        bail!("refusing to use {rev:?}, {commit:?}, {file:?}, {etag:?} as cache paths");
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
@@ -166,11 +189,12 @@ mod tests {
         assert_eq!(repo.dir(), root.join("models--org--tiny"));
         let commit = "a".repeat(40);
         std::fs::create_dir_all(repo.dir().join("blobs")).unwrap();
-        std::fs::write(repo.blob("e1"), b"{}").unwrap();
-        let p = repo.link(&commit, "sub/config.json", "e1").unwrap();
+        let e1 = "e1".repeat(20);
+        std::fs::write(repo.blob(&e1), b"{}").unwrap();
+        let p = repo.link(&commit, "sub/config.json", &e1).unwrap();
         assert_eq!(
             std::fs::read_link(&p).unwrap(),
-            Path::new("../../../blobs/e1")
+            Path::new("../../../blobs").join(&e1)
         );
         assert_eq!(repo.cached(&commit, "sub/config.json"), Some(p));
         repo.write_ref("main", &commit).unwrap();
@@ -179,5 +203,21 @@ mod tests {
         let d = RepoCache::new(&root, Kind::Dataset, "gpt2");
         assert_eq!(d.dir(), root.join("datasets--gpt2"));
         let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn names_that_leave_the_cache_are_never_linked_locked_or_recorded() {
+        let root = std::env::temp_dir().join(format!("fs-cache-bad-{}", std::process::id()));
+        let repo = RepoCache::new(&root, Kind::Model, "org/tiny");
+        let (commit, etag) = ("a".repeat(40), "b".repeat(64));
+        assert!(repo.link("../../x", "config.json", &etag).is_err());
+        assert!(repo.link(&commit, "/abs/config.json", &etag).is_err());
+        assert!(repo
+            .link(&commit, "config.json", "../../../victim/x")
+            .is_err());
+        assert!(repo.lock("../../../victim/x").is_err());
+        assert!(repo.write_ref("main", "../../x").is_err());
+        assert!(repo.write_ref("../../x", &commit).is_err());
+        assert!(!root.exists(), "nothing may be created");
     }
 }

@@ -1,6 +1,7 @@
 //! Why a Hub id could not be resolved, in one line that names the key, the
 //! repository and what to do.
 
+use super::super::names::BadName;
 use super::remote::{Refused, Unreachable};
 use super::repo::{Ctx, Offline, Wanted};
 use anyhow::{anyhow, Error};
@@ -38,6 +39,9 @@ pub fn error(key: &str, w: &Wanted, ctx: &Ctx, e: Error) -> Error {
             _ => format!("the Hub refused {id}: {r}"),
         };
         return anyhow!("`{key}`: {why}");
+    }
+    if let Some(bad) = e.downcast_ref::<BadName>() {
+        return anyhow!("`{key}`: {bad}");
     }
     if let Some(o) = e.downcast_ref::<Offline>() {
         let mode = match ctx.remote {

@@ -2,6 +2,7 @@
 //! commit a revision points at, the files it holds, and per file the blob
 //! name (`X-Linked-Etag`, else `ETag`), the size and where the bytes are.
 
+use super::super::names;
 use super::super::retry::{retryable, transient, RetryPolicy};
 use super::super::token::Token;
 use super::cache::Kind;
@@ -132,9 +133,14 @@ impl Remote {
         if commit.is_empty() {
             return Err(anyhow!("the Hub named no commit for {id} at {rev}"));
         }
+        names::commit(id, &commit)?;
         let files = v["siblings"].as_array().into_iter().flatten();
-        let files = files.filter_map(|s| s["rfilename"].as_str().map(str::to_string));
-        Ok((commit, files.collect()))
+        let files: Vec<String> = files
+            .filter_map(|s| s["rfilename"].as_str().map(str::to_string))
+            .collect();
+        // Each name becomes a path under snapshots/: check them all first.
+        files.iter().try_for_each(|f| names::file(id, f))?;
+        Ok((commit, files))
     }
 
     /// `HEAD` of `file` at `commit`: its blob name, size and location.
@@ -156,6 +162,8 @@ impl Remote {
             .or_else(|| header(&r, "etag"))
             .map(|e| e.trim_start_matches("W/").trim_matches('"').to_string())
             .ok_or_else(|| anyhow!("the Hub sent no ETag for {file} of {id}"))?;
+        // The blob name becomes a path under blobs/ and .locks/: check it first.
+        names::blob(id, file, &etag)?;
         let size = header(&r, "x-linked-size")
             .or_else(|| header(&r, "content-length"))
             .and_then(|s| s.parse().ok())

@@ -2,6 +2,7 @@
 //! needs, which of those the cache already holds soundly, and bringing in
 //! the rest (several files at once, behind one progress bar).
 
+use super::super::names;
 use super::super::progress::{human, Progress};
 use super::cache::{Kind, RepoCache};
 use super::get::fetch_blob;
@@ -50,6 +51,8 @@ pub struct Listing {
 /// Which commit and files: from the Hub (falling back to the cache when the
 /// Hub cannot be reached), or from the cache alone when offline.
 pub fn list(ctx: &Ctx, w: &Wanted) -> Result<Listing> {
+    // The revision names a file under refs/: check it before any request.
+    names::revision(&w.id, &w.revision)?;
     let cache = RepoCache::new(&ctx.root, w.kind, &w.id);
     let online = ctx
         .remote

@@ -14,8 +14,12 @@ mod tests;
 const DATA_EXTENSIONS: &[&str] = &[".parquet", ".jsonl", ".json", ".ndjson"];
 
 /// Whether `path` is a data file the trainer reads and not hidden
-/// (`.cache/…`, `__pycache__/…`), as `datasets` leaves those out.
+/// (`.cache/…`, `__pycache__/…`), as `datasets` leaves those out; a name
+/// that would leave the snapshot (`/abs/x.jsonl`, `../x.jsonl`) never is.
 fn is_data(path: &str) -> bool {
+    if !super::names::is_plain_path(path) {
+        return false;
+    }
     let lower = path.to_ascii_lowercase();
     let hidden = path
         .split('/')

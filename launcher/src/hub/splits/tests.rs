@@ -97,3 +97,12 @@ fn unnamed_files_are_train_and_other_formats_are_named() {
     let e = split_files(&csv, None, Some("x"), "train").unwrap_err();
     assert!(e.contains("no `name: x`"), "{e}");
 }
+
+#[test]
+fn a_file_name_that_leaves_the_snapshot_is_never_a_split_file() {
+    let files = listing(&["/abs/train.jsonl", "a/../train.jsonl", "README.md"]);
+    let e = split_files(&files, None, None, "train").unwrap_err();
+    assert!(e.contains("no Parquet or JSON Lines file"), "{e}");
+    let card = "---\nconfigs:\n- config_name: default\n  data_files: /abs/*.jsonl\n---\n";
+    assert!(split_files(&files, Some(card), None, "train").is_err());
+}
