@@ -180,7 +180,12 @@ fn a_tulu_run_exports_its_template_and_dpo_reads_it() {
     assert_eq!(dpo_head["tags"], serde_json::json!(["ferrospeed", "dpo"]));
     assert_eq!(dpo_head["pipeline_tag"], "text-generation");
     assert!(
-        dpo_card.contains("from the local folder `final`, an earlier Ferrospeed run"),
+        dpo_card.contains("continuing the earlier stages listed under Training chain"),
+        "{dpo_card}"
+    );
+    assert!(!dpo_card.contains("local folder"), "{dpo_card}");
+    assert!(
+        dpo_card.contains("0. start: random initialisation") && dpo_card.contains("1. SFT"),
         "{dpo_card}"
     );
     for row in [

@@ -55,7 +55,8 @@ fn ctrl_c_marks_the_stage_interrupted_and_a_rerun_resumes_it() {
         err.contains("marked interrupted, no further job started"),
         "{err}"
     );
-    assert_eq!(rows(&dir), ["first:interrupted:1"]);
+    // The stage that never started is listed, pending, for `launch status`.
+    assert_eq!(rows(&dir), ["first:interrupted:1", "second:pending:0"]);
     assert!(!dir.join("out/second").exists(), "the next stage started");
     assert!(
         !dir.join("out/first/final").exists(),

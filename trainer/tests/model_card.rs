@@ -132,7 +132,7 @@ fn a_dpo_run_from_an_sft_export_names_the_sft_base_model() {
     assert_eq!(key(&h, "base_model"), Some("org/tiny"), "{card}");
     assert_eq!(key(&h, "license"), Some("apache-2.0"), "{card}");
     assert!(
-        card.contains("local folder `final`, an earlier Ferrospeed run on [org/tiny]"),
+        card.contains("from [org/tiny](https://huggingface.co/org/tiny) after the earlier stages listed under Training chain"),
         "{card}"
     );
     assert!(

@@ -15,6 +15,11 @@ pub fn error(key: &str, w: &Wanted, ctx: &Ctx, e: Error) -> Error {
         .map_or_else(super::env::endpoint, |r| r.endpoint.clone());
     let page = format!("{endpoint}/{}{id}", w.kind.url_prefix());
     let token = "a token is read from HF_TOKEN or the token file (`hf auth login`)";
+    let sent = ctx.remote.as_ref().is_some_and(|r| r.token.is_some());
+    let absent = match sent {
+        true => "(the token was sent, so it does not exist, or it is private to an account this token cannot read; check the spelling)",
+        false => "(a private one needs a token: a token is read from HF_TOKEN or the token file (`hf auth login`))",
+    };
     if let Some(r) = e.downcast_ref::<Refused>() {
         let why = match (r.status, r.code.as_str()) {
             (401, _) => format!(
@@ -30,12 +35,12 @@ pub fn error(key: &str, w: &Wanted, ctx: &Ctx, e: Error) -> Error {
                 w.revision
             ),
             (404, "EntryNotFound") => format!("a file is missing from {id}@{}: {}", w.revision, r.message),
-            (404, _) if w.kind == super::cache::Kind::Dataset => format!(
-                "{id} is not a dataset repository on {endpoint} (a private one needs a token: {token})"
-            ),
-            (404, _) => format!(
-                "{id} is not a local folder and not a repository on {endpoint} (a private one needs a token: {token})"
-            ),
+            (404, _) if w.kind == super::cache::Kind::Dataset => {
+                format!("{id} is not a dataset repository on {endpoint} {absent}")
+            }
+            (404, _) => {
+                format!("{id} is not a local folder and not a repository on {endpoint} {absent}")
+            }
             _ => format!("the Hub refused {id}: {r}"),
         };
         return anyhow!("`{key}`: {why}");

@@ -33,7 +33,19 @@ pub fn this(config: &Config, summary: &Summary) -> Value {
         "data": config.data.datasets.iter().map(data_words).collect::<Vec<_>>(),
         "settings": settings(config, summary),
         "results": results(summary),
+        "start": start(config),
     })
+}
+
+/// Where a run that does not continue an earlier export starts, in words.
+fn start(config: &Config) -> Value {
+    let o = super::origin::Origin::of(config);
+    match (&o.base_model, o.ferrospeed_export) {
+        (_, true) => Value::Null,
+        _ if o.random_init => "random initialisation (model.config)".into(),
+        (Some(id), false) => format!("[{id}](https://huggingface.co/{id})").into(),
+        (None, false) => format!("the local folder `{}`", o.folder.unwrap_or_default()).into(),
+    }
 }
 
 /// A dataset as the card names it: a Hub id with revision and split, or
