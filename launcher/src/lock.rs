@@ -11,6 +11,7 @@
 //! second run out of it.
 
 use crate::logs::timestamp;
+use runconfig::safe_fs;
 use serde_json::{json, Value};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -44,13 +45,16 @@ pub fn acquire(output_dir: &Path) -> Result<RunLock, Refused> {
     std::fs::create_dir_all(output_dir)
         .map_err(|e| Refused(format!("cannot create checkpoint.output_dir {shown}: {e}")))?;
     let path = output_dir.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false) // the holder's record stays until we hold the lock
-        .open(&path)
-        .map_err(|e| Refused(format!("cannot open {}: {e}", path.display())))?;
+    // A link planted here would have its target truncated by `record`.
+    let mut file = safe_fs::open_nofollow(
+        &path,
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false), // the holder's record stays until we hold the lock
+    )
+    .map_err(|e| Refused(format!("cannot open {}: {e}", path.display())))?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {

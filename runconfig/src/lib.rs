@@ -23,6 +23,7 @@ pub mod pipeline;
 mod plan;
 pub mod repo_id;
 pub mod resume;
+pub mod safe_fs;
 mod schedule;
 mod schema;
 mod sections;

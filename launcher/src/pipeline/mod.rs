@@ -38,7 +38,7 @@ pub fn run(nproc: usize, path: &Path, sets: &[String]) -> Result<ExitCode> {
     let p = runconfig::pipeline::load(path)?;
     std::fs::create_dir_all(&p.output_dir)?;
     let _lock = lock::acquire(&p.output_dir)?;
-    let mut ledger = Ledger::open(&p.output_dir)?;
+    let mut ledger = Ledger::open(&p.output_dir).map_err(|e| Usage(format!("{e:#}")))?;
     signals::install();
     println!(
         "launch: pipeline {}: {} stage(s), ledger {}",
