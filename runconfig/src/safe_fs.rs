@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// What a refused link says, after its path.
 pub const LINK_REFUSED: &str =
-    "it is a symbolic link, and a link in an output folder is never written through: remove it";
+    "it is a symbolic link, and a link in an output folder is never followed: remove it";
 
 /// Opens `path` as `options` say, but refuses a symbolic link at `path`
 /// itself (with [`LINK_REFUSED`]) instead of opening its target.
