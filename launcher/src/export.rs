@@ -60,10 +60,11 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
         checkpoint,
         ..args.clone()
     };
-    let status = std::process::Command::new(crate::trainer_binary()?)
-        .arg("export")
-        .args(request.to_args())
-        .status()?;
+    let mut worker = std::process::Command::new(crate::trainer_binary()?);
+    worker.arg("export").args(request.to_args());
+    // A killed `launch export` leaves no worker behind.
+    crate::supervise::die_with_launch(&mut worker);
+    let status = worker.status()?;
     Ok(match status.code() {
         Some(0) => ExitCode::SUCCESS,
         Some(2) => ExitCode::from(2),
