@@ -60,3 +60,35 @@ fn the_run_secret_is_in_no_file_of_the_run_and_in_no_ranks_command_line() {
         );
     }
 }
+
+#[test]
+fn a_run_secret_file_that_others_can_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("secrets-planted");
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // A secret someone else chose, or can read: node 0 must not use it.
+    let planted = out.join(".launch-secret-7001");
+    std::fs::write(&planted, "chosen-by-someone-else").unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut node0 = tiny_pretrain(&dir, 1, &out, &["train.max_steps=2"]);
+    node0
+        .env("SLURM_NNODES", "2")
+        .env("SLURM_NODEID", "0")
+        .env("SLURM_JOB_NODELIST", "127.0.0.[1-2]")
+        .env("SLURM_JOB_ID", "7001")
+        .env("FERROSPEED_MASTER_PORT_BASE", free_port().to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = node0.spawn().unwrap();
+    wait_within(&mut child, std::time::Duration::from_secs(30));
+    let run = child.wait_with_output().unwrap();
+    let all = text(&run);
+    assert_eq!(run.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains(".launch-secret-7001") && all.contains("not a private file"),
+        "names the file: {all}"
+    );
+    let kept = std::fs::read_to_string(&planted).unwrap();
+    assert_eq!(kept, "chosen-by-someone-else", "and leaves it as it was");
+}
