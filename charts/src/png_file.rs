@@ -30,7 +30,9 @@ pub fn write(path: &Path, width: u32, height: u32, rgb: &[u8]) -> Result<()> {
 }
 
 fn encode(path: &Path, width: u32, height: u32, rgb: &[u8]) -> Result<()> {
-    let file = std::fs::File::create(path)?;
+    // A new file: a link planted at the temporary name is not followed.
+    let _ = std::fs::remove_file(path);
+    let file = runconfig::safe_fs::create_new(path)?;
     let mut enc = png::Encoder::new(BufWriter::new(file), width, height);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);

@@ -82,6 +82,7 @@ impl<'a> Attempt<'a> {
             self.poll_peers();
             self.watch_heartbeats();
             self.stop_after_failure();
+            self.kill_after_grace();
             if self.ranks.iter().all(|r| r.status.is_some()) && !self.awaiting_word() {
                 break;
             }
@@ -114,6 +115,12 @@ impl<'a> Attempt<'a> {
             ));
             self.stop_signal = Some(sig);
             self.running().for_each(|r| kill_group(&r.child, sig));
+            if sig == libc::SIGTERM {
+                // As a scheduler means it: a rank that ignores it, or is
+                // stuck before it can act on it, is killed after the grace.
+                let by = Instant::now() + self.grace;
+                self.kill_at = Some(self.kill_at.map_or(by, |t| t.min(by)));
+            }
         } else {
             self.running()
                 .for_each(|r| kill_group(&r.child, libc::SIGKILL));
@@ -224,6 +231,11 @@ impl<'a> Attempt<'a> {
                 .for_each(|r| kill_group(&r.child, libc::SIGTERM));
             self.kill_at = Some(Instant::now() + self.grace);
         }
+    }
+
+    /// SIGKILLs the ranks still running once the grace period after a
+    /// failure or a SIGTERM is over.
+    fn kill_after_grace(&mut self) {
         if self.kill_at.is_some_and(|t| Instant::now() >= t) {
             self.running()
                 .for_each(|r| kill_group(&r.child, libc::SIGKILL));

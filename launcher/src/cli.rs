@@ -271,7 +271,11 @@ fn parse_run(nproc: usize, rest: &[String]) -> Result<Command> {
                 node.master_port = Some(number(value(&mut it, a)?, "--master-port")?)
             }
             "--run-id" => node.run_id = Some(value(&mut it, a)?.clone()),
-            "--run-name" => run_name = Some(value(&mut it, a)?.clone()),
+            "--run-name" => {
+                let name = value(&mut it, a)?;
+                runconfig::plain_name(name).map_err(|e| anyhow::anyhow!("--run-name {e}"))?;
+                run_name = Some(name.clone());
+            }
             "--max-restarts" => max_restarts = number(value(&mut it, a)?, "--max-restarts")?,
             s if s.starts_with('-') => bail!("unknown option {s} (see `launch help`)"),
             s if config.is_none() => config = Some(PathBuf::from(s)),

@@ -6,39 +6,46 @@
 use crate::Usage;
 use anyhow::Result;
 use runconfig::export::{check_out, ExportArgs};
-use runconfig::resume::{complete_checkpoints, COMPLETE};
+use runconfig::resume::{complete_checkpoints, latest, COMPLETE};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// The checkpoint folder that `path` names.
+/// The checkpoint folder that `path` names. A run's `latest` is followed
+/// only to a complete `step-N` folder of its own `checkpoints/`; any other
+/// `latest` is ignored with a warning for the newest complete checkpoint.
 pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, String> {
     if path.join(COMPLETE).is_file() {
         return Ok(path.to_path_buf());
     }
+    let has_latest = |r: &Path| r.join("latest").symlink_metadata().is_ok();
     let root = [path.to_path_buf(), path.join("checkpoints")]
         .into_iter()
-        .find(|r| r.join("latest").is_file() || !complete_checkpoints(r).is_empty())
+        .find(|r| has_latest(r) || !complete_checkpoints(r).is_empty())
         .ok_or_else(|| {
             format!(
                 "{} is not a complete checkpoint (no {COMPLETE} file), nor a run's output_dir or checkpoints/ folder that holds one",
                 path.display()
             )
         })?;
-    let latest = root.join("latest");
-    match std::fs::read_to_string(&latest) {
-        Ok(name) => {
-            let dir = root.join(name.trim());
-            if dir.join(COMPLETE).is_file() {
-                Ok(dir)
-            } else {
-                Err(format!(
-                    "{} names {}, which is not a complete checkpoint (no {COMPLETE} file); give a step folder instead",
-                    latest.display(),
-                    dir.display()
-                ))
-            }
+    let newest = complete_checkpoints(&root).into_iter().next().map(|c| c.1);
+    match latest(&root) {
+        Ok(Some(dir)) => Ok(dir),
+        Ok(None) => {
+            newest.ok_or_else(|| format!("{} holds no complete checkpoint", root.display()))
         }
-        Err(_) => Ok(complete_checkpoints(&root).remove(0).1),
+        Err(why) => {
+            let newest = newest.ok_or_else(|| {
+                format!(
+                    "{why}; and {} holds no complete step-N folder",
+                    root.display()
+                )
+            })?;
+            eprintln!(
+                "launch: warning: {why}; ignored, using the newest complete checkpoint {}",
+                newest.display()
+            );
+            Ok(newest)
+        }
     }
 }
 
@@ -53,10 +60,11 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
         checkpoint,
         ..args.clone()
     };
-    let status = std::process::Command::new(crate::trainer_binary()?)
-        .arg("export")
-        .args(request.to_args())
-        .status()?;
+    let mut worker = std::process::Command::new(crate::trainer_binary()?);
+    worker.arg("export").args(request.to_args());
+    // A killed `launch export` leaves no worker behind.
+    crate::supervise::die_with_launch(&mut worker);
+    let status = worker.status()?;
     Ok(match status.code() {
         Some(0) => ExitCode::SUCCESS,
         Some(2) => ExitCode::from(2),

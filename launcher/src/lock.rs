@@ -11,6 +11,7 @@
 //! second run out of it.
 
 use crate::logs::timestamp;
+use runconfig::safe_fs;
 use serde_json::{json, Value};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -44,13 +45,16 @@ pub fn acquire(output_dir: &Path) -> Result<RunLock, Refused> {
     std::fs::create_dir_all(output_dir)
         .map_err(|e| Refused(format!("cannot create checkpoint.output_dir {shown}: {e}")))?;
     let path = output_dir.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false) // the holder's record stays until we hold the lock
-        .open(&path)
-        .map_err(|e| Refused(format!("cannot open {}: {e}", path.display())))?;
+    // A link planted here would have its target truncated by `record`.
+    let mut file = safe_fs::open_nofollow(
+        &path,
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false), // the holder's record stays until we hold the lock
+    )
+    .map_err(|e| Refused(format!("cannot open {}: {e}", path.display())))?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -95,12 +99,40 @@ fn record(file: &mut File) -> std::io::Result<()> {
         "host": hostname(),
         "started": format!("{} UTC", timestamp()),
         "started_unix": secs,
-        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "command": masked(std::env::args()).join(" "),
     });
     file.set_len(0)?;
     file.seek(SeekFrom::Start(0))?;
     file.write_all(format!("{me}\n").as_bytes())?;
     file.flush()
+}
+
+/// The command line with its secrets as `***`: the value of `--run-id`
+/// and of any `--set` whose key names a token. Others who share the
+/// output_dir read this file to see who holds it.
+fn masked(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for a in args {
+        let masked = match out.last().map(String::as_str) {
+            Some("--run-id") => "***".to_string(),
+            Some("--set") => mask_set(&a),
+            _ => match a.split_once('=') {
+                Some(("--run-id", _)) => "--run-id=***".to_string(),
+                Some(("--set", kv)) => format!("--set={}", mask_set(kv)),
+                _ => a,
+            },
+        };
+        out.push(masked);
+    }
+    out
+}
+
+/// `KEY=***` when KEY names a token, else `KEY=VALUE` as given.
+fn mask_set(kv: &str) -> String {
+    match kv.split_once('=') {
+        Some((key, _)) if key.to_ascii_lowercase().contains("token") => format!("{key}=***"),
+        _ => kv.to_string(),
+    }
 }
 
 /// The holder, in words, from its record.
@@ -154,5 +186,30 @@ mod tests {
         assert!(again.is_ok(), "the lock is free once dropped");
         drop(again);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_recorded_command_hides_the_run_secret_and_tokens() {
+        let args = [
+            "launch",
+            "1",
+            "c.yaml",
+            "--run-id",
+            "S1",
+            "--run-id=S2",
+            "--set",
+        ];
+        let more = [
+            "hub.token=T1",
+            "--set=HUB.TOKEN=T2",
+            "--set",
+            "train.seed=3",
+        ];
+        let all = args.iter().chain(&more).map(|s| s.to_string());
+        assert_eq!(
+            masked(all).join(" "),
+            "launch 1 c.yaml --run-id *** --run-id=*** --set hub.token=*** \
+             --set=HUB.TOKEN=*** --set train.seed=3"
+        );
     }
 }

@@ -61,6 +61,23 @@ pub fn kill_group(child: &Child, sig: i32) {
     }
 }
 
+/// Makes the process `cmd` starts die with `launch`, even when `launch`
+/// is killed with SIGKILL (a rank, or the worker of `launch export`).
+pub fn die_with_launch(cmd: &mut Command) {
+    let parent = std::process::id() as i32;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // `launch` ended before the line above: end now.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
 impl Group {
     /// Runs the group, restarting it up to `max_restarts` times after a failure.
     pub fn run(&mut self) -> Result<Outcome> {
@@ -132,18 +149,7 @@ impl Group {
             cmd.env("FERROSPEED_PROGRESS", "1");
         }
         cmd.process_group(0);
-        let parent = std::process::id() as i32;
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                // Die with `launch`, even if it is killed with SIGKILL.
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                if libc::getppid() != parent {
-                    libc::_exit(1);
-                }
-                Ok(())
-            });
-        }
+        die_with_launch(&mut cmd);
         let mut child = cmd
             .spawn()
             .with_context(|| format!("cannot start {}", self.program.display()))?;

@@ -74,13 +74,12 @@ pub fn record(config: &Config, plan: &Plan, step: u64) -> Value {
     })
 }
 
-/// Writes `<output_dir>/finished` (through a temporary name).
+/// Writes `<output_dir>/finished` (through a new temporary file, so that a
+/// link planted there is replaced, not written through).
 pub fn write(config: &Config, plan: &Plan, step: u64) -> std::io::Result<PathBuf> {
     let path = config.output_dir().join(FINISHED);
-    let tmp = path.with_extension("partial");
     let text = serde_json::to_string_pretty(&record(config, plan, step))?;
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, &path)?;
+    crate::safe_fs::replace(&path, text.as_bytes())?;
     Ok(path)
 }
 

@@ -24,6 +24,7 @@ pub mod pipeline;
 mod plan;
 pub mod repo_id;
 pub mod resume;
+pub mod safe_fs;
 mod schedule;
 mod schema;
 mod sections;
@@ -34,6 +35,24 @@ pub use plan::Plan;
 pub use schema::*;
 
 use std::path::{Path, PathBuf};
+
+/// Checks that `name` (a run's name, which names folders such as
+/// `logs/<run_name>/` and `output/<run_name>/`) is a plain name: not
+/// empty, `.` or `..`, and without '/' or control characters, so that it
+/// never leads out of the folder it is joined to.
+pub fn plain_name(name: &str) -> Result<(), String> {
+    let plain = !name.trim().is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains('/')
+        && !name.chars().any(char::is_control);
+    match plain {
+        true => Ok(()),
+        false => Err(format!(
+            "must be a plain name (not empty, `.` or `..`, without '/' or control characters), got {name:?}"
+        )),
+    }
+}
 
 /// A configuration resolved for one world size.
 #[derive(Debug, Clone)]

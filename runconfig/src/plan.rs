@@ -54,12 +54,7 @@ impl fmt::Display for Plan {
 
 /// Range checks on values that parse but make no sense.
 pub(crate) fn validate(c: &Config) -> Result<(), String> {
-    if c.run_name.trim().is_empty() || c.run_name.contains('/') {
-        return Err(format!(
-            "`run_name` must be a non-empty name without '/', got {:?}",
-            c.run_name
-        ));
-    }
+    crate::plain_name(&c.run_name).map_err(|e| format!("`run_name` {e}"))?;
     if c.model.path.is_some() && c.model.config.is_some() {
         return Err(
             "set either `model.path` (weights) or `model.config` (random init), not both".into(),

@@ -21,21 +21,65 @@ pub fn step_dir_name(step: u64) -> String {
     format!("step-{step:06}")
 }
 
-/// Complete checkpoints under `dir`, newest first.
+/// The step of a checkpoint folder's name `step-N`; None for any other name.
+pub fn step_of(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("step-")?;
+    match !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        true => digits.parse().ok(),
+        false => None,
+    }
+}
+
+/// Complete checkpoints under `dir`, newest first: real `step-N` folders
+/// only (a link there may point anywhere, so it is never a checkpoint).
 pub fn complete_checkpoints(dir: &Path) -> Vec<(u64, PathBuf)> {
     let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let step = name.strip_prefix("step-")?.parse().ok()?;
+            let step = step_of(&e.file_name().to_string_lossy())?;
             let path = e.path();
             path.join(COMPLETE).is_file().then_some((step, path))
         })
         .collect();
     found.sort_by_key(|f| std::cmp::Reverse(f.0));
     found
+}
+
+/// The checkpoint `<root>/latest` names: None when there is no `latest`;
+/// an error saying why when it cannot be trusted: it is a link, or names
+/// anything but a complete `step-N` folder of `root` (a shared output_dir
+/// may hold a `latest` someone else wrote, pointing out of it).
+pub fn latest(root: &Path) -> Result<Option<PathBuf>, String> {
+    let path = root.join("latest");
+    let shown = path.display();
+    let mut text = String::new();
+    let read = crate::safe_fs::open_nofollow(&path, std::fs::OpenOptions::new().read(true))
+        .and_then(|mut f| std::io::Read::read_to_string(&mut f, &mut text));
+    match read {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{shown} cannot be read: {e}")),
+        Ok(_) => {}
+    }
+    let name = text.trim();
+    if step_of(name).is_none() {
+        return Err(format!("{shown} names {name:?}, not a step-N folder"));
+    }
+    let dir = root.join(name);
+    if !dir.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(format!(
+            "{shown} names {name}, which is not a folder of {}",
+            root.display()
+        ));
+    }
+    if !dir.join(COMPLETE).is_file() {
+        return Err(format!(
+            "{shown} names {name}, which is not complete (no {COMPLETE} file)"
+        ));
+    }
+    Ok(Some(dir))
 }
 
 /// The parts of a configuration that give a run its meaning: changing one
@@ -96,6 +140,21 @@ pub(crate) fn diff(prefix: &str, a: &Value, b: &Value, out: &mut Vec<(String, St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_step_names_are_checkpoint_names() {
+        assert_eq!(step_of("step-000012"), Some(12));
+        for bad in [
+            "step-",
+            "step-+1",
+            "step-1/..",
+            "../step-1",
+            "step-1 ",
+            "latest",
+        ] {
+            assert_eq!(step_of(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn the_first_changed_key_is_named() {

@@ -27,10 +27,7 @@ impl MetricsFile {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create output folder {}", dir.display()))?;
         let path = dir.join("metrics.jsonl");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
+        let file = runconfig::safe_fs::open_append(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
         let events = match tensorboard {
             true => Some(EventWriter::create(&dir.join("tensorboard"))?),

@@ -3,8 +3,9 @@
 //! so a kill at any moment leaves the previous or the next version.
 
 use anyhow::{Context, Result};
+use runconfig::safe_fs;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The ledger's file name.
@@ -47,7 +48,7 @@ impl Ledger {
     /// Reads `<dir>/pipeline.jsonl` (none yet: no rows).
     pub fn open(dir: &Path) -> Result<Ledger> {
         let path = dir.join(LEDGER);
-        let rows = match std::fs::read_to_string(&path) {
+        let rows = match read(&path) {
             Ok(text) => parse(&text)
                 .with_context(|| format!("the ledger {} is not valid", path.display()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -92,25 +93,28 @@ impl Ledger {
         self.rows.sort_by_key(|r| at(r));
     }
 
-    /// Writes every row: temporary file, fsync, rename, fsync of the folder.
+    /// Writes every row: new temporary file, fsync, rename, fsync of the folder.
     pub fn save(&self) -> Result<()> {
-        let tmp = self.path.with_extension("jsonl.tmp");
         let mut text = String::new();
         for r in &self.rows {
             text.push_str(&serde_json::to_string(r)?);
             text.push('\n');
         }
-        let mut f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &self.path)
-            .with_context(|| format!("cannot replace {}", self.path.display()))?;
+        safe_fs::replace(&self.path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
         if let Some(dir) = self.path.parent() {
             std::fs::File::open(dir)?.sync_all()?;
         }
         Ok(())
     }
+}
+
+/// The ledger's text; a link in its place is refused, not read.
+fn read(path: &Path) -> std::io::Result<String> {
+    let mut text = String::new();
+    safe_fs::open_nofollow(path, std::fs::OpenOptions::new().read(true))?
+        .read_to_string(&mut text)?;
+    Ok(text)
 }
 
 fn parse(text: &str) -> Result<Vec<Row>> {

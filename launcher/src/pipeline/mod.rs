@@ -43,7 +43,7 @@ pub fn run(nproc: usize, path: &Path, sets: &[String]) -> Result<ExitCode> {
     preflight::all(&p, path, nproc, &opts)?;
     std::fs::create_dir_all(&p.output_dir)?;
     let _lock = lock::acquire(&p.output_dir)?;
-    let mut ledger = Ledger::open(&p.output_dir)?;
+    let mut ledger = Ledger::open(&p.output_dir).map_err(|e| Usage(format!("{e:#}")))?;
     pending(&p, &mut ledger)?;
     signals::install();
     println!(

@@ -6,7 +6,7 @@ use crate::st::{self, Entry, Writer};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 use tch::Tensor;
 
@@ -62,14 +62,9 @@ pub fn sha256(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Writes a small file atomically (temporary name, sync, rename).
+/// Writes a small file atomically (new temporary file, sync, rename), so
+/// that a link at `path` is replaced, never written through.
 pub fn write_small(path: &Path, contents: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("partial");
-    let mut f =
-        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    f.write_all(contents)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot rename {} into place", tmp.display()))
+    runconfig::safe_fs::replace(path, contents)
+        .with_context(|| format!("cannot write {}", path.display()))
 }

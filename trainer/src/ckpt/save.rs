@@ -49,9 +49,13 @@ fn shard_tensors(engine: &Engine) -> (Vec<(String, tch::Tensor)>, HashMap<String
     (tensors, meta)
 }
 
-/// The name `latest` gives (the newest complete checkpoint), or "none".
+/// The name `latest` gives (the newest complete checkpoint), or "none"
+/// (also when `latest` names anything but a complete `step-N` folder).
 pub fn last_good(root: &Path) -> String {
-    std::fs::read_to_string(root.join("latest")).map_or("none".into(), |n| n.trim().into())
+    let named = runconfig::resume::latest(root).ok().flatten();
+    named
+        .and_then(|dir| Some(dir.file_name()?.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "none".into())
 }
 
 /// Saves the checkpoint of `engine.steps_done()` under `root`; every rank calls

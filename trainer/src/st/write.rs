@@ -66,8 +66,12 @@ impl Writer {
             .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
             .collect();
         let text = header(&entries, meta);
-        let file =
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        // Never through a link planted where the file goes.
+        let file = runconfig::safe_fs::open_nofollow(
+            path,
+            File::options().write(true).create(true).truncate(true),
+        )
+        .with_context(|| format!("cannot create {}", path.display()))?;
         let mut out = BufWriter::new(file);
         out.write_all(&(text.len() as u64).to_le_bytes())
             .and_then(|()| out.write_all(&text))

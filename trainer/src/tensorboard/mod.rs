@@ -31,14 +31,12 @@ impl EventWriter {
     /// Opens a new event file in `dir` (created if missing), after reading
     /// what the folder's earlier files hold.
     pub fn create(dir: &Path) -> Result<EventWriter> {
-        std::fs::create_dir_all(dir)
+        runconfig::safe_fs::create_dir(dir)
             .with_context(|| format!("cannot create TensorBoard folder {}", dir.display()))?;
         let last = record::last_steps(dir)?;
         let path = dir.join(file_name());
-        let file = std::fs::OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .open(&path)
+        // A new file: nothing already there, a link included, is opened.
+        let file = runconfig::safe_fs::create_new(&path)
             .with_context(|| format!("cannot create {}", path.display()))?;
         let mut w = EventWriter { file, path, last };
         let version = Event {
