@@ -15,7 +15,7 @@ fn a_missing_repo_asked_with_a_valid_token_is_said_not_to_exist() {
     let home = TempDir::new("missing-repo");
     let data = repo_root().join("data/sanity-chat/sft.jsonl");
     let yaml = format!(
-        "model: {{ path: acme/none }}\ndata: {{ datasets: [{{ path: {} }}] }}\ntrain: {{ max_steps: 1 }}\n",
+        "run_name: t\nmodel: {{ path: acme/none }}\ndata: {{ datasets: [{{ path: {} }}] }}\ntrain: {{ max_steps: 1 }}\n",
         data.display()
     );
     std::fs::write(home.join("c.yaml"), yaml).unwrap();
@@ -56,7 +56,7 @@ fn a_loss_that_is_not_finite_at_the_first_step_points_at_the_model_not_the_learn
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let yaml = format!(
-        "model: {{ path: {}, dtype: f32 }}\n\
+        "run_name: t\nmodel: {{ path: {}, dtype: f32 }}\n\
          data: {{ objective: sft, max_seq_length: 64, chat_template: tulu, datasets: [{{ path: {} }}] }}\n\
          train: {{ max_steps: 2, micro_batch_size: 2, effective_batch_size: 2, learning_rate: 0.0 }}\n\
          checkpoint: {{ output_dir: {} }}\n",

@@ -115,10 +115,9 @@ pub fn write(s: &mut String, base: Option<&str>, stages: &[Value]) {
             let _ = writeln!(s, "0. base model [{id}](https://huggingface.co/{id})");
         }
         None => {
-            let _ = writeln!(
-                s,
-                "0. base model: not from the Hub (a local folder or random init)"
-            );
+            let first = stages.first().and_then(|st| st["start"].as_str());
+            let what = first.unwrap_or("not recorded (an export written before chains were)");
+            let _ = writeln!(s, "0. start: {what}");
         }
     }
     for (i, st) in stages.iter().enumerate() {
