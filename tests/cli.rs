@@ -136,7 +136,15 @@ fn a_mistyped_flag_gets_a_suggestion_and_starts_nothing() {
         (&["push", "d", "--repo", "m", "--publik"], "'--public'"),
         (&["export", "ck", "out", "--overwrit"], "'--overwrite'"),
         (&["plot", "out", "--ou", "x"], "'--out'"),
-        (&["chek", "cfg.yaml"], "`check`"),
+        (&["chek", "cfg.yaml"], "did you mean `check`?"),
+        (
+            &["--set", "a=1", "check", "cfg.yaml"],
+            "`check` is a command: it comes first",
+        ),
+        (
+            &["2", "cfg.yaml", "--nnodes", "x"],
+            "--nnodes: must be a whole number, got \"x\"",
+        ),
     ] {
         let err = mistake(&run("typo", args));
         assert!(err.contains(want), "{args:?}: {err}");

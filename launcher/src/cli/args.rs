@@ -64,7 +64,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME")]
     pub run_name: Option<String>,
     /// Restart the whole group up to K times (PROGRAM runs; configs use launcher.max_restarts)
-    #[arg(long, value_name = "K", default_value_t = 0)]
+    #[arg(long, value_name = "K", default_value_t = 0, value_parser = super::whole::<u32>)]
     pub max_restarts: u32,
     /// The program to run N times, with its arguments (after `--`)
     #[arg(last = true, value_name = "PROGRAM")]
@@ -75,16 +75,16 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct NodeArgs {
     /// Number of nodes (run `launch` on each), default 1; under `srun --ntasks-per-node=1` or `mpirun -N 1` the node flags come from Slurm's or MPI's variables (docs/multinode.md)
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", value_parser = super::whole::<usize>)]
     pub nnodes: Option<usize>,
     /// This node's index, 0..K-1, default 0
-    #[arg(long, value_name = "R")]
+    #[arg(long, value_name = "R", value_parser = super::whole::<usize>)]
     pub node_rank: Option<usize>,
     /// Node 0's address (multi-node), default 127.0.0.1
     #[arg(long, value_name = "HOST")]
     pub master_addr: Option<String>,
     /// Rendezvous port, default: any free port (29500 multi-node)
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "PORT", value_parser = super::whole::<u16>)]
     pub master_port: Option<u16>,
     /// The run's shared secret (multi-node; or FERROSPEED_RUN_ID)
     #[arg(long, value_name = "SECRET")]
@@ -98,7 +98,7 @@ pub struct CheckArgs {
     #[arg(value_name = "CONFIG.yaml")]
     pub config: PathBuf,
     /// Plan for N devices only (default: 1, 2 and 8)
-    #[arg(short = 'n', long = "nproc", value_name = "N")]
+    #[arg(short = 'n', long = "nproc", value_name = "N", value_parser = super::whole::<u32>)]
     pub nproc: Option<u32>,
     /// Override any config key, e.g. --set train.micro_batch_size=4
     #[arg(long = "set", value_name = "KEY=VALUE")]

@@ -12,18 +12,6 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
-/// The commands `launch` knows, for the message about a first argument
-/// that is neither one of them nor a number.
-const COMMANDS: [&str; 7] = [
-    "check",
-    "export",
-    "push",
-    "status",
-    "plot",
-    "completions",
-    "help",
-];
-
 /// Where and how this node joins the run.
 #[derive(Debug, Clone, Default)]
 pub struct NodeOpts {
@@ -144,22 +132,39 @@ fn nproc(text: &str) -> Result<usize, String> {
     }
 }
 
+/// A flag's value as a whole number (in the range of `T`).
+fn whole<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.parse()
+        .map_err(|_| format!("must be a whole number, got {text:?}"))
+}
+
+/// The names of the commands, `help` included.
+fn commands() -> Vec<String> {
+    let mut cli = Cli::command();
+    cli.build();
+    let names = cli.get_subcommands().map(|c| c.get_name().to_string());
+    names.collect()
+}
+
 /// The message for a first argument that is neither a number nor a command.
 fn not_a_command(text: &str) -> String {
+    let commands = commands();
+    if commands.iter().any(|c| c == text) {
+        return format!("`{text}` is a command: it comes first (`launch {text} --help`)");
+    }
+    let all = commands.join(", ");
     if text.is_empty() {
-        let all = COMMANDS.join(", ");
         return format!(
             "expected the number of processes or a command ({all}) first (see `launch --help`)"
         );
     }
-    let near = COMMANDS
+    let near = commands
         .iter()
         .find(|c| strsim::jaro_winkler(c, text) > 0.8)
         .map(|c| format!("; did you mean `{c}`?"))
         .unwrap_or_default();
     format!(
-        "expected the number of processes or a command ({}), got {text:?}{near} (see `launch --help`)",
-        COMMANDS.join(", ")
+        "expected the number of processes or a command ({all}), got {text:?}{near} (see `launch --help`)"
     )
 }
 
