@@ -41,8 +41,7 @@ impl std::error::Error for Usage {}
 
 fn main() -> ExitCode {
     quiet_on_closed_stdout();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    match run(std::env::args_os().skip(1)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("launch: error: {e:#}");
@@ -80,14 +79,10 @@ fn quiet_on_closed_stdout() {
     }));
 }
 
-fn run(args: &[String]) -> Result<ExitCode> {
-    let command = cli::parse(args).map_err(|e| Usage(format!("{e:#}")))?;
-    match command {
-        Command::Help => {
-            print!("{}", cli::HELP);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Push { args } => hub::push_command(&args).map(|()| ExitCode::SUCCESS),
+fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<ExitCode> {
+    match cli::parse(args)? {
+        Command::Printed => Ok(ExitCode::SUCCESS),
+        Command::Push(options) => hub::push_command(&options).map(|()| ExitCode::SUCCESS),
         Command::Export(request) => export::run(&request),
         Command::Status { dir } => pipeline::status::run(&dir),
         Command::Plot { dir, out } => plot::run(&dir, out.as_deref()),

@@ -14,7 +14,8 @@ pub const MARKER: &str = ".ferrospeed-export.json";
 const FORMAT: &str = "ferrospeed-export";
 
 /// The one-line usage of `launch export`.
-pub const USAGE: &str = "usage: launch export CHECKPOINT OUT_DIR [--overwrite] [--dtype bf16|f32|compute] [--max-shard-size SIZE]";
+pub const USAGE_LINE: &str =
+    "launch export CHECKPOINT OUT_DIR [--overwrite] [--dtype bf16|f32|compute] [--max-shard-size SIZE]";
 
 /// A folder the tool will not write to or replace; the message says why and
 /// what to do instead.
@@ -30,49 +31,42 @@ impl std::fmt::Display for Refused {
 impl std::error::Error for Refused {}
 
 /// The arguments of `launch export` (and of `trainer export`, which it runs).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, clap::Args)]
 pub struct ExportArgs {
-    /// A checkpoint folder, a run's `checkpoints/` folder or its output_dir.
+    /// A step folder, or a run's output_dir or its checkpoints/ folder (the newest, `latest`)
+    #[arg(value_name = "CHECKPOINT")]
     pub checkpoint: PathBuf,
-    /// Where the Hugging Face folder goes.
+    /// Where the Hugging Face model folder goes; it must be new or empty
+    #[arg(value_name = "OUT_DIR")]
     pub out: PathBuf,
-    /// Replace an earlier export in `out`.
+    /// Replace an earlier export in OUT_DIR, never other files
+    #[arg(long)]
     pub overwrite: bool,
-    /// `--dtype`, as `export.dtype`.
+    /// bf16, f32 or compute: as export.dtype
+    #[arg(long, value_name = "D")]
     pub dtype: Option<ExportDtype>,
-    /// `--max-shard-size`, as `export.max_shard_size`.
+    /// The largest shard file, e.g. 5GB: as export.max_shard_size
+    #[arg(long, value_name = "SIZE")]
     pub max_shard_size: Option<ByteSize>,
+}
+
+/// `export` with its arguments, as `trainer export` reads them.
+#[derive(clap::Parser)]
+#[command(name = "export", override_usage = USAGE_LINE, disable_help_flag = true)]
+struct ExportCommand {
+    #[command(flatten)]
+    args: ExportArgs,
 }
 
 impl ExportArgs {
     /// Parses the arguments after `export`; the error is one line.
     pub fn parse(args: &[String]) -> Result<ExportArgs, String> {
-        let mut it = args.iter();
-        let mut paths = Vec::new();
-        let mut out = ExportArgs::default();
-        while let Some(a) = it.next() {
-            let mut value = || {
-                it.next()
-                    .cloned()
-                    .ok_or_else(|| format!("{a} needs a value; {USAGE}"))
-            };
-            match a.as_str() {
-                "--overwrite" => out.overwrite = true,
-                "--dtype" => {
-                    let d = value()?.parse().map_err(|e| format!("--dtype: {e}"))?;
-                    out.dtype = Some(d);
-                }
-                "--max-shard-size" => {
-                    let s = value()?.parse();
-                    out.max_shard_size = Some(s.map_err(|e| format!("--max-shard-size: {e}"))?);
-                }
-                s if s.starts_with("--") => return Err(format!("unknown option {s}; {USAGE}")),
-                s => paths.push(PathBuf::from(s)),
-            }
+        use clap::Parser;
+        let line = std::iter::once("export").chain(args.iter().map(String::as_str));
+        match ExportCommand::try_parse_from(line) {
+            Ok(c) => Ok(c.args),
+            Err(e) => Err(crate::usage::one_line(&e)),
         }
-        let [checkpoint, dir] = <[PathBuf; 2]>::try_from(paths).map_err(|_| USAGE.to_string())?;
-        (out.checkpoint, out.out) = (checkpoint, dir);
-        Ok(out)
     }
 
     /// The same arguments, as a command line (checkpoint and out first).

@@ -106,8 +106,14 @@ fn export_options_parse_and_round_trip() {
             vec!["ck", "out", "--max-shard-size", "lots"],
             "not a size like 5GB",
         ),
-        (vec!["ck", "out", "--force"], "unknown option --force"),
-        (vec!["ck", "out", "--dtype"], "--dtype needs a value"),
+        (
+            vec!["ck", "out", "--force"],
+            "unexpected argument '--force' found",
+        ),
+        (
+            vec!["ck", "out", "--dtype"],
+            "a value is required for '--dtype <D>'",
+        ),
     ] {
         let bad: Vec<String> = bad.into_iter().map(String::from).collect();
         let e = ExportArgs::parse(&bad).unwrap_err();

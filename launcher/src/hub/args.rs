@@ -1,84 +1,75 @@
 //! Arguments of `launch push DIR --repo NS/NAME [...]`.
 
 use super::push::PushOptions;
-use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 
-/// Help for `launch push`.
-pub const HELP: &str = "\
-launch push: push a folder to the Hugging Face Hub (model repository).
+/// What `launch push` reads; its help is `launch push --help`.
+#[derive(Debug, clap::Args)]
+#[command(override_usage = "launch push DIR --repo [NAMESPACE/]NAME [OPTIONS]")]
+pub struct PushArgs {
+    /// The folder to push
+    #[arg(value_name = "DIR")]
+    folder: PathBuf,
+    /// The repository: `name` or `namespace/name`
+    #[arg(long, visible_alias = "repo-id", value_name = "ID")]
+    repo: String,
+    /// Namespace for a `--repo` without one (default: the token's user)
+    #[arg(long, value_name = "NS")]
+    namespace: Option<String>,
+    /// Hub token (default: HF_TOKEN, then $HF_TOKEN_PATH, $HF_HOME/token, ~/.cache/huggingface/token)
+    #[arg(long, value_name = "T")]
+    token: Option<String>,
+    /// Create the repository as public (default: private)
+    #[arg(long, overrides_with = "private")]
+    public: bool,
+    /// Create the repository as private (the default)
+    #[arg(long, overrides_with = "public")]
+    private: bool,
+    /// Branch to commit to (default main; created if missing)
+    #[arg(long, value_name = "BRANCH")]
+    revision: Option<String>,
+    /// Commit summary
+    #[arg(short = 'm', long, value_name = "M")]
+    commit_message: Option<String>,
+    /// Also upload files that symlinks in DIR point at outside DIR (skipped with a warning otherwise; symlinked folders are never entered)
+    #[arg(long)]
+    follow_links: bool,
+}
 
-USAGE:
-  launch push DIR --repo [NAMESPACE/]NAME [OPTIONS]
-
-OPTIONS:
-  --repo ID              the repository: `name` or `namespace/name`
-  --namespace NS         namespace for a `--repo` without one (default: the token's user)
-  --token T              Hub token (default: HF_TOKEN, then $HF_TOKEN_PATH,
-                         $HF_HOME/token, ~/.cache/huggingface/token)
-  --public               create the repository as public (default: private)
-  --private              create the repository as private (the default)
-  --revision BRANCH      branch to commit to (default main; created if missing)
-  --commit-message M     commit summary
-  --follow-links         also upload files that symlinks in DIR point at outside
-                         DIR (skipped with a warning otherwise; symlinked
-                         folders are never entered)
-
-The endpoint is $HF_ENDPOINT (default https://huggingface.co); HF_HUB_OFFLINE=1
-refuses to push. Files the Hub already has are not uploaded again. Never
-uploaded: .git/, .env files, and the files only Ferrospeed reads (.lock,
-.launch-secret-*, .ferrospeed-*, finished markers).
-";
-
-/// Parses what follows `launch push`; `Ok(None)` means help was asked for.
-pub fn parse(args: &[String]) -> Result<Option<PushOptions>> {
-    let mut o = PushOptions {
-        private: true,
-        ..PushOptions::default()
-    };
-    let (mut folder, mut repo) = (None, None);
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .with_context(|| format!("{a} needs a value (see `launch push --help`)"))
-        };
-        match a.as_str() {
-            "-h" | "--help" | "help" => return Ok(None),
-            "--repo" | "--repo-id" => repo = Some(value()?),
-            "--namespace" => o.namespace = Some(value()?),
-            "--token" => o.token = Some(value()?),
-            "--private" => o.private = true,
-            "--public" => o.private = false,
-            "--revision" => o.revision = Some(value()?),
-            "--commit-message" | "-m" => o.commit_message = Some(value()?),
-            "--follow-links" => o.follow_links = true,
-            s if s.starts_with('-') => {
-                bail!("unknown option {s} for `launch push` (see `launch push --help`)")
-            }
-            s if folder.is_none() => folder = Some(PathBuf::from(s)),
-            s => bail!("unexpected argument {s:?}: `launch push` takes one folder"),
+impl From<PushArgs> for PushOptions {
+    fn from(a: PushArgs) -> PushOptions {
+        PushOptions {
+            folder: a.folder,
+            repo_id: a.repo,
+            namespace: a.namespace,
+            token: a.token,
+            private: !a.public,
+            revision: a.revision,
+            commit_message: a.commit_message,
+            follow_links: a.follow_links,
         }
     }
-    o.folder = folder
-        .context("`launch push` needs the folder to push: launch push DIR --repo NAMESPACE/NAME")?;
-    o.repo_id =
-        repo.context("`launch push` needs --repo NAMESPACE/NAME (or NAME with --namespace)")?;
-    Ok(Some(o))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn strings(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
+    #[derive(Parser)]
+    struct Push {
+        #[command(flatten)]
+        args: PushArgs,
+    }
+
+    fn parse(a: &[&str]) -> Result<PushOptions, clap::Error> {
+        Push::try_parse_from(std::iter::once("push").chain(a.iter().copied()))
+            .map(|p| p.args.into())
     }
 
     #[test]
     fn parses_all_options() {
-        let o = parse(&strings(&[
+        let o = parse(&[
             "out/final",
             "--repo",
             "org/m",
@@ -87,23 +78,25 @@ mod tests {
             "v1",
             "-m",
             "msg",
-        ]))
-        .unwrap()
+        ])
         .unwrap();
         assert_eq!(o.folder, PathBuf::from("out/final"));
         assert_eq!(o.repo_id, "org/m");
         assert!(o.private);
         assert_eq!(o.revision.as_deref(), Some("v1"));
         assert_eq!(o.commit_message.as_deref(), Some("msg"));
-        assert!(parse(&strings(&["dir"])).is_err());
-        let public = parse(&strings(&["d", "--repo", "m", "--public"])).unwrap();
-        assert!(!public.unwrap().private);
+        assert!(parse(&["dir"]).is_err());
+        assert!(!parse(&["d", "--repo", "m", "--public"]).unwrap().private);
+        assert!(parse(&["d", "--repo", "m"]).unwrap().private);
         assert!(
-            parse(&strings(&["d", "--repo", "m"]))
-                .unwrap()
+            parse(&["d", "--repo", "m", "--public", "--private"])
                 .unwrap()
                 .private
         );
-        assert!(parse(&strings(&["--help"])).unwrap().is_none());
+        assert!(
+            !parse(&["d", "--repo-id", "m", "--private", "--public"])
+                .unwrap()
+                .private
+        );
     }
 }

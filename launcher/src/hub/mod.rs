@@ -27,17 +27,12 @@ use anyhow::Result;
 use runconfig::HubConfig;
 use std::path::Path;
 
+pub use args::PushArgs;
 pub use push::PushOptions;
 
 /// `launch push DIR --repo NS/NAME [...]`.
-pub fn push_command(args: &[String]) -> Result<()> {
-    match args::parse(args)? {
-        Some(options) => push::push(&options),
-        None => {
-            print!("{}", args::HELP);
-            Ok(())
-        }
-    }
+pub fn push_command(options: &PushOptions) -> Result<()> {
+    push::push(options)
 }
 
 /// Before the ranks of a run that pushes at the end start: the token exists,
