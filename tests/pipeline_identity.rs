@@ -40,7 +40,10 @@ fn a_completed_stage_whose_learning_rate_or_data_changed_is_not_skipped() {
     let out = run(&dir);
     let said = text(&out);
     assert_eq!(out.status.code(), Some(2), "{said}");
-    assert!(said.contains("stage sft completed with `train.learning_rate`"), "{said}");
+    assert!(
+        said.contains("stage sft completed with `train.learning_rate`"),
+        "{said}"
+    );
 
     // The same path, other rows: the same size and time are not enough to hide it.
     one_stage(&dir, &data, "", 2);
@@ -50,7 +53,8 @@ fn a_completed_stage_whose_learning_rate_or_data_changed_is_not_skipped() {
     assert_eq!(swapped.len(), text_before.len());
     std::fs::write(&data, &swapped).unwrap();
     let f = std::fs::File::options().write(true).open(&data).unwrap();
-    f.set_modified(stamp + std::time::Duration::from_secs(1)).unwrap();
+    f.set_modified(stamp + std::time::Duration::from_secs(1))
+        .unwrap();
     let out = run(&dir);
     let said = text(&out);
     assert_eq!(out.status.code(), Some(2), "{said}");
@@ -58,7 +62,37 @@ fn a_completed_stage_whose_learning_rate_or_data_changed_is_not_skipped() {
 
     std::fs::write(&data, &text_before).unwrap();
     let out = run(&dir);
-    assert!(text(&out).contains("sft: completed, skipped"), "{}", text(&out));
+    assert!(
+        text(&out).contains("sft: completed, skipped"),
+        "{}",
+        text(&out)
+    );
+
+    // The way out when the change is meant: --rerun, which keeps the old result.
+    one_stage(&dir, &data, ", train.learning_rate: 1.0e-4", 2);
+    let out = run(&dir);
+    assert!(text(&out).contains("--rerun sft"), "{}", text(&out));
+    let mut c = launch(&dir);
+    c.arg("1").arg(dir.join("p.yaml")).args(["--rerun", "sft"]);
+    let said = run_ok(c);
+    assert!(said.contains("pipeline id complete"), "{said}");
+    let kept: Vec<_> = std::fs::read_dir(dir.join("out"))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("sft.before-rerun-")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "the earlier result was not kept");
+    assert!(kept[0].path().join("final/model.safetensors").is_file());
+    let out = run(&dir);
+    assert!(
+        text(&out).contains("sft: completed, skipped"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

@@ -102,8 +102,11 @@ fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<ExitCode> {
             nproc,
             config,
             sets,
+            rerun,
             ..
-        } if runconfig::pipeline::is_pipeline(&config) => pipeline::run(nproc, &config, &sets),
+        } if runconfig::pipeline::is_pipeline(&config) => {
+            pipeline::run(nproc, &config, &sets, &rerun)
+        }
         Command::Check {
             config,
             nproc,
@@ -115,8 +118,14 @@ fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<ExitCode> {
             nproc,
             config,
             sets,
+            rerun,
             node,
-        } => train::train(nproc, &config, &sets, &node),
+        } => {
+            if let Some(stage) = rerun.first() {
+                return Err(Usage(format!("--rerun {stage}: {} is a run config, not a pipeline; to train it again from the start use --set checkpoint.resume=never", config.display())).into());
+            }
+            train::train(nproc, &config, &sets, &node)
+        }
         Command::Program {
             nproc,
             program,

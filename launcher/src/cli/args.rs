@@ -58,6 +58,10 @@ pub struct RunArgs {
     /// Override any config key, e.g. --set train.micro_batch_size=4
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// A pipeline: train STAGE (and the stages from it) again from the
+    /// start; the earlier result is moved aside, never deleted
+    #[arg(long = "rerun", value_name = "STAGE")]
+    pub rerun: Vec<String>,
     #[command(flatten)]
     pub node: NodeArgs,
     /// Log folder name for PROGRAM runs (default: program name)

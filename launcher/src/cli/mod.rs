@@ -55,6 +55,8 @@ pub enum Command {
         nproc: usize,
         config: PathBuf,
         sets: Vec<String>,
+        /// Pipeline stages to train again (`--rerun STAGE`).
+        rerun: Vec<String>,
         node: NodeOpts,
     },
     Program {
@@ -191,8 +193,12 @@ fn run(run: RunArgs) -> Result<Command, Usage> {
             nproc,
             config,
             sets: run.sets,
+            rerun: run.rerun,
             node,
         }),
+        (None, Some(_)) if !run.rerun.is_empty() => Err(Usage(
+            "--rerun names a stage of a pipeline, not of `-- PROGRAM`".into(),
+        )),
         (None, Some(name)) => Ok(Command::Program {
             nproc,
             program: name,

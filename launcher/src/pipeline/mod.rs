@@ -8,6 +8,7 @@ pub mod check;
 mod job;
 pub mod ledger;
 mod preflight;
+mod rerun;
 pub mod status;
 
 use crate::hub::fetch::Mode;
@@ -30,7 +31,7 @@ enum Next {
 /// Runs the pipeline at `path` with `nproc` processes per job (unless a
 /// stage says `world_size`), with `sets` applied to every stage after its
 /// own `set:`. Every stage is checked before the first one trains.
-pub fn run(nproc: usize, path: &Path, sets: &[String]) -> Result<ExitCode> {
+pub fn run(nproc: usize, path: &Path, sets: &[String], rerun: &[String]) -> Result<ExitCode> {
     let p = runconfig::pipeline::load(path)?;
     let device = (crate::resolve::visible_gpus() >= nproc)
         .then(crate::resolve::device_memory)
@@ -44,6 +45,7 @@ pub fn run(nproc: usize, path: &Path, sets: &[String]) -> Result<ExitCode> {
     std::fs::create_dir_all(&p.output_dir)?;
     let _lock = lock::acquire(&p.output_dir)?;
     let mut ledger = Ledger::open(&p.output_dir).map_err(|e| Usage(format!("{e:#}")))?;
+    rerun::apply(&p, rerun, &mut ledger)?;
     pending(&p, &mut ledger)?;
     signals::install();
     println!(
@@ -222,12 +224,14 @@ fn unchanged(job: &Job, world: u32, name: &str) -> Result<()> {
     let r = job_config(job, world)?;
     match state(&r.config, &r.plan) {
         State::Changed { key, .. } if key.starts_with("data_files.") => Err(Usage(format!(
-            "stage {name} completed on other contents of the data file {}; that is a different run. Restore the file, or give the pipeline a new output_dir",
-            &key["data_files.".len()..]
+            "stage {name} completed on other contents of the data file {}; that is a different run. Restore the file, run again with --rerun {} to train it again (its earlier output is moved aside), or give the pipeline a new output_dir",
+            &key["data_files.".len()..],
+            job.stage
         ))
         .into()),
         State::Changed { key, was, now } => Err(Usage(format!(
-            "stage {name} completed with `{key}` = {was}, but its config now says {now}; that is a different run. Restore the value, or give the pipeline a new output_dir"
+            "stage {name} completed with `{key}` = {was}, but its config now says {now}; that is a different run. Restore the value, run again with --rerun {} to train it again (its earlier output is moved aside), or give the pipeline a new output_dir",
+            job.stage
         ))
         .into()),
         _ => Ok(()),
