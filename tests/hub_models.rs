@@ -12,17 +12,6 @@ use hub_support::*;
 use std::path::Path;
 use std::process::Command;
 
-const MAKE_MODEL: &str = r#"
-import json, shutil, sys
-from transformers import LlamaConfig, LlamaForCausalLM
-out, data = sys.argv[1], sys.argv[2]
-c = LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
-LlamaForCausalLM(c).save_pretrained(out)
-for f in ["tokenizer.json", "tokenizer_config.json"]:
-    shutil.copy(f"{data}/{f}", f"{out}/{f}")
-"#;
-
 /// The venv's Python with transformers (a fresh checkout has only torch).
 fn python() -> std::path::PathBuf {
     common::python_with("transformers")
@@ -35,7 +24,7 @@ fn tiny_model(hub: &LocalHub, home: &TempDir, repo: &str) {
     let out = Command::new(python())
         .args([
             "-c",
-            MAKE_MODEL,
+            TINY_LLAMA,
             folder.to_str().unwrap(),
             data.to_str().unwrap(),
         ])

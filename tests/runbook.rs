@@ -14,18 +14,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const MAKE_MODEL: &str = r#"
-import shutil, sys, torch
-from transformers import LlamaConfig, LlamaForCausalLM
-out, data = sys.argv[1], sys.argv[2]
-torch.manual_seed(0)
-c = LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
-LlamaForCausalLM(c).save_pretrained(out)
-for f in ["tokenizer.json", "tokenizer_config.json"]:
-    shutil.copy(f"{data}/{f}", f"{out}/{f}")
-"#;
-
 /// `folder` uploaded as `repo` (a model, or with `dataset` a dataset) by
 /// the Python client, as a user's repositories are made.
 pub fn upload(hub: &LocalHub, repo: &str, folder: &Path, dataset: bool) {
@@ -57,7 +45,7 @@ fn hub_with_repos(home: &TempDir) -> LocalHub {
     let folder = home.join("made-model");
     let data = repo_root().join("data/sanity-chat");
     let out = Command::new(common::python_with("transformers"))
-        .args(["-c", MAKE_MODEL, folder.to_str().unwrap()])
+        .args(["-c", TINY_LLAMA, folder.to_str().unwrap()])
         .arg(&data)
         .output()
         .unwrap();

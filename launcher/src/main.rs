@@ -86,18 +86,6 @@ fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<ExitCode> {
         Command::Export(request) => export::run(&request),
         Command::Status { dir } => pipeline::status::run(&dir),
         Command::Plot { dir, out } => plot::run(&dir, out.as_deref()),
-        Command::Check {
-            config,
-            nproc,
-            sets,
-            device_memory,
-            json,
-        } if runconfig::pipeline::is_pipeline(&config) => {
-            if json {
-                return Err(Usage(format!("{}: --json plans one run config; for a pipeline, check a stage's config with --json", config.display())).into());
-            }
-            pipeline::check::run(&config, nproc, &sets, device_memory)
-        }
         Command::Train {
             nproc,
             config,
@@ -113,7 +101,11 @@ fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<ExitCode> {
             sets,
             device_memory,
             json,
-        } => check::run(&config, nproc, &sets, device_memory, json),
+        } => match runconfig::pipeline::is_pipeline(&config) {
+            true if json => Err(Usage(format!("{}: --json plans one run config; for a pipeline, check a stage's config with --json", config.display())).into()),
+            true => pipeline::check::run(&config, nproc, &sets, device_memory),
+            false => check::run(&config, nproc, &sets, device_memory, json),
+        },
         Command::Train {
             nproc,
             config,

@@ -3,6 +3,20 @@
 
 use std::path::Path;
 
+/// Python that saves a tiny Llama (random weights, seed 0) with the sanity
+/// chat tokenizer: `python -c TINY_LLAMA OUT TOKENIZER_FOLDER`.
+pub const TINY_LLAMA: &str = r#"
+import shutil, sys, torch
+from transformers import LlamaConfig, LlamaForCausalLM
+out, data = sys.argv[1], sys.argv[2]
+torch.manual_seed(0)
+c = LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
+LlamaForCausalLM(c).save_pretrained(out)
+for f in ["tokenizer.json", "tokenizer_config.json"]:
+    shutil.copy(f"{data}/{f}", f"{out}/{f}")
+"#;
+
 /// Deterministic bytes (xorshift), fast to make.
 pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
