@@ -26,6 +26,7 @@ pub mod resume;
 mod schedule;
 mod schema;
 mod sections;
+pub mod shape;
 mod values;
 
 pub use error::ConfigError;
