@@ -104,8 +104,8 @@ pub fn load_samples(
     let dir = output_dir.join("data-cache");
     let file = cache::path(&dir, &key);
     cache::with_lock(&dir, &key, || {
-        if file.is_file() {
-            let (train, validation, summary) = read_cache(&file)?;
+        if let Some((meta, sets)) = cache::read(&file, &key, 2) {
+            let (train, validation, summary) = read_cache(&file, meta, sets)?;
             return Ok(finish(
                 train,
                 validation,
@@ -118,6 +118,7 @@ pub fn load_samples(
         let (train, validation, summary) = build(config, tok.as_ref(), template.as_ref())?;
         cache::write(
             &file,
+            &key,
             &serde_json::to_vec(&summary)?,
             &[&train, &validation],
         )?;
@@ -176,9 +177,12 @@ fn cache_key(
     Ok(key.finish())
 }
 
-/// The two sets and the summary of an existing cache file.
-fn read_cache(file: &Path) -> Result<(SampleSet, SampleSet, Summary)> {
-    let (meta, mut sets) = cache::read(file, 2)?;
+/// The two sets and the summary of a verified cache file.
+fn read_cache(
+    file: &Path,
+    meta: Vec<u8>,
+    mut sets: Vec<SampleSet>,
+) -> Result<(SampleSet, SampleSet, Summary)> {
     let summary: Summary = serde_json::from_slice(&meta)
         .with_context(|| format!("{}: bad summary: delete the file", file.display()))?;
     let validation = sets.pop().expect("two sets");
