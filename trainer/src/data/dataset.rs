@@ -39,6 +39,12 @@ pub struct Summary {
     pub bad_rows_skipped: usize,
     pub dropped_overlong: usize,
     pub dropped_no_targets: usize,
+    /// Rows cut to `max_row_bytes` before tokenising (`overlong: truncate`).
+    #[serde(default)]
+    pub cut_by_size: usize,
+    /// The byte limit of a row's text (see [`super::encode::max_row_bytes`]).
+    #[serde(default)]
+    pub max_row_bytes: usize,
     /// Human-readable warnings (skipped rows with their first locations).
     pub warnings: Vec<String>,
 }
@@ -53,7 +59,24 @@ impl Summary {
                 d.path, d.rows, d.train_rows, d.validation_rows
             )
         });
-        per.collect()
+        let mut lines: Vec<String> = per.collect();
+        let mut long = Vec::new();
+        if self.dropped_overlong > 0 {
+            long.push(format!(
+                "{} sample(s) over max_seq_length dropped (data.overlong: drop)",
+                self.dropped_overlong
+            ));
+        }
+        if self.cut_by_size > 0 {
+            long.push(format!(
+                "{} row(s) over {} bytes cut before tokenising (data.overlong: truncate)",
+                self.cut_by_size, self.max_row_bytes
+            ));
+        }
+        if !long.is_empty() {
+            lines.push(format!("data: {}", long.join("; ")));
+        }
+        lines
     }
 }
 
