@@ -194,3 +194,73 @@ fn a_missing_or_garbled_meta_json_falls_back_to_the_previous_checkpoint() {
     std::fs::write(&meta, &whole[..whole.len() / 2]).unwrap();
     resumes_past(&dir, &out, 7, 6, "meta.json is not valid JSON", 4);
 }
+
+/// Sets `key` of `ckpt/meta.json` to `value`, as a hand edit would.
+fn edit_meta(ckpt: &Path, key: &str, value: serde_json::Value) {
+    let path = ckpt.join("meta.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    meta[key] = value;
+    std::fs::write(&path, meta.to_string()).unwrap();
+}
+
+/// Sets metadata `key` of the safetensors `file` of `ckpt` to `value` and
+/// records the file's new checksum and size in meta.json.
+fn edit_rank_metadata(ckpt: &Path, file: &str, key: &str, value: &str) {
+    let path = ckpt.join(file);
+    let bytes = std::fs::read(&path).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    header["__metadata__"][key] = value.into();
+    let mut text = header.to_string().into_bytes();
+    text.resize(text.len().div_ceil(8) * 8, b' ');
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[8 + header_len..]);
+    std::fs::write(&path, &out).unwrap();
+    let meta_path = ckpt.join("meta.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
+    meta["files"][file] = serde_json::json!({
+        "sha256": hex::encode(Sha256::digest(&out)),
+        "bytes": out.len(),
+    });
+    std::fs::write(&meta_path, meta.to_string()).unwrap();
+}
+
+/// [`resumes_past`], which must also end within a minute.
+fn resumes_quickly(dir: &Path, out: &Path, max_steps: u64, skipped: u64, why: &str, from: u64) {
+    let start = std::time::Instant::now();
+    resumes_past(dir, out, max_steps, skipped, why, from);
+    let took = start.elapsed();
+    assert!(took.as_secs() < 60, "the resume took {took:?}");
+}
+
+#[test]
+fn a_meta_json_world_size_beyond_its_rank_files_falls_back_to_the_previous_checkpoint_quickly() {
+    let (dir, out) = four_steps("meta-world");
+    edit_meta(
+        &step_dir(&out, 4),
+        "world_size",
+        1_000_000_000_000u64.into(),
+    );
+    let why = "meta.json: `world_size` is 1000000000000, but the folder holds 2 rank file(s)";
+    resumes_quickly(&dir, &out, 5, 4, why, 2);
+}
+
+#[test]
+fn a_meta_json_step_beyond_2_pow_53_falls_back_to_the_previous_checkpoint() {
+    let (dir, out) = four_steps("meta-step");
+    edit_meta(&step_dir(&out, 4), "step", (1u64 << 63).into());
+    let why = "meta.json: `step` is 9223372036854775808, beyond 2^53";
+    resumes_quickly(&dir, &out, 5, 4, why, 2);
+}
+
+#[test]
+fn a_rank_file_recording_a_range_past_its_tensor_falls_back_to_the_previous_checkpoint() {
+    let (dir, out) = four_steps("meta-range");
+    let file = "rank-00001.safetensors";
+    edit_rank_metadata(&step_dir(&out, 4), file, "unit.1.end", "99999999999");
+    let why = "rank-00001.safetensors: `unit.1.end` is 99999999999, where the model needs";
+    resumes_quickly(&dir, &out, 5, 4, why, 2);
+}

@@ -8,6 +8,33 @@ use std::path::Path;
 
 /// Runs the sanity config with `sets` in `dir` and returns launch's output; it must fail.
 fn fails(dir: &Path, sets: &[String]) -> String {
+    let out = run(dir, sets);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("rank 0 exited with status 1"), "{all}");
+    assert!(
+        !all.contains("panicked") && !all.contains("RUST_BACKTRACE"),
+        "{all}"
+    );
+    all
+}
+
+/// Runs the tiny config with `sets`, which `launch` itself must refuse
+/// (exit 2, one error line, no rank started); returns the output.
+fn refused(dir: &Path, sets: &[String]) -> String {
+    let out = run(dir, sets);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("launch: error:") && !all.contains("rank 0"),
+        "{all}"
+    );
+    assert!(!all.contains("panicked"), "{all}");
+    all
+}
+
+/// `launch 1 configs/tiny-pretrain.yaml` with `sets`, writing under `dir`.
+fn run(dir: &Path, sets: &[String]) -> std::process::Output {
     let mut cmd = launch(dir);
     cmd.arg("1")
         .arg(repo().join("configs/tiny-pretrain.yaml"))
@@ -19,15 +46,7 @@ fn fails(dir: &Path, sets: &[String]) -> String {
         "checkpoint.output_dir={}",
         dir.join("out").display()
     ));
-    let out = cmd.output().unwrap();
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("rank 0 exited with status 1"), "{all}");
-    assert!(
-        !all.contains("panicked") && !all.contains("RUST_BACKTRACE"),
-        "{all}"
-    );
-    all
+    cmd.output().unwrap()
 }
 
 fn model_config(
@@ -48,7 +67,7 @@ fn model_config_without_a_required_field() {
     let set = model_config(&dir, |m| {
         m.remove("hidden_size");
     });
-    let all = fails(&dir, &[set]);
+    let all = refused(&dir, &[set]);
     assert!(
         all.contains("config.json: missing required field `hidden_size`"),
         "{all}"
@@ -61,8 +80,9 @@ fn sequences_longer_than_the_model_allows() {
     let set = model_config(&dir, |m| {
         m.insert("max_position_embeddings".into(), 32.into());
     });
-    let all = fails(&dir, &[set]);
-    assert!(all.contains("sequences of 64 tokens exceed the model's max_position_embeddings (32); lower data.max_seq_length"), "{all}");
+    let all = refused(&dir, &[set]);
+    let says = "`max_position_embeddings` (32) is below `data.max_seq_length` (64): the model has no positions for the longer sequences; lower data.max_seq_length";
+    assert!(all.contains(says), "{all}");
 }
 
 #[test]

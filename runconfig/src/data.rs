@@ -125,7 +125,9 @@ pub enum SampleBy {
     Line,
 }
 
-/// What to do with a sample longer than `data.max_seq_length`.
+/// What to do with a sample longer than `data.max_seq_length`, and with a
+/// row whose text is over 128 bytes per `max_seq_length` token (at least
+/// 64 KiB), before it is tokenised: cut it to that size, or drop it.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Overlong {

@@ -3,6 +3,8 @@
 //! that fails here before it starts anything; the trainer runs the same
 //! checks on the config it is handed.
 
+use crate::memory::{ModelShape, Setup};
+use crate::memory_fit::check_plan_size;
 use crate::resume::COMPLETE;
 use crate::schema::{Config, ModelSource, Resume, TemplateSource};
 use std::path::Path;
@@ -18,6 +20,7 @@ pub(crate) fn check(c: &Config) -> Result<(), String> {
     }
     if c.model.hub_path().is_none() {
         model(source)?;
+        model_shape(c)?;
     }
     if c.model.hub_tokenizer().is_none() {
         tokenizer(c.model.tokenizer.as_deref())?;
@@ -69,6 +72,14 @@ fn model(source: ModelSource) -> Result<(), String> {
         )),
         ModelSource::RandomInit(_) => Ok(()),
     }
+}
+
+/// The model's config.json describes a model that can be planned: sane
+/// sizes (see [`ModelShape::from_json`]) and a memory plan within u64.
+fn model_shape(c: &Config) -> Result<(), String> {
+    let shape = ModelShape::of(c)?;
+    let micro_batch = c.train.micro_batch_size;
+    check_plan_size(&shape, &Setup::of(c, 1, micro_batch))
 }
 
 fn tokenizer(path: Option<&Path>) -> Result<(), String> {

@@ -28,6 +28,7 @@ pub mod safe_fs;
 mod schedule;
 mod schema;
 mod sections;
+pub mod shape;
 pub mod usage;
 mod values;
 

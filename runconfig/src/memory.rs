@@ -6,7 +6,7 @@
 //! Each unit (embedding, each decoder block, final norm + LM head) is padded
 //! to `roundup(P, 256 * W)` elements and a rank holds `1 / W` of it.
 
-use crate::schema::{ActivationCheckpointing, Config, Dtype, ModelSource, Objective, Offload};
+use crate::schema::{ActivationCheckpointing, Config, Dtype, Objective, Offload};
 use serde::Serialize;
 
 /// Alignment of every shard start, in elements (the engine's layout).
@@ -17,22 +17,7 @@ pub const LOGITS_CHUNK_TOKENS: u64 = 1024;
 /// Elements per 8-bit optimizer block (one f32 absmax per state per block).
 const BLOCK: u64 = 256;
 
-/// The sizes of a Llama (or Qwen2) model that memory depends on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ModelShape {
-    pub hidden: u64,
-    pub intermediate: u64,
-    pub layers: u64,
-    pub heads: u64,
-    pub kv_heads: u64,
-    pub head_dim: u64,
-    pub vocab: u64,
-    pub tied: bool,
-    /// Biases on q, k, v.
-    pub qkv_bias: bool,
-    /// Bias on the output projection.
-    pub o_bias: bool,
-}
+pub use crate::shape::{ModelShape, UnitParams};
 
 /// Where an item lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -115,66 +100,6 @@ impl Setup {
     }
 }
 
-impl ModelShape {
-    /// Reads the model's config.json (`model.path`/config.json or `model.config`).
-    pub fn of(config: &Config) -> Result<ModelShape, String> {
-        let file = match config.model.source()? {
-            ModelSource::Weights(dir) => dir.join("config.json"),
-            ModelSource::RandomInit(file) => file.to_path_buf(),
-        };
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        ModelShape::from_json(&text).map_err(|m| format!("{}: {m}", file.display()))
-    }
-
-    /// Parses the fields of a config.json that memory depends on.
-    pub fn from_json(text: &str) -> Result<ModelShape, String> {
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let num = |k: &str| v.get(k).and_then(serde_json::Value::as_u64);
-        let need = |k: &str| match v.get(k) {
-            None => Err(format!("missing required field `{k}`")),
-            Some(_) => num(k)
-                .filter(|&n| n > 0)
-                .ok_or(format!("field `{k}` must be a positive whole number")),
-        };
-        let flag = |k: &str| v.get(k).and_then(serde_json::Value::as_bool);
-        let (hidden, heads) = (need("hidden_size")?, need("num_attention_heads")?);
-        let qwen = v.get("model_type").and_then(|t| t.as_str()) == Some("qwen2");
-        let bias = flag("attention_bias").unwrap_or(false);
-        Ok(ModelShape {
-            hidden,
-            intermediate: need("intermediate_size")?,
-            layers: need("num_hidden_layers")?,
-            heads,
-            kv_heads: num("num_key_value_heads").unwrap_or(heads),
-            head_dim: num("head_dim").unwrap_or(hidden / heads),
-            vocab: need("vocab_size")?,
-            tied: flag("tie_word_embeddings").unwrap_or(false),
-            qkv_bias: bias || qwen,
-            o_bias: bias && !qwen,
-        })
-    }
-
-    /// Parameters of each unit, in forward order: embedding, blocks, head.
-    pub fn unit_params(&self) -> Vec<u64> {
-        let (h, i) = (self.hidden, self.intermediate);
-        let (q, kv) = (self.heads * self.head_dim, self.kv_heads * self.head_dim);
-        let qkv = (q + 2 * kv) * h + if self.qkv_bias { q + 2 * kv } else { 0 };
-        let o = h * q + if self.o_bias { h } else { 0 };
-        let block = qkv + o + 3 * h * i + 2 * h;
-        let head = h + if self.tied { 0 } else { self.vocab * h };
-        let mut units = vec![self.vocab * h];
-        units.extend(std::iter::repeat_n(block, self.layers as usize));
-        units.push(head);
-        units
-    }
-
-    /// Parameters of the model (the embedding once when tied).
-    pub fn num_params(&self) -> u64 {
-        self.unit_params().iter().sum()
-    }
-}
-
 /// Elements per rank of a unit of `p` parameters at world size `w`.
 pub fn shard_len(p: u64, w: u64) -> u64 {
     p.div_ceil(ALIGN * w).max(1) * ALIGN
@@ -194,16 +119,22 @@ fn state_bytes(unit_params: u64, shard: u64, s: &Setup) -> u64 {
     }
 }
 
-/// The breakdown of one rank's peak for `shape` under `s`.
+/// The breakdown of one rank's peak for `shape` under `s` (the embedding,
+/// `layers` identical blocks and the head: each block figure is computed
+/// once and multiplied).
 pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
     let (w, c) = (s.world_size, s.compute_bytes());
-    let units = shape.unit_params();
-    let shards: Vec<u64> = units.iter().map(|&p| shard_len(p, w)).collect();
-    let total: u64 = shards.iter().sum();
-    let state = units
-        .iter()
-        .zip(&shards)
-        .map(|(&p, &n)| state_bytes(p, n, s));
+    let u = shape.unit_params();
+    let blocks = u.layers;
+    let (se, sb, sh) = (
+        shard_len(u.embed, w),
+        shard_len(u.block, w),
+        shard_len(u.head, w),
+    );
+    let total = se + blocks * sb + sh;
+    let state = state_bytes(u.embed, se, s)
+        + blocks * state_bytes(u.block, sb, s)
+        + state_bytes(u.head, sh, s);
     // In fp32 the master is gathered directly, unless it lives on the host.
     let copy = match (s.dtype, s.offload) {
         (Dtype::Bf16, _) => 2 * total,
@@ -215,10 +146,12 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
     } else {
         Place::Device
     };
-    let largest_shard = shards.iter().copied().max().unwrap_or(0);
-    let largest = units.iter().map(|&p| padded(p, w)).max().unwrap_or(0);
+    let block_if_any = |x: u64| if blocks > 0 { x } else { 0 };
+    let largest_shard = se.max(sh).max(block_if_any(sb));
+    let (pe, pb, ph) = (padded(u.embed, w), padded(u.block, w), padded(u.head, w));
+    let largest = pe.max(ph).max(block_if_any(pb));
     // The head of a tied model also gathers the embedding.
-    let head = padded(units[units.len() - 1], w) + shape.tied as u64 * padded(units[0], w);
+    let head = ph + shape.tied as u64 * pe;
     let gathered = largest.max(head);
     let (tokens, h) = (s.tokens(), shape.hidden);
     // The loss computes the logits of one chunk of tokens at a time.
@@ -231,22 +164,24 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
         place: Place::Device,
     };
     let item = |item, bytes, place| Item { item, bytes, place };
-    let kept = kept_units(&units, s);
+    let kept = kept_units(blocks + 1, s);
     // A kept block holds its forward graph; the kept embedding only its ids.
-    let kept_blocks = kept.len() as u64 - (kept.start == 0 && !kept.is_empty()) as u64;
+    let kept_embed = (kept.start == 0 && !kept.is_empty()) as u64;
+    let kept_blocks = (kept.end - kept.start) - kept_embed;
     // At one rank a gathered unit is the rank's own shard, not a copy.
     let kept_params: u64 = match w {
         1 => 0,
-        _ => kept.clone().map(|u| padded(units[u], w)).sum(),
+        _ => kept_embed * pe + kept_blocks * pb,
     };
     let block_recompute = match kept_blocks == shape.layers {
         true => backward_elements(shape),
         false => block_elements(shape),
     };
+    let units_before_head = blocks + 1;
     vec![
         item("master_weights", 4 * total, state_place),
         device("gradient_accumulator", 4 * total),
-        item("optimizer_state", state.sum(), state_place),
+        item("optimizer_state", state, state_place),
         device("compute_copy", copy),
         // With overlap, the next unit's gather and the last unit's gradient
         // reduce-scatter are in flight too.
@@ -260,7 +195,7 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
         ),
         device(
             "saved_activations",
-            tokens * 8 + (units.len() as u64 - 1) * tokens * h * c,
+            tokens * 8 + units_before_head * tokens * h * c,
         ),
         device("kept_parameters", kept_params * c),
         device(
@@ -272,11 +207,7 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
         device("logits_gradient", logits * (4 + c * cast)),
         device("loss", tokens * (4 + 8)),
         item("batch", 4 * tokens * 8, Place::Host),
-        item(
-            "optimizer_step",
-            step_temporaries(&units, &shards, s),
-            state_place,
-        ),
+        item("optimizer_step", step_temporaries(&u, s), state_place),
         // With offload: one unit's gradient on the host during the step.
         item(
             "offload_gradient",
@@ -297,8 +228,9 @@ pub fn total(items: &[Item], place: Place) -> u64 {
 
 #[path = "memory_parts.rs"]
 mod parts;
+pub(crate) use parts::block_elements;
 pub use parts::kept_units;
-use parts::{backward_elements, block_elements, step_temporaries};
+use parts::{backward_elements, step_temporaries};
 
 #[cfg(test)]
 #[path = "memory_tests.rs"]

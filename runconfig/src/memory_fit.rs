@@ -43,6 +43,7 @@ pub fn plan(
 ) -> Result<MemoryPlan, String> {
     let shape = ModelShape::of(config)?;
     let mut setup = Setup::of(config, world_size, micro_batch);
+    check_plan_size(&shape, &setup)?;
     if let (ActivationCheckpointing::Auto, Some(d)) =
         (config.train.activation_checkpointing, device)
     {
@@ -57,13 +58,41 @@ pub const AUTO_DEVICE_PERCENT: u64 = 90;
 
 /// The fewest units (from the embedding on) to recompute for `s` to fit in
 /// [`AUTO_DEVICE_PERCENT`] of `device` bytes; all of them when none does.
+/// Recomputing one more unit never needs more memory, so a binary search
+/// finds it: a few plans whatever the number of layers.
 pub fn fewest_recomputed(shape: &ModelShape, s: &Setup, device: u64) -> u64 {
     let before_head = shape.layers + 1;
     let room = (device as u128 * AUTO_DEVICE_PERCENT as u128 / 100) as u64;
-    let at = |recomputed| device_bytes(shape, &Setup { recomputed, ..*s });
-    (0..before_head)
-        .find(|&k| at(k) <= room)
-        .unwrap_or(before_head)
+    let fits = |recomputed| device_bytes(shape, &Setup { recomputed, ..*s }) <= room;
+    let (mut lo, mut hi) = (0, before_head);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match fits(mid) {
+            true => hi = mid,
+            false => lo = mid + 1,
+        }
+    }
+    lo
+}
+
+/// Refuses a run whose memory plan could overflow u64: the bytes of its
+/// weights and of its activations are bounded (in u128) well below 2^62,
+/// so that every figure of [`breakdown`] is exact.
+pub fn check_plan_size(shape: &ModelShape, s: &Setup) -> Result<(), String> {
+    const LIMIT: u128 = 1 << 62;
+    let u = shape.unit_params();
+    let units = u.layers as u128 + 2;
+    let tokens = s.micro_batch as u128 * s.rows_per_sequence as u128 * s.seq_len as u128;
+    let block = crate::memory::block_elements(shape) as u128 + shape.hidden as u128;
+    let weights = 64 * (shape.num_params() as u128 + 256 * units);
+    let activations = 16 * tokens * units * block + 16 * 1024 * shape.vocab as u128;
+    if weights + activations > LIMIT {
+        return Err(format!(
+            "the memory plan of {} layers of `hidden_size` {} at `data.max_seq_length` {} and `train.micro_batch_size` {} exceeds 2^62 bytes; lower them",
+            shape.layers, shape.hidden, s.seq_len, s.micro_batch
+        ));
+    }
+    Ok(())
 }
 
 /// The plan of `shape` under `s` exactly (its `recomputed` as given),
@@ -83,16 +112,15 @@ pub fn plan_of(shape: &ModelShape, s: &Setup, config: &Config, device: Option<u6
         Some(d) if device_bytes > d => toggles(shape, &reach, config, d),
         _ => Vec::new(),
     };
-    let units = shape.unit_params();
-    let kept = kept_units(&units, s);
+    let kept = kept_units(shape.layers + 1, s);
     MemoryPlan {
         world_size: s.world_size as u32,
         device_bytes,
         host_bytes: total(&items, Place::Host),
         fits: device.map(|d| device_bytes <= d),
         toggles,
-        recomputed_units: kept.start as u64,
-        units_before_head: kept.end as u64,
+        recomputed_units: kept.start,
+        units_before_head: kept.end,
         breakdown: items,
     }
 }
@@ -109,8 +137,8 @@ pub fn toggles(shape: &ModelShape, s: &Setup, config: &Config, device: u64) -> V
         recomputed: u64::MAX,
         ..*s
     };
-    if kept_units(&shape.unit_params(), s).start
-        < kept_units(&shape.unit_params(), &recompute).start
+    let before_head = shape.layers + 1;
+    if kept_units(before_head, s).start < kept_units(before_head, &recompute).start
         && fits(&recompute)
     {
         out.push(

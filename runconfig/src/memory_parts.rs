@@ -2,23 +2,24 @@
 //! contents: the optimizer step's temporaries, which units keep their
 //! graph, and what one decoder block holds per token.
 
-use super::{ModelShape, Setup};
+use super::{shard_len, ModelShape, Setup, UnitParams};
 
 /// The 8-bit optimizer step's f32 temporaries for the largest 8-bit shard
 /// (the step updates at most that many elements at a time): the dequantised m and v, their
 /// updated values, the update, and the requantisation's scaled copies,
 /// 8 f32 per element. The 32-bit step updates in place.
-pub(super) fn step_temporaries(units: &[u64], shards: &[u64], s: &Setup) -> u64 {
-    let eight = units.iter().zip(shards);
-    let largest = eight.filter(|(&p, _)| s.bits == 8 && p >= s.min_8bit_size);
-    32 * largest.map(|(_, &n)| n).max().unwrap_or(0)
+pub(super) fn step_temporaries(u: &UnitParams, s: &Setup) -> u64 {
+    let w = s.world_size;
+    let blocks = (u.layers > 0).then_some(u.block);
+    let units = [Some(u.embed), blocks, Some(u.head)].into_iter().flatten();
+    let eight = units.filter(|&p| s.bits == 8 && p >= s.min_8bit_size);
+    32 * eight.map(|p| shard_len(p, w)).max().unwrap_or(0)
 }
 
-/// The units before the head that keep their graph: those after the first
-/// `s.recomputed`.
-pub fn kept_units(units: &[u64], s: &Setup) -> std::ops::Range<usize> {
-    let before_head = units.len() - 1;
-    (s.recomputed.min(before_head as u64) as usize)..before_head
+/// The units before the head (`before_head` of them: the embedding and
+/// the blocks) that keep their graph: those after the first `s.recomputed`.
+pub fn kept_units(before_head: u64, s: &Setup) -> std::ops::Range<u64> {
+    s.recomputed.min(before_head)..before_head
 }
 
 /// Elements per token of a decoder block's backward beyond its forward's
@@ -33,7 +34,7 @@ pub(super) fn backward_elements(m: &ModelShape) -> u64 {
 /// output), q/k/v and their rotary outputs, the attention output before and
 /// after o_proj, the residuals, gate/silu/up/product of the MLP, and the
 /// gradient of the widest intermediate.
-pub(super) fn block_elements(m: &ModelShape) -> u64 {
+pub(crate) fn block_elements(m: &ModelShape) -> u64 {
     let (h, i) = (m.hidden, m.intermediate);
     let (q, kv) = (m.heads * m.head_dim, m.kv_heads * m.head_dim);
     2 * 3 * h + 2 * (q + 2 * kv) + 2 * q + 3 * h + 4 * i + 2 * i

@@ -2,6 +2,7 @@
 //! is the newest complete one, and whether the current configuration means
 //! the same run as the one that wrote it.
 
+use crate::schema::ModelSource;
 use crate::{Config, Plan};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -82,10 +83,56 @@ pub fn latest(root: &Path) -> Result<Option<PathBuf>, String> {
     Ok(Some(dir))
 }
 
+/// The fingerprint's key for the model's config.json fields (absent from
+/// fingerprints written before config.json was part of them).
+pub const MODEL_CONFIG_KEY: &str = "config.json";
+/// Fields of the model's config.json that give the model its shape.
+const SHAPE_FIELDS: [&str; 10] = [
+    "model_type",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "vocab_size",
+    "tie_word_embeddings",
+    "attention_bias",
+];
+/// Fields of the model's config.json that change what it computes besides
+/// its shape.
+const NUMERIC_FIELDS: [&str; 5] = [
+    "rms_norm_eps",
+    "rope_theta",
+    "rope_scaling",
+    "rope_parameters",
+    "pad_token_id",
+];
+
+/// The fields of the model's config.json that change what the model
+/// computes, as written (null when absent or unreadable: the trainer then
+/// refuses the file itself).
+fn model_fields(config: &Config) -> Value {
+    let file = match config.model.source() {
+        Ok(ModelSource::Weights(dir)) => dir.join("config.json"),
+        Ok(ModelSource::RandomInit(file)) => file.to_path_buf(),
+        Err(_) => return Value::Null,
+    };
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let Ok(v) = serde_json::from_str::<Value>(&text) else {
+        return Value::Null;
+    };
+    let fields = SHAPE_FIELDS.iter().chain(&NUMERIC_FIELDS);
+    let pick = fields.map(|&k| (k.to_string(), v.get(k).cloned().unwrap_or(Value::Null)));
+    Value::Object(pick.collect())
+}
+
 /// The parts of a configuration that give a run its meaning: changing one
-/// of them makes resuming from an old checkpoint wrong.
+/// of them makes resuming from an old checkpoint wrong. They include the
+/// model's config.json fields, so that a file edited in place is noticed.
 pub fn fingerprint(config: &Config, plan: &Plan) -> Value {
     json!({
+        MODEL_CONFIG_KEY: model_fields(config),
         "model": config.model,
         "data": config.data,
         "train.effective_batch_size": plan.effective_batch_size,
@@ -100,6 +147,29 @@ pub fn fingerprint(config: &Config, plan: &Plan) -> Value {
 pub fn check_same_run(saved: &Value, current: &Value, checkpoint: &Path) -> Result<(), String> {
     let mut diffs = Vec::new();
     diff("", saved, current, &mut diffs);
+    let prefix = format!("{MODEL_CONFIG_KEY}.");
+    let model: Vec<String> = diffs
+        .iter()
+        .filter_map(|(k, was, now)| Some(format!("{}: {was} -> {now}", k.strip_prefix(&prefix)?)))
+        .collect();
+    if !model.is_empty() {
+        let shape = diffs.iter().any(|(k, ..)| {
+            SHAPE_FIELDS
+                .iter()
+                .any(|f| k.strip_prefix(&prefix) == Some(f))
+        });
+        let what = match shape {
+            true => "a model of another shape",
+            false => "another model",
+        };
+        return Err(format!(
+            "the model's config.json changed since the checkpoint {} was written ({}): \
+             resuming would train {what} than the one saved. Restore config.json, start over \
+             with --set checkpoint.resume=never, or choose a new checkpoint.output_dir",
+            checkpoint.display(),
+            model.join(", ")
+        ));
+    }
     match diffs.first() {
         None => Ok(()),
         Some((key, was, now)) => Err(format!(
@@ -119,6 +189,10 @@ pub(crate) fn diff(prefix: &str, a: &Value, b: &Value, out: &mut Vec<(String, St
             keys.sort();
             keys.dedup();
             for k in keys {
+                // A fingerprint written before config.json was part of it.
+                if prefix.is_empty() && k == MODEL_CONFIG_KEY && !x.contains_key(k) {
+                    continue;
+                }
                 let key = if prefix.is_empty() {
                     k.clone()
                 } else {
@@ -166,5 +240,29 @@ mod tests {
             "{e}"
         );
         assert!(check_same_run(&a, &a, Path::new("ck")).is_ok());
+    }
+
+    #[test]
+    fn changed_config_json_fields_are_named_with_both_values() {
+        let a = json!({"config.json": {"rope_theta": 10000.0, "hidden_size": 64}, "train.seed": 1});
+        let b =
+            json!({"config.json": {"rope_theta": 500000.0, "hidden_size": 64}, "train.seed": 2});
+        let e = check_same_run(&a, &b, Path::new("ck")).unwrap_err();
+        assert!(e.contains("config.json changed since the checkpoint ck was written (rope_theta: 10000.0 -> 500000.0)"), "{e}");
+        assert!(e.contains("--set checkpoint.resume=never"), "{e}");
+        let c =
+            json!({"config.json": {"rope_theta": 10000.0, "hidden_size": 128}, "train.seed": 1});
+        let e = check_same_run(&a, &c, Path::new("ck")).unwrap_err();
+        assert!(
+            e.contains("(hidden_size: 64 -> 128): resuming would train a model of another shape"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_fingerprint_from_before_config_json_counted_still_matches() {
+        let old = json!({"model": {"path": "m"}, "train.seed": 1});
+        let new = json!({"config.json": {"rope_theta": 10000.0}, "model": {"path": "m"}, "train.seed": 1});
+        assert!(check_same_run(&old, &new, Path::new("ck")).is_ok());
     }
 }

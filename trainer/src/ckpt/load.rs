@@ -4,6 +4,7 @@
 //! the files that cover its ranges, whatever world size wrote them.
 
 use super::files::sha256;
+use super::meta::{check_ranges, read_meta};
 use super::save::rank_file;
 use crate::st::Mapped;
 use crate::zero::Engine;
@@ -41,28 +42,6 @@ pub fn candidates(resume: &Resume, root: &Path) -> Result<Vec<PathBuf>> {
     }
 }
 
-/// The checkpoint's `meta.json`, or why it cannot be used.
-pub(super) fn read_meta(dir: &Path) -> Result<Value, String> {
-    let text = match std::fs::read_to_string(dir.join(META)) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!("{META} is missing"))
-        }
-        Err(e) => return Err(format!("{META} cannot be read ({e})")),
-        Ok(text) => text,
-    };
-    let meta: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{META} is not valid JSON ({e})"))?;
-    for key in ["step", "world_size", "files", "fingerprint"] {
-        if meta.get(key).is_none() {
-            return Err(format!("{META} has no `{key}`"));
-        }
-    }
-    match meta["world_size"].as_u64() {
-        Some(w) if w > 0 && meta["step"].is_u64() => Ok(meta),
-        _ => Err(format!("{META} has no valid `step` and `world_size`")),
-    }
-}
-
 /// Whether every rank could read `meta.json` (one all-reduce, so that the
 /// ranks agree): this rank's reason when not.
 fn agreed_meta(engine: &mut Engine, dir: &Path) -> Result<Result<Value, String>> {
@@ -73,6 +52,33 @@ fn agreed_meta(engine: &mut Engine, dir: &Path) -> Result<Result<Value, String>>
         (Err(why), _) => Err(why),
         (Ok(_), n) if n > 0 => Err(format!("{META} cannot be read on {n} other rank(s)")),
         (Ok(meta), _) => Ok(meta),
+    })
+}
+
+/// Opens the rank files this rank needs, after checking the ranges every
+/// rank file records against the model's layout (each rank checks them all,
+/// so that rank 0 can name the damaged one; one all-reduce to agree).
+fn agreed_files(
+    engine: &mut Engine,
+    dir: &Path,
+    ranks: &[usize],
+    old_world: usize,
+) -> Result<Result<Vec<Mapped>, String>> {
+    let open = |r: usize| {
+        let file = Mapped::open(&dir.join(rank_file(r))).map_err(|e| format!("{e:#}"))?;
+        check_ranges(&file, r, &engine.owned_ranges(r, old_world))?;
+        Ok(file)
+    };
+    let opened = (0..old_world)
+        .map(|r| open(r).map(|file| ranks.contains(&r).then_some(file)))
+        .collect::<Result<Vec<_>, String>>()
+        .map(|files| files.into_iter().flatten().collect::<Vec<_>>());
+    let mut bad = Tensor::from_slice(&[i64::from(opened.is_err())]);
+    engine.all_reduce_sum(&mut bad)?;
+    Ok(match (opened, bad.int64_value(&[0])) {
+        (Err(why), _) => Err(why),
+        (Ok(_), n) if n > 0 => Err(format!("a rank file is damaged on {n} other rank(s)")),
+        (Ok(files), _) => Ok(files),
     })
 }
 
@@ -135,9 +141,12 @@ fn load(engine: &mut Engine, dir: &Path, fingerprint: &Value) -> Result<Result<R
     if let Some(why) = mismatch(&Vec::<i64>::try_from(&bad)?) {
         return Ok(Err(why));
     }
-    for r in ranks {
-        let file = Mapped::open(&dir.join(rank_file(r)))?;
-        fill(engine, &file, r, old_world)
+    let files = match agreed_files(engine, dir, &ranks, old_world)? {
+        Ok(files) => files,
+        Err(why) => return Ok(Err(why)),
+    };
+    for (r, file) in ranks.into_iter().zip(&files) {
+        fill(engine, file, r, old_world)
             .with_context(|| format!("loading {}", dir.join(rank_file(r)).display()))?;
     }
     // A checkpoint written before weights were checked may hold NaN or Inf.

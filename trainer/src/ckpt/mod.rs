@@ -8,6 +8,7 @@
 
 pub mod files;
 mod load;
+mod meta;
 mod offline;
 mod save;
 mod stored;

@@ -6,7 +6,8 @@
 //! nor any optimizer state. OUT must be new, empty, or (with `--overwrite`)
 //! an earlier export.
 
-use super::load::{mismatch, read_meta, verify};
+use super::load::{mismatch, verify};
+use super::meta::read_meta;
 use super::stored::StoredWeights;
 use super::{candidates, stored_config, MODEL_CONFIG};
 use crate::export::{write_final, ModelFiles, Summary};

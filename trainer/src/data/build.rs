@@ -3,7 +3,7 @@
 //! pack).
 
 use super::dataset::{DatasetSummary, Summary};
-use super::encode::{Encoded, Encoder, FATAL};
+use super::encode::{max_row_bytes, Encoded, Encoder, FATAL};
 use super::examples::{self, Fields};
 use super::mixture::{self, Selection};
 use super::order::SplitMix;
@@ -39,6 +39,8 @@ pub(super) fn build(
         max_len: data.max_seq_length,
         overlong: data.overlong,
         stream: data.packing && data.objective == Objective::Pretrain,
+        max_bytes: max_row_bytes(data.max_seq_length),
+        cut_by_size: Default::default(),
     };
     let mut summary = Summary::default();
     let mut splits = Splits::default();
@@ -46,6 +48,8 @@ pub(super) fn build(
         let ds = add_dataset(config, d, &encoder, &mut summary, &mut splits)?;
         summary.datasets.push(ds);
     }
+    summary.cut_by_size = encoder.cut_by_size.into_inner();
+    summary.max_row_bytes = encoder.max_bytes;
     if data.shuffle {
         shuffle(&mut splits.train, config.train.seed);
     }

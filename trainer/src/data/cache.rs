@@ -13,17 +13,24 @@
 //! write removes its temporary file; the temporaries of builders that died
 //! (`<key>.tmp-<pid>` of a process that no longer exists, whose key nobody
 //! has locked) are removed by the next start.
+//!
+//! Verification: a cache file holds the key that made it and ends with the
+//! SHA-256 of everything before; a file whose key or checksum does not match
+//! (a flipped byte, a truncation, a file put there by hand) is rebuilt, with
+//! one warning naming it. The cache lives in an output_dir others may write
+//! to, so no symlink is followed: the temporary file is created new
+//! (`O_EXCL | O_NOFOLLOW`) and renamed over the name, the lock and the cache
+//! file are opened with `O_NOFOLLOW`.
 
-use super::sample::{SampleSet, SetKind};
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
-use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// Bump when the meaning of cached samples changes.
-pub const FORMAT_VERSION: u32 = 2;
-const MAGIC: &[u8; 8] = b"FSDATA01";
+pub const FORMAT_VERSION: u32 = 3;
+const MAGIC: &[u8; 8] = b"FSDATA02";
 
 /// Accumulates the inputs of the cache key.
 pub struct KeyHasher(Sha256);
@@ -67,6 +74,7 @@ fn lock(path: &Path, op: i32) -> Result<Option<std::fs::File>> {
         .create(true)
         .truncate(false)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .with_context(|| format!("opening {}", path.display()))?;
     // SAFETY: flock on a descriptor we own; released when `file` is dropped.
@@ -129,98 +137,6 @@ pub fn path(dir: &Path, key: &str) -> PathBuf {
     dir.join(format!("{key}.bin"))
 }
 
-/// Writes `meta` (JSON) and the sets to `file` atomically: through a
-/// temporary file, removed again on any error.
-pub fn write(file: &Path, meta: &[u8], sets: &[&SampleSet]) -> Result<()> {
-    let tmp = file.with_extension(format!("tmp-{}", std::process::id()));
-    let written = write_to(&tmp, meta, sets).and_then(|()| std::fs::rename(&tmp, file));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| {
-            format!(
-                "cannot write the data cache {} (free some space, or set data.cache: false)",
-                file.display()
-            )
-        });
-    }
-    Ok(())
-}
-
-fn write_to(tmp: &Path, meta: &[u8], sets: &[&SampleSet]) -> std::io::Result<()> {
-    let mut w = std::io::BufWriter::new(std::fs::File::create(tmp)?);
-    w.write_all(MAGIC)?;
-    w.write_all(&(meta.len() as u64).to_le_bytes())?;
-    w.write_all(meta)?;
-    for s in sets {
-        w.write_all(&[matches!(s.kind, SetKind::Pairs) as u8])?;
-        w.write_all(&(s.offsets.len() as u64).to_le_bytes())?;
-        w.write_all(&(s.tokens.len() as u64).to_le_bytes())?;
-        for o in &s.offsets {
-            w.write_all(&o.to_le_bytes())?;
-        }
-        for t in &s.tokens {
-            w.write_all(&t.to_le_bytes())?;
-        }
-        w.write_all(&s.flags)?;
-    }
-    w.into_inner().map_err(|e| e.into_error())?.sync_all()
-}
-
-/// Reads a file written by [`write`]: the meta bytes and `n` sets.
-pub fn read(file: &Path, n: usize) -> Result<(Vec<u8>, Vec<SampleSet>)> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let mut r = Reader(&bytes);
-    let bad = || {
-        format!(
-            "{} is not a valid data cache file: delete it",
-            file.display()
-        )
-    };
-    if r.take(8).with_context(bad)? != MAGIC {
-        bail!(bad());
-    }
-    let len = r.u64().with_context(bad)? as usize;
-    let meta = r.take(len).with_context(bad)?.to_vec();
-    let mut sets = Vec::with_capacity(n);
-    for _ in 0..n {
-        let kind = match r.take(1).with_context(bad)?[0] {
-            0 => SetKind::Lm,
-            _ => SetKind::Pairs,
-        };
-        let (n_off, n_tok) = (r.u64().with_context(bad)?, r.u64().with_context(bad)?);
-        let off = r.take(8 * n_off as usize).with_context(bad)?;
-        let tok = r.take(4 * n_tok as usize).with_context(bad)?;
-        let set = SampleSet {
-            kind,
-            offsets: off
-                .chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().expect("8")))
-                .collect(),
-            tokens: tok
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
-                .collect(),
-            flags: r.take(n_tok as usize).with_context(bad)?.to_vec(),
-        };
-        set.validate().with_context(bad)?;
-        sets.push(set);
-    }
-    Ok((meta, sets))
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Some(a)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-}
+#[path = "cache_file.rs"]
+mod file;
+pub use file::{read, write};

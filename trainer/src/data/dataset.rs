@@ -39,6 +39,12 @@ pub struct Summary {
     pub bad_rows_skipped: usize,
     pub dropped_overlong: usize,
     pub dropped_no_targets: usize,
+    /// Rows cut to `max_row_bytes` before tokenising (`overlong: truncate`).
+    #[serde(default)]
+    pub cut_by_size: usize,
+    /// The byte limit of a row's text (see [`super::encode::max_row_bytes`]).
+    #[serde(default)]
+    pub max_row_bytes: usize,
     /// Human-readable warnings (skipped rows with their first locations).
     pub warnings: Vec<String>,
 }
@@ -53,7 +59,24 @@ impl Summary {
                 d.path, d.rows, d.train_rows, d.validation_rows
             )
         });
-        per.collect()
+        let mut lines: Vec<String> = per.collect();
+        let mut long = Vec::new();
+        if self.dropped_overlong > 0 {
+            long.push(format!(
+                "{} sample(s) over max_seq_length dropped (data.overlong: drop)",
+                self.dropped_overlong
+            ));
+        }
+        if self.cut_by_size > 0 {
+            long.push(format!(
+                "{} row(s) over {} bytes cut before tokenising (data.overlong: truncate)",
+                self.cut_by_size, self.max_row_bytes
+            ));
+        }
+        if !long.is_empty() {
+            lines.push(format!("data: {}", long.join("; ")));
+        }
+        lines
     }
 }
 
@@ -104,8 +127,8 @@ pub fn load_samples(
     let dir = output_dir.join("data-cache");
     let file = cache::path(&dir, &key);
     cache::with_lock(&dir, &key, || {
-        if file.is_file() {
-            let (train, validation, summary) = read_cache(&file)?;
+        if let Some((meta, sets)) = cache::read(&file, &key, 2) {
+            let (train, validation, summary) = read_cache(&file, meta, sets)?;
             return Ok(finish(
                 train,
                 validation,
@@ -118,6 +141,7 @@ pub fn load_samples(
         let (train, validation, summary) = build(config, tok.as_ref(), template.as_ref())?;
         cache::write(
             &file,
+            &key,
             &serde_json::to_vec(&summary)?,
             &[&train, &validation],
         )?;
@@ -176,9 +200,12 @@ fn cache_key(
     Ok(key.finish())
 }
 
-/// The two sets and the summary of an existing cache file.
-fn read_cache(file: &Path) -> Result<(SampleSet, SampleSet, Summary)> {
-    let (meta, mut sets) = cache::read(file, 2)?;
+/// The two sets and the summary of a verified cache file.
+fn read_cache(
+    file: &Path,
+    meta: Vec<u8>,
+    mut sets: Vec<SampleSet>,
+) -> Result<(SampleSet, SampleSet, Summary)> {
     let summary: Summary = serde_json::from_slice(&meta)
         .with_context(|| format!("{}: bad summary: delete the file", file.display()))?;
     let validation = sets.pop().expect("two sets");

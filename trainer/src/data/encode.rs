@@ -17,6 +17,41 @@ use super::tokenizer::Tokenizer;
 use runconfig::{Objective, Overlong};
 use serde_json::Value;
 
+/// Bytes of text allowed per token of `max_seq_length` before tokenising:
+/// 8 times the tokens a sample keeps, at up to 16 bytes each (English runs
+/// at about 4 bytes a token, so this is about 32 times what is kept).
+pub const ROW_BYTES_PER_TOKEN: usize = 8 * 16;
+/// The byte limit is never below this (a short max_seq_length still reads
+/// ordinary rows whole).
+pub const MIN_ROW_BYTES: usize = 64 * 1024;
+
+/// The most bytes of text (a row's text, or a chat as rendered) that are
+/// tokenised at once for `max_seq_length`: a longer one is cut to it
+/// (`overlong: truncate`) or dropped (`overlong: drop`) before tokenising,
+/// so that a huge row costs memory in proportion to what is kept.
+pub fn max_row_bytes(max_seq_length: usize) -> usize {
+    max_seq_length
+        .saturating_mul(ROW_BYTES_PER_TOKEN)
+        .max(MIN_ROW_BYTES)
+}
+
+/// The end of the longest start of `text` of at most `max` bytes, on a
+/// character boundary (after the last whitespace in it, when there is one,
+/// so that a word is not cut in two).
+fn cut_at(text: &str, max: usize) -> usize {
+    if text.len() <= max {
+        return text.len();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    match text[..end].rfind(char::is_whitespace) {
+        Some(ws) if ws > 0 => ws,
+        _ => end,
+    }
+}
+
 /// Prefix of an error that is about the setup, not the row: it stops the
 /// build even with `data.skip_bad_rows`.
 pub const FATAL: &str = "\u{0}fatal:";
@@ -46,8 +81,13 @@ pub struct Encoder<'a> {
     pub objective: Objective,
     pub max_len: usize,
     pub overlong: Overlong,
-    /// Pretraining with packing: rows are cut later, never truncated here.
+    /// Pretraining with packing: rows are cut later, never truncated here
+    /// (a text over [`Encoder::max_bytes`] is tokenised piece by piece).
     pub stream: bool,
+    /// See [`max_row_bytes`].
+    pub max_bytes: usize,
+    /// Rows cut to `max_bytes` before tokenising (`overlong: truncate`).
+    pub cut_by_size: std::sync::atomic::AtomicUsize,
 }
 
 impl Encoder<'_> {
@@ -59,7 +99,10 @@ impl Encoder<'_> {
                 let tok = self.tokenizer.ok_or(
                     "the row has no `input_ids` list, and text needs a tokenizer (set model.path or model.tokenizer)",
                 )?;
-                let mut ids = tok.with_bos(tok.encode(&text).map_err(|e| e.to_string())?);
+                let Some(ids) = self.text_ids(tok, &text)? else {
+                    return Ok(Encoded::DroppedOverlong);
+                };
+                let mut ids = tok.with_bos(ids);
                 let eos = tok.eos_id().map_err(|e| format!("{FATAL}{e}"))?;
                 if ids
                     .iter()
@@ -73,10 +116,10 @@ impl Encoder<'_> {
                 let targets = vec![true; ids.len()];
                 self.fit(Tokens { ids, targets })
             }
-            Example::Chat(messages) => self.fit(self.chat(&messages, false)?),
+            Example::Chat(messages) => self.fit_chat(self.chat(&messages, false)?),
             Example::Pair { chosen, rejected } => {
-                let c = self.fit(self.chat(&chosen, true)?);
-                let r = self.fit(self.chat(&rejected, true)?);
+                let c = self.fit_chat(self.chat(&chosen, true)?);
+                let r = self.fit_chat(self.chat(&rejected, true)?);
                 match (c, r) {
                     (Encoded::One(c), Encoded::One(r)) => Encoded::Pair(c, r),
                     (Encoded::One(_), other) | (other, _) => other,
@@ -89,6 +132,47 @@ impl Encoder<'_> {
     fn tokenizer(&self) -> Result<&Tokenizer, String> {
         self.tokenizer
             .ok_or_else(|| format!("{FATAL}text rows need a tokenizer: set model.path (a folder with tokenizer.json) or model.tokenizer"))
+    }
+
+    /// The ids of a text row: tokenised whole when within `max_bytes`;
+    /// else, when streaming, piece by piece; else as `overlong` says (cut,
+    /// or `None`: dropped).
+    fn text_ids(&self, tok: &Tokenizer, text: &str) -> Result<Option<Vec<u32>>, String> {
+        let encode = |t: &str| tok.encode(t).map_err(|e| e.to_string());
+        if !self.stream {
+            return self.within_limit(text).map(encode).transpose();
+        }
+        let (mut ids, mut rest) = (Vec::new(), text);
+        while !rest.is_empty() {
+            let end = match cut_at(rest, self.max_bytes) {
+                0 => rest.len(),
+                end => end,
+            };
+            ids.extend(encode(&rest[..end])?);
+            rest = &rest[end..];
+        }
+        Ok(Some(ids))
+    }
+
+    /// `text` whole when within `max_bytes`, else as `overlong` says: its
+    /// start (counted in `cut_by_size`) or `None` (dropped).
+    fn within_limit<'t>(&self, text: &'t str) -> Option<&'t str> {
+        if text.len() <= self.max_bytes {
+            return Some(text);
+        }
+        match self.overlong {
+            Overlong::Drop => None,
+            Overlong::Truncate => {
+                let counter = &self.cut_by_size;
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Some(&text[..cut_at(text, self.max_bytes)])
+            }
+        }
+    }
+
+    /// [`Self::fit`] of a chat, `None` (over the byte limit) being dropped.
+    fn fit_chat(&self, t: Option<Tokens>) -> Encoded {
+        t.map_or(Encoded::DroppedOverlong, |t| self.fit(t))
     }
 
     /// Applies the length policy, then drops chat rows without targets.
@@ -110,7 +194,9 @@ impl Encoder<'_> {
 
     /// Renders and tokenizes a chat; targets on the assistant's turns, or on
     /// the final response only (`response_only`, for preference pairs).
-    pub fn chat(&self, messages: &[Value], response_only: bool) -> Result<Tokens, String> {
+    /// A rendering over `max_bytes` is cut or dropped (`None`) before it is
+    /// tokenised, as `overlong` says.
+    pub fn chat(&self, messages: &[Value], response_only: bool) -> Result<Option<Tokens>, String> {
         let tok = self.tokenizer()?;
         let template = self
             .template
@@ -149,7 +235,10 @@ impl Encoder<'_> {
                 masked.push((prefix(i, false)?, prefix(i + 1, next_is_assistant)?));
             }
         }
-        let (ids, offsets) = tok.encode_with_offsets(&full).map_err(|e| e.to_string())?;
+        let Some(kept) = self.within_limit(&full) else {
+            return Ok(None);
+        };
+        let (ids, offsets) = tok.encode_with_offsets(kept).map_err(|e| e.to_string())?;
         let mut targets: Vec<bool> = offsets
             .iter()
             .map(|&(start, _)| !masked.iter().any(|&(a, b)| start >= a && start < b))
@@ -166,6 +255,6 @@ impl Encoder<'_> {
                 targets.push(last);
             }
         }
-        Ok(Tokens { ids, targets })
+        Ok(Some(Tokens { ids, targets }))
     }
 }

@@ -148,6 +148,10 @@ impl LlamaConfig {
             pad_token_id: f.int("pad_token_id")?,
             model_type,
         };
+        // The sizes and numerics the launcher's planner checks (overflow,
+        // non-positive eps or rope_theta), refused here too.
+        runconfig::shape::ModelShape::from_json(text)
+            .map_err(|m| anyhow::anyhow!("{origin}: {m}"))?;
         Ok(cfg)
     }
 
@@ -272,6 +276,10 @@ mod tests {
         );
         assert!(e(r#", "num_key_value_heads": 3"#).contains("multiple"));
         assert!(e(r#", "rms_norm_eps": "small""#).contains("field `rms_norm_eps` must be a number"));
+        assert!(e(r#", "rms_norm_eps": 0"#).contains("`rms_norm_eps` must be a number above 0"));
+        assert!(
+            e(r#", "vocab_size": 1000000000000000000"#).contains("`vocab_size` x `hidden_size`")
+        );
         let e = LlamaConfig::from_json_str(
             r#"{"hidden_size": 8, "num_attention_heads": 2}"#,
             "x/config.json",

@@ -53,6 +53,15 @@ impl Engine {
             })
     }
 
+    /// The flat range `[start, end)` of every unit that rank `rank` of a
+    /// world of `world` owns: what its checkpoint file records.
+    pub fn owned_ranges(&self, rank: usize, world: usize) -> Vec<(usize, usize)> {
+        Engine::layouts(&self.specs, rank, world)
+            .iter()
+            .map(|l| l.owned())
+            .collect()
+    }
+
     /// Copies the overlap of what rank `rank` of a world of `world` saved
     /// into this rank's shards (master weights and optimizer state), reading
     /// it through `read`.
