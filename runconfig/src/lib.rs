@@ -12,6 +12,7 @@ mod data_source;
 mod dpo;
 mod error;
 pub mod export;
+mod familiar;
 mod files;
 pub mod finished;
 mod hints;
