@@ -36,8 +36,9 @@ pub(crate) fn check(c: &Config) -> Result<(), String> {
     if let Some(TemplateSource::File(p)) = &c.data.chat_template {
         if !p.is_file() {
             return Err(format!(
-                "`data.chat_template`: {} is not a file (expected tulu, model or the path of a Jinja file)",
-                p.display()
+                "`data.chat_template`: {} is not a file (expected {})",
+                p.display(),
+                crate::template::template_choices()
             ));
         }
     }

@@ -27,6 +27,7 @@ pub mod resume;
 mod schedule;
 mod schema;
 mod sections;
+mod template;
 mod values;
 
 pub use error::ConfigError;
