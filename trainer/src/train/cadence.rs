@@ -80,6 +80,9 @@ impl Trainer<'_> {
     /// Ends a run whose steps all ran: the charts, then the sanity table or
     /// the export.
     pub fn finish(mut self) -> Result<Finish> {
+        if self.engine.rank() == 0 {
+            println!("{}", self.end_line());
+        }
         self.redraw_charts();
         match self.config.train.sanity_steps {
             Some(_) => self.sanity_table(),
