@@ -201,6 +201,22 @@ fn report_to_wandb_says_how_to_see_the_run_in_wandb() {
 }
 
 #[test]
+fn open_instructs_chat_template_names_are_accepted_and_a_typo_is_named() {
+    let dir = scratch("named-template");
+    let yaml = runnable("train: { max_steps: 2 }\n");
+    std::fs::write(dir.join("c.yaml"), &yaml).unwrap();
+    let out = launch(&dir)
+        .args(["check", "c.yaml", "--set", "data.chat_template=zephyr"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    both_refuse(
+        &yaml.replace("data: { ", "data: { chat_template: zephir, "),
+        &["`data.chat_template`: {dir}/zephir is not a file; did you mean `zephyr`?"],
+    );
+}
+
+#[test]
 fn a_tab_in_the_indentation_is_named_as_such() {
     both_refuse(
         "run_name: t\ntrain:\n\tmax_steps: 2\n",
