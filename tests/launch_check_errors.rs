@@ -156,7 +156,7 @@ fn familiar_names_from_other_tools_get_the_ferrospeed_key() {
         ("checkpointing_steps: 500", "Ferrospeed's key is `checkpoint.every_steps`"),
         ("keep_last_n_checkpoints: 3", "Ferrospeed's key is `checkpoint.keep_last`"),
         ("output_dir: out", "it belongs in another section: `checkpoint.output_dir`"),
-        ("zero_stage: 3", "Ferrospeed has no such key: it always shards parameters, gradients and optimizer state (ZeRO-3)"),
+        ("zero_stage: 3", "not needed: Ferrospeed always shards parameters, gradients and optimizer state (ZeRO-3)"),
         ("gradient_checkpointing: true", "Ferrospeed's key is `train.activation_checkpointing` (true: recompute every block"),
         ("learning_rate: 1.0e-5", "it belongs in another section: `train.learning_rate`"),
         ("model_name_or_path: x", "Ferrospeed's key is `model.path`"),
@@ -173,6 +173,46 @@ fn familiar_names_from_other_tools_get_the_ferrospeed_key() {
     both_refuse(
         "run_name: t\ntrain:\n  num_train_epochs: 2\n",
         &["c.yaml:3:3: unknown key `train.num_train_epochs`: Ferrospeed's key is `train.epochs`"],
+    );
+}
+
+#[test]
+fn report_to_wandb_says_how_to_see_the_run_in_wandb() {
+    let error = both_refuse(
+        "run_name: t\nreport_to: wandb\n",
+        &[
+            "c.yaml:2:1: unknown key `report_to`: Ferrospeed writes TensorBoard event files",
+            "`wandb sync --sync-tensorboard <output_dir>/tensorboard`",
+        ],
+    );
+    assert!(!error.contains("did you mean"), "{error}");
+    // Under a section, and with accelerate's names for processes and nodes.
+    both_refuse(
+        "run_name: t\nlogging:\n  with_tracking: true\n",
+        &[
+            "unknown key `logging.with_tracking`: Ferrospeed writes TensorBoard",
+            "wandb sync",
+        ],
+    );
+    both_refuse(
+        "run_name: t\nnum_machines: 2\n",
+        &["unknown key `num_machines`: not a config key: run `launch N CONFIG.yaml --nnodes K`"],
+    );
+}
+
+#[test]
+fn open_instructs_chat_template_names_are_accepted_and_a_typo_is_named() {
+    let dir = scratch("named-template");
+    let yaml = runnable("train: { max_steps: 2 }\n");
+    std::fs::write(dir.join("c.yaml"), &yaml).unwrap();
+    let out = launch(&dir)
+        .args(["check", "c.yaml", "--set", "data.chat_template=zephyr"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    both_refuse(
+        &yaml.replace("data: { ", "data: { chat_template: zephir, "),
+        &["`data.chat_template`: {dir}/zephir is not a file; did you mean `zephyr`?"],
     );
 }
 

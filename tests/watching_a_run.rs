@@ -115,6 +115,55 @@ fn a_piped_log_shows_step_total_and_eta_in_human_units() {
     assert!(!log.contains("tokens_per_s="), "{log}");
 }
 
+#[test]
+fn the_start_evaluations_and_end_of_a_run_read_as_words_not_key_value_dumps() {
+    let dir = scratch("readable-log");
+    let out = dir.join("out");
+    let sets = [
+        "train.max_steps=6",
+        "data.validation={ratio: 0.1}",
+        "eval.every_steps=3",
+    ];
+    let log = run_ok(tiny_pretrain(&dir, 2, &out, &sets));
+    let has = |start: &str| log.lines().find(|l| l.starts_with(start));
+    let line = has("[rank0] start  2 ranks  accumulation ")
+        .unwrap_or_else(|| panic!("no start line in:\n{log}"));
+    for part in [
+        " effective batch ",
+        " parameters  ",
+        "-bit AdamW  6 steps  planned ",
+    ] {
+        assert!(line.contains(part), "{part:?} in {line}");
+    }
+    assert!(line.ends_with(" per device"), "{line}");
+    for step in ["1/6", "3/6", "6/6"] {
+        let eval = log
+            .lines()
+            .find(|l| l.starts_with("[rank0] eval  loss ") && l.ends_with(step));
+        assert!(eval.is_some(), "no eval line at step {step} in:\n{log}");
+    }
+    let end = has("[rank0] end  6 steps in ").unwrap_or_else(|| panic!("no end line in:\n{log}"));
+    assert!(
+        end.contains("  eval loss ") && end.ends_with(" tok/s"),
+        "{end}"
+    );
+    for dump in [
+        "event=",
+        "eval_loss=",
+        "world_size=",
+        "planned_device_bytes=",
+    ] {
+        assert!(!log.contains(dump), "{dump} in:\n{log}");
+    }
+    // The exact values stay in metrics.jsonl.
+    let records = records(&out);
+    assert_eq!(records[0]["event"], "start");
+    assert_eq!(records[0]["world_size"], 2);
+    assert!(records
+        .iter()
+        .any(|r| r["eval_loss"].is_f64() && r["step"] == 3));
+}
+
 fn sanity_run(dir: &Path, floor: Option<&str>) -> (Option<i32>, String) {
     let out = dir.join("out");
     let mut sets = vec!["train.sanity_steps=8", "train.max_steps=8"];
@@ -145,10 +194,24 @@ fn a_throughput_floor_above_the_machine_turns_the_sanity_table_red() {
 }
 
 #[test]
+fn a_tokenisation_shorter_than_a_second_prints_no_progress_line() {
+    let dir = scratch("tokenising-quiet");
+    let out = dir.join("out");
+    let mut run = tiny_pretrain(&dir, 1, &out, &["train.max_steps=1"]);
+    run.env_remove("FERROSPEED_PROGRESS_EVERY_MS");
+    let log = run_ok(run);
+    assert!(log.contains("counting.jsonl: 1024 rows"), "{log}");
+    assert!(!log.contains("tokenising "), "{log}");
+}
+
+#[test]
 fn a_piped_log_shows_tokenisation_progress_with_count_rate_and_eta() {
     let dir = scratch("tokenising-log");
     let out = dir.join("out");
-    let log = run_ok(tiny_pretrain(&dir, 1, &out, &["train.max_steps=1"]));
+    // Lines every millisecond rather than every second: the work is short.
+    let mut run = tiny_pretrain(&dir, 1, &out, &["train.max_steps=1"]);
+    run.env("FERROSPEED_PROGRESS_EVERY_MS", "1");
+    let log = run_ok(run);
     let line = log
         .lines()
         .find(|l| l.starts_with("[rank0] tokenising ") && l.contains("counting.jsonl: "))

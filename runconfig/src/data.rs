@@ -2,7 +2,7 @@
 //! how samples are built from them.
 
 use crate::schema::{default_seed, default_seq_len, yes};
-use crate::values::TemplateSource;
+use crate::template::TemplateSource;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -174,9 +174,10 @@ pub struct DataConfig {
     /// the trainer keeps the examples from attending to each other.
     #[serde(default)]
     pub packing: bool,
-    /// Chat template of sft and dpo: `tulu` (built in), `model` (the
-    /// tokenizer_config.json's `chat_template`) or the path of a Jinja file.
-    /// Default: `model`.
+    /// Chat template of sft and dpo: `model` (the tokenizer_config.json's
+    /// `chat_template`), one of open-instruct's named templates (`tulu`,
+    /// `zephyr`, ... built in; see [`crate::NAMED_TEMPLATES`]) or the path
+    /// of a Jinja file. Default: `model`.
     pub chat_template: Option<TemplateSource>,
     /// Samples over `max_seq_length`: truncate | drop.
     #[serde(default)]

@@ -9,6 +9,30 @@ use crate::resume::COMPLETE;
 use crate::schema::{Config, ModelSource, Resume, TemplateSource};
 use std::path::Path;
 
+/// The message for a `data.chat_template` file that is not there: a word
+/// without an extension close to a named template is taken for a typo.
+fn missing_template(p: &Path) -> String {
+    let word = p.file_name().map(|n| n.to_string_lossy().to_string());
+    let names: Vec<String> = crate::NAMED_TEMPLATES
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let guess = word
+        .filter(|w| !w.contains('.'))
+        .and_then(|w| crate::error::closest(&w, &names));
+    match guess {
+        Some(name) => format!(
+            "`data.chat_template`: {} is not a file; did you mean `{name}`?",
+            p.display()
+        ),
+        None => format!(
+            "`data.chat_template`: {} is not a file (expected {})",
+            p.display(),
+            crate::template::template_choices()
+        ),
+    }
+}
+
 /// Every check of this module; the message names the key and the path.
 pub(crate) fn check(c: &Config) -> Result<(), String> {
     let source = c.model.source()?;
@@ -38,10 +62,7 @@ pub(crate) fn check(c: &Config) -> Result<(), String> {
     }
     if let Some(TemplateSource::File(p)) = &c.data.chat_template {
         if !p.is_file() {
-            return Err(format!(
-                "`data.chat_template`: {} is not a file (expected tulu, model or the path of a Jinja file)",
-                p.display()
-            ));
+            return Err(missing_template(p));
         }
     }
     resume(&c.checkpoint.resume())

@@ -1,63 +1,18 @@
 //! Hints for unknown keys that are not typos: the names open-instruct,
 //! Hugging Face `TrainingArguments`, accelerate and DeepSpeed use for a
-//! setting, and Ferrospeed keys written in the wrong section. Either gets
-//! the Ferrospeed key it means rather than the nearest spelling.
+//! setting ([`crate::familiar`]), and Ferrospeed keys written in the wrong
+//! section. Either gets the Ferrospeed answer rather than the nearest
+//! spelling.
 
 use crate::error::join;
 use crate::schema::Config;
 use serde_yaml::Value;
 
-/// Familiar names from other tools, and what they are here.
-const FAMILIAR: &[(&str, &str)] = &[
-    ("per_device_train_batch_size", "Ferrospeed's key is `train.micro_batch_size` (sequences per device per micro-step)"),
-    ("train_micro_batch_size_per_gpu", "Ferrospeed's key is `train.micro_batch_size` (sequences per device per micro-step)"),
-    ("per_device_eval_batch_size", "Ferrospeed has no such key: evaluation uses `train.micro_batch_size`"),
-    ("gradient_accumulation_steps", "Ferrospeed derives it: set `train.effective_batch_size` (sequences per optimizer step) and the accumulation is effective_batch_size / (`train.micro_batch_size` x world size), e.g. 128 / (2 x 8 GPUs) = 8; `launch check` prints it for each world size"),
-    ("total_batch_size", "Ferrospeed's key is `train.effective_batch_size` (sequences per optimizer step over all devices)"),
-    ("train_batch_size", "Ferrospeed's key is `train.effective_batch_size` (sequences per optimizer step over all devices)"),
-    ("use_8bit_optimizer", "Ferrospeed's key is `optimizer.bits: 8` (blockwise 8-bit AdamW state)"),
-    ("optim", "Ferrospeed's keys are `optimizer.kind: adamw` and `optimizer.bits: 32` or `8`"),
-    ("num_train_epochs", "Ferrospeed's key is `train.epochs`"),
-    ("max_train_steps", "Ferrospeed's key is `train.max_steps`"),
-    ("lr_scheduler_type", "Ferrospeed's key is `train.lr_schedule.kind` (constant, constant_with_warmup, linear, cosine or wsd)"),
-    ("min_lr_rate", "Ferrospeed's key is `train.lr_schedule.min_lr_ratio` (the floor as a share of the peak)"),
-    ("num_decay_steps", "Ferrospeed's key is `train.lr_schedule.decay_steps` (with kind: wsd)"),
-    ("checkpointing_steps", "Ferrospeed's key is `checkpoint.every_steps`"),
-    ("save_steps", "Ferrospeed's key is `checkpoint.every_steps`"),
-    ("keep_last_n_checkpoints", "Ferrospeed's key is `checkpoint.keep_last`"),
-    ("save_total_limit", "Ferrospeed's key is `checkpoint.keep_last`"),
-    ("resume_from_checkpoint", "Ferrospeed's key is `checkpoint.resume` (auto, never or a checkpoint folder)"),
-    ("zero_stage", "Ferrospeed has no such key: it always shards parameters, gradients and optimizer state (ZeRO-3)"),
-    ("zero_optimization", "Ferrospeed has no such key: it always shards parameters, gradients and optimizer state (ZeRO-3)"),
-    ("gradient_checkpointing", "Ferrospeed's key is `train.activation_checkpointing` (true: recompute every block in the backward pass; false: keep every block's activations; auto, the default: recompute only the blocks the memory plan says do not fit the device)"),
-    ("model_name_or_path", "Ferrospeed's key is `model.path` (a Hugging Face model folder)"),
-    ("tokenizer_name", "Ferrospeed's key is `model.tokenizer` (a tokenizer folder or tokenizer.json)"),
-    ("tokenizer_name_or_path", "Ferrospeed's key is `model.tokenizer` (a tokenizer folder or tokenizer.json)"),
-    ("dataset_mixer", "Ferrospeed's key is `data.datasets` (a list of {path or hub, mix_ratio})"),
-    ("dataset_mixer_list", "Ferrospeed's key is `data.datasets` (a list of {path or hub, mix_ratio})"),
-    ("dataset_name", "Ferrospeed's key is `data.datasets` (a list of {path or hub, mix_ratio})"),
-    ("logging_steps", "Ferrospeed's key is `logging.every_steps`"),
-    ("eval_steps", "Ferrospeed's key is `eval.every_steps`"),
-    ("gradient_clipping", "Ferrospeed's key is `train.max_grad_norm`"),
-    ("clip_grad_norm", "Ferrospeed's key is `train.max_grad_norm`"),
-    ("adam_beta1", "Ferrospeed's key is `optimizer.betas`, the first of two (e.g. [0.9, 0.999])"),
-    ("adam_beta2", "Ferrospeed's key is `optimizer.betas`, the second of two (e.g. [0.9, 0.999])"),
-    ("adam_epsilon", "Ferrospeed's key is `optimizer.eps`"),
-    ("beta", "Ferrospeed's key is `train.dpo_beta`"),
-    ("loss_type", "Ferrospeed's key is `train.dpo_loss_type` (dpo, dpo_norm, simpo, wpo or ipo)"),
-    ("label_smoothing", "Ferrospeed's key is `train.dpo_label_smoothing`"),
-    ("gamma_beta_ratio", "Ferrospeed's key is `train.simpo_gamma`, the margin itself: simpo_gamma = gamma_beta_ratio x dpo_beta"),
-    ("bf16", "Ferrospeed's key is `model.dtype: bf16` (the compute dtype)"),
-    ("mixed_precision", "Ferrospeed's key is `model.dtype` (f32 or bf16 compute; master weights are fp32)"),
-    ("push_to_hub", "Ferrospeed's key is `hub.push: on_finish` with a `hub.repo_id`"),
-    ("hub_model_id", "Ferrospeed's key is `hub.repo_id`"),
-];
-
 /// The hint for the unknown key `key` found under `path` (dotted, or empty
 /// at the top level), if it is a familiar name or a misplaced key.
 pub(crate) fn for_unknown(path: &str, key: &str) -> Option<String> {
-    if let Some((_, hint)) = FAMILIAR.iter().find(|(name, _)| *name == key) {
-        return Some(hint.to_string());
+    if let Some(answer) = crate::familiar::answer(key) {
+        return Some(answer.to_string());
     }
     let places: Vec<String> = known_keys()
         .into_iter()
@@ -80,8 +35,10 @@ pub(crate) fn for_unknown(path: &str, key: &str) -> Option<String> {
 fn known_keys() -> Vec<String> {
     // Sections that are empty or absent by default, filled in so that their
     // keys are listed too.
-    let sample =
-        "run_name: x\nhub: { repo_id: x }\ndata: { datasets: [{ path: x }], validation: {} }\n";
+    // Keys left out of the serialised tree when unset are set here too.
+    let sample = "run_name: x\nhub: { repo_id: x }\nmodel: { revision: x }\n\
+        data: { datasets: [{ path: x, files: [x] }], validation: {} }\n\
+        train: { lr_schedule: { decay_ratio: 0.1, decay_steps: 1, decay_type: linear } }\n";
     let mut out = Vec::new();
     let Ok(config) = serde_yaml::from_str::<Config>(sample) else {
         return out;
@@ -134,5 +91,136 @@ mod tests {
             h.starts_with("Ferrospeed's key is `train.activation_checkpointing`"),
             "{h}"
         );
+    }
+
+    #[test]
+    fn names_from_open_instruct_accelerate_and_deepspeed_get_the_ferrospeed_answer() {
+        let key = |k: &str| format!("Ferrospeed's key is `{k}`");
+        let table = [
+            (
+                "report_to",
+                "`wandb sync --sync-tensorboard <output_dir>/tensorboard`".to_string(),
+            ),
+            (
+                "with_tracking",
+                "`wandb sync --sync-tensorboard <output_dir>/tensorboard`".into(),
+            ),
+            ("num_machines", "`launch N CONFIG.yaml --nnodes K`".into()),
+            ("num_processes", "`launch N CONFIG.yaml`".into()),
+            ("offload_optimizer_device", key("optimizer.offload: cpu")),
+            ("offload_param_device", "not supported yet".into()),
+            ("hf_entity", key("hub.namespace")),
+            ("hf_repo_id", key("hub.repo_id")),
+            (
+                "use_flash_attn",
+                "not needed: attention runs through libtorch's scaled_dot_product_attention".into(),
+            ),
+            ("use_lora", "not supported yet".into()),
+            ("chat_template_name", key("data.chat_template")),
+            (
+                "add_bos",
+                "not needed: BOS is added when the tokenizer asks for it".into(),
+            ),
+            (
+                "deepspeed_config_file",
+                "not needed: Ferrospeed is its own ZeRO-3 engine".into(),
+            ),
+            ("zero_stage", "not needed: Ferrospeed always shards".into()),
+            ("per_device_train_batch_size", key("train.micro_batch_size")),
+            (
+                "gradient_accumulation_steps",
+                "set `train.effective_batch_size`".into(),
+            ),
+            ("num_train_epochs", key("train.epochs")),
+            ("model_name_or_path", key("model.path")),
+            ("tokenizer_name", key("model.tokenizer")),
+            ("dataset_mixer", key("data.datasets")),
+            ("dataset_mixer_list", key("data.datasets")),
+            ("seed", key("train.seed")),
+            ("lr_scheduler_type", key("train.lr_schedule.kind")),
+            (
+                "gradient_checkpointing",
+                key("train.activation_checkpointing"),
+            ),
+            ("push_to_hub", key("hub.push: on_finish")),
+            ("mixed_precision", key("model.dtype")),
+            ("use_8bit_optimizer", key("optimizer.bits: 8")),
+            ("checkpointing_steps", key("checkpoint.every_steps")),
+            ("keep_last_n_checkpoints", key("checkpoint.keep_last")),
+            ("logging_steps", key("logging.every_steps")),
+            ("max_train_steps", key("train.max_steps")),
+            ("clip_grad_norm", key("train.max_grad_norm")),
+            ("resume_from_checkpoint", key("checkpoint.resume")),
+            ("num-processes", "`launch N CONFIG.yaml`".into()),
+            // Ferrospeed keys in the wrong place: their section.
+            (
+                "learning_rate",
+                "it belongs in another section: `train.learning_rate`".into(),
+            ),
+            (
+                "max_seq_length",
+                "it belongs in another section: `data.max_seq_length`".into(),
+            ),
+            (
+                "output_dir",
+                "it belongs in another section: `checkpoint.output_dir`".into(),
+            ),
+            (
+                "warmup_ratio",
+                "it belongs in another section: `train.lr_schedule.warmup_ratio`".into(),
+            ),
+            (
+                "weight_decay",
+                "it belongs in another section: `optimizer.weight_decay`".into(),
+            ),
+            (
+                "dpo_beta",
+                "it belongs in another section: `train.dpo_beta`".into(),
+            ),
+            (
+                "dpo_loss_type",
+                "it belongs in another section: `train.dpo_loss_type`".into(),
+            ),
+        ];
+        for (name, expected) in table {
+            for section in ["", "model", "hub"] {
+                let got = for_unknown(section, name).unwrap_or_default();
+                assert!(got.contains(&expected), "{section}.{name}: {got}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_key_an_answer_names_is_a_key_of_the_schema() {
+        let known = known_keys();
+        let not_keys = ["launch", "wandb"];
+        for (names, answer) in crate::familiar::FAMILIAR {
+            for quoted in answer.split('`').skip(1).step_by(2) {
+                let word = quoted.split([':', ' ']).next().unwrap_or_default();
+                if word.starts_with(['<', '-']) || not_keys.contains(&word) {
+                    continue;
+                }
+                assert!(
+                    known.iter().any(|k| k == word),
+                    "{names:?}: `{word}` is no key"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn no_familiar_name_hides_a_ferrospeed_key() {
+        let leaves: Vec<String> = known_keys()
+            .iter()
+            .filter_map(|k| k.rsplit('.').next().map(str::to_string))
+            .collect();
+        for (names, _) in crate::familiar::FAMILIAR {
+            for name in names.iter().filter(|n| **n != "seed") {
+                assert!(
+                    !leaves.contains(&name.to_string()),
+                    "{name} is a Ferrospeed key"
+                );
+            }
+        }
     }
 }

@@ -13,6 +13,7 @@ mod data_stamp;
 mod dpo;
 mod error;
 pub mod export;
+mod familiar;
 mod files;
 pub mod finished;
 mod hints;
@@ -30,6 +31,7 @@ mod schema;
 mod sections;
 pub mod shape;
 pub mod usage;
+mod template;
 mod values;
 
 pub use error::ConfigError;

@@ -10,6 +10,7 @@ pub use crate::data::*;
 pub use crate::dpo::{DpoLossType, DEFAULT_SIMPO_GAMMA};
 pub use crate::schedule::*;
 pub use crate::sections::*;
+pub use crate::template::*;
 pub use crate::values::*;
 
 /// A whole run: what `launch N config.yaml` reads.

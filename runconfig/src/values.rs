@@ -1,7 +1,7 @@
 //! Settings that YAML spells as words or sizes, parsed into typed values
-//! when the file is loaded: the export dtype, the resume choice, the chat
-//! template, the optimizer and byte sizes such as "5GB". Each serializes back
-//! to the spelling it was read from, so a resolved config reads as written.
+//! when the file is loaded: the export dtype, the resume choice, the
+//! optimizer and byte sizes such as "5GB". Each serializes back to the
+//! spelling it was read from, so a resolved config reads as written.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -93,21 +93,6 @@ pub enum Resume {
 }
 
 words_or_path!(Resume { "auto" => Auto, "never" => Never; Path });
-
-/// `data.chat_template`: where the chat template of sft and dpo comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "String", into = "String")]
-pub enum TemplateSource {
-    /// The tokenizer's own (`chat_template` of tokenizer_config.json, or
-    /// chat_template.jinja beside it).
-    Model,
-    /// The built-in Tulu template.
-    Tulu,
-    /// A Jinja file.
-    File(PathBuf),
-}
-
-words_or_path!(TemplateSource { "model" => Model, "tulu" => Tulu; File });
 
 /// `train.activation_checkpointing`: which units the backward pass
 /// recomputes from their saved input (re-gathering their parameters) rather
@@ -270,8 +255,6 @@ mod tests {
             (s.bytes, serde_yaml::to_string(&s).unwrap()),
             (1000, "1000\n".into())
         );
-        let t: TemplateSource = serde_yaml::from_str("tulu").unwrap();
-        assert_eq!(t, TemplateSource::Tulu);
         for (text, want) in [
             ("true", ActivationCheckpointing::On),
             ("false", ActivationCheckpointing::Off),

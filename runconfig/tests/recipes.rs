@@ -20,7 +20,7 @@ fn the_tulu3_sft_recipe_is_open_instructs() {
         assert_eq!(c.model.hub_path(), Some("meta-llama/Llama-3.1-8B"));
         assert_eq!(c.data.objective, Objective::Sft);
         assert_eq!(c.data.max_seq_length, 4096);
-        assert_eq!(c.data.chat_template, Some(TemplateSource::Tulu));
+        assert_eq!(c.data.chat_template, Some(TemplateSource::Named("tulu")));
         assert!(!c.data.packing);
         assert_eq!(
             (r.plan.micro_batch_size, r.plan.effective_batch_size),

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod ckpt;
 pub mod comm;
+pub mod console;
 pub mod cuda;
 pub mod data;
 pub mod device;

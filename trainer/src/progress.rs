@@ -3,10 +3,11 @@
 //! same in a terminal, a rank log or a pipe; in a terminal also a bar
 //! redrawn at every step. A bar line ends in `\r`: `launch` shows it in
 //! place and keeps it out of the log files. [`Meter`] is the same for
-//! counted work (DPO reference pass, tokenisation).
+//! counted work (DPO reference pass, tokenisation), about once a second.
 
 use serde_json::{Map, Value};
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// Steps of a run: the bar and the log line.
@@ -29,6 +30,16 @@ impl Progress {
             first_step,
             total,
         }
+    }
+
+    /// The step the run ends at.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The step this process started from (0, or where it resumed).
+    pub fn first_step(&self) -> u64 {
+        self.first_step
     }
 
     /// `step 50/1462 (3%)  ETA 4h31m` after `done` steps.
@@ -67,8 +78,9 @@ impl Progress {
         }
     }
 
-    /// The console line of a metrics record: a step's in human units, any
-    /// other as `key=value` pairs; exact values stay in metrics.jsonl.
+    /// The console line of a step's metrics record in human units (any other
+    /// record as `key=value` pairs: [`crate::console`] has the start's and an
+    /// evaluation's); exact values stay in metrics.jsonl.
     pub fn console(&self, r: &Map<String, Value>) -> String {
         let num = |k: &str| r.get(k).and_then(Value::as_f64);
         let (Some(step), Some(loss), Some(lr)) =
@@ -117,22 +129,32 @@ pub fn duration(seconds: f64) -> String {
 }
 
 /// Progress of counted work: `label 14/144 batches  3.2 batches/s  ETA 41s`,
-/// printed about ten times over the work.
+/// printed about once a second (`FERROSPEED_PROGRESS_EVERY_MS`, default
+/// 1000) and at the end; work done within that time prints nothing.
 pub struct Meter {
     label: String,
     unit: &'static str,
     total: usize,
     start: Instant,
+    every_ms: u64,
+    /// Milliseconds after `start` when the next line is due.
+    next_ms: AtomicU64,
 }
 
 impl Meter {
     /// Work of `total` `unit`s, starting now.
     pub fn new(label: &str, total: usize, unit: &'static str) -> Meter {
+        let every_ms = std::env::var("FERROSPEED_PROGRESS_EVERY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000);
         Meter {
             label: label.to_string(),
             unit,
             total,
             start: Instant::now(),
+            every_ms,
+            next_ms: AtomicU64::new(every_ms),
         }
     }
 
@@ -150,11 +172,36 @@ impl Meter {
         )
     }
 
-    /// Prints the line when `done` is a tenth of the work further (and at the end).
+    /// Prints the line after `done` units when it is due (see [`Meter::due`]).
+    /// Ticks may come from several threads at once.
     pub fn tick(&self, done: usize) {
-        if done.is_multiple_of((self.total / 10).max(1)) || done == self.total {
+        if self.due(done, self.start.elapsed().as_millis() as u64) {
             println!("{}", self.line(done));
         }
+    }
+
+    /// Whether a line is due after `done` units, `elapsed_ms` into the work:
+    /// none before the interval has passed (short work stays quiet), then at
+    /// most one per interval, and the last one when the work is done. The
+    /// thread that moves `next_ms` on prints; the others skip.
+    fn due(&self, done: usize, elapsed_ms: u64) -> bool {
+        if elapsed_ms < self.every_ms {
+            return false;
+        }
+        if done == self.total {
+            return true;
+        }
+        let next = self.next_ms.load(Ordering::Relaxed);
+        elapsed_ms >= next
+            && self
+                .next_ms
+                .compare_exchange(
+                    next,
+                    elapsed_ms + self.every_ms,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
     }
 }
 

@@ -1,17 +1,20 @@
 //! Chat templates render exactly as transformers' `apply_chat_template`, and
-//! the rendered text tokenizes to the same ids as the Python tokenizer.
+//! the rendered text tokenizes to the same ids as the Python tokenizer;
+//! open-instruct's named templates render as their strings in its
+//! `CHAT_TEMPLATES` do.
 //! The reference comes from scripts/make-chat-template-refs (run here when
 //! target/data-refs/chat_templates.json is missing).
 
 mod common;
 
 use common::{python, repo_root};
+use runconfig::TemplateSource;
 use serde_json::{Map, Value};
 use trainer::data::{ChatTemplate, Tokenizer};
 
 fn references() -> Vec<Value> {
     let path = repo_root().join("target/data-refs/chat_templates.json");
-    if !path.is_file() {
+    if !path.is_file() || !covers_every_named_template(&path) {
         let status = std::process::Command::new(python())
             .arg(repo_root().join("scripts/make-chat-template-refs"))
             .arg(&path)
@@ -20,6 +23,15 @@ fn references() -> Vec<Value> {
         assert!(status.success(), "scripts/make-chat-template-refs failed");
     }
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// Whether the references at `path` hold a case for each named template
+/// (a reference made before a template was added is made again).
+fn covers_every_named_template(path: &std::path::Path) -> bool {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    runconfig::NAMED_TEMPLATES
+        .iter()
+        .all(|name| text.contains(&format!("\"template\": \"{name}\"")))
 }
 
 #[test]
@@ -34,7 +46,13 @@ fn templates_render_like_transformers_and_tokenize_like_tokenizers() {
         let source =
             std::fs::read_to_string(repo_root().join(case["template_file"].as_str().unwrap()))
                 .unwrap();
-        let template = ChatTemplate::new(&source, &tok.special_tokens).unwrap();
+        // A named template as `data.chat_template: <name>` picks it.
+        let template = match runconfig::NAMED_TEMPLATES.iter().find(|n| **n == name) {
+            Some(named) => {
+                ChatTemplate::from_setting(Some(&TemplateSource::Named(named)), &tok).unwrap()
+            }
+            None => ChatTemplate::new(&source, &tok.special_tokens).unwrap(),
+        };
         let messages = case["messages"].as_array().unwrap();
         let gen = case["add_generation_prompt"].as_bool().unwrap();
         let kwargs: Map<String, Value> = case["kwargs"].as_object().unwrap().clone();
@@ -57,11 +75,20 @@ fn templates_render_like_transformers_and_tokenize_like_tokenizers() {
     for name in ["tulu", "llama3", "llama31", "features"] {
         assert!(seen.contains(name), "no case for {name}");
     }
-    // The built-in template is the file the reference used.
+    // The built-in templates are the files the references used.
     assert_eq!(
         trainer::data::template::TULU,
         std::fs::read_to_string(repo_root().join("trainer/src/data/templates/tulu.jinja")).unwrap()
     );
+    for name in runconfig::NAMED_TEMPLATES {
+        assert!(seen.contains(*name), "no case for {name}");
+        let file = repo_root().join(format!("trainer/src/data/templates/{name}.jinja"));
+        assert_eq!(
+            trainer::data::named::source(name),
+            Some(std::fs::read_to_string(file).unwrap().as_str()),
+            "{name}"
+        );
+    }
 }
 
 #[test]

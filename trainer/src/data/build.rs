@@ -116,8 +116,8 @@ fn add_dataset(
 }
 
 /// Parses and encodes, in parallel, the rows either split selected
-/// (`None` for the others), printing the count, rate and ETA about ten
-/// times (`tokenising <label>: 120/1200 rows  5.1k rows/s  ETA 0s`).
+/// (`None` for the others), printing the count, rate and ETA about once a
+/// second (`tokenising <label>: 120/1200 rows  5.1k rows/s  ETA 0s`).
 fn encode_selected(
     source: &Source,
     sel: &Selection,

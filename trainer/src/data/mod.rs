@@ -14,6 +14,7 @@ pub mod encode;
 pub mod examples;
 mod folder;
 pub mod mixture;
+pub mod named;
 pub mod order;
 pub mod pack;
 pub mod pyjson;

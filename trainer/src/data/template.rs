@@ -2,7 +2,8 @@
 //! with minijinja in the environment transformers' `apply_chat_template`
 //! builds (`trim_blocks`, `lstrip_blocks`, loop controls, `raise_exception`,
 //! `strftime_now`, a Python-style `tojson`, Python string and dict methods,
-//! and the special tokens as variables), plus the built-in `tulu` template.
+//! and the special tokens as variables), plus open-instruct's named
+//! templates (`tulu`, `zephyr`, ...: see [`super::named`]).
 
 use super::pyjson::Dumps;
 use super::tokenizer::Tokenizer;
@@ -47,19 +48,22 @@ impl ChatTemplate {
         })
     }
 
-    /// The template `data.chat_template` names: `tulu`, `model` (default: the
-    /// tokenizer's own) or the path of a Jinja file.
+    /// The template `data.chat_template` names: one of open-instruct's
+    /// (`tulu`, `zephyr`, ...), `model` (default: the tokenizer's own) or the
+    /// path of a Jinja file.
     pub fn from_setting(
         setting: Option<&TemplateSource>,
         tokenizer: &Tokenizer,
     ) -> Result<ChatTemplate> {
         let source = match setting.unwrap_or(&TemplateSource::Model) {
-            TemplateSource::Tulu => TULU.to_string(),
+            TemplateSource::Named(name) => super::named::source(name)
+                .with_context(|| format!("data.chat_template: no built-in template {name}"))?
+                .to_string(),
             TemplateSource::Model => tokenizer.chat_template.clone().context(
-                "the tokenizer_config.json has no chat_template: set data.chat_template to `tulu` or to the path of a Jinja file",
+                "the tokenizer_config.json has no chat_template: set data.chat_template to a name of open-instruct's (e.g. `tulu`) or to the path of a Jinja file",
             )?,
             TemplateSource::File(path) => std::fs::read_to_string(path).with_context(|| {
-                format!("data.chat_template: cannot read {} (expected tulu, model or the path of a Jinja file)", path.display())
+                format!("data.chat_template: cannot read {} (expected {})", path.display(), runconfig::template_choices())
             })?,
         };
         Self::new(&source, &tokenizer.special_tokens)

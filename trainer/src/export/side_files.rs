@@ -4,7 +4,6 @@
 //! `chat_template`, kept equal since transformers prefers the first and
 //! [`Tokenizer::load`] the second).
 
-use crate::data::template::TULU;
 use crate::data::Tokenizer;
 use anyhow::{Context, Result};
 use runconfig::{Config, TemplateSource};
@@ -82,13 +81,15 @@ pub fn copy(folders: &[PathBuf], dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The chat template the run trained with: `tulu`'s, the file's, or (for
+/// The chat template the run trained with: the named one's, the file's, or (for
 /// `model`) the one the copied tokenizer files in `dir` hold. A template
 /// file that is gone (a checkpoint exported later) is warned about and the
 /// tokenizer's own is kept.
 fn run_template(config: &Config, dir: &Path) -> Result<Option<String>> {
     match config.data.chat_template.as_ref() {
-        Some(TemplateSource::Tulu) => return Ok(Some(TULU.to_string())),
+        Some(TemplateSource::Named(name)) => {
+            return Ok(crate::data::named::source(name).map(str::to_string))
+        }
         Some(TemplateSource::File(path)) => match std::fs::read_to_string(path) {
             Ok(text) => return Ok(Some(text)),
             Err(e) => eprintln!(

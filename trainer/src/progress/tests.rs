@@ -28,13 +28,6 @@ fn a_step_record_reads_in_human_units_within_120_columns() {
 }
 
 #[test]
-fn other_records_stay_key_value_pairs() {
-    let p = Progress::new(0, 10);
-    let r = json!({"step": 5, "eval_loss": 0.25});
-    assert_eq!(p.console(r.as_object().unwrap()), "step=5 eval_loss=0.2500");
-}
-
-#[test]
 fn durations_and_rates_read_as_people_write_them() {
     assert_eq!(duration(4.0 * 3600.0 + 31.0 * 60.0 + 5.0), "4h31m");
     assert_eq!(duration(185.0), "3m05s");
@@ -47,4 +40,20 @@ fn durations_and_rates_read_as_people_write_them() {
         line.starts_with("dpo reference log-probs: 0/144 batches  0.0 batches/s  ETA "),
         "{line}"
     );
+}
+
+#[test]
+fn counted_work_prints_about_once_a_second_and_short_work_not_at_all() {
+    let m = Meter::new("tokenising x:", 1000, "rows");
+    let every = m.every_ms;
+    // Within the first interval nothing, not even the last line.
+    assert!(!m.due(10, every / 2));
+    assert!(!m.due(1000, every / 2));
+    // Then one line per interval, whichever thread ticks first.
+    assert!(m.due(200, every));
+    assert!(!m.due(201, every + every / 2));
+    assert!(m.due(400, 2 * every + 1));
+    assert!(!m.due(401, 2 * every + 2));
+    // And the last line once the work is done.
+    assert!(m.due(1000, 2 * every + 3));
 }

@@ -1,8 +1,9 @@
 //! When a run evaluates and saves, and how it ends: evaluation every
 //! `eval.every_steps` (and after the first and the last step), checkpoints
 //! every `checkpoint.every_steps`, at epoch ends, at the end and on a stop
-//! request (each followed by rank 0's charts); then the charts, and the
-//! sanity table of a sanity run or the final export.
+//! request (each followed by rank 0's charts); whether a stop request
+//! (Ctrl-C) ends the run after this step; then the charts, and the sanity
+//! table of a sanity run or the final export.
 
 use super::{Finish, StepReport, Trainer};
 use crate::ckpt::{self, RunState};
@@ -12,6 +13,7 @@ use crate::metrics::host_memory;
 use anyhow::{anyhow, bail, Result};
 use runconfig::Config;
 use serde_json::json;
+use tch::{Kind, Tensor};
 
 /// Whether to evaluate after `done` of `total` steps.
 fn eval_due(config: &Config, done: u64, total: u64) -> bool {
@@ -52,10 +54,28 @@ impl Trainer<'_> {
         Ok(())
     }
 
-    /// Saves a checkpoint after step `r` when due or asked to stop.
-    pub fn checkpoint_if_due(&mut self, r: &StepReport) -> Result<()> {
+    /// Whether the run stops after step `r`: a rank was asked to before
+    /// the step's reduce (`r.stop_requested`), or since, during the update,
+    /// the log line or the evaluation. The second question is one more
+    /// scalar all-reduce, so that every rank agrees and a Ctrl-C stops after
+    /// the step under way rather than one step later.
+    pub fn stop_after(&mut self, r: &StepReport) -> Result<bool> {
+        if r.stop_requested {
+            return Ok(true);
+        }
+        let asked = f64::from(u8::from(crate::stop::requested()));
+        if self.plan.world_size == 1 {
+            return Ok(asked > 0.0);
+        }
+        let mut t = Tensor::full([1], asked, (Kind::Double, self.engine.device()));
+        self.engine.all_reduce_sum(&mut t)?;
+        Ok(t.double_value(&[0]) > 0.0)
+    }
+
+    /// Saves a checkpoint after step `r` when due or when the run stops.
+    pub fn checkpoint_if_due(&mut self, r: &StepReport, stop: bool) -> Result<()> {
         let per_epoch = self.steps.per_epoch;
-        if checkpoint_due(self.config, r.step, self.total, per_epoch) || r.stop_requested {
+        if checkpoint_due(self.config, r.step, self.total, per_epoch) || stop {
             let state = RunState {
                 fingerprint: self.fingerprint.clone(),
                 config_yaml: &self.config_yaml,
@@ -80,6 +100,9 @@ impl Trainer<'_> {
     /// Ends a run whose steps all ran: the charts, then the sanity table or
     /// the export.
     pub fn finish(mut self) -> Result<Finish> {
+        if self.engine.rank() == 0 {
+            println!("{}", self.end_line());
+        }
         self.redraw_charts();
         match self.config.train.sanity_steps {
             Some(_) => self.sanity_table(),

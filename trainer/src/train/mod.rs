@@ -59,8 +59,9 @@ pub fn run(
         let report = trainer.step(step)?;
         trainer.observe(&report)?;
         trainer.evaluate_if_due(report.step)?;
-        trainer.checkpoint_if_due(&report)?;
-        if report.stop_requested {
+        let stop = trainer.stop_after(&report)?;
+        trainer.checkpoint_if_due(&report, stop)?;
+        if stop {
             return Ok(Finish::Stopped(report.step));
         }
     }

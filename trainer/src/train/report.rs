@@ -133,6 +133,18 @@ impl Trainer<'_> {
         Ok(())
     }
 
+    /// The line rank 0 prints when the last step has run.
+    pub(super) fn end_line(&self) -> String {
+        crate::console::end(&crate::console::End {
+            steps: self.total,
+            ran: self.total.saturating_sub(self.progress.first_step()),
+            seconds: self.since_start.start.elapsed().as_secs_f64(),
+            tokens: self.since_start.tokens.max(0) as u64,
+            train_loss: self.last_loss,
+            eval_loss: self.last_eval.get("eval_loss").and_then(|v| v.as_f64()),
+        })
+    }
+
     /// Records step `r` and opens a new throughput window.
     fn log(&mut self, r: &StepReport) -> Result<()> {
         let totals = Totals {

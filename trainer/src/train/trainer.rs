@@ -145,7 +145,10 @@ impl<'a> Trainer<'a> {
     pub(super) fn record(&mut self, record: &serde_json::Map<String, Value>) -> Result<()> {
         if let Some(m) = self.metrics.as_mut() {
             m.record(record)?;
-            println!("{}", self.progress.console(record));
+            println!(
+                "{}",
+                crate::console::line(record, &self.progress, self.plan)
+            );
         }
         Ok(())
     }

@@ -113,7 +113,7 @@ fn chat_template(config: &Config) -> Option<String> {
     }
     Some(match config.data.chat_template.as_ref() {
         None | Some(TemplateSource::Model) => "the tokenizer's own".into(),
-        Some(TemplateSource::Tulu) => "tulu (built in)".into(),
+        Some(TemplateSource::Named(name)) => format!("{name} (built in)"),
         Some(TemplateSource::File(f)) => match f.file_name() {
             Some(n) => format!("`{}`", n.to_string_lossy()),
             None => format!("`{}`", f.display()),
