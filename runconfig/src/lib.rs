@@ -30,8 +30,8 @@ mod schedule;
 mod schema;
 mod sections;
 pub mod shape;
-pub mod usage;
 mod template;
+pub mod usage;
 mod values;
 
 pub use error::ConfigError;
