@@ -1,6 +1,7 @@
 //! Per-rank log files: a child's stdout and stderr are copied line by line
 //! into `rank-<r>.log`; rank 0 is echoed to the console with a prefix.
 
+use crate::logline::{LineStyle, Stream};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -40,16 +41,7 @@ pub fn timestamp() -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs()) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = crate::logline::civil(days);
     format!(
         "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
         rem / 3600,
@@ -138,17 +130,19 @@ pub struct RankLog {
 }
 
 impl RankLog {
-    /// Starts copying `streams` (stdout, stderr) to `path`; `echo` prefixes
-    /// lines on the console.
+    /// Starts copying `streams` (stdout, stderr) to `path`, each line in
+    /// `style`; `echo` prefixes lines on the console (as the rank wrote them).
     pub fn start(
         path: PathBuf,
         streams: Vec<Box<dyn Read + Send>>,
         echo: Option<String>,
+        style: LineStyle,
     ) -> std::io::Result<RankLog> {
         let file = Arc::new(Mutex::new(File::create(&path)?));
         let (tx, done) = channel();
         let n = streams.len();
-        for stream in streams {
+        for (i, stream) in streams.into_iter().enumerate() {
+            let kind = if i == 0 { Stream::Out } else { Stream::Err };
             let (file, echo, tx): (_, _, Sender<()>) = (file.clone(), echo.clone(), tx.clone());
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream);
@@ -162,8 +156,8 @@ impl RankLog {
                             }
                         }
                         _ => {
-                            let _ = file.lock().unwrap().write_all(&line);
-                            let _ = file.lock().unwrap().write_all(b"\n");
+                            let text = style.render(kind, &line, SystemTime::now());
+                            let _ = file.lock().unwrap().write_all(&text);
                             if let Some(prefix) = &echo {
                                 permanent(prefix, &line);
                             }
@@ -206,14 +200,14 @@ impl RankLog {
             .find(|l| !l.trim().is_empty())
     }
 
-    /// The last `n` lines of the log.
+    /// The last `n` lines of the log, as the rank wrote them.
     pub fn tail(&self, n: usize) -> Vec<String> {
         let text = std::fs::read(&self.path).unwrap_or_default();
         let text = String::from_utf8_lossy(&text);
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(n)..]
             .iter()
-            .map(|s| s.to_string())
+            .map(|s| crate::logline::plain(s))
             .collect()
     }
 }

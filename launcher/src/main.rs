@@ -11,6 +11,7 @@ mod export;
 mod finished;
 mod hub;
 mod lock;
+mod logline;
 mod logs;
 mod nodes;
 mod pipeline;
@@ -41,6 +42,7 @@ impl std::error::Error for Usage {}
 
 fn main() -> ExitCode {
     quiet_on_closed_stdout();
+    logline::init_tracing();
     match run(std::env::args_os().skip(1)) {
         Ok(code) => code,
         Err(e) => {
@@ -211,6 +213,7 @@ fn group(
         grace: Duration::from_secs(10),
         comm_timeout: rendezvous::DEFAULT_COMM_TIMEOUT,
         nodes: None,
+        log_format: runconfig::LogFormat::Text,
     })
 }
 

@@ -3,12 +3,14 @@
 //! signals, heartbeats, and whole-group restarts.
 
 use crate::attempt::{Attempt, Rank};
+use crate::logline::LineStyle;
 use crate::logs::{self, RankLog};
 use crate::nodes::Nodes;
 use crate::signals;
 use crate::watch::Watch;
 use anyhow::{Context, Result};
-use rendezvous::{RankEnv, StoreClient, ENV_CONFIG};
+use rendezvous::{RankEnv, StoreClient, ENV_CONFIG, ENV_LOG_FORMAT};
+use runconfig::LogFormat;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -34,6 +36,8 @@ pub struct Group {
     pub comm_timeout: Duration,
     /// The other nodes of a multi-node job.
     pub nodes: Option<Nodes>,
+    /// How lines are written to the rank log files.
+    pub log_format: LogFormat,
 }
 
 /// How the group ended.
@@ -140,6 +144,9 @@ impl Group {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if self.log_format == LogFormat::Json {
+            cmd.env(ENV_LOG_FORMAT, "json");
+        }
         if self.config_yaml.is_some() {
             cmd.env(ENV_CONFIG, std::path::absolute(dir.join("config.yaml"))?);
         }
@@ -158,7 +165,12 @@ impl Group {
             Box::new(child.stderr.take().unwrap()),
         ];
         let echo = (env.rank == 0).then(|| "[rank0] ".to_string());
-        let log = RankLog::start(dir.join(format!("rank-{}.log", env.rank)), streams, echo)?;
+        let style = LineStyle {
+            rank: env.rank,
+            format: self.log_format,
+        };
+        let path = dir.join(format!("rank-{}.log", env.rank));
+        let log = RankLog::start(path, streams, echo, style)?;
         Ok(Rank {
             child,
             log,

@@ -54,6 +54,7 @@ pub(crate) fn train(
     )?;
     group.grace = Duration::from_secs_f64(cfg.launcher.grace_period_s.max(0.0));
     group.comm_timeout = Duration::from_secs_f64(cfg.comm_timeout_s);
+    group.log_format = cfg.logging.format;
     let code = supervise_group(group, node)?;
     if code == ExitCode::SUCCESS {
         push_final(cfg, node)?;

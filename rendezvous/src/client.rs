@@ -72,6 +72,7 @@ impl StoreClient {
                 _ => e,
             })?;
         r.get_ref().set_read_timeout(None)?;
+        tracing::debug!("rendezvous: connected to the store at {host}:{port} as {local}");
         Ok(StoreClient {
             r,
             w,

@@ -15,6 +15,8 @@ pub const ENV_COMM_TIMEOUT: &str = "FERROSPEED_COMM_TIMEOUT_S";
 pub const DEFAULT_COMM_TIMEOUT: Duration = Duration::from_secs(600);
 /// Path of the resolved configuration (YAML) when a config drives the run.
 pub const ENV_CONFIG: &str = "FERROSPEED_CONFIG";
+/// `json` when the rank's log lines are JSON objects (`logging.format`).
+pub const ENV_LOG_FORMAT: &str = "FERROSPEED_LOG_FORMAT";
 
 /// Where one rank stands in the world.
 #[derive(Debug, Clone, PartialEq)]

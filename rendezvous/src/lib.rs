@@ -20,7 +20,7 @@ pub use auth::Secret;
 pub use client::StoreClient;
 pub use env::{
     attempt_prefix, RankEnv, DEFAULT_COMM_TIMEOUT, ENV_ATTEMPT, ENV_COMM_TIMEOUT, ENV_CONFIG,
-    ENV_RUN_ID,
+    ENV_LOG_FORMAT, ENV_RUN_ID,
 };
 pub use heartbeat::Heartbeat;
 pub use server::StoreServer;

@@ -51,14 +51,18 @@ impl StoreServer {
 
 fn serve(stream: TcpStream, shared: &Shared, secret: &Secret) -> io::Result<()> {
     stream.set_nodelay(true)?;
+    let peer = stream.peer_addr()?;
+    tracing::debug!("rendezvous: connection from {peer}");
     let mut r = BufReader::new(stream.try_clone()?);
     let mut w = BufWriter::new(stream);
     // A client has a few seconds to prove it knows the secret.
     r.get_ref()
         .set_read_timeout(Some(Duration::from_secs(10)))?;
     if !secret.challenge(auth::STORE, &mut r, &mut w)? {
+        tracing::debug!("rendezvous: {peer} refused (wrong secret)");
         return Ok(());
     }
+    tracing::debug!("rendezvous: {peer} admitted");
     r.get_ref().set_read_timeout(None)?;
     loop {
         let (op, key, payload) = match proto::read_request(&mut r) {

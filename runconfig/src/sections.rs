@@ -160,6 +160,20 @@ pub struct LoggingConfig {
     /// TensorBoard event files in `<output_dir>/tensorboard/` (rank 0).
     #[serde(default = "crate::schema::yes")]
     pub tensorboard: bool,
+    /// How lines are written to the rank log files.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+/// `logging.format`: the shape of a line in `rank-<r>.log`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// The line as the rank wrote it, after an RFC 3339 UTC timestamp.
+    #[default]
+    Text,
+    /// One JSON object per line: `time`, `level`, `rank`, `message`.
+    Json,
 }
 
 impl Default for LoggingConfig {
@@ -168,6 +182,7 @@ impl Default for LoggingConfig {
             every_steps: default_log_every(),
             peak_flops_per_device: None,
             tensorboard: true,
+            format: LogFormat::default(),
         }
     }
 }

@@ -54,7 +54,9 @@ pub fn launch(dir: &Path) -> Command {
     let mut c = Command::new(bin("launch"));
     c.current_dir(dir)
         .env("FERROSPEED_LOG_DIR", dir.join("logs"))
-        .env_remove("FERROSPEED_RUN_ID");
+        .env_remove("FERROSPEED_RUN_ID")
+        .env_remove("FERROSPEED_LOG")
+        .env_remove("RUST_LOG");
     c
 }
 
@@ -82,7 +84,8 @@ pub fn wait_within(
     }
 }
 
-/// Every `rank-*.log` under `dir`, with its contents.
+/// Every `rank-*.log` under `dir`, with its contents (each line without the
+/// timestamp `launch` writes before it).
 pub fn rank_logs(dir: &Path) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -96,11 +99,25 @@ pub fn rank_logs(dir: &Path) -> Vec<(PathBuf, String)> {
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with("rank-"))
         {
-            out.push((p.clone(), std::fs::read_to_string(&p).unwrap_or_default()));
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            out.push((p.clone(), unstamped(&text)));
         }
     }
     out.sort();
     out
+}
+
+/// `text` without the RFC 3339 timestamp at the start of each line.
+pub fn unstamped(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.split_once(' ') {
+            Some((t, rest)) if t.len() == 24 && t.ends_with('Z') && t.as_bytes()[10] == b'T' => {
+                rest
+            }
+            _ => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 /// Writes an executable shell script.

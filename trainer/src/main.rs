@@ -16,6 +16,7 @@ use trainer::comm::{self, ReduceOp};
 
 fn main() -> ExitCode {
     trainer::memory::tune_heap();
+    trainer::logging::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("export") {
         let request = match ExportArgs::parse(&args[1..]) {

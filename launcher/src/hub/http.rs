@@ -130,7 +130,13 @@ impl Http {
         let mut attempt = 0;
         loop {
             let sent = Arc::new(AtomicU64::new(0));
+            let since = std::time::Instant::now();
             let outcome = self.attempt(call, &sent);
+            let status = outcome.as_ref().map_or(0, |r| r.0.status);
+            // The query of a signed upload URL is left out.
+            let url = call.url.split('?').next().unwrap_or_default();
+            let (method, seconds) = (call.method, since.elapsed().as_secs_f64());
+            tracing::debug!("hub: {method} {url} -> {status} in {seconds:.3} s");
             // Bytes of a failed attempt will be sent again: take them back.
             let undo = |p: &Option<Arc<Progress>>| {
                 if let Some(p) = p {

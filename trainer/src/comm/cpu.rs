@@ -68,13 +68,28 @@ impl CpuComm {
     }
 
     /// Runs one collective: counted for the heartbeat, timed.
-    fn timed<T>(&mut self, run: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    /// Runs one collective `op` on `bytes` of input: heartbeat, wait time,
+    /// and a debug line with its timing.
+    fn timed<T>(
+        &mut self,
+        op: &str,
+        bytes: usize,
+        run: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
         if let Some(h) = &self.heartbeat {
             h.enter();
         }
         let since = Instant::now();
         let out = run(self);
-        self.waited += since.elapsed();
+        let took = since.elapsed();
+        self.waited += took;
+        let seconds = took.as_secs_f64();
+        tracing::debug!(
+            op,
+            bytes,
+            seconds,
+            "collective {op}: {bytes} bytes in {seconds:.6} s"
+        );
         out
     }
 
@@ -202,11 +217,13 @@ impl Comm for CpuComm {
     }
 
     fn all_gather(&mut self, input: &Tensor) -> Result<Tensor> {
-        self.timed(|c| c.gather("all_gather", input))
+        self.timed("all_gather", nbytes(input), |c| {
+            c.gather("all_gather", input)
+        })
     }
 
     fn reduce_scatter(&mut self, input: &Tensor, ReduceOp::Sum: ReduceOp) -> Result<Tensor> {
-        self.timed(|c| {
+        self.timed("reduce_scatter", nbytes(input), |c| {
             if c.world == 1 {
                 check_reducible(input)?;
                 return Ok(input.flatten(0, -1));
@@ -217,12 +234,14 @@ impl Comm for CpuComm {
     }
 
     fn all_reduce(&mut self, tensor: &mut Tensor, ReduceOp::Sum: ReduceOp) -> Result<()> {
-        self.timed(|c| c.reduce("all_reduce", tensor))
+        self.timed("all_reduce", nbytes(tensor), |c| {
+            c.reduce("all_reduce", tensor)
+        })
     }
 
     fn barrier(&mut self) -> Result<()> {
         let mut t = Tensor::from_slice(&[1i64]);
-        self.timed(|c| c.reduce("barrier", &mut t))
+        self.timed("barrier", 0, |c| c.reduce("barrier", &mut t))
     }
 
     fn take_wait(&mut self) -> Duration {

@@ -22,7 +22,7 @@ use cudarc::nccl::{result as nccl, sys};
 use rendezvous::faults::PEER_FAILED;
 use rendezvous::{Heartbeat, RankEnv, StoreClient};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tch::{Device, Kind, Tensor};
 
 /// A rank's NCCL communicator.
@@ -115,6 +115,7 @@ impl NcclComm {
         call: impl FnOnce(sys::cudaStream_t) -> std::result::Result<nccl::NcclStatus, nccl::NcclError>,
     ) -> Result<Pending> {
         self.heartbeat.enter();
+        let (since, bytes) = (Instant::now(), super::bytes::nbytes(&input));
         let rank = self.rank;
         let watchdog = self
             .watchdog
@@ -131,6 +132,13 @@ impl NcclComm {
         let waits = self.waits.clone();
         Ok(Pending::later(move || {
             done.join_default_timed(&waits)?;
+            let seconds = since.elapsed().as_secs_f64();
+            tracing::debug!(
+                op,
+                bytes,
+                seconds,
+                "collective {op}: {bytes} bytes in {seconds:.6} s"
+            );
             drop(input);
             Ok(out)
         }))
