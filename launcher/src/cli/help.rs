@@ -29,8 +29,11 @@ pub const AFTER_LONG: &str = "\
 Each rank gets RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR,
 MASTER_PORT (the rendezvous store), FERROSPEED_RUN_ID (the store's secret) and
 FERROSPEED_ATTEMPT; with a config also FERROSPEED_CONFIG (the resolved YAML).
-Rank r's output goes to logs/<run_name>/<timestamp>/rank-<r>.log; rank 0 is
-echoed here with a [rank0] prefix. If a rank fails, the others are stopped.
+Rank r's output goes to logs/<run_name>/<timestamp>/rank-<r>.log, each line
+after its UTC time (logging.format: json writes JSON lines); rank 0 is echoed
+here with a [rank0] prefix. FERROSPEED_LOG=debug (or RUST_LOG) adds the
+rendezvous, the Hub requests and the collectives' timings. If a rank fails,
+the others are stopped.
 A run that finished leaves <output_dir>/finished: re-running the same command
 reports it complete and trains nothing (--set checkpoint.resume=never: train again).
 
