@@ -1,7 +1,9 @@
 //! Rank logs: a UTC timestamp on every line, `FERROSPEED_LOG=debug` for the
-//! rendezvous and the collectives' timings, and `logging.format: json`.
+//! rendezvous, the Hub requests and the collectives' timings, and
+//! `logging.format: json`.
 
 mod common;
+mod hub_support;
 
 use common::{rank_logs, run_ok, scratch, tiny_pretrain};
 use std::path::Path;
@@ -106,4 +108,37 @@ fn json_rank_logs_hold_one_object_per_line() {
         assert!(rank > 0 || levels.contains("INFO"), "{levels:?}\n{log}");
         assert!(levels.contains("DEBUG"), "{levels:?}\n{log}");
     }
+}
+
+#[test]
+fn debug_shows_each_hub_request_the_default_hides() {
+    let hub = hub_support::LocalHub::start(&[]);
+    let home = hub_support::TempDir::new("logs-hub");
+    let folder = home.join("final");
+    hub_support::make_final(&folder);
+    let push = |env: &[(&str, &str)]| {
+        let hub_env = [
+            ("HF_ENDPOINT", hub.url.as_str()),
+            ("HF_TOKEN", hub_support::TOKEN),
+        ];
+        let args = [
+            "push",
+            folder.to_str().unwrap_or_default(),
+            "--repo",
+            "acme/logs",
+        ];
+        let out = hub_support::launch(&args, &[&hub_env[..], env].concat(), &home.0);
+        assert!(out.status.success(), "{}", hub_support::text(&out));
+        hub_support::text(&out)
+    };
+    let quiet = push(&[]);
+    assert!(!quiet.contains(" -> 200 in "), "{quiet}");
+    let loud = push(&[("FERROSPEED_LOG", "debug")]);
+    let want = format!("DEBUG launch::hub::http: hub: POST {}/api/", hub.url);
+    assert!(
+        loud.lines()
+            .any(|l| l.starts_with(&want) && l.contains(" -> 200 in ")),
+        "{loud}"
+    );
+    assert!(!loud.contains(hub_support::TOKEN), "{loud}");
 }
