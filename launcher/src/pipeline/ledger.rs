@@ -42,6 +42,9 @@ pub struct Row {
 pub struct Ledger {
     path: PathBuf,
     pub rows: Vec<Row>,
+    /// The pipeline's stages in order ([`Ledger::order`]): a new row goes
+    /// after the rows of its stage and the stages before it.
+    stages: Vec<String>,
 }
 
 impl Ledger {
@@ -54,7 +57,11 @@ impl Ledger {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        Ok(Ledger { path, rows })
+        Ok(Ledger {
+            path,
+            rows,
+            stages: Vec::new(),
+        })
     }
 
     /// The row of `stage`/`job`, added as pending when new.
@@ -64,33 +71,48 @@ impl Ledger {
             .iter()
             .position(|r| r.stage == stage && r.job == job);
         let at = at.unwrap_or_else(|| {
-            self.rows.push(Row {
-                stage: stage.into(),
-                job: job.into(),
-                status: Status::Pending,
-                attempts: 0,
-                started: None,
-                finished: None,
-                output_dir: output_dir.into(),
-                final_dir: None,
-                exit_code: None,
-                log: None,
-            });
-            self.rows.len() - 1
+            let place = self.rank(stage);
+            let at = self
+                .rows
+                .iter()
+                .position(|r| self.rank(&r.stage) > place)
+                .unwrap_or(self.rows.len());
+            self.rows.insert(
+                at,
+                Row {
+                    stage: stage.into(),
+                    job: job.into(),
+                    status: Status::Pending,
+                    attempts: 0,
+                    started: None,
+                    finished: None,
+                    output_dir: output_dir.into(),
+                    final_dir: None,
+                    exit_code: None,
+                    log: None,
+                },
+            );
+            at
         });
         &mut self.rows[at]
     }
 
     /// Puts the rows in the order of `stages` (rows of stages no longer in
-    /// the pipeline last), keeping the order of a stage's jobs.
+    /// the pipeline last), keeping the order of a stage's jobs, and keeps
+    /// rows added later in that order.
     pub fn order(&mut self, stages: &[&str]) {
-        let at = |r: &Row| {
-            stages
-                .iter()
-                .position(|s| *s == r.stage)
-                .unwrap_or(stages.len())
-        };
-        self.rows.sort_by_key(|r| at(r));
+        self.stages = stages.iter().map(|s| s.to_string()).collect();
+        let mut rows = std::mem::take(&mut self.rows);
+        rows.sort_by_key(|r| self.rank(&r.stage));
+        self.rows = rows;
+    }
+
+    /// Where `stage` stands in the pipeline (unknown stages last).
+    fn rank(&self, stage: &str) -> usize {
+        self.stages
+            .iter()
+            .position(|s| s == stage)
+            .unwrap_or(self.stages.len())
     }
 
     /// Writes every row: new temporary file, fsync, rename, fsync of the folder.
