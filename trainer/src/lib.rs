@@ -12,6 +12,7 @@ pub mod dpo;
 pub mod eval;
 pub mod export;
 pub mod finish;
+pub mod libtorch;
 pub mod logging;
 pub mod memory;
 pub mod metrics;

@@ -17,6 +17,10 @@ use trainer::comm::{self, ReduceOp};
 fn main() -> ExitCode {
     trainer::memory::tune_heap();
     trainer::logging::init();
+    if let Err(e) = trainer::libtorch::check() {
+        eprintln!("trainer: error: {e}");
+        return ExitCode::from(2);
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("export") {
         let request = match ExportArgs::parse(&args[1..]) {
