@@ -2,7 +2,7 @@
 //! preupload, commit, validate-yaml.
 
 use crate::commit;
-use crate::http::{Request, Response};
+use crate::http::{json_body, Request, Response};
 use crate::router::Hub;
 use crate::store::namespace;
 use base64::Engine;
@@ -20,15 +20,6 @@ pub fn valid_name(part: &str) -> bool {
         && !part.contains("--")
         && !part.contains("..")
         && !part.ends_with(".git")
-}
-
-/// Parses a JSON request body (at most 64 MiB).
-pub fn json_body(req: &mut Request) -> Result<Value, Response> {
-    let bytes = req
-        .read_body(64 << 20)
-        .map_err(|e| Response::error(400, &format!("cannot read body: {e}")))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Response::error(400, &format!("body is not JSON: {e}")))
 }
 
 impl Hub {

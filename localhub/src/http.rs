@@ -277,3 +277,12 @@ fn reason(status: u16) -> &'static str {
         _ => "Status",
     }
 }
+
+/// Parses a JSON request body (at most 64 MiB).
+pub fn json_body(req: &mut Request) -> Result<serde_json::Value, Response> {
+    let bytes = req
+        .read_body(64 << 20)
+        .map_err(|e| Response::error(400, &format!("cannot read body: {e}")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Response::error(400, &format!("body is not JSON: {e}")))
+}

@@ -11,9 +11,8 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::sync::Mutex;
-
-use crate::multipart::Multipart;
 
 /// LFS state: the URL-signing secret and multipart uploads in progress.
 pub struct Lfs {
@@ -195,4 +194,13 @@ impl Lfs {
             ),
         }
     }
+}
+
+/// A multipart upload in progress (its handling is in `multipart.rs`).
+pub(crate) struct Multipart {
+    pub(crate) oid: String,
+    pub(crate) size: u64,
+    pub(crate) chunk: u64,
+    pub(crate) etags: Vec<Option<String>>,
+    pub(crate) file: PathBuf,
 }

@@ -3,22 +3,13 @@
 //! the ETags, the size and the sha256 of the assembled object.
 
 use crate::http::{Request, Response};
-use crate::lfs::{random_hex, receive, Lfs};
+use crate::lfs::{random_hex, receive, Lfs, Multipart};
 use crate::store::Store;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::PathBuf;
-
-/// A multipart upload in progress.
-pub(crate) struct Multipart {
-    oid: String,
-    size: u64,
-    chunk: u64,
-    etags: Vec<Option<String>>,
-    file: PathBuf,
-}
 
 fn sha256_file(path: &PathBuf) -> std::io::Result<String> {
     let mut f = File::open(path)?;

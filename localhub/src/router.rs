@@ -1,10 +1,9 @@
 //! Routes a request to its endpoint, applying injected faults first, and
 //! writes one log line per request.
 
-use crate::api::json_body;
 use crate::auth::Auth;
 use crate::faults::{Faults, Kind};
-use crate::http::{Reply, Request, Response};
+use crate::http::{json_body, Reply, Request, Response};
 use crate::lfs::Lfs;
 use crate::store::Store;
 use std::fs::File;
