@@ -17,7 +17,7 @@ pub use source::UnitWeights;
 
 use anyhow::{Context, Result};
 use place::Staging;
-use runconfig::{Config, Dtype, ExportDtype, ModelSource};
+use runconfig::{Config, ExportDtype, ModelSource};
 use std::path::{Path, PathBuf};
 use tch::Kind;
 use writer::{Entry, Plan, Writer};
@@ -27,10 +27,7 @@ pub fn export_kind(config: &Config) -> Result<Kind> {
     Ok(match config.export.dtype() {
         ExportDtype::Bf16 => Kind::BFloat16,
         ExportDtype::F32 => Kind::Float,
-        ExportDtype::Compute => match config.model.dtype {
-            Dtype::F32 => Kind::Float,
-            Dtype::Bf16 => Kind::BFloat16,
-        },
+        ExportDtype::Compute => crate::model::compute_kind(config.model.dtype),
     })
 }
 

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
-use super::config::LlamaConfig;
 use super::units::{units, ParamSpec, UnitSpec};
+use runconfig::model::LlamaConfig;
 
 /// A provider of parameter values by HF name.
 pub trait ParamSource {

@@ -2,7 +2,9 @@
 //! contents: the optimizer step's temporaries, which units keep their
 //! graph, and what one decoder block holds per token.
 
-use super::{shard_len, ModelShape, Setup, UnitParams};
+use super::setup::Setup;
+use crate::model::shard::shard_len;
+use crate::model::{ModelShape, UnitParams};
 
 /// The 8-bit optimizer step's f32 temporaries for the largest 8-bit shard
 /// (the step updates at most that many elements at a time): the dequantised m and v, their
@@ -34,7 +36,7 @@ pub(super) fn backward_elements(m: &ModelShape) -> u64 {
 /// output), q/k/v and their rotary outputs, the attention output before and
 /// after o_proj, the residuals, gate/silu/up/product of the MLP, and the
 /// gradient of the widest intermediate.
-pub(crate) fn block_elements(m: &ModelShape) -> u64 {
+pub(super) fn block_elements(m: &ModelShape) -> u64 {
     let (h, i) = (m.hidden, m.intermediate);
     let (q, kv) = (m.heads * m.head_dim, m.kv_heads * m.head_dim);
     2 * 3 * h + 2 * (q + 2 * kv) + 2 * q + 3 * h + 4 * i + 2 * i
