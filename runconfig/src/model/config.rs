@@ -11,8 +11,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
-use super::family::{attention_biases, read_json, MODEL_TYPES};
+use super::family::{attention_biases, MODEL_TYPES};
 use super::fields::Fields;
+use super::file::read_json;
 use super::shape::ModelShape;
 
 /// Llama-family hyper-parameters, as used by the model code.

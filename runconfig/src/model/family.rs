@@ -1,8 +1,4 @@
-//! What tells the supported families apart, and the one reading of a
-//! config.json's text that both the size checks and the full model
-//! description start from.
-
-use serde_json::Value;
+//! What tells the supported families apart.
 
 /// `model_type`s the model code runs (`llama` when the field is absent).
 pub const MODEL_TYPES: [&str; 2] = ["llama", "qwen2"];
@@ -11,9 +7,4 @@ pub const MODEL_TYPES: [&str; 2] = ["llama", "qwen2"];
 /// first and never the second; Llama has both or neither (`attention_bias`).
 pub fn attention_biases(qwen2: bool, attention_bias: bool) -> (bool, bool) {
     (qwen2 || attention_bias, !qwen2 && attention_bias)
-}
-
-/// The JSON of a config.json's text.
-pub fn read_json(text: &str) -> serde_json::Result<Value> {
-    serde_json::from_str(text)
 }

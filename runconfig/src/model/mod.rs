@@ -16,11 +16,13 @@
 mod config;
 mod family;
 mod fields;
+mod file;
 mod shape;
 pub mod shard;
 mod sizes;
 mod units;
 
 pub use config::{Llama3Scaling, LlamaConfig, RopeConfig};
+pub use file::{config_json_path, read_json};
 pub use shape::{ModelShape, UnitParams, MAX_PARAMS, MAX_TENSOR_PARAMS};
 pub use units::{numel, unit_kinds, unit_params, UnitKind, EMBED_WEIGHT};

@@ -6,19 +6,17 @@
 //! overflow. The launcher runs these checks alone; the trainer runs them
 //! after the family's rules (`config`).
 
-use super::family::{attention_biases, read_json};
+use super::family::attention_biases;
+use super::file::{config_json_path, read_json};
 use super::shape::{ModelShape, MAX_PARAMS, MAX_TENSOR_PARAMS};
-use crate::schema::{Config, ModelSource};
+use crate::schema::Config;
 use serde_json::Value;
 
 impl ModelShape {
     /// Reads the model's config.json (`model.path`/config.json or
     /// `model.config`) and checks it against the run (its longest sequence).
     pub fn of(config: &Config) -> Result<ModelShape, String> {
-        let file = match config.model.source()? {
-            ModelSource::Weights(dir) => dir.join("config.json"),
-            ModelSource::RandomInit(file) => file.to_path_buf(),
-        };
+        let file = config_json_path(config)?;
         let text = std::fs::read_to_string(&file)
             .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         let at = |m: String| format!("{}: {m}", file.display());
@@ -43,19 +41,19 @@ impl ModelShape {
     /// Checks the fields of a parsed config.json that the model's size
     /// depends on; the message names the field.
     pub fn from_value(v: &Value) -> Result<ModelShape, String> {
-        let need = |k: &str| match field(&v, k) {
+        let need = |k: &str| match field(v, k) {
             None => Err(format!("missing required field `{k}`")),
-            Some(_) => positive(&v, k).map(|n| n.unwrap_or(0)),
+            Some(_) => positive(v, k).map(|n| n.unwrap_or(0)),
         };
-        let flag = |k: &str| field(&v, k).and_then(Value::as_bool);
+        let flag = |k: &str| field(v, k).and_then(Value::as_bool);
         let (hidden, heads) = (need("hidden_size")?, need("num_attention_heads")?);
-        let kv_heads = positive(&v, "num_key_value_heads")?.unwrap_or(heads);
+        let kv_heads = positive(v, "num_key_value_heads")?.unwrap_or(heads);
         if heads % kv_heads != 0 {
             return Err(format!(
                 "field `num_key_value_heads` ({kv_heads}) must divide `num_attention_heads` ({heads})"
             ));
         }
-        let head_dim = match positive(&v, "head_dim")? {
+        let head_dim = match positive(v, "head_dim")? {
             Some(d) => d,
             None if hidden % heads == 0 => hidden / heads,
             None => {
@@ -65,7 +63,7 @@ impl ModelShape {
             }
         };
         for key in ["rms_norm_eps", "rope_theta"] {
-            check_positive_number(&v, key, key)?;
+            check_positive_number(v, key, key)?;
             for outer in ["rope_parameters", "rope_scaling"] {
                 let inner = v.get(outer).unwrap_or(&Value::Null);
                 check_positive_number(inner, key, &format!("{outer}.{key}"))?;

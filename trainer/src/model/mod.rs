@@ -13,8 +13,8 @@
 //! * [`Ctx`] + [`forward_unit`]: one unit at a time on one micro-batch.
 //! * [`head_nll`] + [`head_backward`]: the head and the loss in training, over
 //!   chunks of tokens so that the whole logits never exist at once.
-//! * [`testing`]: the whole model in one pass and the plain token loss, the
-//!   references the parity tests compare against.
+//! * [`testing`]: every weight by name, the whole model in one pass and the
+//!   plain token loss: the references the parity tests compare against.
 //!
 //! Tied embeddings: the head unit then has `uses_embedding == true` and no
 //! `lm_head.weight`; [`forward_unit`] takes the embedding matrix as its
@@ -34,10 +34,8 @@ mod weights;
 pub use ctx::{compute_kind, Ctx};
 pub use head::{head_backward, head_nll, Head, HeadGrads};
 pub use init::RandomInit;
-pub use llama::{forward_unit, rms_norm, shifted_labels};
+pub use llama::{forward_unit, shifted_labels};
 pub use runconfig::model::{Llama3Scaling, LlamaConfig, RopeConfig};
-pub use source::{load_named, load_unit, read_unit_range, validate, ParamSource};
-pub use units::{
-    all_params, num_params, shapes, units, Init, ParamSpec, UnitKind, UnitSpec, EMBED_WEIGHT,
-};
+pub use source::{read_unit_range, validate, ParamSource};
+pub use units::{shapes, units, Init, ParamSpec, UnitKind, UnitSpec, EMBED_WEIGHT};
 pub use weights::{SafetensorsWeights, INDEX_FILE, SINGLE_FILE};

@@ -1,20 +1,22 @@
-//! Whole-model references for tests: the model run from weights by name in
-//! one pass, and the plain token loss. Training never calls these (it runs
-//! unit by unit, and its loss is the chunked head's); the parity tests
-//! compare it against them and against transformers.
+//! Whole-model references for tests: every weight by name, the model run
+//! from them in one pass, the plain token loss and the parameter count.
+//! Training never calls these (it loads and runs unit by unit, and its loss
+//! is the chunked head's); the parity tests compare it against them and
+//! against transformers.
 
 use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use runconfig::model::LlamaConfig;
-use tch::{Kind, Reduction, Tensor};
+use tch::{Device, Kind, Reduction, Tensor};
 
 use super::ctx::Ctx;
 use super::llama::{forward_unit, shifted_labels};
-use super::units::{units, EMBED_WEIGHT};
+use super::source::ParamSource;
+use super::units::{units, UnitSpec, EMBED_WEIGHT};
 
 /// The whole model on token ids `[B, T]` with positions `0..T` and causal
-/// attention, from weights by HF name (e.g. from [`super::load_named`]).
+/// attention, from weights by HF name (e.g. from [`load_named`]).
 pub fn forward(
     cfg: &LlamaConfig,
     weights: &HashMap<String, Tensor>,
@@ -80,4 +82,43 @@ pub fn token_loss_sum(logits: &Tensor, labels: &Tensor) -> (Tensor, i64) {
     let loss = lg.cross_entropy_loss::<Tensor>(&target, None, Reduction::Sum, -100, 0.0);
     let n = target.ne(-100).sum(Kind::Int64).int64_value(&[]);
     (loss, n)
+}
+
+/// A unit's parameters, whole, in `kind` on `device`, in the order of `unit.params`.
+fn load_unit(
+    source: &dyn ParamSource,
+    unit: &UnitSpec,
+    kind: Kind,
+    device: Device,
+) -> Result<Vec<Tensor>> {
+    unit.params
+        .iter()
+        .map(|p| Ok(source.read(p)?.to_device(device).to_kind(kind)))
+        .collect()
+}
+
+/// Every parameter of the model by HF name, in `kind` on `device` (for tests
+/// and single-process use; the engine loads shards with [`read_unit_range`]).
+pub fn load_named(
+    cfg: &LlamaConfig,
+    source: &dyn ParamSource,
+    kind: Kind,
+    device: Device,
+) -> Result<HashMap<String, Tensor>> {
+    let mut out = HashMap::new();
+    for unit in units(cfg) {
+        for (p, t) in unit
+            .params
+            .iter()
+            .zip(load_unit(source, &unit, kind, device)?)
+        {
+            out.insert(p.name.clone(), t);
+        }
+    }
+    Ok(out)
+}
+
+/// Number of parameters of the model (the embedding counted once when tied).
+pub fn num_params(cfg: &LlamaConfig) -> i64 {
+    units(cfg).iter().map(UnitSpec::numel).sum()
 }

@@ -160,11 +160,7 @@ pub fn units(cfg: &LlamaConfig) -> Vec<UnitSpec> {
 }
 
 /// Every parameter of the model, in unit order (the embedding once, even when tied).
-pub fn all_params(cfg: &LlamaConfig) -> Vec<ParamSpec> {
+#[cfg(test)]
+pub(crate) fn all_params(cfg: &LlamaConfig) -> Vec<ParamSpec> {
     units(cfg).into_iter().flat_map(|u| u.params).collect()
-}
-
-/// Number of parameters of the model (the embedding counted once when tied).
-pub fn num_params(cfg: &LlamaConfig) -> i64 {
-    units(cfg).iter().map(UnitSpec::numel).sum()
 }
