@@ -47,7 +47,7 @@ fn padded(p: u64, w: u64) -> u64 {
 
 /// Optimizer-state bytes of one shard (AdamW's m and v).
 fn state_bytes(unit_params: u64, shard: u64, s: &Setup) -> u64 {
-    if s.bits == 8 && unit_params >= s.min_8bit_size {
+    if s.eight_bit(unit_params) {
         2 * shard + 2 * 4 * shard.div_ceil(BLOCK_8BIT as u64)
     } else {
         8 * shard

@@ -14,7 +14,7 @@ pub(super) fn step_temporaries(u: &UnitParams, s: &Setup) -> u64 {
     let w = s.world_size;
     let blocks = (u.layers > 0).then_some(u.block);
     let units = [Some(u.embed), blocks, Some(u.head)].into_iter().flatten();
-    let eight = units.filter(|&p| s.bits == 8 && p >= s.min_8bit_size);
+    let eight = units.filter(|&p| s.eight_bit(p));
     32 * eight.map(|p| shard_len(p, w)).max().unwrap_or(0)
 }
 

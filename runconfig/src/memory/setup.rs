@@ -1,5 +1,6 @@
 //! One rank's view of a run, as the planner needs it beyond the model.
 
+use crate::model::shard::eight_bit;
 use crate::schema::{ActivationCheckpointing, Config, Dtype, Objective, Offload};
 
 /// What the planner needs beyond the model: one rank's view of a run.
@@ -51,6 +52,11 @@ impl Setup {
                 ActivationCheckpointing::On | ActivationCheckpointing::Auto => u64::MAX,
             },
         }
+    }
+
+    /// Whether a unit of `params` parameters keeps 8-bit optimizer state.
+    pub(crate) fn eight_bit(&self, params: u64) -> bool {
+        eight_bit(self.bits, self.min_8bit_size, params)
     }
 
     pub(crate) fn compute_bytes(&self) -> u64 {

@@ -19,6 +19,13 @@ pub fn shard_len(params: u64, world: u64) -> u64 {
     params.div_ceil(align * world).max(1) * align
 }
 
+/// Whether a unit of `params` parameters keeps 8-bit optimizer state
+/// (`optimizer.bits: 8`): small units (norms, biases of a tiny model) stay
+/// 32-bit below `min_8bit_size` parameters.
+pub fn eight_bit(bits: u32, min_8bit_size: u64, params: u64) -> bool {
+    bits == 8 && params >= min_8bit_size
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
