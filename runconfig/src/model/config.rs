@@ -93,43 +93,16 @@ impl LlamaConfig {
         let f = Fields { map, origin };
         let model_type = f.string("model_type")?.unwrap_or_else(|| "llama".into());
         if !MODEL_TYPES.contains(&model_type.as_str()) {
+            let supported: Vec<String> = MODEL_TYPES.iter().map(|t| format!("{t:?}")).collect();
             bail!(
-                "{origin}: field `model_type` is {model_type:?}; supported: \"llama\", \"qwen2\""
+                "{origin}: field `model_type` is {model_type:?}; supported: {}",
+                supported.join(", ")
             );
         }
-        let hidden_size = f.req_pos("hidden_size")?;
-        let num_attention_heads = f.req_pos("num_attention_heads")?;
-        let num_key_value_heads = f.pos("num_key_value_heads")?.unwrap_or(num_attention_heads);
-        if num_attention_heads % num_key_value_heads != 0 {
-            bail!(
-                "{origin}: `num_attention_heads` ({num_attention_heads}) must be a multiple of \
-                 `num_key_value_heads` ({num_key_value_heads})"
-            );
-        }
-        let head_dim = match f.pos("head_dim")? {
-            Some(d) => d,
-            None if hidden_size % num_attention_heads == 0 => hidden_size / num_attention_heads,
-            None => bail!(
-                "{origin}: `hidden_size` ({hidden_size}) is not a multiple of \
-                 `num_attention_heads` ({num_attention_heads}); give `head_dim`"
-            ),
-        };
-        if head_dim % 2 != 0 {
-            bail!(
-                "{origin}: the head dimension must be even for rotary embeddings, found {head_dim}"
-            );
-        }
-        let act = f.string("hidden_act")?.unwrap_or_else(|| "silu".into());
-        if act != "silu" {
-            bail!("{origin}: field `hidden_act` is {act:?}; only \"silu\" is supported");
-        }
-        if f.boolean("mlp_bias")?.unwrap_or(false) {
-            bail!("{origin}: field `mlp_bias` is true; only MLPs without biases are supported");
-        }
+        let (hidden_size, num_attention_heads, num_key_value_heads, head_dim) =
+            attention_sizes(&f)?;
         let qwen2 = model_type == "qwen2";
-        if qwen2 && f.boolean("use_sliding_window")?.unwrap_or(false) {
-            bail!("{origin}: field `use_sliding_window` is true; sliding-window attention is not supported");
-        }
+        refuse_unsupported(&f, qwen2)?;
         let (qkv_bias, o_bias) =
             attention_biases(qwen2, f.boolean("attention_bias")?.unwrap_or(false));
         let max_position_embeddings = f.pos("max_position_embeddings")?.unwrap_or(2048);
@@ -177,6 +150,55 @@ impl LlamaConfig {
             o_bias: self.o_bias,
         }
     }
+}
+
+/// The hidden size, the query and key/value heads and the head dimension:
+/// the heads must group evenly, and the head dimension be even (rotary).
+fn attention_sizes(f: &Fields) -> Result<(i64, i64, i64, i64)> {
+    let origin = f.origin;
+    let hidden_size = f.req_pos("hidden_size")?;
+    let num_attention_heads = f.req_pos("num_attention_heads")?;
+    let num_key_value_heads = f.pos("num_key_value_heads")?.unwrap_or(num_attention_heads);
+    if num_attention_heads % num_key_value_heads != 0 {
+        bail!(
+            "{origin}: `num_attention_heads` ({num_attention_heads}) must be a multiple of \
+             `num_key_value_heads` ({num_key_value_heads})"
+        );
+    }
+    let head_dim = match f.pos("head_dim")? {
+        Some(d) => d,
+        None if hidden_size % num_attention_heads == 0 => hidden_size / num_attention_heads,
+        None => bail!(
+            "{origin}: `hidden_size` ({hidden_size}) is not a multiple of \
+             `num_attention_heads` ({num_attention_heads}); give `head_dim`"
+        ),
+    };
+    if head_dim % 2 != 0 {
+        bail!("{origin}: the head dimension must be even for rotary embeddings, found {head_dim}");
+    }
+    Ok((
+        hidden_size,
+        num_attention_heads,
+        num_key_value_heads,
+        head_dim,
+    ))
+}
+
+/// Refuses what the model code cannot honour: another activation, MLP
+/// biases, Qwen2's sliding-window attention.
+fn refuse_unsupported(f: &Fields, qwen2: bool) -> Result<()> {
+    let origin = f.origin;
+    let act = f.string("hidden_act")?.unwrap_or_else(|| "silu".into());
+    if act != "silu" {
+        bail!("{origin}: field `hidden_act` is {act:?}; only \"silu\" is supported");
+    }
+    if f.boolean("mlp_bias")?.unwrap_or(false) {
+        bail!("{origin}: field `mlp_bias` is true; only MLPs without biases are supported");
+    }
+    if qwen2 && f.boolean("use_sliding_window")?.unwrap_or(false) {
+        bail!("{origin}: field `use_sliding_window` is true; sliding-window attention is not supported");
+    }
+    Ok(())
 }
 
 /// Reads both spellings: `rope_parameters` (transformers 5) and the older

@@ -71,3 +71,12 @@ fn refusals_name_the_field() {
         "x/config.json: missing required field `intermediate_size`"
     );
 }
+
+#[test]
+fn another_model_type_is_refused_listing_the_supported_ones() {
+    let e = parse(r#", "model_type": "gpt2""#).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        r#"cfg.json: field `model_type` is "gpt2"; supported: "llama", "qwen2""#
+    );
+}
