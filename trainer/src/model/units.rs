@@ -35,10 +35,12 @@ impl ParamSpec {
     /// The parameter `name` of `shape`, initialised as transformers does:
     /// biases zero, the other vectors (RMSNorm weights) one, matrices normal.
     fn new(name: String, shape: &[u64]) -> Self {
-        let init = match shape.len() {
-            _ if name.ends_with(".bias") => Init::Zeros,
-            1 => Init::Ones,
-            _ => Init::Normal,
+        let init = if name.ends_with(".bias") {
+            Init::Zeros
+        } else if shape.len() == 1 {
+            Init::Ones
+        } else {
+            Init::Normal
         };
         let shape = shape.iter().map(|&n| n as i64).collect();
         ParamSpec { name, shape, init }
