@@ -156,7 +156,7 @@ fn side_files(
     }
     let text = std::fs::read_to_string(&files.config_json)
         .with_context(|| format!("reading {}", files.config_json.display()))?;
-    let mut json: serde_json::Value = serde_json::from_str(&text)
+    let mut json = runconfig::model::read_json(&text)
         .with_context(|| format!("{} is not JSON", files.config_json.display()))?;
     if let Some(m) = json.as_object_mut() {
         m.insert("torch_dtype".into(), dtype_words(kind).into());
