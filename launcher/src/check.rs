@@ -4,7 +4,7 @@
 use crate::hub::fetch;
 use crate::Usage;
 use anyhow::Result;
-use runconfig::memory_fit::{plan, render};
+use runconfig::memory::fit::{plan, render};
 use std::path::Path;
 use std::process::ExitCode;
 

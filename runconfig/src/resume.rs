@@ -2,7 +2,7 @@
 //! is the newest complete one, and whether the current configuration means
 //! the same run as the one that wrote it.
 
-use crate::schema::ModelSource;
+use crate::model;
 use crate::{Config, Plan};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -113,13 +113,11 @@ const NUMERIC_FIELDS: [&str; 5] = [
 /// computes, as written (null when absent or unreadable: the trainer then
 /// refuses the file itself).
 fn model_fields(config: &Config) -> Value {
-    let file = match config.model.source() {
-        Ok(ModelSource::Weights(dir)) => dir.join("config.json"),
-        Ok(ModelSource::RandomInit(file)) => file.to_path_buf(),
-        Err(_) => return Value::Null,
+    let Ok(file) = model::config_json_path(config) else {
+        return Value::Null;
     };
     let text = std::fs::read_to_string(file).unwrap_or_default();
-    let Ok(v) = serde_json::from_str::<Value>(&text) else {
+    let Ok(v) = model::read_json(&text) else {
         return Value::Null;
     };
     let fields = SHAPE_FIELDS.iter().chain(&NUMERIC_FIELDS);

@@ -6,8 +6,8 @@
 
 use crate::metrics::host_memory;
 use anyhow::{bail, Result};
+use runconfig::memory::fit::{gb, plan, plan_of, MemoryPlan};
 use runconfig::memory::{ModelShape, Setup};
-use runconfig::memory_fit::{gb, plan, plan_of, MemoryPlan};
 use runconfig::{Config, Plan};
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;

@@ -7,7 +7,7 @@ use crate::model::{validate, LlamaConfig, ParamSource, RandomInit, SafetensorsWe
 use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
 use rendezvous::RankEnv;
-use runconfig::{Config, Dtype, ModelSource, Plan};
+use runconfig::{Config, ModelSource, Plan};
 use tch::{Device, Kind};
 
 /// Reads the resolved configuration `launch` wrote for this run.
@@ -52,10 +52,7 @@ pub fn model_source(config: &Config) -> Result<(LlamaConfig, Box<dyn ParamSource
 pub fn engine(config: &Config, env: &RankEnv, device: Device) -> Result<Engine> {
     let (cfg, source) = model_source(config)?;
     let comm = crate::comm::connect(env, config.comm, config.overlap_comm)?;
-    let dtype = match config.model.dtype {
-        Dtype::F32 => Kind::Float,
-        Dtype::Bf16 => Kind::BFloat16,
-    };
+    let dtype = crate::model::compute_kind(config.model.dtype);
     Engine::new(cfg, source.as_ref(), comm, dtype, device, &config.optimizer)
 }
 

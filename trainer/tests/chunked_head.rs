@@ -11,9 +11,10 @@ use runconfig::DpoLossType;
 use tch::{Device, Kind, Tensor};
 use trainer::dpo::loss::PairLoss;
 use trainer::dpo::Dpo;
+use trainer::model::testing::load_named;
 use trainer::model::{
-    forward_unit, head_backward, head_nll, load_named, units, Ctx, Head, LlamaConfig,
-    SafetensorsWeights, EMBED_WEIGHT,
+    forward_unit, head_backward, head_nll, units, Ctx, Head, LlamaConfig, SafetensorsWeights,
+    EMBED_WEIGHT,
 };
 use trainer::objective::{Batch, CausalLm, Objective};
 

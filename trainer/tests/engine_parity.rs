@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tch::{Device, Kind, Tensor};
 use trainer::comm::{Comm, CpuComm};
-use trainer::model::{load_named, LlamaConfig, SafetensorsWeights};
+use trainer::model::testing::load_named;
+use trainer::model::{LlamaConfig, SafetensorsWeights};
 use trainer::objective::{Batch, CausalLm};
 use trainer::zero::Engine;
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 use tch::{Device, Kind, Tensor};
 use trainer::comm::{Comm, CpuComm};
 use trainer::export::{write_final, ModelFiles, Summary};
-use trainer::model::{forward, load_named, LlamaConfig, SafetensorsWeights};
+use trainer::model::testing::{forward, load_named};
+use trainer::model::{LlamaConfig, SafetensorsWeights};
 use trainer::objective::{Batch, CausalLm};
 use trainer::zero::Engine;
 

@@ -6,7 +6,8 @@ mod common;
 
 use common::{scratch, variant};
 use tch::{Device, Kind};
-use trainer::model::{load_named, validate, LlamaConfig, SafetensorsWeights};
+use trainer::model::testing::load_named;
+use trainer::model::{validate, LlamaConfig, SafetensorsWeights};
 
 /// A copy of the `gqa` checkpoint whose config.json is edited by `edit`.
 fn edited_copy(

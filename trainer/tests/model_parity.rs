@@ -9,9 +9,8 @@ use std::path::Path;
 
 use common::{read_tensors, rel_err, variant};
 use tch::{Device, Kind, Tensor};
-use trainer::model::{
-    forward, forward_with_ctx, load_named, token_loss_sum, Ctx, LlamaConfig, SafetensorsWeights,
-};
+use trainer::model::testing::{forward, forward_with_ctx, load_named, token_loss_sum};
+use trainer::model::{Ctx, LlamaConfig, SafetensorsWeights};
 
 /// Logits and loss relative tolerance in f32.
 const TOL: f64 = 1e-4;

@@ -9,9 +9,10 @@ use std::collections::HashMap;
 
 use common::{read_tensors, rel_err, variant};
 use tch::{Device, Kind, Tensor};
+use trainer::model::testing::{forward, forward_with_ctx, load_named, num_params, token_loss_sum};
 use trainer::model::{
-    forward, forward_unit, forward_with_ctx, load_named, num_params, read_unit_range,
-    token_loss_sum, units, Ctx, LlamaConfig, ParamSource, RandomInit, SafetensorsWeights, UnitSpec,
+    forward_unit, read_unit_range, units, Ctx, LlamaConfig, ParamSource, RandomInit,
+    SafetensorsWeights, UnitSpec,
 };
 
 fn open(name: &str) -> (LlamaConfig, SafetensorsWeights, HashMap<String, Tensor>) {

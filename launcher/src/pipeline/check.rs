@@ -4,7 +4,7 @@
 //! what its Hub ids have in the cache and what a run would download.
 
 use super::preflight::{self, Models, Options};
-use runconfig::memory_fit::render;
+use runconfig::memory::fit::render;
 use std::path::Path;
 use std::process::ExitCode;
 

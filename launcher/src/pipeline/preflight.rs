@@ -9,7 +9,7 @@
 use crate::hub::{self, fetch};
 use crate::Usage;
 use anyhow::Result;
-use runconfig::memory_fit::{plan, MemoryPlan};
+use runconfig::memory::fit::{plan, MemoryPlan};
 use runconfig::pipeline::{fans_out, Job, Pipeline};
 use runconfig::{Config, PushWhen, Resolved};
 use std::collections::BTreeMap;
@@ -74,7 +74,7 @@ pub fn stage(
         let memory = plan(&r.config, w, r.plan.micro_batch_size, opts.device)
             .map_err(|m| fail(format!("{}: {m}", s.config.display())))?;
         if opts.must_fit && memory.fits == Some(false) {
-            let text = runconfig::memory_fit::render(&memory, opts.device);
+            let text = runconfig::memory::fit::render(&memory, opts.device);
             let verdict = text.lines().next().unwrap_or_default();
             return Err(fail(format!(
                 "{verdict}; `launch check` on the pipeline prints the whole plan"

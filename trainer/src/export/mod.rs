@@ -17,7 +17,7 @@ pub use source::UnitWeights;
 
 use anyhow::{Context, Result};
 use place::Staging;
-use runconfig::{Config, Dtype, ExportDtype, ModelSource};
+use runconfig::{Config, ExportDtype, ModelSource};
 use std::path::{Path, PathBuf};
 use tch::Kind;
 use writer::{Entry, Plan, Writer};
@@ -27,10 +27,7 @@ pub fn export_kind(config: &Config) -> Result<Kind> {
     Ok(match config.export.dtype() {
         ExportDtype::Bf16 => Kind::BFloat16,
         ExportDtype::F32 => Kind::Float,
-        ExportDtype::Compute => match config.model.dtype {
-            Dtype::F32 => Kind::Float,
-            Dtype::Bf16 => Kind::BFloat16,
-        },
+        ExportDtype::Compute => crate::model::compute_kind(config.model.dtype),
     })
 }
 
@@ -159,7 +156,7 @@ fn side_files(
     }
     let text = std::fs::read_to_string(&files.config_json)
         .with_context(|| format!("reading {}", files.config_json.display()))?;
-    let mut json: serde_json::Value = serde_json::from_str(&text)
+    let mut json = runconfig::model::read_json(&text)
         .with_context(|| format!("{} is not JSON", files.config_json.display()))?;
     if let Some(m) = json.as_object_mut() {
         m.insert("torch_dtype".into(), dtype_words(kind).into());

@@ -4,8 +4,17 @@
 use anyhow::{bail, Result};
 use tch::{Device, Kind, Tensor};
 
-use super::config::LlamaConfig;
 use super::rope;
+use runconfig::model::LlamaConfig;
+use runconfig::Dtype;
+
+/// The tensor kind of the configured compute dtype (`model.dtype`).
+pub fn compute_kind(dtype: Dtype) -> Kind {
+    match dtype {
+        Dtype::F32 => Kind::Float,
+        Dtype::Bf16 => Kind::BFloat16,
+    }
+}
 
 /// What the blocks need besides their weights and input; build it once per
 /// micro-batch and reuse it for the forward and every recompute.

@@ -15,9 +15,9 @@
 use anyhow::{bail, Result};
 use tch::{Kind, Reduction, Tensor};
 
-use super::config::LlamaConfig;
 use super::llama::{lm_head, rms_norm, shifted_labels};
 use super::units::{check_shapes, UnitKind, UnitSpec};
+use runconfig::model::LlamaConfig;
 
 /// Gradients of the head from [`head_backward`], in the compute dtype.
 pub struct HeadGrads {

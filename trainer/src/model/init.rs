@@ -10,9 +10,9 @@ use anyhow::{bail, Result};
 use rayon::prelude::*;
 use tch::Tensor;
 
-use super::config::LlamaConfig;
 use super::source::ParamSource;
 use super::units::{Init, ParamSpec, EMBED_WEIGHT};
+use runconfig::model::LlamaConfig;
 
 /// A [`ParamSource`] of freshly initialised parameters.
 #[derive(Debug, Clone)]

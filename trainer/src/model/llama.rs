@@ -5,15 +5,13 @@
 //! attention is `scaled_dot_product_attention` (softmax in f32 inside); the
 //! logits come out in the compute dtype and the loss upcasts them to f32.
 
-use std::collections::HashMap;
+use anyhow::{bail, Result};
+use tch::{Kind, Tensor};
 
-use anyhow::{bail, Context, Result};
-use tch::{Kind, Reduction, Tensor};
-
-use super::config::LlamaConfig;
 use super::ctx::Ctx;
 use super::rope;
-use super::units::{check_shapes, units, UnitKind, UnitSpec, EMBED_WEIGHT};
+use super::units::{check_shapes, UnitKind, UnitSpec, EMBED_WEIGHT};
+use runconfig::model::LlamaConfig;
 
 /// Runs one unit.
 ///
@@ -189,78 +187,9 @@ fn attention(
         .linear(o.0, o.1)
 }
 
-/// The whole model on token ids `[B, T]` with positions `0..T` and causal
-/// attention, from weights by HF name (e.g. from [`super::load_named`]).
-pub fn forward(
-    cfg: &LlamaConfig,
-    weights: &HashMap<String, Tensor>,
-    input_ids: &Tensor,
-) -> Result<Tensor> {
-    let embed = weights
-        .get(EMBED_WEIGHT)
-        .with_context(|| format!("weight {EMBED_WEIGHT} missing"))?;
-    let t = input_ids.size().last().copied().unwrap_or(0);
-    let ctx = Ctx::causal(cfg, t, embed.kind(), input_ids.device());
-    forward_with_ctx(cfg, weights, input_ids, &ctx)
-}
-
-/// Like [`forward`], with the caller's positions and mask.
-pub fn forward_with_ctx(
-    cfg: &LlamaConfig,
-    weights: &HashMap<String, Tensor>,
-    input_ids: &Tensor,
-    ctx: &Ctx,
-) -> Result<Tensor> {
-    let get = |name: &str| {
-        weights
-            .get(name)
-            .map(|t| t.shallow_clone())
-            .with_context(|| format!("weight {name} missing"))
-    };
-    let mut x = input_ids.shallow_clone();
-    for unit in units(cfg) {
-        let params = unit
-            .params
-            .iter()
-            .map(|p| get(&p.name))
-            .collect::<Result<Vec<_>>>()?;
-        let tied = if unit.uses_embedding {
-            Some(get(EMBED_WEIGHT)?)
-        } else {
-            None
-        };
-        x = forward_unit(cfg, &unit, &params, tied.as_ref(), &x, ctx)?;
-    }
-    Ok(x)
-}
-
 /// `labels[:, 1:]` followed by a column of -100: the target of every position.
 pub fn shifted_labels(labels: &Tensor) -> Tensor {
     let b = labels.size()[0];
     let pad = Tensor::full([b, 1], -100, (Kind::Int64, labels.device()));
     Tensor::cat(&[labels.narrow(1, 1, labels.size()[1] - 1), pad], 1)
-}
-
-/// Shifted causal-LM cross-entropy: position `t` predicts `labels[t + 1]`;
-/// labels equal to -100 are ignored. Returns the SUM of the token losses (an
-/// f32 scalar, differentiable) and the number of target tokens; the caller
-/// divides by the global number of targets.
-pub fn token_loss_sum(logits: &Tensor, labels: &Tensor) -> (Tensor, i64) {
-    let (b, t, v) = logits.size3().expect("logits must be [B, T, V]");
-    assert_eq!(
-        labels.size(),
-        [b, t],
-        "labels must be [B, T] like the logits"
-    );
-    if t < 2 {
-        let zero = logits.to_kind(Kind::Float).sum(Kind::Float) * 0.0;
-        return (zero, 0);
-    }
-    // Shift the labels, not the logits (as transformers 5 does): the logits
-    // stay one contiguous [B*T, V] view, with no copy forward or backward.
-    let lg = logits.to_kind(Kind::Float).reshape([-1, v]);
-    let target = shifted_labels(labels).reshape([-1]);
-    let loss = lg.cross_entropy_loss::<Tensor>(&target, None, Reduction::Sum, -100, 0.0);
-    let n = target.ne(-100).sum(Kind::Int64).int64_value(&[]);
-    (loss, n)
 }

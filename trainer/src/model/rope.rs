@@ -6,7 +6,7 @@ use std::f64::consts::PI;
 
 use tch::{Device, Kind, Tensor};
 
-use super::config::LlamaConfig;
+use runconfig::model::LlamaConfig;
 
 /// Inverse frequencies `[head_dim / 2]`, f32 on the CPU.
 pub fn inv_freq(cfg: &LlamaConfig) -> Tensor {

@@ -2,13 +2,11 @@
 //! initialisation), read by element range so that a ZeRO-3 rank fills only
 //! its own shard of each unit's flat buffer.
 
-use std::collections::HashMap;
-
 use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
-use super::config::LlamaConfig;
 use super::units::{units, ParamSpec, UnitSpec};
+use runconfig::model::LlamaConfig;
 
 /// A provider of parameter values by HF name.
 pub trait ParamSource {
@@ -48,40 +46,6 @@ pub fn read_unit_range(
         pieces.push(Tensor::zeros([len - covered], (Kind::Float, Device::Cpu)));
     }
     Ok(Tensor::cat(&pieces, 0))
-}
-
-/// A unit's parameters, whole, in `kind` on `device`, in the order of `unit.params`.
-pub fn load_unit(
-    source: &dyn ParamSource,
-    unit: &UnitSpec,
-    kind: Kind,
-    device: Device,
-) -> Result<Vec<Tensor>> {
-    unit.params
-        .iter()
-        .map(|p| Ok(source.read(p)?.to_device(device).to_kind(kind)))
-        .collect()
-}
-
-/// Every parameter of the model by HF name, in `kind` on `device` (for tests
-/// and single-process use; the engine loads shards with [`read_unit_range`]).
-pub fn load_named(
-    cfg: &LlamaConfig,
-    source: &dyn ParamSource,
-    kind: Kind,
-    device: Device,
-) -> Result<HashMap<String, Tensor>> {
-    let mut out = HashMap::new();
-    for unit in units(cfg) {
-        for (p, t) in unit
-            .params
-            .iter()
-            .zip(load_unit(source, &unit, kind, device)?)
-        {
-            out.insert(p.name.clone(), t);
-        }
-    }
-    Ok(out)
 }
 
 /// Checks that every parameter of the model is present with the right shape,

@@ -1,15 +1,13 @@
-//! The model cut into units, the gather granularity of the ZeRO-3 engine:
-//! unit 0 is the embedding, units `1..=L` the decoder blocks, unit `L + 1` the
-//! final norm and the LM head. Each unit lists its parameters (HF name, shape)
-//! in a fixed order, the order of its flat buffer.
+//! The units of `runconfig::model` (which lists each unit's parameters,
+//! name and shape, in flat-buffer order) with what the trainer adds: how
+//! each parameter is initialised, and views of a flat tensor as the unit's
+//! parameters.
 
 use anyhow::{bail, Result};
 use tch::Tensor;
 
-use super::config::LlamaConfig;
-
-/// HF name of the embedding matrix, `[vocab, hidden]`.
-pub const EMBED_WEIGHT: &str = "model.embed_tokens.weight";
+use runconfig::model::{unit_kinds, unit_params, LlamaConfig};
+pub use runconfig::model::{UnitKind, EMBED_WEIGHT};
 
 /// How a parameter is initialised from scratch (as transformers' `_init_weights`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,29 +32,24 @@ pub struct ParamSpec {
 }
 
 impl ParamSpec {
-    fn new(name: String, shape: &[i64], init: Init) -> Self {
-        ParamSpec {
-            name,
-            shape: shape.to_vec(),
-            init,
-        }
+    /// The parameter `name` of `shape`, initialised as transformers does:
+    /// biases zero, the other vectors (RMSNorm weights) one, matrices normal.
+    fn new(name: String, shape: &[u64]) -> Self {
+        let init = if name.ends_with(".bias") {
+            Init::Zeros
+        } else if shape.len() == 1 {
+            Init::Ones
+        } else {
+            Init::Normal
+        };
+        let shape = shape.iter().map(|&n| n as i64).collect();
+        ParamSpec { name, shape, init }
     }
 
     /// Number of elements.
     pub fn numel(&self) -> i64 {
         self.shape.iter().product()
     }
-}
-
-/// What a unit computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnitKind {
-    /// Token ids `[B, T]` (i64) -> hidden states `[B, T, H]`.
-    Embedding,
-    /// Decoder block `i` (0-based): hidden -> hidden.
-    Block(usize),
-    /// Final RMSNorm + LM head: hidden -> logits `[B, T, V]`.
-    Head,
 }
 
 /// One unit: its parameters in flat-buffer order.
@@ -152,106 +145,24 @@ pub(crate) fn check_shapes(unit: &UnitSpec, tensors: &[Tensor]) -> Result<()> {
 
 /// The model's units, in forward order.
 pub fn units(cfg: &LlamaConfig) -> Vec<UnitSpec> {
-    let (h, v) = (cfg.hidden_size, cfg.vocab_size);
-    let mut out = vec![UnitSpec {
-        index: 0,
-        kind: UnitKind::Embedding,
-        params: vec![ParamSpec::new(EMBED_WEIGHT.into(), &[v, h], Init::Normal)],
-        uses_embedding: false,
-    }];
-    for layer in 0..cfg.num_hidden_layers {
-        let mut params = attention_params(cfg, layer);
-        params.extend(mlp_and_norm_params(cfg, layer));
-        out.push(UnitSpec {
-            index: layer + 1,
-            kind: UnitKind::Block(layer),
-            params,
-            uses_embedding: false,
-        });
-    }
-    out.push(head_unit(cfg));
-    out
-}
-
-/// The attention parameters of decoder block `layer`: q, k, v (with their
-/// biases when `qkv_bias`), then o (with its bias when `o_bias`).
-fn attention_params(cfg: &LlamaConfig, layer: usize) -> Vec<ParamSpec> {
-    let h = cfg.hidden_size;
-    let q_out = cfg.num_attention_heads * cfg.head_dim;
-    let kv_out = cfg.num_key_value_heads * cfg.head_dim;
-    let name = |s: &str| format!("model.layers.{layer}.self_attn.{s}");
-    let mut params = Vec::new();
-    for (proj, rows, bias) in [
-        ("q_proj", q_out, cfg.qkv_bias),
-        ("k_proj", kv_out, cfg.qkv_bias),
-        ("v_proj", kv_out, cfg.qkv_bias),
-    ] {
-        params.push(ParamSpec::new(
-            name(&format!("{proj}.weight")),
-            &[rows, h],
-            Init::Normal,
-        ));
-        if bias {
-            params.push(ParamSpec::new(
-                name(&format!("{proj}.bias")),
-                &[rows],
-                Init::Zeros,
-            ));
-        }
-    }
-    params.push(ParamSpec::new(
-        name("o_proj.weight"),
-        &[h, q_out],
-        Init::Normal,
-    ));
-    if cfg.o_bias {
-        params.push(ParamSpec::new(name("o_proj.bias"), &[h], Init::Zeros));
-    }
-    params
-}
-
-/// The MLP and the two RMSNorm weights of decoder block `layer`.
-fn mlp_and_norm_params(cfg: &LlamaConfig, layer: usize) -> Vec<ParamSpec> {
-    let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
-    let name = |s: &str| format!("model.layers.{layer}.{s}");
-    [
-        ("mlp.gate_proj.weight", vec![i, h], Init::Normal),
-        ("mlp.up_proj.weight", vec![i, h], Init::Normal),
-        ("mlp.down_proj.weight", vec![h, i], Init::Normal),
-        ("input_layernorm.weight", vec![h], Init::Ones),
-        ("post_attention_layernorm.weight", vec![h], Init::Ones),
-    ]
-    .into_iter()
-    .map(|(s, shape, init)| ParamSpec::new(name(s), &shape, init))
-    .collect()
-}
-
-/// The last unit: the final norm, and the LM head unless it is tied to the
-/// embedding.
-fn head_unit(cfg: &LlamaConfig) -> UnitSpec {
-    let (h, v) = (cfg.hidden_size, cfg.vocab_size);
-    let mut head = vec![ParamSpec::new("model.norm.weight".into(), &[h], Init::Ones)];
-    if !cfg.tie_word_embeddings {
-        head.push(ParamSpec::new(
-            "lm_head.weight".into(),
-            &[v, h],
-            Init::Normal,
-        ));
-    }
-    UnitSpec {
-        index: cfg.num_hidden_layers + 1,
-        kind: UnitKind::Head,
-        params: head,
-        uses_embedding: cfg.tie_word_embeddings,
-    }
+    let shape = cfg.shape();
+    let unit = |(index, kind)| UnitSpec {
+        index,
+        kind,
+        params: unit_params(&shape, kind)
+            .into_iter()
+            .map(|(name, dims)| ParamSpec::new(name, &dims))
+            .collect(),
+        uses_embedding: kind == UnitKind::Head && shape.tied,
+    };
+    unit_kinds(cfg.num_hidden_layers)
+        .enumerate()
+        .map(unit)
+        .collect()
 }
 
 /// Every parameter of the model, in unit order (the embedding once, even when tied).
-pub fn all_params(cfg: &LlamaConfig) -> Vec<ParamSpec> {
+#[cfg(test)]
+pub(crate) fn all_params(cfg: &LlamaConfig) -> Vec<ParamSpec> {
     units(cfg).into_iter().flat_map(|u| u.params).collect()
-}
-
-/// Number of parameters of the model (the embedding counted once when tied).
-pub fn num_params(cfg: &LlamaConfig) -> i64 {
-    units(cfg).iter().map(UnitSpec::numel).sum()
 }

@@ -62,7 +62,7 @@ pub fn for_shard(
 
 /// Whether a unit of `unit_numel` parameters gets 8-bit state (see [`for_shard`]).
 pub fn uses_8bit(cfg: &OptimizerConfig, unit_numel: usize) -> bool {
-    cfg.bits == 8 && unit_numel as u64 >= cfg.min_8bit_size
+    runconfig::model::shard::eight_bit(cfg.bits, cfg.min_8bit_size, unit_numel as u64)
 }
 
 /// [`Adam8bit`] when `eight_bit`, else [`AdamW32`], for a vector of `len`

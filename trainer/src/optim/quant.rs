@@ -11,8 +11,8 @@
 
 use tch::{Device, Kind, Tensor};
 
-/// Elements per quantization block.
-pub const BLOCK: usize = 256;
+/// Elements per quantization block: the planner counts the same blocks.
+pub use runconfig::model::shard::BLOCK_8BIT as BLOCK;
 
 /// The 256 values of bitsandbytes' `create_dynamic_map(signed)` (with its
 /// defaults `max_exponent_bits=7, total_bits=8`), sorted ascending.

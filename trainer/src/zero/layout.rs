@@ -1,14 +1,14 @@
 //! How a unit's parameters are flattened, padded and split over ranks.
 //!
 //! A unit's P parameters are laid end to end in a fixed order, padded to
-//! `L = roundup(P, 256 * W)`, and rank r owns `[r*L/W, (r+1)*L/W)`. Every
-//! shard starts on a multiple of 256, so the 8-bit optimizer's blocks do not
+//! `L = W * shard_len(P, W)` (`runconfig::model::shard`, which the memory
+//! planner counts too), and rank r owns `[r*L/W, (r+1)*L/W)`. Every shard
+//! starts on a multiple of [`ALIGN`], so the 8-bit optimizer's blocks do not
 //! depend on the world size, and a checkpoint stores the unpadded range.
 
 use crate::optim::{self, DecayMask};
-
-/// Alignment of every shard start, in elements.
-pub const ALIGN: usize = 256;
+use runconfig::model::shard::shard_len;
+pub use runconfig::model::shard::ALIGN;
 
 /// One parameter's place in its unit's flat vector.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,13 +53,12 @@ impl Layout {
                 s
             })
             .collect();
-        let quantum = ALIGN * world;
-        let padded = offset.div_ceil(quantum).max(1) * quantum;
+        let shard_len = shard_len(offset as u64, world as u64) as usize;
         Layout {
             slots,
             numel: offset,
-            padded,
-            shard_len: padded / world,
+            padded: shard_len * world,
+            shard_len,
             rank,
             world,
         }

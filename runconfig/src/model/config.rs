@@ -11,7 +11,10 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
+use super::family::{attention_biases, MODEL_TYPES};
 use super::fields::Fields;
+use super::file::read_json;
+use super::shape::ModelShape;
 
 /// Llama-family hyper-parameters, as used by the model code.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,52 +86,25 @@ impl LlamaConfig {
 
     /// Parses the text of a `config.json`; `origin` names it in error messages.
     pub fn from_json_str(text: &str, origin: &str) -> Result<Self> {
-        let value: Value =
-            serde_json::from_str(text).with_context(|| format!("{origin}: not valid JSON"))?;
-        let Value::Object(map) = value else {
+        let value = read_json(text).with_context(|| format!("{origin}: not valid JSON"))?;
+        let Value::Object(map) = &value else {
             bail!("{origin}: expected a JSON object at the top level");
         };
-        let f = Fields { map: &map, origin };
+        let f = Fields { map, origin };
         let model_type = f.string("model_type")?.unwrap_or_else(|| "llama".into());
-        if model_type != "llama" && model_type != "qwen2" {
+        if !MODEL_TYPES.contains(&model_type.as_str()) {
+            let supported: Vec<String> = MODEL_TYPES.iter().map(|t| format!("{t:?}")).collect();
             bail!(
-                "{origin}: field `model_type` is {model_type:?}; supported: \"llama\", \"qwen2\""
+                "{origin}: field `model_type` is {model_type:?}; supported: {}",
+                supported.join(", ")
             );
         }
-        let hidden_size = f.req_pos("hidden_size")?;
-        let num_attention_heads = f.req_pos("num_attention_heads")?;
-        let num_key_value_heads = f.pos("num_key_value_heads")?.unwrap_or(num_attention_heads);
-        if num_attention_heads % num_key_value_heads != 0 {
-            bail!(
-                "{origin}: `num_attention_heads` ({num_attention_heads}) must be a multiple of \
-                 `num_key_value_heads` ({num_key_value_heads})"
-            );
-        }
-        let head_dim = match f.pos("head_dim")? {
-            Some(d) => d,
-            None if hidden_size % num_attention_heads == 0 => hidden_size / num_attention_heads,
-            None => bail!(
-                "{origin}: `hidden_size` ({hidden_size}) is not a multiple of \
-                 `num_attention_heads` ({num_attention_heads}); give `head_dim`"
-            ),
-        };
-        if head_dim % 2 != 0 {
-            bail!(
-                "{origin}: the head dimension must be even for rotary embeddings, found {head_dim}"
-            );
-        }
-        let act = f.string("hidden_act")?.unwrap_or_else(|| "silu".into());
-        if act != "silu" {
-            bail!("{origin}: field `hidden_act` is {act:?}; only \"silu\" is supported");
-        }
-        if f.boolean("mlp_bias")?.unwrap_or(false) {
-            bail!("{origin}: field `mlp_bias` is true; only MLPs without biases are supported");
-        }
+        let (hidden_size, num_attention_heads, num_key_value_heads, head_dim) =
+            attention_sizes(&f)?;
         let qwen2 = model_type == "qwen2";
-        if qwen2 && f.boolean("use_sliding_window")?.unwrap_or(false) {
-            bail!("{origin}: field `use_sliding_window` is true; sliding-window attention is not supported");
-        }
-        let attention_bias = f.boolean("attention_bias")?.unwrap_or(false);
+        refuse_unsupported(&f, qwen2)?;
+        let (qkv_bias, o_bias) =
+            attention_biases(qwen2, f.boolean("attention_bias")?.unwrap_or(false));
         let max_position_embeddings = f.pos("max_position_embeddings")?.unwrap_or(2048);
         let cfg = LlamaConfig {
             hidden_size,
@@ -142,16 +118,15 @@ impl LlamaConfig {
             rms_norm_eps: f.number("rms_norm_eps")?.unwrap_or(1e-6),
             rope: parse_rope(&f, max_position_embeddings)?,
             tie_word_embeddings: f.boolean("tie_word_embeddings")?.unwrap_or(false),
-            qkv_bias: qwen2 || attention_bias,
-            o_bias: !qwen2 && attention_bias,
+            qkv_bias,
+            o_bias,
             initializer_range: f.number("initializer_range")?.unwrap_or(0.02),
             pad_token_id: f.int("pad_token_id")?,
             model_type,
         };
         // The sizes and numerics the launcher's planner checks (overflow,
         // non-positive eps or rope_theta), refused here too.
-        runconfig::shape::ModelShape::from_json(text)
-            .map_err(|m| anyhow::anyhow!("{origin}: {m}"))?;
+        ModelShape::from_value(&value).map_err(|m| anyhow::anyhow!("{origin}: {m}"))?;
         Ok(cfg)
     }
 
@@ -159,6 +134,71 @@ impl LlamaConfig {
     pub fn kv_groups(&self) -> i64 {
         self.num_attention_heads / self.num_key_value_heads
     }
+
+    /// The sizes the unit list and the planner work from.
+    pub fn shape(&self) -> ModelShape {
+        ModelShape {
+            hidden: self.hidden_size as u64,
+            intermediate: self.intermediate_size as u64,
+            layers: self.num_hidden_layers as u64,
+            heads: self.num_attention_heads as u64,
+            kv_heads: self.num_key_value_heads as u64,
+            head_dim: self.head_dim as u64,
+            vocab: self.vocab_size as u64,
+            tied: self.tie_word_embeddings,
+            qkv_bias: self.qkv_bias,
+            o_bias: self.o_bias,
+        }
+    }
+}
+
+/// The hidden size, the query and key/value heads and the head dimension:
+/// the heads must group evenly, and the head dimension be even (rotary).
+fn attention_sizes(f: &Fields) -> Result<(i64, i64, i64, i64)> {
+    let origin = f.origin;
+    let hidden_size = f.req_pos("hidden_size")?;
+    let num_attention_heads = f.req_pos("num_attention_heads")?;
+    let num_key_value_heads = f.pos("num_key_value_heads")?.unwrap_or(num_attention_heads);
+    if num_attention_heads % num_key_value_heads != 0 {
+        bail!(
+            "{origin}: `num_attention_heads` ({num_attention_heads}) must be a multiple of \
+             `num_key_value_heads` ({num_key_value_heads})"
+        );
+    }
+    let head_dim = match f.pos("head_dim")? {
+        Some(d) => d,
+        None if hidden_size % num_attention_heads == 0 => hidden_size / num_attention_heads,
+        None => bail!(
+            "{origin}: `hidden_size` ({hidden_size}) is not a multiple of \
+             `num_attention_heads` ({num_attention_heads}); give `head_dim`"
+        ),
+    };
+    if head_dim % 2 != 0 {
+        bail!("{origin}: the head dimension must be even for rotary embeddings, found {head_dim}");
+    }
+    Ok((
+        hidden_size,
+        num_attention_heads,
+        num_key_value_heads,
+        head_dim,
+    ))
+}
+
+/// Refuses what the model code cannot honour: another activation, MLP
+/// biases, Qwen2's sliding-window attention.
+fn refuse_unsupported(f: &Fields, qwen2: bool) -> Result<()> {
+    let origin = f.origin;
+    let act = f.string("hidden_act")?.unwrap_or_else(|| "silu".into());
+    if act != "silu" {
+        bail!("{origin}: field `hidden_act` is {act:?}; only \"silu\" is supported");
+    }
+    if f.boolean("mlp_bias")?.unwrap_or(false) {
+        bail!("{origin}: field `mlp_bias` is true; only MLPs without biases are supported");
+    }
+    if qwen2 && f.boolean("use_sliding_window")?.unwrap_or(false) {
+        bail!("{origin}: field `use_sliding_window` is true; sliding-window attention is not supported");
+    }
+    Ok(())
 }
 
 /// Reads both spellings: `rope_parameters` (transformers 5) and the older
@@ -214,80 +254,4 @@ fn parse_rope(f: &Fields, max_pos: i64) -> Result<RopeConfig> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const BASE: &str = r#""hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "vocab_size": 100"#;
-
-    fn parse(extra: &str) -> Result<LlamaConfig> {
-        LlamaConfig::from_json_str(&format!("{{{BASE}{extra}}}"), "cfg.json")
-    }
-
-    #[test]
-    fn defaults_follow_transformers() {
-        let c = parse("").unwrap();
-        assert_eq!((c.num_key_value_heads, c.head_dim), (4, 16));
-        assert_eq!(
-            c.rope,
-            RopeConfig {
-                theta: 10000.0,
-                llama3: None
-            }
-        );
-        assert_eq!((c.rms_norm_eps, c.initializer_range), (1e-6, 0.02));
-        assert!(!c.tie_word_embeddings && !c.qkv_bias && !c.o_bias);
-    }
-
-    #[test]
-    fn both_rope_spellings_agree() {
-        let new = parse(
-            r#", "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
-               "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}"#,
-        )
-        .unwrap();
-        let old = parse(
-            r#", "rope_theta": 500000.0, "rope_scaling": {"type": "llama3", "factor": 8.0,
-               "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}"#,
-        )
-        .unwrap();
-        assert_eq!(new.rope, old.rope);
-        assert_eq!(
-            new.rope.llama3.unwrap().original_max_position_embeddings,
-            8192
-        );
-    }
-
-    #[test]
-    fn qwen2_has_qkv_bias_only() {
-        let c = parse(r#", "model_type": "qwen2""#).unwrap();
-        assert!(c.qkv_bias && !c.o_bias);
-        let c = parse(r#", "attention_bias": true"#).unwrap();
-        assert!(c.qkv_bias && c.o_bias);
-    }
-
-    #[test]
-    fn refusals_name_the_field() {
-        let e = |extra: &str| parse(extra).unwrap_err().to_string();
-        assert!(e(r#", "hidden_act": "gelu""#).contains("`hidden_act`"));
-        assert!(e(r#", "mlp_bias": true"#).contains("`mlp_bias`"));
-        assert!(
-            e(r#", "rope_scaling": {"rope_type": "yarn", "factor": 4.0}"#).contains("\"yarn\"")
-        );
-        assert!(e(r#", "num_key_value_heads": 3"#).contains("multiple"));
-        assert!(e(r#", "rms_norm_eps": "small""#).contains("field `rms_norm_eps` must be a number"));
-        assert!(e(r#", "rms_norm_eps": 0"#).contains("`rms_norm_eps` must be a number above 0"));
-        assert!(
-            e(r#", "vocab_size": 1000000000000000000"#).contains("`vocab_size` x `hidden_size`")
-        );
-        let e = LlamaConfig::from_json_str(
-            r#"{"hidden_size": 8, "num_attention_heads": 2}"#,
-            "x/config.json",
-        )
-        .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "x/config.json: missing required field `intermediate_size`"
-        );
-    }
-}
+mod tests;

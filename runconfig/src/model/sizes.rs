@@ -1,61 +1,27 @@
-//! The sizes of a Llama (or Qwen2) model, read from its config.json and
-//! checked before anything is planned or allocated: every size a positive
-//! whole number, heads that divide the hidden size and are divided by the
-//! key/value heads, positive norm epsilon and rotary base, and no tensor nor
-//! model so large that its parameter count (or the memory plan built on it)
-//! could overflow. Decoder blocks are identical, so the planner works with
-//! one block's figures times the layer count, never a list per layer.
+//! The sizes of a model, read from its config.json and checked before
+//! anything is planned or allocated: every size a positive whole number,
+//! heads that divide the hidden size and are divided by the key/value
+//! heads, positive norm epsilon and rotary base, and no tensor nor model so
+//! large that its parameter count (or the memory plan built on it) could
+//! overflow. The launcher runs these checks alone; the trainer runs them
+//! after the family's rules (`config`).
 
-use crate::schema::{Config, ModelSource};
+use super::family::attention_biases;
+use super::file::{config_json_path, read_json};
+use super::shape::{ModelShape, MAX_PARAMS, MAX_TENSOR_PARAMS};
+use crate::schema::Config;
 use serde_json::Value;
-
-/// The most parameters one tensor may hold (2^40, a trillion: 250 times the
-/// largest embedding of a released model).
-pub const MAX_TENSOR_PARAMS: u64 = 1 << 40;
-/// The most parameters a model may hold for the planner (2^46, about 70
-/// trillion): its byte counts then stay far inside u64.
-pub const MAX_PARAMS: u64 = 1 << 46;
-
-/// The sizes of a Llama (or Qwen2) model that memory depends on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ModelShape {
-    pub hidden: u64,
-    pub intermediate: u64,
-    pub layers: u64,
-    pub heads: u64,
-    pub kv_heads: u64,
-    pub head_dim: u64,
-    pub vocab: u64,
-    pub tied: bool,
-    /// Biases on q, k, v.
-    pub qkv_bias: bool,
-    /// Bias on the output projection.
-    pub o_bias: bool,
-}
-
-/// Parameters of each kind of unit: the embedding, one of the `layers`
-/// identical decoder blocks, and the final norm + LM head.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UnitParams {
-    pub embed: u64,
-    pub block: u64,
-    pub layers: u64,
-    pub head: u64,
-}
 
 impl ModelShape {
     /// Reads the model's config.json (`model.path`/config.json or
     /// `model.config`) and checks it against the run (its longest sequence).
     pub fn of(config: &Config) -> Result<ModelShape, String> {
-        let file = match config.model.source()? {
-            ModelSource::Weights(dir) => dir.join("config.json"),
-            ModelSource::RandomInit(file) => file.to_path_buf(),
-        };
+        let file = config_json_path(config)?;
         let text = std::fs::read_to_string(&file)
             .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         let at = |m: String| format!("{}: {m}", file.display());
-        let shape = ModelShape::from_json(&text).map_err(at)?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| at(e.to_string()))?;
+        let v = read_json(&text).map_err(|e| at(e.to_string()))?;
+        let shape = ModelShape::from_value(&v).map_err(at)?;
         let seq = config.data.max_seq_length as u64;
         match field(&v, "max_position_embeddings").and_then(Value::as_u64) {
             Some(max) if max < seq => Err(at(format!(
@@ -69,20 +35,25 @@ impl ModelShape {
     /// Parses and checks the fields of a config.json that the model's size
     /// depends on; the message names the field.
     pub fn from_json(text: &str) -> Result<ModelShape, String> {
-        let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let need = |k: &str| match field(&v, k) {
+        ModelShape::from_value(&read_json(text).map_err(|e| e.to_string())?)
+    }
+
+    /// Checks the fields of a parsed config.json that the model's size
+    /// depends on; the message names the field.
+    pub fn from_value(v: &Value) -> Result<ModelShape, String> {
+        let need = |k: &str| match field(v, k) {
             None => Err(format!("missing required field `{k}`")),
-            Some(_) => positive(&v, k).map(|n| n.unwrap_or(0)),
+            Some(_) => positive(v, k).map(|n| n.unwrap_or(0)),
         };
-        let flag = |k: &str| field(&v, k).and_then(Value::as_bool);
+        let flag = |k: &str| field(v, k).and_then(Value::as_bool);
         let (hidden, heads) = (need("hidden_size")?, need("num_attention_heads")?);
-        let kv_heads = positive(&v, "num_key_value_heads")?.unwrap_or(heads);
+        let kv_heads = positive(v, "num_key_value_heads")?.unwrap_or(heads);
         if heads % kv_heads != 0 {
             return Err(format!(
                 "field `num_key_value_heads` ({kv_heads}) must divide `num_attention_heads` ({heads})"
             ));
         }
-        let head_dim = match positive(&v, "head_dim")? {
+        let head_dim = match positive(v, "head_dim")? {
             Some(d) => d,
             None if hidden % heads == 0 => hidden / heads,
             None => {
@@ -92,14 +63,14 @@ impl ModelShape {
             }
         };
         for key in ["rms_norm_eps", "rope_theta"] {
-            check_positive_number(&v, key, key)?;
+            check_positive_number(v, key, key)?;
             for outer in ["rope_parameters", "rope_scaling"] {
                 let inner = v.get(outer).unwrap_or(&Value::Null);
                 check_positive_number(inner, key, &format!("{outer}.{key}"))?;
             }
         }
-        let qwen = v.get("model_type").and_then(|t| t.as_str()) == Some("qwen2");
-        let bias = flag("attention_bias").unwrap_or(false);
+        let qwen2 = v.get("model_type").and_then(|t| t.as_str()) == Some("qwen2");
+        let (qkv_bias, o_bias) = attention_biases(qwen2, flag("attention_bias").unwrap_or(false));
         let shape = ModelShape {
             hidden,
             intermediate: need("intermediate_size")?,
@@ -109,8 +80,8 @@ impl ModelShape {
             head_dim,
             vocab: need("vocab_size")?,
             tied: flag("tie_word_embeddings").unwrap_or(false),
-            qkv_bias: bias || qwen,
-            o_bias: bias && !qwen,
+            qkv_bias,
+            o_bias,
         };
         shape.check_size()?;
         Ok(shape)
@@ -152,26 +123,6 @@ impl ModelShape {
         }
         Ok(())
     }
-
-    /// Parameters of the embedding, of one decoder block, and of the head.
-    pub fn unit_params(&self) -> UnitParams {
-        let (h, i) = (self.hidden, self.intermediate);
-        let (q, kv) = (self.heads * self.head_dim, self.kv_heads * self.head_dim);
-        let qkv = (q + 2 * kv) * h + if self.qkv_bias { q + 2 * kv } else { 0 };
-        let o = h * q + if self.o_bias { h } else { 0 };
-        UnitParams {
-            embed: self.vocab * h,
-            block: qkv + o + 3 * h * i + 2 * h,
-            layers: self.layers,
-            head: h + if self.tied { 0 } else { self.vocab * h },
-        }
-    }
-
-    /// Parameters of the model (the embedding once when tied).
-    pub fn num_params(&self) -> u64 {
-        let u = self.unit_params();
-        u.embed + u.layers * u.block + u.head
-    }
 }
 
 /// Field `key` of `v`; null counts as absent, as transformers reads it.
@@ -203,5 +154,4 @@ fn check_positive_number(v: &Value, key: &str, name: &str) -> Result<(), String>
 }
 
 #[cfg(test)]
-#[path = "shape_tests.rs"]
 mod tests;

@@ -2,7 +2,9 @@
 //! contents: the optimizer step's temporaries, which units keep their
 //! graph, and what one decoder block holds per token.
 
-use super::{shard_len, ModelShape, Setup, UnitParams};
+use super::setup::Setup;
+use crate::model::shard::shard_len;
+use crate::model::{ModelShape, UnitParams};
 
 /// The 8-bit optimizer step's f32 temporaries for the largest 8-bit shard
 /// (the step updates at most that many elements at a time): the dequantised m and v, their
@@ -12,7 +14,7 @@ pub(super) fn step_temporaries(u: &UnitParams, s: &Setup) -> u64 {
     let w = s.world_size;
     let blocks = (u.layers > 0).then_some(u.block);
     let units = [Some(u.embed), blocks, Some(u.head)].into_iter().flatten();
-    let eight = units.filter(|&p| s.bits == 8 && p >= s.min_8bit_size);
+    let eight = units.filter(|&p| s.eight_bit(p));
     32 * eight.map(|p| shard_len(p, w)).max().unwrap_or(0)
 }
 
@@ -34,7 +36,7 @@ pub(super) fn backward_elements(m: &ModelShape) -> u64 {
 /// output), q/k/v and their rotary outputs, the attention output before and
 /// after o_proj, the residuals, gate/silu/up/product of the MLP, and the
 /// gradient of the widest intermediate.
-pub(crate) fn block_elements(m: &ModelShape) -> u64 {
+pub(super) fn block_elements(m: &ModelShape) -> u64 {
     let (h, i) = (m.hidden, m.intermediate);
     let (q, kv) = (m.heads * m.head_dim, m.kv_heads * m.head_dim);
     2 * 3 * h + 2 * (q + 2 * kv) + 2 * q + 3 * h + 4 * i + 2 * i

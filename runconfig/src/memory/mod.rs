@@ -1,23 +1,27 @@
 //! The memory planner: from the configuration and the model's config.json
 //! alone, the peak bytes a rank needs on its device and in its host process,
-//! item by item, as the ZeRO-3 engine allocates them (see `memory_fit` for
+//! item by item, as the ZeRO-3 engine allocates them (see `fit` for
 //! the verdict against a device size and the toggles that would fit).
 //!
 //! Each unit (embedding, each decoder block, final norm + LM head) is padded
 //! to `roundup(P, 256 * W)` elements and a rank holds `1 / W` of it.
 
-use crate::schema::{ActivationCheckpointing, Config, Dtype, Objective, Offload};
+use crate::model::shard::{shard_len, BLOCK_8BIT};
+use crate::schema::Dtype;
 use serde::Serialize;
 
-/// Alignment of every shard start, in elements (the engine's layout).
-const ALIGN: u64 = 256;
+pub mod fit;
+mod parts;
+mod setup;
+
+pub use crate::model::{ModelShape, UnitParams};
+pub use parts::kept_units;
+use parts::{backward_elements, block_elements, step_temporaries};
+pub use setup::Setup;
+
 /// Tokens whose logits the loss computes at once: the head and the
 /// cross-entropy run over chunks of the micro-batch's tokens.
 pub const LOGITS_CHUNK_TOKENS: u64 = 1024;
-/// Elements per 8-bit optimizer block (one f32 absmax per state per block).
-const BLOCK: u64 = 256;
-
-pub use crate::shape::{ModelShape, UnitParams};
 
 /// Where an item lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -36,75 +40,6 @@ pub struct Item {
     pub place: Place,
 }
 
-/// What the planner needs beyond the model: one rank's view of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Setup {
-    pub world_size: u64,
-    /// Sequences per device per micro-step.
-    pub micro_batch: u64,
-    pub seq_len: u64,
-    pub dtype: Dtype,
-    /// Optimizer-state bits: 32 or 8.
-    pub bits: u32,
-    /// Units below this many parameters keep 32-bit state.
-    pub min_8bit_size: u64,
-    /// Rows per sequence in a forward pass (2 for DPO: chosen and rejected).
-    pub rows_per_sequence: u64,
-    /// Master weights and optimizer state in host memory (`optimizer.offload: cpu`).
-    pub offload: bool,
-    /// Collectives overlap compute (`overlap_comm`, several ranks): one more
-    /// gathered unit and one more unit gradient in flight.
-    pub overlap: bool,
-    /// Units before the head, counted from the embedding, that the backward
-    /// pass recomputes (at most all of them: `u64::MAX` means all); the
-    /// others keep their autograd graph and gathered parameters from
-    /// forward to backward (`train.activation_checkpointing`).
-    pub recomputed: u64,
-}
-
-impl Setup {
-    /// The setup of `config` at `world_size` with `micro_batch` sequences per device.
-    pub fn of(config: &Config, world_size: u32, micro_batch: u64) -> Setup {
-        Setup {
-            world_size: world_size as u64,
-            micro_batch,
-            seq_len: config.data.max_seq_length as u64,
-            dtype: config.model.dtype,
-            bits: config.optimizer.bits,
-            min_8bit_size: config.optimizer.min_8bit_size,
-            rows_per_sequence: if config.data.objective == Objective::Dpo {
-                2
-            } else {
-                1
-            },
-            offload: config.optimizer.offload == Offload::Cpu,
-            overlap: config.overlap_comm && world_size > 1,
-            // `auto` is resolved against a device size by `memory_fit::plan`.
-            recomputed: match config.train.activation_checkpointing {
-                ActivationCheckpointing::Off => 0,
-                ActivationCheckpointing::On | ActivationCheckpointing::Auto => u64::MAX,
-            },
-        }
-    }
-
-    fn compute_bytes(&self) -> u64 {
-        match self.dtype {
-            Dtype::F32 => 4,
-            Dtype::Bf16 => 2,
-        }
-    }
-
-    /// Rows times tokens of one micro-batch.
-    fn tokens(&self) -> u64 {
-        self.micro_batch * self.rows_per_sequence * self.seq_len
-    }
-}
-
-/// Elements per rank of a unit of `p` parameters at world size `w`.
-pub fn shard_len(p: u64, w: u64) -> u64 {
-    p.div_ceil(ALIGN * w).max(1) * ALIGN
-}
-
 /// Padded length of a unit of `p` parameters at world size `w`.
 fn padded(p: u64, w: u64) -> u64 {
     shard_len(p, w) * w
@@ -112,8 +47,8 @@ fn padded(p: u64, w: u64) -> u64 {
 
 /// Optimizer-state bytes of one shard (AdamW's m and v).
 fn state_bytes(unit_params: u64, shard: u64, s: &Setup) -> u64 {
-    if s.bits == 8 && unit_params >= s.min_8bit_size {
-        2 * shard + 2 * 4 * shard.div_ceil(BLOCK)
+    if s.eight_bit(unit_params) {
+        2 * shard + 2 * 4 * shard.div_ceil(BLOCK_8BIT as u64)
     } else {
         8 * shard
     }
@@ -226,12 +161,5 @@ pub fn total(items: &[Item], place: Place) -> u64 {
         .sum()
 }
 
-#[path = "memory_parts.rs"]
-mod parts;
-pub(crate) use parts::block_elements;
-pub use parts::kept_units;
-use parts::{backward_elements, step_temporaries};
-
 #[cfg(test)]
-#[path = "memory_tests.rs"]
 mod tests;

@@ -1,13 +1,13 @@
 //! The planner's arithmetic on a small model, against numbers worked out
 //! by hand from the layout rules (pad each unit to 256 * W, shard by W).
 
+use super::fit::{fewest_recomputed, plan, toggles};
 use super::*;
-use crate::memory_fit::{fewest_recomputed, plan, toggles};
 
 /// configs/models/tiny-llama.json: hidden 64, intermediate 176, 2 layers,
 /// 4 heads of 16, 2 kv heads, vocab 256, untied, no biases.
 fn tiny() -> ModelShape {
-    ModelShape::from_json(include_str!("../../configs/models/tiny-llama.json")).unwrap()
+    ModelShape::from_json(include_str!("../../../configs/models/tiny-llama.json")).unwrap()
 }
 
 fn setup(world_size: u64, bits: u32, dtype: Dtype) -> Setup {
@@ -36,7 +36,7 @@ fn units_count_every_parameter_once() {
     let units = tiny().unit_params();
     let each = [units.embed, units.block, units.layers, units.head];
     assert_eq!(each, [16384, 46208, 2, 16448]);
-    let llama8b = include_str!("../../configs/models/llama31-8b-shape.json");
+    let llama8b = include_str!("../../../configs/models/llama31-8b-shape.json");
     assert_eq!(
         ModelShape::from_json(llama8b).unwrap().num_params(),
         8_030_261_248

@@ -1,7 +1,10 @@
 //! The memory plan of a run at one world size, its verdict against a
 //! device size, and the toggles that would make a run that does not fit fit.
 
-use crate::memory::{breakdown, kept_units, total, Item, ModelShape, Place, Setup};
+use super::parts::block_elements;
+use super::setup::Setup;
+use super::{breakdown, kept_units, total, Item, Place};
+use crate::model::ModelShape;
 use crate::schema::{ActivationCheckpointing, Config};
 use serde::Serialize;
 use std::fmt::Write;
@@ -83,7 +86,7 @@ pub fn check_plan_size(shape: &ModelShape, s: &Setup) -> Result<(), String> {
     let u = shape.unit_params();
     let units = u.layers as u128 + 2;
     let tokens = s.micro_batch as u128 * s.rows_per_sequence as u128 * s.seq_len as u128;
-    let block = crate::memory::block_elements(shape) as u128 + shape.hidden as u128;
+    let block = block_elements(shape) as u128 + shape.hidden as u128;
     let weights = 64 * (shape.num_params() as u128 + 256 * units);
     let activations = 16 * tokens * units * block + 16 * 1024 * shape.vocab as u128;
     if weights + activations > LIMIT {
@@ -249,3 +252,6 @@ pub fn render(p: &MemoryPlan, device: Option<u64>) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,75 @@
+//! The planner answers at once whatever the number of layers, and its
+//! search for the fewest recomputed units agrees with a linear one.
+
+use super::*;
+use crate::memory::{breakdown, total, Place};
+use crate::schema::Dtype;
+use serde_json::{json, Value};
+
+/// configs/models/tiny-llama.json with `changes` applied.
+fn tiny_with(changes: Value) -> ModelShape {
+    let mut v: Value =
+        serde_json::from_str(include_str!("../../../../configs/models/tiny-llama.json")).unwrap();
+    for (k, x) in changes.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    ModelShape::from_json(&v.to_string()).unwrap()
+}
+
+fn setup(micro_batch: u64, seq_len: u64) -> Setup {
+    Setup {
+        world_size: 1,
+        micro_batch,
+        seq_len,
+        dtype: Dtype::Bf16,
+        bits: 32,
+        min_8bit_size: 4096,
+        rows_per_sequence: 1,
+        offload: false,
+        overlap: false,
+        recomputed: u64::MAX,
+    }
+}
+
+#[test]
+fn a_plan_that_would_overflow_names_the_sequence_length_and_micro_batch() {
+    let shape = tiny_with(json!({}));
+    assert!(check_plan_size(&shape, &setup(2, 4096)).is_ok());
+    let e = check_plan_size(&shape, &setup(u64::MAX, u64::MAX)).unwrap_err();
+    assert!(e.contains("`data.max_seq_length` 18446744073709551615 and `train.micro_batch_size` 18446744073709551615"), "{e}");
+}
+
+#[test]
+fn a_million_layers_plan_within_a_second() {
+    let shape =
+        tiny_with(json!({"num_hidden_layers": 1_000_000, "hidden_size": 512, "head_dim": 128}));
+    let config = crate::from_str("run_name: t\n", "t.yaml", 1, &[])
+        .unwrap()
+        .config;
+    let start = std::time::Instant::now();
+    let s = setup(2, 4096);
+    check_plan_size(&shape, &s).unwrap();
+    let k = fewest_recomputed(&shape, &s, 80_000_000_000);
+    assert!(k <= shape.layers + 1);
+    let fits = toggles(&shape, &s, &config, 80_000_000_000);
+    let took = start.elapsed();
+    assert!(took.as_millis() < 1000, "{took:?} ({fits:?})");
+}
+
+#[test]
+fn the_fewest_recomputed_units_are_those_a_linear_search_finds() {
+    let shape = tiny_with(json!({"num_hidden_layers": 24}));
+    let s = Setup {
+        world_size: 2,
+        ..setup(2, 64)
+    };
+    let bytes = |recomputed| {
+        let items = breakdown(&shape, &Setup { recomputed, ..s });
+        total(&items, Place::Device)
+    };
+    for device in (bytes(25) * 100 / 90 - 10..bytes(0) * 100 / 90 + 10).step_by(997) {
+        let room = device * 90 / 100;
+        let linear = (0..25).find(|&k| bytes(k) <= room).unwrap_or(25);
+        assert_eq!(fewest_recomputed(&shape, &s, device), linear, "{device}");
+    }
+}
