@@ -10,7 +10,7 @@ use crate::data::SampleSet;
 use crate::device::Gpu;
 use crate::export::ModelFiles;
 use crate::metrics::{start_record, MetricsFile};
-use crate::objective::{NextToken, RunObjective};
+use crate::objective::{NextToken, RunObjective, Setup};
 use crate::progress::Progress;
 use crate::references::dpo_run;
 use crate::sanity::{self, Observed};
@@ -78,18 +78,14 @@ impl<'a> Trainer<'a> {
         let fingerprint = fingerprint(config, plan);
         let resumed = resume(engine, config, &root, &fingerprint)?;
         crate::finish::clear(config, engine.rank())?;
-        // What each step optimises, from `data.objective`.
-        let objective: Box<dyn RunObjective> = match config.data.objective {
-            Objective::Pretrain | Objective::Sft => Box::new(NextToken),
-            Objective::Dpo => Box::new(dpo_run(
-                engine,
-                config,
-                &fingerprint,
-                steps,
-                validation,
-                resumed.is_some(),
-            )?),
-        };
+        let objective = run_objective(&mut Setup {
+            engine: &mut *engine,
+            config,
+            fingerprint: &fingerprint,
+            steps,
+            validation,
+            resumed: resumed.is_some(),
+        })?;
         let metrics = match engine.rank() {
             0 => Some(MetricsFile::open(
                 &config.output_dir(),
@@ -152,6 +148,14 @@ impl<'a> Trainer<'a> {
         }
         Ok(())
     }
+}
+
+/// What each step optimises, from `data.objective`.
+fn run_objective(setup: &mut Setup) -> Result<Box<dyn RunObjective>> {
+    Ok(match setup.config.data.objective {
+        Objective::Pretrain | Objective::Sft => Box::new(NextToken),
+        Objective::Dpo => Box::new(dpo_run(setup)?),
+    })
 }
 
 /// Resumes `engine` as `checkpoint.resume` says; rank 0 says from where.
