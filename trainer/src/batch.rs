@@ -39,7 +39,9 @@ pub trait Objective {
         None
     }
 
-    /// [`Objective::loss_from_nll`] of the whole logits `[B, T, V]`.
+    /// [`Objective::loss_from_nll`] of the whole logits `[B, T, V]`: what
+    /// tests compare the engine's chunked head against (the trainer never
+    /// materialises the whole logits).
     fn loss(&self, logits: &Tensor, batch: &Batch) -> Result<(Tensor, Tensor)> {
         self.loss_from_nll(&token_nll(logits, &batch.labels), batch)
     }

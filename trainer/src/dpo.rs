@@ -28,7 +28,8 @@ pub const STATS: [&str; 7] = [
 ];
 
 /// Per row: the summed log-probability of its labelled tokens (shifted as
-/// the causal-LM loss is; -100 ignored), f64 `[B]`.
+/// the causal-LM loss is; -100 ignored), f64 `[B]`, from whole logits: what
+/// tests compare the trainer's chunked path ([`logps_of_nll`]) against.
 pub fn sequence_logps(logits: &Tensor, labels: &Tensor) -> Tensor {
     logps_of_nll(&token_nll(logits, labels))
 }

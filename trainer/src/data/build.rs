@@ -2,6 +2,7 @@
 //! (read, select, encode in parallel with a progress line, split, shuffle,
 //! pack).
 
+use super::dataset::{DatasetSummary, Summary};
 use super::encode::{max_row_bytes, Encoded, Encoder, FATAL};
 use super::examples::{self, Fields};
 use super::mixture::{self, Selection};
@@ -9,7 +10,6 @@ use super::order::SplitMix;
 use super::pack;
 use super::readers::{self, Source};
 use super::sample::SampleSet;
-use super::summary::{DatasetSummary, Summary};
 use super::template::ChatTemplate;
 use super::tokenizer::Tokenizer;
 use crate::progress::Meter;

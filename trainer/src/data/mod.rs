@@ -20,12 +20,10 @@ pub mod pack;
 pub mod pyjson;
 pub mod readers;
 pub mod sample;
-mod summary;
 pub mod template;
 pub mod tokenizer;
 
-pub use dataset::{load_samples, tokenizer_path, Dataset};
+pub use dataset::{load_samples, tokenizer_path, Dataset, DatasetSummary, Summary};
 pub use sample::{PairSample, Sample, SampleSet, SetKind, IGNORE};
-pub use summary::{DatasetSummary, Summary};
 pub use template::ChatTemplate;
 pub use tokenizer::Tokenizer;

@@ -13,7 +13,7 @@ use crate::metrics::{start_record, MetricsFile};
 use crate::objective::{NextToken, RunObjective, Setup};
 use crate::progress::Progress;
 use crate::references::dpo_run;
-use crate::sanity::{self, Observed};
+use crate::sanity::{system_memory, Observed};
 use crate::schedule::Schedule;
 use crate::zero::Engine;
 use anyhow::Result;
@@ -86,22 +86,16 @@ impl<'a> Trainer<'a> {
             validation,
             resumed: resumed.is_some(),
         })?;
-        let metrics = match engine.rank() {
-            0 => Some(MetricsFile::open(
-                &config.output_dir(),
-                config.logging.tensorboard,
-            )?),
-            _ => None,
-        };
+        let metrics = (engine.rank() == 0)
+            .then(|| MetricsFile::open(&config.output_dir(), config.logging.tensorboard))
+            .transpose()?;
         let mut trainer = Trainer {
             schedule: Schedule::new(&config.train.lr_schedule, config.train.learning_rate, total),
             mfu: Mfu::of(config, engine, gpu),
             progress: Progress::new(engine.steps_done(), total),
             total_tokens: resumed.as_ref().map_or(0, |r| r.total_tokens),
             seen: Observed {
-                memory_limit_bytes: gpu
-                    .and_then(Gpu::total_bytes)
-                    .unwrap_or_else(sanity::system_memory),
+                memory_limit_bytes: gpu.and_then(Gpu::total_bytes).unwrap_or_else(system_memory),
                 ..Observed::default()
             },
             window: Window::start(),
