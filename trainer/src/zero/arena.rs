@@ -201,5 +201,4 @@ impl Arena {
 }
 
 #[cfg(test)]
-#[path = "arena_tests.rs"]
 mod tests;

@@ -32,7 +32,7 @@ pub struct Engine {
     pub(super) arena: Arena,
     /// The communicator, its byte count and the collectives in flight.
     pub(super) collectives: Collectives,
-    pub(super) dtype: Kind,
+    dtype: Kind,
     pub(super) device: Device,
     /// Where master weights and optimizer state live (`optimizer.offload`).
     pub(super) at: Placement,
@@ -43,7 +43,7 @@ pub struct Engine {
     pub(super) unchecked: Option<Tensor>,
     /// Units before the head, from the embedding on, that the backward pass
     /// recomputes; the others keep their forward graph.
-    pub(super) recomputed: usize,
+    recomputed: usize,
 }
 
 impl Engine {
