@@ -1,11 +1,13 @@
 //! The ZeRO-3 engine: the training step of a model whose units are sharded
 //! over ranks. Forward: gather a unit, run it without autograd, keep its
 //! input, free it. Backward, units in reverse: gather again, recompute with
-//! autograd, `run_backward` for input and weight gradients, reduce-scatter
-//! the weight gradients into this rank's fp32 accumulator. Units that are
-//! not recomputed (`train.activation_checkpointing`) run with autograd in
-//! the forward pass and keep their graph and gathered parameters until
-//! their backward. The optimizer step is in `step.rs`.
+//! autograd (`graph.rs`), `run_backward` for input and weight gradients,
+//! reduce-scatter the weight gradients into this rank's fp32 accumulator.
+//! Units that are not recomputed (`train.activation_checkpointing`) run
+//! with autograd in the forward pass and keep their graph and gathered
+//! parameters until their backward. Every gather and reduce-scatter goes
+//! through the engine's [`Collectives`] (`flight.rs`); the head and the
+//! objective's loss are in `head.rs`, the optimizer step in `step.rs`.
 
 use super::arena::Arena;
 use super::flight::Collectives;
@@ -21,8 +23,8 @@ use runconfig::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
 
 /// A rank's part of the model and the means to train it. Its fields are
-/// private: the rest of the trainer asks its methods (here, in `info.rs`
-/// and in `state.rs`).
+/// private: the rest of the trainer asks its methods (here, in `head.rs`,
+/// `step.rs`, `info.rs` and `state.rs`).
 pub struct Engine {
     pub(super) cfg: LlamaConfig,
     pub(super) specs: Vec<UnitSpec>,
