@@ -3,22 +3,17 @@
 //! chosen and rejected responses, and all but simpo compare them with those
 //! of the initial (reference) model. The reference log-probs come from one
 //! no-grad pass over the data before training, cached on disk
-//! ([`crate::references`]); [`DpoRun`] is the run's objective.
+//! ([`crate::references`]); [`DpoRun`] is the run's objective, in training
+//! and in evaluation.
 
 pub mod loss;
 
-use crate::data::batches::{batch, shares};
-use crate::data::SampleSet;
 use crate::device::upload;
-use crate::eval::DpoEval;
 use crate::model::shifted_labels;
-use crate::objective::{token_nll, Batch, Objective, RunObjective};
-use crate::progress::Meter;
-use crate::zero::Engine;
-use anyhow::{Context, Result};
+use crate::objective::{token_nll, Batch, EvalBatch, EvalSums, Objective, RunObjective};
+use anyhow::Result;
 use loss::{PairLogps, PairLoss};
-use std::collections::HashMap;
-use std::path::Path;
+use serde_json::{json, Map, Value};
 use tch::{Kind, Tensor};
 
 /// Names of the values [`Dpo`] reports, in order (open-instruct's names).
@@ -33,7 +28,8 @@ pub const STATS: [&str; 7] = [
 ];
 
 /// Per row: the summed log-probability of its labelled tokens (shifted as
-/// the causal-LM loss is; -100 ignored), f64 `[B]`.
+/// the causal-LM loss is; -100 ignored), f64 `[B]`, from whole logits: what
+/// tests compare the trainer's chunked path ([`logps_of_nll`]) against.
 pub fn sequence_logps(logits: &Tensor, labels: &Tensor) -> Tensor {
     logps_of_nll(&token_nll(logits, labels))
 }
@@ -137,11 +133,43 @@ impl RunObjective for DpoRun {
             .collect()
     }
 
-    fn dpo_eval(&self) -> Option<DpoEval<'_>> {
-        Some(DpoEval {
-            loss: self.loss,
-            reference: self.refs.as_ref().map(|r| (&r.val_chosen, &r.val_rejected)),
+    /// The real pairs' loss and reward accuracy: rows `keep` are their
+    /// chosen responses, `keep + M` their rejected ones.
+    fn eval_sums(&self, b: &EvalBatch) -> Result<EvalSums> {
+        let m = b.items.len() as i64;
+        let dev = b.nll.device();
+        let rows: Vec<i64> = b
+            .keep
+            .iter()
+            .copied()
+            .chain(b.keep.iter().map(|j| j + m))
+            .collect();
+        let rows = Tensor::from_slice(&rows).to_device(dev);
+        let logps = logps_of_nll(b.nll).index_select(0, &rows);
+        let labels = b.batch.labels.index_select(0, &rows);
+        // The real pairs' indices in the set, for their reference log-probs.
+        let real: Vec<i64> = b.keep.iter().map(|&j| b.items[j as usize] as i64).collect();
+        let pick = |t: &Tensor| t.index_select(0, &Tensor::from_slice(&real)).to_device(dev);
+        let reference = self
+            .refs
+            .as_ref()
+            .map(|r| (pick(&r.val_chosen), pick(&r.val_rejected)));
+        let reference = reference.as_ref().map(|(c, rj)| (c, rj));
+        let (_, v) = pair_terms(&self.loss, &logps, &labels, reference)?;
+        let v = Vec::<f64>::try_from(v.to_device(tch::Device::Cpu))?;
+        Ok(EvalSums {
+            loss: v[0],
+            count: b.keep.len() as f64,
+            correct: v[3],
         })
+    }
+
+    fn eval_metrics(&self, s: &EvalSums) -> Map<String, Value> {
+        let per_pair = |x: f64| json!(x / s.count.max(1.0));
+        Map::from_iter([
+            ("eval_loss".into(), per_pair(s.loss)),
+            ("eval_rewards/accuracy".into(), per_pair(s.correct)),
+        ])
     }
 }
 
@@ -161,85 +189,6 @@ impl Objective for Dpo {
         )?;
         Ok((losses.sum(Kind::Float) / self.pairs.max(1) as f64, values))
     }
-}
-
-/// Reference log-probs of every pair of `set` with the engine's current
-/// weights: `(chosen [N], rejected [N])`, the same on every rank.
-pub fn reference_logps(
-    engine: &mut Engine,
-    set: &SampleSet,
-    pad_id: i64,
-    micro: usize,
-) -> Result<(Tensor, Tensor)> {
-    let (rank, world) = (engine.rank(), engine.world_size());
-    let n = set.len();
-    let rounds = shares(n, world, rank, micro);
-    let mut local: Vec<f64> = Vec::new();
-    let meter = Meter::new("dpo reference log-probs:", rounds.len(), "batches");
-    for (k, (items, real)) in rounds.iter().enumerate() {
-        let b = batch(set, items, pad_id, engine.device());
-        let nll = engine.forward_nll(&b)?;
-        let logps = Vec::<f64>::try_from(logps_of_nll(&nll).to_device(tch::Device::Cpu))?;
-        let m = items.len();
-        // One triple per item on every rank (index -1 for a repeat), so
-        // that every rank gathers the same length.
-        for (j, &i) in items.iter().enumerate() {
-            let at = if real[j] { i as f64 } else { -1.0 };
-            local.extend([at, logps[j], logps[m + j]]);
-        }
-        if rank == 0 {
-            meter.tick(k + 1);
-        }
-    }
-    let all = Vec::<f64>::try_from(engine.all_gather(&Tensor::from_slice(&local))?)?;
-    let (mut c, mut r) = (vec![f64::NAN; n], vec![f64::NAN; n]);
-    for t in all.chunks_exact(3).filter(|t| t[0] >= 0.0) {
-        c[t[0] as usize] = t[1];
-        r[t[0] as usize] = t[2];
-    }
-    anyhow::ensure!(
-        c.iter().all(|x| x.is_finite()),
-        "dpo reference pass left pairs without log-probs"
-    );
-    Ok((Tensor::from_slice(&c), Tensor::from_slice(&r)))
-}
-
-/// Loads cached reference log-probs (`key` must match), if present.
-pub fn load_cache(path: &Path, key: &str) -> Result<Option<HashMap<String, Tensor>>> {
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let file = crate::st::Mapped::open(path)?;
-    if file.metadata("key") != Some(key) {
-        return Ok(None);
-    }
-    let mut out = HashMap::new();
-    for name in [
-        "train.chosen",
-        "train.rejected",
-        "validation.chosen",
-        "validation.rejected",
-    ] {
-        let len = file.len(name)?;
-        out.insert(name.to_string(), file.read(name, 0, len)?);
-    }
-    Ok(Some(out))
-}
-
-/// Writes the reference log-probs with their key (rank 0).
-pub fn save_cache(path: &Path, key: &str, tensors: &HashMap<String, Tensor>) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let named: Vec<(String, Tensor)> = tensors
-        .iter()
-        .map(|(k, v)| (k.clone(), v.shallow_clone()))
-        .collect();
-    crate::ckpt::files::write(
-        path,
-        &named,
-        HashMap::from([("key".to_string(), key.to_string())]),
-    )
 }
 
 #[cfg(test)]

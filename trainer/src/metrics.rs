@@ -60,24 +60,6 @@ impl MetricsFile {
     }
 }
 
-/// A record as `key=value` pairs, for records other than a step's.
-pub fn console_line(r: &Map<String, Value>) -> String {
-    r.iter()
-        .map(|(k, v)| match v {
-            Value::Number(n) if n.is_f64() => {
-                let x = n.as_f64().unwrap_or(0.0);
-                if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) {
-                    format!("{k}={x:.3e}")
-                } else {
-                    format!("{k}={x:.4}")
-                }
-            }
-            other => format!("{k}={other}"),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Resident memory of this process now and at its peak, in bytes (Linux).
 pub fn host_memory() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

@@ -1,47 +1,20 @@
-//! What a micro-batch is trained for: the loss computed from the head's
-//! logits. The engine stays unaware of the objective; it backpropagates
-//! whatever loss the objective returns. [`RunObjective`] is the objective
-//! of a whole run (`data.objective`): [`NextToken`] here, `DpoRun` in
-//! [`crate::dpo`].
+//! What a run trains for. [`Objective`] scores one micro-batch (it lives
+//! beside [`Batch`]); [`RunObjective`] is the objective of a whole run
+//! (`data.objective`): it makes each micro-batch's objective, names what a
+//! step reports and scores the validation micro-batches. [`NextToken`] is
+//! here, `DpoRun` in [`crate::dpo`]. A new objective is one file with its
+//! [`RunObjective`] and one arm of the match in `train/trainer.rs`, which
+//! hands it a [`Setup`].
 
-pub use crate::batch::Batch;
-use crate::eval::DpoEval;
+pub use crate::batch::{token_nll, Batch, Objective};
+use crate::data::batches::Steps;
+use crate::data::SampleSet;
 use crate::model::shifted_labels;
+use crate::zero::Engine;
 use anyhow::Result;
-use tch::{Kind, Reduction, Tensor};
-
-/// Turns the tokens' negative log-likelihoods into the loss to backpropagate.
-pub trait Objective {
-    /// The differentiable loss of this micro-batch from `nll`, every
-    /// token's cross-entropy against its shifted label (f32 `[B, T]`, 0
-    /// where the target is -100), already scaled so that the sum over every
-    /// micro-batch of the global batch is the step's loss, and the values to
-    /// sum over ranks for reporting (first: the loss sum), f64 `[k]` on the
-    /// device of `nll`: nothing is read back to the host.
-    fn loss_from_nll(&self, nll: &Tensor, batch: &Batch) -> Result<(Tensor, Tensor)>;
-
-    /// `c` when the loss is `c * sum(nll)`: its gradient per token is then
-    /// known before the nll is, and the head computes both in one pass
-    /// instead of a forward for the nll and a second one for its gradient.
-    fn nll_scale(&self) -> Option<f64> {
-        None
-    }
-
-    /// [`Objective::loss_from_nll`] of the whole logits `[B, T, V]`.
-    fn loss(&self, logits: &Tensor, batch: &Batch) -> Result<(Tensor, Tensor)> {
-        self.loss_from_nll(&token_nll(logits, &batch.labels), batch)
-    }
-}
-
-/// Every position's cross-entropy against its shifted label, f32 `[B, T]`
-/// (0 where the target is -100).
-pub fn token_nll(logits: &Tensor, labels: &Tensor) -> Tensor {
-    let (b, t, v) = logits.size3().expect("logits must be [B, T, V]");
-    let target = shifted_labels(labels).reshape([-1]);
-    let lg = logits.to_kind(Kind::Float).reshape([-1, v]);
-    let nll = lg.cross_entropy_loss::<Tensor>(&target, None, Reduction::None, -100, 0.0);
-    nll.view([b, t])
-}
+use runconfig::Config;
+use serde_json::{json, Map, Value};
+use tch::{Kind, Tensor};
 
 /// Causal language modelling: the sum of token losses over the global batch
 /// divided by `norm` (pretraining and SFT): its number of target tokens
@@ -63,8 +36,46 @@ impl Objective for CausalLm {
     }
 }
 
+/// What evaluating validation micro-batches adds up, summed over
+/// micro-batches and then over ranks.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct EvalSums {
+    /// The loss summed over what was evaluated.
+    pub loss: f64,
+    /// What the loss sum is divided by (target tokens, or pairs).
+    pub count: f64,
+    /// Pairs whose chosen response wins (DPO's reward accuracy).
+    pub correct: f64,
+}
+
+/// One validation micro-batch as the evaluation loop hands it over.
+pub struct EvalBatch<'a> {
+    /// Per-token negative log-likelihoods of `batch`, f32 `[B, T]`.
+    pub nll: &'a Tensor,
+    pub batch: &'a Batch,
+    /// The micro-batch's items (indices in the validation set).
+    pub items: &'a [usize],
+    /// Positions in the micro-batch of the items that count (the others
+    /// repeat an item to keep every rank in step).
+    pub keep: &'a [i64],
+}
+
+/// What building a run's objective may need: DPO's reference pass runs
+/// the engine over the data before the first step.
+pub struct Setup<'a> {
+    pub engine: &'a mut Engine,
+    pub config: &'a Config,
+    /// The run's fingerprint (what a checkpoint must match to be resumed).
+    pub fingerprint: &'a Value,
+    pub steps: &'a Steps,
+    pub validation: &'a SampleSet,
+    /// Whether the run resumed from a checkpoint.
+    pub resumed: bool,
+}
+
 /// What a run trains for, chosen once from `data.objective`: the
-/// objective of each micro-batch and the names of what a step reports.
+/// objective of each micro-batch, the names of what a step reports and
+/// how a validation micro-batch is scored.
 pub trait RunObjective {
     /// The objective of the micro-batch of `items` (indices in the training
     /// set) in a step whose loss is normalised by `norm` (target tokens, or
@@ -73,9 +84,11 @@ pub trait RunObjective {
     /// A step's reported values, named, from the [`Objective::loss`] values
     /// summed over micro-batches and ranks.
     fn report(&self, sums: &[f64], norm: i64) -> Vec<(&'static str, f64)>;
-    /// How to evaluate the validation pairs (DPO).
-    fn dpo_eval(&self) -> Option<DpoEval<'_>> {
-        None
+    /// What one validation micro-batch adds to the evaluation's sums.
+    fn eval_sums(&self, b: &EvalBatch) -> Result<EvalSums>;
+    /// The evaluation's metrics from its sums over every rank.
+    fn eval_metrics(&self, s: &EvalSums) -> Map<String, Value> {
+        Map::from_iter([("eval_loss".into(), json!(s.loss / s.count.max(1.0)))])
     }
 }
 
@@ -91,5 +104,20 @@ impl RunObjective for NextToken {
 
     fn report(&self, sums: &[f64], norm: i64) -> Vec<(&'static str, f64)> {
         vec![("train_loss", sums[0] / norm.max(1) as f64)]
+    }
+
+    /// The real rows' token-loss sum and target tokens.
+    fn eval_sums(&self, b: &EvalBatch) -> Result<EvalSums> {
+        let idx = Tensor::from_slice(b.keep).to_device(b.nll.device());
+        let targets = shifted_labels(&b.batch.labels.index_select(0, &idx));
+        Ok(EvalSums {
+            loss: b
+                .nll
+                .index_select(0, &idx)
+                .sum(Kind::Double)
+                .double_value(&[]),
+            count: targets.ne(-100).sum(Kind::Int64).int64_value(&[]) as f64,
+            correct: 0.0,
+        })
     }
 }

@@ -86,7 +86,7 @@ impl Progress {
         let (Some(step), Some(loss), Some(lr)) =
             (num("step"), num("train_loss"), num("learning_rate"))
         else {
-            return crate::metrics::console_line(r);
+            return console_line(r);
         };
         let mut s = format!("loss {loss:.4}  lr {lr:.1e}");
         if let Some(g) = num("grad_norm") {
@@ -203,6 +203,24 @@ impl Meter {
                 )
                 .is_ok()
     }
+}
+
+/// A record as `key=value` pairs, for records other than a step's.
+fn console_line(r: &Map<String, Value>) -> String {
+    r.iter()
+        .map(|(k, v)| match v {
+            Value::Number(n) if n.is_f64() => {
+                let x = n.as_f64().unwrap_or(0.0);
+                if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) {
+                    format!("{k}={x:.3e}")
+                } else {
+                    format!("{k}={x:.4}")
+                }
+            }
+            other => format!("{k}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

@@ -141,13 +141,17 @@ impl Steps {
         all[first..first + m].to_vec()
     }
 
-    /// The micro-batch `micro` of `rank` in `step`.
-    pub fn micro_batch(&self, step: u64, rank: usize, micro: u64, device: Device) -> Batch {
-        batch(
-            &self.set,
-            &self.micro_items(step, rank, micro),
-            self.pad_id,
-            device,
-        )
+    /// The items of micro-batch `micro` of `rank` in `step`, and the batch
+    /// they make.
+    pub fn micro_batch(
+        &self,
+        step: u64,
+        rank: usize,
+        micro: u64,
+        device: Device,
+    ) -> (Vec<usize>, Batch) {
+        let items = self.micro_items(step, rank, micro);
+        let b = batch(&self.set, &items, self.pad_id, device);
+        (items, b)
     }
 }

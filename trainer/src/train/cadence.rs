@@ -44,7 +44,7 @@ impl Trainer<'_> {
             self.steps.pad_id(),
             self.plan.micro_batch_size as usize,
             self.config.eval.max_samples,
-            self.objective.dpo_eval().as_ref(),
+            self.objective.as_ref(),
         )?;
         m.insert("step".into(), json!(done));
         let loss = m["eval_loss"].as_f64().unwrap_or(f64::NAN);

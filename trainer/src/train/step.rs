@@ -1,15 +1,15 @@
 //! One training step: every micro-batch of this rank's share of the global
 //! batch through the engine under the run's objective, then one all-reduce
-//! and one read back to the host carrying the reported values, the tokens,
-//! the stop request, and the engine's gradient-norm and finite-check terms;
-//! then the optimizer step at the scheduled learning rate. Nothing else in
-//! a step waits for the device.
+//! and one read back to the host ([`Engine::reduce_step`]) carrying the
+//! reported values, the tokens, the stop request, and the engine's
+//! [`StepTerms`]; then the optimizer step at the scheduled learning rate.
+//! Nothing else in a step waits for the device.
 
 use super::Trainer;
 use crate::ckpt::last_good;
-use crate::zero::Engine;
+use crate::zero::{Engine, StepTerms};
 use anyhow::{anyhow, bail, Result};
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 /// What one step did, the same on every rank.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,8 +50,8 @@ struct Sums {
     tokens: i64,
     /// Whether a stop was requested on any rank.
     stop: bool,
-    /// The engine's [`Engine::step_terms`].
-    terms: [f64; 2],
+    /// What the optimizer step takes.
+    terms: StepTerms,
 }
 
 impl Local {
@@ -64,16 +64,16 @@ impl Local {
             scalar(self.tokens as f64),
             scalar(f64::from(u8::from(self.stop))),
         );
-        let terms = engine.step_terms().to_device(dev);
-        let mut t = Tensor::cat(&[self.values, tokens, stop, terms], 0);
-        engine.all_reduce_sum(&mut t)?;
-        let mut flat = Vec::<f64>::try_from(t.to_device(Device::Cpu))?;
-        let tail = flat.split_off(flat.len() - 4);
+        let carried = Tensor::cat(&[self.values, tokens, stop], 0);
+        let (mut values, terms) = engine.reduce_step(carried)?;
+        // What was carried after the values, from the end.
+        let stop = values.pop().expect("the stop flag") > 0.0;
+        let tokens = values.pop().expect("the token count") as i64;
         Ok(Sums {
-            values: flat,
-            tokens: tail[0] as i64,
-            stop: tail[1] > 0.0,
-            terms: [tail[2], tail[3]],
+            values,
+            tokens,
+            stop,
+            terms,
         })
     }
 }
@@ -128,9 +128,8 @@ impl Trainer<'_> {
         let mut values: Option<Tensor> = None;
         let mut tokens = 0i64;
         for m in 0..self.plan.grad_accum {
-            let batch = self.steps.micro_batch(step, rank, m, self.engine.device());
+            let (items, batch) = self.steps.micro_batch(step, rank, m, self.engine.device());
             tokens += batch.tokens;
-            let items = self.steps.micro_items(step, rank, m);
             let objective = self.objective.micro(&items, norm);
             let v = self.engine.micro_step(&batch, objective.as_ref())?;
             // From zeros, as the sums always started.
@@ -173,9 +172,13 @@ mod tests {
         assert_eq!(sums.values, [3.5, -1.25]);
         assert_eq!((sums.tokens, sums.stop), (7, true));
         // The shard's norm is computed in f32.
-        assert!((sums.terms[0] - 10496.0).abs() < 1e-2, "{:?}", sums.terms);
-        assert_eq!(sums.terms[1], 0.0);
+        assert!(
+            (sums.terms.sumsq - 10496.0).abs() < 1e-2,
+            "{:?}",
+            sums.terms
+        );
+        assert_eq!(sums.terms.nonfinite, 0.0);
         let stats = engine.apply_step(sums.terms, 1e-3, 0.0).unwrap();
-        assert_eq!(stats.grad_norm, sums.terms[0].sqrt());
+        assert_eq!(stats.grad_norm, sums.terms.sumsq.sqrt());
     }
 }

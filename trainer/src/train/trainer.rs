@@ -10,10 +10,10 @@ use crate::data::SampleSet;
 use crate::device::Gpu;
 use crate::export::ModelFiles;
 use crate::metrics::{start_record, MetricsFile};
-use crate::objective::{NextToken, RunObjective};
+use crate::objective::{NextToken, RunObjective, Setup};
 use crate::progress::Progress;
 use crate::references::dpo_run;
-use crate::sanity::{self, Observed};
+use crate::sanity::{system_memory, Observed};
 use crate::schedule::Schedule;
 use crate::zero::Engine;
 use anyhow::Result;
@@ -78,34 +78,24 @@ impl<'a> Trainer<'a> {
         let fingerprint = fingerprint(config, plan);
         let resumed = resume(engine, config, &root, &fingerprint)?;
         crate::finish::clear(config, engine.rank())?;
-        // What each step optimises, from `data.objective`.
-        let objective: Box<dyn RunObjective> = match config.data.objective {
-            Objective::Pretrain | Objective::Sft => Box::new(NextToken),
-            Objective::Dpo => Box::new(dpo_run(
-                engine,
-                config,
-                &fingerprint,
-                steps,
-                validation,
-                resumed.is_some(),
-            )?),
-        };
-        let metrics = match engine.rank() {
-            0 => Some(MetricsFile::open(
-                &config.output_dir(),
-                config.logging.tensorboard,
-            )?),
-            _ => None,
-        };
+        let objective = run_objective(&mut Setup {
+            engine: &mut *engine,
+            config,
+            fingerprint: &fingerprint,
+            steps,
+            validation,
+            resumed: resumed.is_some(),
+        })?;
+        let metrics = (engine.rank() == 0)
+            .then(|| MetricsFile::open(&config.output_dir(), config.logging.tensorboard))
+            .transpose()?;
         let mut trainer = Trainer {
             schedule: Schedule::new(&config.train.lr_schedule, config.train.learning_rate, total),
             mfu: Mfu::of(config, engine, gpu),
             progress: Progress::new(engine.steps_done(), total),
             total_tokens: resumed.as_ref().map_or(0, |r| r.total_tokens),
             seen: Observed {
-                memory_limit_bytes: gpu
-                    .and_then(Gpu::total_bytes)
-                    .unwrap_or_else(sanity::system_memory),
+                memory_limit_bytes: gpu.and_then(Gpu::total_bytes).unwrap_or_else(system_memory),
                 ..Observed::default()
             },
             window: Window::start(),
@@ -152,6 +142,14 @@ impl<'a> Trainer<'a> {
         }
         Ok(())
     }
+}
+
+/// What each step optimises, from `data.objective`.
+fn run_objective(setup: &mut Setup) -> Result<Box<dyn RunObjective>> {
+    Ok(match setup.config.data.objective {
+        Objective::Pretrain | Objective::Sft => Box::new(NextToken),
+        Objective::Dpo => Box::new(dpo_run(setup)?),
+    })
 }
 
 /// Resumes `engine` as `checkpoint.resume` says; rank 0 says from where.

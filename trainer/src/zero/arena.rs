@@ -199,7 +199,3 @@ impl Arena {
         self.groups.iter().map(|g| g.opt.state_bytes()).sum()
     }
 }
-
-#[cfg(test)]
-#[path = "arena_tests.rs"]
-mod tests;

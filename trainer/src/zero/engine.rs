@@ -1,28 +1,30 @@
 //! The ZeRO-3 engine: the training step of a model whose units are sharded
 //! over ranks. Forward: gather a unit, run it without autograd, keep its
 //! input, free it. Backward, units in reverse: gather again, recompute with
-//! autograd, `run_backward` for input and weight gradients, reduce-scatter
-//! the weight gradients into this rank's fp32 accumulator. Units that are
-//! not recomputed (`train.activation_checkpointing`) run with autograd in
-//! the forward pass and keep their graph and gathered parameters until
-//! their backward. The optimizer step is in `step.rs`.
+//! autograd (`graph.rs`), `run_backward` for input and weight gradients,
+//! reduce-scatter the weight gradients into this rank's fp32 accumulator.
+//! Units that are not recomputed (`train.activation_checkpointing`) run
+//! with autograd in the forward pass and keep their graph and gathered
+//! parameters until their backward. Every gather and reduce-scatter goes
+//! through the engine's [`Collectives`] (`flight.rs`); the head and the
+//! objective's loss are in `head.rs`, the optimizer step in `step.rs`.
 
 use super::arena::Arena;
-use super::flight::Flight;
-use super::graph::Saved;
+use super::flight::Collectives;
+use super::graph::{Graph, Saved};
 use super::layout::Layout;
 use super::placement::Placement;
 use super::shard::UnitShard;
+use crate::batch::{Batch, Objective};
 use crate::comm::Comm;
 use crate::model::{forward_unit, read_unit_range, units, Ctx, LlamaConfig, ParamSource, UnitSpec};
-use crate::objective::{Batch, Objective};
 use anyhow::Result;
 use runconfig::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
 
 /// A rank's part of the model and the means to train it. Its fields are
-/// private: the rest of the trainer asks its methods (here, in `info.rs`
-/// and in `state.rs`).
+/// private: the rest of the trainer asks its methods (here, in `head.rs`,
+/// `step.rs`, `info.rs` and `state.rs`).
 pub struct Engine {
     pub(super) cfg: LlamaConfig,
     pub(super) specs: Vec<UnitSpec>,
@@ -30,23 +32,20 @@ pub struct Engine {
     pub(super) shards: Vec<UnitShard>,
     /// The model state the shards view, and the optimizers.
     pub(super) arena: Arena,
-    pub(super) comm: Box<dyn Comm>,
-    pub(super) dtype: Kind,
+    /// The communicator, its byte count and the collectives in flight.
+    pub(super) collectives: Collectives,
+    dtype: Kind,
     pub(super) device: Device,
     /// Where master weights and optimizer state live (`optimizer.offload`).
     pub(super) at: Placement,
     /// Optimizer steps taken so far.
     pub(super) steps_done: u64,
-    /// Bytes moved by collectives (gathered outputs + reduce-scatter inputs).
-    pub(super) comm_bytes: u64,
     /// The finite check of the last update's master weights, computed on
     /// the device and reduced with the next step's gradient norm.
     pub(super) unchecked: Option<Tensor>,
-    /// Collectives in flight.
-    pub(super) flight: Flight,
     /// Units before the head, from the embedding on, that the backward pass
     /// recomputes; the others keep their forward graph.
-    pub(super) recomputed: usize,
+    recomputed: usize,
 }
 
 impl Engine {
@@ -77,14 +76,12 @@ impl Engine {
             specs,
             shards,
             arena,
-            comm,
+            collectives: Collectives::new(comm, dtype),
             dtype,
             device,
             at,
             steps_done: 0,
-            comm_bytes: 0,
             unchecked: None,
-            flight: Flight::default(),
             recomputed: usize::MAX,
         })
     }
@@ -102,21 +99,6 @@ impl Engine {
                 Layout::new(&params, rank, world)
             })
             .collect()
-    }
-
-    /// Gradients of unit `u`'s parameters laid end to end, zero-padded to
-    /// the unit's padded length.
-    pub(super) fn padded(&self, u: usize, grads: &[Tensor]) -> Tensor {
-        let layout = &self.shards[u].layout;
-        let mut parts: Vec<Tensor> = grads.iter().map(|g| g.reshape([-1])).collect();
-        if layout.padded > layout.numel {
-            let g = &grads[0];
-            parts.push(Tensor::zeros(
-                [(layout.padded - layout.numel) as i64],
-                (g.kind(), g.device()),
-            ));
-        }
-        Tensor::cat(&parts, 0)
     }
 
     /// Recomputes in the backward pass the first `units` units before the
@@ -141,7 +123,7 @@ impl Engine {
         let ctx = self.ctx(batch)?;
         let mut plan = self.forward_plan(n);
         plan.extend((0..self.recomputed_units()).rev());
-        self.plan_gathers(plan);
+        self.collectives.plan(plan);
         let mut saved = Vec::with_capacity(n);
         let mut x = batch.input_ids.shallow_clone();
         for u in 0..n - 1 {
@@ -173,7 +155,7 @@ impl Engine {
                 grad_out = g;
             }
         }
-        self.land()?;
+        self.collectives.land(&mut self.shards)?;
         Ok(values)
     }
 
@@ -195,11 +177,11 @@ impl Engine {
     /// Unit `u`'s gathered parameters, and the gathered embedding weight
     /// when the unit ties to it.
     pub(super) fn gather_params(&mut self, u: usize) -> Result<(Vec<Tensor>, Option<Tensor>)> {
-        let flat = self.gather(u)?;
+        let flat = self.collectives.gather(&self.shards, u)?;
         let params = self.specs[u].split_flat(&flat)?;
         let embed = match self.specs[u].uses_embedding {
             true => {
-                let e = self.gather(0)?;
+                let e = self.collectives.gather(&self.shards, 0)?;
                 Some(self.specs[0].split_flat(&e)?.remove(0))
             }
             false => None,
@@ -207,19 +189,19 @@ impl Engine {
         Ok((params, embed))
     }
 
-    /// The logits of `batch` without autograd.
-    pub fn forward(&mut self, batch: &Batch) -> Result<Tensor> {
-        self.forward_units(batch, self.specs.len())
+    /// The gathers of a pass through the first `units` units (a unit tied
+    /// to the embedding gathers it too).
+    pub(super) fn forward_plan(&self, units: usize) -> Vec<usize> {
+        (0..units)
+            .flat_map(|u| match self.specs[u].uses_embedding {
+                true => vec![u, 0],
+                false => vec![u],
+            })
+            .collect()
     }
 
-    /// The output of the first `units` units on `batch`, without autograd.
-    pub(super) fn forward_units(&mut self, batch: &Batch, units: usize) -> Result<Tensor> {
-        let plan = self.forward_plan(units);
-        self.plan_gathers(plan);
-        self.run_units(batch, units)
-    }
-
-    /// [`Engine::forward_units`] along gathers already planned.
+    /// The output of the first `units` units on `batch`, without autograd,
+    /// along gathers already planned.
     pub(super) fn run_units(&mut self, batch: &Batch, units: usize) -> Result<Tensor> {
         let ctx = self.ctx(batch)?;
         let mut x = batch.input_ids.shallow_clone();
@@ -230,5 +212,31 @@ impl Engine {
             })?;
         }
         Ok(x)
+    }
+
+    /// Gathers unit `u` and runs it on `input` with autograd.
+    fn forward_graph(&mut self, u: usize, input: &Tensor, ctx: &Ctx) -> Result<Graph> {
+        let flat = self.collectives.gather(&self.shards, u)?;
+        Graph::run(&self.cfg, &self.specs[u], u, &flat, input, ctx)
+    }
+
+    /// Backward of unit `u` through `graph` from the gradient of its output:
+    /// reduces the weight gradients into the shard and returns the gradient
+    /// of the unit's input (none for the embedding).
+    fn backward_graph(
+        &mut self,
+        u: usize,
+        graph: Graph,
+        grad_out: &Tensor,
+    ) -> Result<Option<Tensor>> {
+        let (grads, input_grad) = graph.backward(u, grad_out);
+        self.reduce_grads(u, &grads)?;
+        Ok(input_grad)
+    }
+
+    /// Adds the gradients of unit `u`'s parameters, in order, to this
+    /// rank's accumulator ([`Collectives::reduce_grads`]).
+    pub(super) fn reduce_grads(&mut self, u: usize, grads: &[Tensor]) -> Result<()> {
+        self.collectives.reduce_grads(&mut self.shards, u, grads)
     }
 }

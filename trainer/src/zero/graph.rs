@@ -1,10 +1,10 @@
 //! A unit's forward with autograd and its backward through that graph:
 //! what the backward pass runs for every unit, on a graph kept from the
 //! forward pass (`train.activation_checkpointing: false`) or recomputed
-//! from the unit's saved input (`true`).
+//! from the unit's saved input (`true`). The engine gathers the unit's
+//! parameters before and reduces their gradients after.
 
-use super::engine::Engine;
-use crate::model::{forward_unit, Ctx};
+use crate::model::{forward_unit, Ctx, LlamaConfig, UnitSpec};
 use anyhow::Result;
 use tch::{Kind, Tensor};
 
@@ -36,44 +36,42 @@ fn leaf(t: Tensor) -> Tensor {
     t.detach().set_requires_grad(true)
 }
 
-impl Engine {
-    /// Gathers unit `u` and runs it on `input` with autograd.
-    pub(super) fn forward_graph(&mut self, u: usize, input: &Tensor, ctx: &Ctx) -> Result<Graph> {
+impl Graph {
+    /// Runs unit `u` (`spec`) on `input` with autograd, from its gathered
+    /// flat parameters `flat`.
+    pub(super) fn run(
+        cfg: &LlamaConfig,
+        spec: &UnitSpec,
+        u: usize,
+        flat: &Tensor,
+        input: &Tensor,
+        ctx: &Ctx,
+    ) -> Result<Graph> {
         // Each parameter is its own autograd leaf (a view of the gathered
         // buffer): their gradients are then laid end to end once, instead
         // of autograd adding a zero-padded full-size buffer per parameter.
-        let flat = self.gather(u)?;
-        let params: Vec<Tensor> = self.specs[u]
-            .split_flat(&flat)?
-            .into_iter()
-            .map(leaf)
-            .collect();
+        let params: Vec<Tensor> = spec.split_flat(flat)?.into_iter().map(leaf).collect();
         let input = match u {
             0 => input.shallow_clone(),
             _ => leaf(input.shallow_clone()),
         };
-        let out = forward_unit(&self.cfg, &self.specs[u], &params, None, &input, ctx)?;
+        let out = forward_unit(cfg, spec, &params, None, &input, ctx)?;
         Ok(Graph { params, input, out })
     }
 
-    /// Backward of unit `u` through `graph` from the gradient of its output:
-    /// reduce-scatters the weight gradients into the shard and returns the
-    /// gradient of the unit's input (none for the embedding).
-    pub(super) fn backward_graph(
-        &mut self,
-        u: usize,
-        graph: Graph,
-        grad_out: &Tensor,
-    ) -> Result<Option<Tensor>> {
-        let Graph { params, input, out } = graph;
+    /// Backward of unit `u` through the graph from the gradient of its
+    /// output: the gradients of its parameters, in order, and of its input
+    /// (none for the embedding).
+    pub(super) fn backward(self, u: usize, grad_out: &Tensor) -> (Vec<Tensor>, Option<Tensor>) {
+        let Graph { params, input, out } = self;
         let root = (out * grad_out).sum(Kind::Float);
         let k = params.len();
         let mut wrt: Vec<&Tensor> = params.iter().collect();
         if u > 0 {
             wrt.push(&input);
         }
-        let grads = Tensor::run_backward(&[root], &wrt, false, false);
-        self.reduce_grads(u, &grads[..k])?;
-        Ok((u > 0).then(|| grads[k].shallow_clone()))
+        let mut grads = Tensor::run_backward(&[root], &wrt, false, false);
+        let input_grad = (u > 0).then(|| grads.remove(k));
+        (grads, input_grad)
     }
 }

@@ -4,8 +4,8 @@
 //! gradient.
 
 use super::engine::Engine;
+use crate::batch::{Batch, Objective};
 use crate::model::{head_backward, head_nll, Head};
-use crate::objective::{Batch, Objective};
 use anyhow::Result;
 use runconfig::memory::LOGITS_CHUNK_TOKENS;
 use tch::{Kind, Tensor};
@@ -18,10 +18,10 @@ impl Engine {
     pub fn forward_nll(&mut self, batch: &Batch) -> Result<Tensor> {
         let u = self.specs.len() - 1;
         let plan = self.forward_plan(u + 1);
-        self.plan_gathers(plan);
+        self.collectives.plan(plan);
         let input = self.run_units(batch, u)?;
         let (params, embed) = self.gather_params(u)?;
-        self.land()?;
+        self.collectives.land(&mut self.shards)?;
         let head = self.head(&params, embed.as_ref());
         let chunk = LOGITS_CHUNK_TOKENS as i64;
         tch::no_grad(|| head_nll(&head, &input, &batch.labels, chunk))

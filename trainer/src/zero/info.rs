@@ -11,12 +11,12 @@ use tch::{Device, Tensor};
 impl Engine {
     /// This rank's index in its world.
     pub fn rank(&self) -> usize {
-        self.comm.rank()
+        self.collectives.rank()
     }
 
     /// Number of ranks.
     pub fn world_size(&self) -> usize {
-        self.comm.world_size()
+        self.collectives.world_size()
     }
 
     /// Where this rank computes.
@@ -37,13 +37,13 @@ impl Engine {
     /// Bytes moved by the engine's collectives so far (gathered outputs and
     /// reduce-scatter inputs).
     pub fn comm_bytes(&self) -> u64 {
-        self.comm_bytes
+        self.collectives.bytes()
     }
 
     /// How long compute waited on communication since the last call (see
     /// [`crate::comm::Comm::take_wait`]).
     pub fn take_comm_wait(&mut self) -> std::time::Duration {
-        self.comm.take_wait()
+        self.collectives.comm().take_wait()
     }
 
     /// Parameters of the whole model.
@@ -63,16 +63,16 @@ impl Engine {
 
     /// Sums `tensor` over every rank, in place (every rank calls it).
     pub fn all_reduce_sum(&mut self, tensor: &mut Tensor) -> Result<()> {
-        self.comm.all_reduce(tensor, ReduceOp::Sum)
+        self.collectives.comm().all_reduce(tensor, ReduceOp::Sum)
     }
 
     /// The 1-D concatenation, in rank order, of every rank's `input`.
     pub fn all_gather(&mut self, input: &Tensor) -> Result<Tensor> {
-        self.comm.all_gather(input)
+        self.collectives.comm().all_gather(input)
     }
 
     /// Returns once every rank has called it.
     pub fn barrier(&mut self) -> Result<()> {
-        self.comm.barrier()
+        self.collectives.comm().barrier()
     }
 }

@@ -113,7 +113,7 @@ impl Engine {
     /// full tensors (every rank calls it).
     pub fn gather_unit(&mut self, u: usize) -> Result<Vec<(String, Tensor)>> {
         let master = self.at.on_device(&self.shards[u].master);
-        let full = self.comm.all_gather(&master)?;
+        let full = self.collectives.comm().all_gather(&master)?;
         self.specs[u].named(&full)
     }
 }

@@ -1,12 +1,12 @@
-//! The optimizer step: global gradient norm, clipping, AdamW on every
-//! optimizer group of the arenas, refresh of the compute copy; and the
-//! check that the master weights are still finite, so that non-finite
-//! weights are never trained on nor saved.
-//!
-//! The check after an update costs one pass over the master arena (its
-//! minimum and maximum, on the device, without waiting for them) and no
-//! collective of its own: it travels with the next step's gradient-norm
-//! all-reduce.
+//! The optimizer step. Its terms (this rank's squared gradient norms and
+//! the finite check of the previous update) travel in the loop's one
+//! all-reduce of the step ([`Engine::reduce_step`]) and come back named
+//! ([`StepTerms`]); [`Engine::apply_step`] then takes the global gradient
+//! norm, clips, runs AdamW on every optimizer group of the arenas and
+//! refreshes the compute copy. The finite check makes sure that non-finite
+//! weights are never trained on nor saved: after an update it costs one
+//! pass over the master arena (its minimum and maximum, on the device,
+//! without waiting for them) and no collective of its own.
 //! [`Engine::check_finite`] reduces it at once, before a checkpoint or the
 //! final export.
 
@@ -21,6 +21,16 @@ pub struct StepStats {
     pub grad_norm: f64,
 }
 
+/// What the optimizer step needs summed over every rank.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepTerms {
+    /// Squared gradient norms, summed (the global norm's square).
+    pub sumsq: f64,
+    /// The finite check of the previous update: 0, or NaN when it left a
+    /// non-finite master weight.
+    pub nonfinite: f64,
+}
+
 /// `[1]` f64: finite when every element of `t` is (its range, in f64).
 fn range(t: &Tensor) -> Tensor {
     let (lo, hi) = t.aminmax(None, false);
@@ -28,24 +38,24 @@ fn range(t: &Tensor) -> Tensor {
 }
 
 impl Engine {
-    /// Global grad norm, clipping to `max_norm` (0: none), AdamW at `lr` on
-    /// every optimizer group, refresh of the compute copy, zeroed
-    /// accumulators (each once per arena: [`super::arena::Arena::step`]):
-    /// [`Engine::step_terms`] summed over ranks, then [`Engine::apply_step`].
-    pub fn step(&mut self, lr: f64, max_norm: f64) -> Result<StepStats> {
-        let mut sums = self.step_terms();
-        self.comm
-            .all_reduce(&mut sums, ReduceOp::Sum)
-            .context("all-reduce of the gradient norm")?;
-        let terms = Vec::<f64>::try_from(sums.to_device(Device::Cpu))?;
-        self.apply_step([terms[0], terms[1]], lr, max_norm)
+    /// This rank's `carried` values (f64 `[k]` on the device) and the
+    /// engine's step terms ([`Engine::step_terms`]) summed over every rank
+    /// in one all-reduce and one read back: the caller's sums, in order,
+    /// and the terms [`Engine::apply_step`] takes.
+    pub fn reduce_step(&mut self, carried: Tensor) -> Result<(Vec<f64>, StepTerms)> {
+        let terms = self.step_terms().to_device(carried.device());
+        let mut t = Tensor::cat(&[carried, terms], 0);
+        self.all_reduce_sum(&mut t)?;
+        let mut flat = Vec::<f64>::try_from(t.to_device(Device::Cpu))?;
+        // step_terms' order, from the end.
+        let nonfinite = flat.pop().expect("the step terms");
+        let sumsq = flat.pop().expect("the step terms");
+        Ok((flat, StepTerms { sumsq, nonfinite }))
     }
 
-    /// What the step needs summed over ranks, f64 `[2]` on the device, not
-    /// waited for: this rank's sum of squared gradient norms, and the
-    /// finite check of the previous update (0, or NaN when it left a
-    /// non-finite master weight).
-    pub fn step_terms(&mut self) -> Tensor {
+    /// This rank's [`StepTerms`], f64 `[sumsq, nonfinite]` on the device,
+    /// not waited for.
+    fn step_terms(&mut self) -> Tensor {
         // Each shard's norm in f32 on its device, then their squares summed in f64.
         let norms: Vec<Tensor> = self.shards.iter().map(|s| s.grad.norm()).collect();
         let sumsq = Tensor::stack(&norms, 0)
@@ -60,11 +70,14 @@ impl Engine {
         Tensor::cat(&[sumsq, last], 0)
     }
 
-    /// The update, given [`Engine::step_terms`] summed over every rank.
+    /// Global grad norm, clipping to `max_norm` (0: none), AdamW at `lr` on
+    /// every optimizer group, refresh of the compute copy, zeroed
+    /// accumulators (each once per arena: [`super::arena::Arena::step`]),
+    /// given the [`StepTerms`] of every rank ([`Engine::reduce_step`]).
     /// Fails, applying nothing, when the gradient norm is not finite or the
     /// previous update left a non-finite master weight on any rank.
-    pub fn apply_step(&mut self, terms: [f64; 2], lr: f64, max_norm: f64) -> Result<StepStats> {
-        let (grad_norm, last) = (terms[0].sqrt(), terms[1]);
+    pub fn apply_step(&mut self, terms: StepTerms, lr: f64, max_norm: f64) -> Result<StepStats> {
+        let (grad_norm, last) = (terms.sumsq.sqrt(), terms.nonfinite);
         if !last.is_finite() || !grad_norm.is_finite() {
             // Never apply (or later save) non-finite weights.
             let _ = self.arena.grad.zero_();
@@ -109,7 +122,8 @@ impl Engine {
     pub fn all_finite(&mut self) -> Result<bool> {
         self.unchecked = None;
         let mut probe = self.probe(true);
-        self.comm
+        self.collectives
+            .comm()
             .all_reduce(&mut probe, ReduceOp::Sum)
             .context("all-reduce of the finite check")?;
         Ok(probe.double_value(&[0]).is_finite())
