@@ -30,7 +30,6 @@ use std::path::{Path, PathBuf};
 
 /// Bump when the meaning of cached samples changes.
 pub const FORMAT_VERSION: u32 = 3;
-const MAGIC: &[u8; 8] = b"FSDATA02";
 
 /// Accumulates the inputs of the cache key.
 pub struct KeyHasher(Sha256);
@@ -137,6 +136,6 @@ pub fn path(dir: &Path, key: &str) -> PathBuf {
     dir.join(format!("{key}.bin"))
 }
 
-#[path = "cache_file.rs"]
 mod file;
+use file::MAGIC;
 pub use file::{read, write};

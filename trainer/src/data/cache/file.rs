@@ -4,13 +4,15 @@
 //! into place, and read without following a link; one whose checksum or
 //! key does not match is reported damaged, to be built again.
 
-use super::MAGIC;
 use crate::data::sample::{SampleSet, SetKind};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+
+/// The first bytes of a cache file (and of its key's hash input).
+pub(super) const MAGIC: &[u8; 8] = b"FSDATA02";
 
 /// Bytes of the SHA-256 trailer.
 const SUM: usize = 32;
