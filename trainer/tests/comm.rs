@@ -2,7 +2,8 @@
 //! sizes 1, 2, 3, 4 and 8, several dtypes, odd and empty lengths.
 
 use rendezvous::{StoreClient, StoreServer};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use tch::{Kind, Tensor};
 use trainer::comm::{chunk_offsets, chunk_sizes, Comm, CpuComm, Queued, ReduceOp};
 
@@ -146,10 +147,28 @@ fn all_gather_concatenates_in_rank_order() {
     }
 }
 
+/// When the last rank reached the barrier, for the world being tested.
+static LAST_ARRIVAL: Mutex<Option<Instant>> = Mutex::new(None);
+
 #[test]
-fn barrier_returns_on_every_rank() {
+fn barrier_returns_on_every_rank_only_after_the_last_one_arrives() {
+    // Late enough that a rank not held by the barrier leaves well before.
+    const DELAY: Duration = Duration::from_millis(100);
     for world in WORLDS {
-        with_world(world, |_, comm| comm.barrier().unwrap());
+        *LAST_ARRIVAL.lock().unwrap() = None;
+        with_world(world, move |rank, comm| {
+            if rank == world - 1 {
+                std::thread::sleep(DELAY);
+                *LAST_ARRIVAL.lock().unwrap() = Some(Instant::now());
+            }
+            comm.barrier().unwrap();
+            let left = Instant::now();
+            let arrived = *LAST_ARRIVAL.lock().unwrap();
+            assert!(
+                arrived.is_some_and(|a| left >= a),
+                "world {world}: rank {rank} left the barrier before the last rank arrived"
+            );
+        });
     }
 }
 
