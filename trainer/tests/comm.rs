@@ -26,10 +26,7 @@ where
     let handles: Vec<_> = (0..world)
         .map(|rank| {
             std::thread::spawn(move || {
-                let mut store =
-                    StoreClient::connect("127.0.0.1", port, "t", "", Duration::from_secs(10))
-                        .unwrap();
-                let comm = CpuComm::connect(rank, world, &mut store).unwrap();
+                let comm = CpuComm::connect(rank, world, &mut store(port, "t")).unwrap();
                 body(rank, comm);
             })
         })
@@ -147,23 +144,19 @@ fn all_gather_concatenates_in_rank_order() {
     }
 }
 
-/// When the last rank reached the barrier, for the world being tested.
-static LAST_ARRIVAL: Mutex<Option<Instant>> = Mutex::new(None);
-
 #[test]
 fn barrier_returns_on_every_rank_only_after_the_last_one_arrives() {
-    // Late enough that a rank not held by the barrier leaves well before.
-    const DELAY: Duration = Duration::from_millis(100);
+    // When the last rank arrived: late enough for a rank not held to leave first.
+    static LAST_ARRIVAL: Mutex<Option<Instant>> = Mutex::new(None);
     for world in WORLDS {
         *LAST_ARRIVAL.lock().unwrap() = None;
         with_world(world, move |rank, comm| {
             if rank == world - 1 {
-                std::thread::sleep(DELAY);
+                std::thread::sleep(Duration::from_millis(100));
                 *LAST_ARRIVAL.lock().unwrap() = Some(Instant::now());
             }
             comm.barrier().unwrap();
-            let left = Instant::now();
-            let arrived = *LAST_ARRIVAL.lock().unwrap();
+            let (left, arrived) = (Instant::now(), *LAST_ARRIVAL.lock().unwrap());
             assert!(
                 arrived.is_some_and(|a| left >= a),
                 "world {world}: rank {rank} left the barrier before the last rank arrived"
