@@ -29,7 +29,7 @@ fn one_step(
     (console, logs)
 }
 
-/// The rank logs as written (the helper in common strips the timestamps).
+/// The rank logs as written (common::rank_logs strips the timestamps).
 fn raw_logs(dir: &Path) -> Vec<String> {
     let paths = rank_logs(dir).into_iter().map(|(p, _)| p);
     paths.map(|p| std::fs::read_to_string(p).unwrap()).collect()

@@ -1,4 +1,4 @@
-//! Helpers of the end-to-end tests: the built binaries, scratch folders,
+//! What the end-to-end tests share: the built binaries, scratch folders,
 //! processes (process.rs), what a run leaves (outputs.rs), a local Hub
 //! (hub.rs) and a `final/` folder like a run leaves (folders.rs).
 //!
