@@ -13,8 +13,8 @@ fn run(dir: &Path, out: &Path, sets: &[&str]) -> Output {
     let out_dir = format!("checkpoint.output_dir={}", out.display());
     let mut c = launch(dir);
     c.arg("2")
-        .arg(repo().join("configs/tiny-pretrain.yaml"))
-        .current_dir(repo());
+        .arg(repo_root().join("configs/tiny-pretrain.yaml"))
+        .current_dir(repo_root());
     let fixed = ["train.threads=1", "comm=cpu", "train.micro_batch_size=4"];
     for s in fixed.iter().chain(sets).chain([&out_dir.as_str()]) {
         c.args(["--set", s]);

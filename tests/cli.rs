@@ -105,7 +105,7 @@ fn every_command_answers_help_with_its_options() {
 
 #[test]
 fn version_names_the_libtorch_the_trainer_needs() {
-    let bootstrap = std::fs::read_to_string(repo().join("scripts/bootstrap")).unwrap();
+    let bootstrap = std::fs::read_to_string(repo_root().join("scripts/bootstrap")).unwrap();
     let torch = bootstrap
         .lines()
         .find_map(|l| l.strip_prefix("TORCH_VERSION="))

@@ -22,7 +22,7 @@ fn launch_check_into_a_closed_pipe_ends_without_a_panic() {
     // The reader has left before `launch` prints its first line.
     let out = std::process::Command::new(bin("launch"))
         .arg("check")
-        .arg(repo().join("configs/sanity.yaml"))
+        .arg(repo_root().join("configs/sanity.yaml"))
         .stdout(pipe_without_reader())
         .stderr(Stdio::piped())
         .output()

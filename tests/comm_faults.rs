@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 fn tiny(dir: &Path, out: &Path, sets: &[&str]) -> Command {
     let mut c = launch(dir);
     c.arg("2")
-        .arg(repo().join("configs/tiny-pretrain.yaml"))
-        .current_dir(repo());
+        .arg(repo_root().join("configs/tiny-pretrain.yaml"))
+        .current_dir(repo_root());
     let out = format!("checkpoint.output_dir={}", out.display());
     let base = ["train.threads=1", "logging.every_steps=1", "comm=cpu", &out];
     for s in base.iter().chain(sets) {
@@ -150,7 +150,7 @@ fn a_comm_timeout_that_is_not_positive_is_a_config_error() {
     let dir = scratch("timeout0");
     let out = launch(&dir)
         .args(["check"])
-        .arg(repo().join("configs/tiny-pretrain.yaml"))
+        .arg(repo_root().join("configs/tiny-pretrain.yaml"))
         .args(["--set", "comm_timeout_s=0"])
         .output()
         .unwrap();

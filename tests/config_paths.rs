@@ -18,14 +18,14 @@ fn relative_paths_follow_the_config_file_and_set_values_the_current_directory() 
     for d in [&cfgs, &work.join("tok")] {
         std::fs::create_dir_all(d).unwrap();
     }
-    let tiny = repo().join("configs/models/tiny-llama.json");
+    let tiny = repo_root().join("configs/models/tiny-llama.json");
     std::fs::copy(&tiny, dir.join("model.json")).unwrap();
     std::fs::copy(
-        repo().join("data/sanity/counting.jsonl"),
+        repo_root().join("data/sanity/counting.jsonl"),
         cfgs.join("d.jsonl"),
     )
     .unwrap();
-    let tok = repo().join("data/sanity-chat/tokenizer.json");
+    let tok = repo_root().join("data/sanity-chat/tokenizer.json");
     std::fs::copy(tok, work.join("tok/tokenizer.json")).unwrap();
     let yaml = "run_name: rel\nmodel: { config: ../model.json }\ndata: { datasets: [{ path: d.jsonl }] }\ntrain: { max_steps: 1 }\n";
     std::fs::write(cfgs.join("c.yaml"), yaml).unwrap();
@@ -51,7 +51,7 @@ fn the_sanity_config_runs_from_another_working_directory() {
     let dir = scratch("elsewhere");
     let out = launch(&dir)
         .arg("1")
-        .arg(repo().join("configs/sanity.yaml"))
+        .arg(repo_root().join("configs/sanity.yaml"))
         .args(["--set", "train.threads=1", "--set", "comm=cpu"])
         .output()
         .unwrap();
@@ -70,7 +70,7 @@ fn a_checkpoint_exported_from_another_folder_keeps_the_tokenizer_files() {
     let run = dir.join("run");
     let mut train = launch(&dir);
     train
-        .current_dir(repo())
+        .current_dir(repo_root())
         .arg("1")
         .arg("configs/sanity.yaml");
     for set in [
@@ -98,7 +98,7 @@ fn a_checkpoint_exported_from_another_folder_keeps_the_tokenizer_files() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let tokenizer = std::fs::read(elsewhere.join("exported/tokenizer.json"));
-    let shipped = std::fs::read(repo().join("data/sanity-chat/tokenizer.json")).unwrap();
+    let shipped = std::fs::read(repo_root().join("data/sanity-chat/tokenizer.json")).unwrap();
     assert!(
         tokenizer.is_ok_and(|t| t == shipped),
         "the export holds the run's tokenizer: {}",

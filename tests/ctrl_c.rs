@@ -1,4 +1,4 @@
-//! Ctrl-C does what the README says: the step under way finishes (with its
+//! Ctrl-C does what docs/checkpoints.md says: the step under way finishes (with its
 //! log line and evaluation), a checkpoint of that step is written, the
 //! ranks exit; no further step runs.
 

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 fn run(dir: &Path, out: &Path) -> String {
     let mut c = launch(dir);
     c.arg("1")
-        .arg(repo().join("configs/tiny-pretrain.yaml"))
-        .current_dir(repo());
+        .arg(repo_root().join("configs/tiny-pretrain.yaml"))
+        .current_dir(repo_root());
     let sets = [
         "train.threads=1".to_string(),
         "train.max_steps=3".into(),

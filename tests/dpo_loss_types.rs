@@ -10,7 +10,7 @@ use std::path::Path;
 fn run(dir: &Path, world: usize, sets: &[String]) -> std::process::Output {
     let mut c = launch(dir);
     c.arg(world.to_string())
-        .arg(repo().join("configs/sanity-dpo.yaml"))
+        .arg(repo_root().join("configs/sanity-dpo.yaml"))
         .current_dir(dir);
     c.args(["--set", "train.threads=1", "--set", "comm=cpu"]);
     for s in sets {

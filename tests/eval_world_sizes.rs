@@ -14,7 +14,7 @@ fn eval_losses(dir: &Path, world: usize) -> Vec<f64> {
     let out = dir.join(format!("out-w{world}"));
     let result = launch(dir)
         .arg(world.to_string())
-        .arg(repo().join("configs/sanity.yaml"))
+        .arg(repo_root().join("configs/sanity.yaml"))
         .args(["--set", "train.threads=1", "--set", "comm=cpu"])
         .args([
             "--set",
@@ -30,7 +30,7 @@ fn eval_losses(dir: &Path, world: usize) -> Vec<f64> {
         ])
         .arg("--set")
         .arg(format!("checkpoint.output_dir={}", out.display()))
-        .current_dir(repo())
+        .current_dir(repo_root())
         .output()
         .unwrap();
     assert!(result.status.success(), "W={world}: {}", text(&result));

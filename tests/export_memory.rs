@@ -45,7 +45,7 @@ fn peak_rss(mut cmd: Command) -> (i32, u64) {
 fn exporting_a_checkpoint_needs_about_the_bf16_model_and_no_optimizer_state() {
     let dir = scratch("export-memory");
     let out = dir.join("run");
-    let model = repo().join("configs/models/bench-20m.json");
+    let model = repo_root().join("configs/models/bench-20m.json");
     let model = format!("model.config={}", model.display());
     let sets = [
         model.as_str(),

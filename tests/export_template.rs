@@ -22,7 +22,7 @@ fn run_ok(mut c: Command) -> String {
 fn bare_tokenizer(dir: &Path, name: &str) -> PathBuf {
     let tok = dir.join(name);
     std::fs::create_dir_all(&tok).unwrap();
-    let src = repo().join("data/sanity-chat");
+    let src = repo_root().join("data/sanity-chat");
     std::fs::copy(src.join("tokenizer.json"), tok.join("tokenizer.json")).unwrap();
     let raw = std::fs::read_to_string(src.join("tokenizer_config.json")).unwrap();
     let mut cfg: serde_json::Value = serde_json::from_str(&raw).unwrap();
@@ -34,7 +34,7 @@ fn bare_tokenizer(dir: &Path, name: &str) -> PathBuf {
 /// `launch 1 configs/<yaml>` for a few steps, writing to `out`.
 fn short_run(dir: &Path, yaml: &str, out: &Path, sets: &[String]) -> Command {
     let mut c = launch(dir);
-    c.arg("1").arg(repo().join("configs").join(yaml));
+    c.arg("1").arg(repo_root().join("configs").join(yaml));
     let mut all: Vec<String> = [
         "train.sanity_steps=null",
         "train.max_steps=3",

@@ -7,7 +7,6 @@
 //! run before its first step and is left as it is.
 
 mod common;
-mod hub_support;
 use common::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -160,7 +159,7 @@ fn a_user_folder_named_final_stops_the_run_before_training() {
 
 #[test]
 fn a_finished_run_rerun_pushes_its_final_folder_without_training() {
-    let hub = hub_support::LocalHub::start(&[]);
+    let hub = common::LocalHub::start(&[]);
     let dir = scratch("finished-push");
     let out = dir.join("out");
     let home = dir.join("home");
@@ -169,7 +168,7 @@ fn a_finished_run_rerun_pushes_its_final_folder_without_training() {
         let sets = ["train.max_steps=3", "hub.repo_id=acme/finished", push];
         let mut c = tiny_pretrain(&dir, 1, &out, &sets);
         c.env("HF_ENDPOINT", &hub.url)
-            .env("HF_TOKEN", hub_support::TOKEN)
+            .env("HF_TOKEN", common::TOKEN)
             .env("HOME", &home)
             .env_remove("HF_HUB_OFFLINE");
         c
@@ -193,5 +192,5 @@ fn a_finished_run_rerun_pushes_its_final_folder_without_training() {
     assert!(out.join("final").join(marker).is_file());
     assert!(!stored.join(marker).exists(), "{marker} was pushed");
     std::fs::remove_file(out.join("final").join(marker)).unwrap();
-    hub_support::assert_same_files(&out.join("final"), &stored);
+    common::assert_same_files(&out.join("final"), &stored);
 }

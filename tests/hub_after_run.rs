@@ -4,11 +4,8 @@
 //! at once and leaves the `final/` folder the test wrote.
 
 mod common;
-mod hub_support;
 
-use common::runnable_yaml;
-
-use hub_support::*;
+use common::*;
 
 fn config(home: &TempDir, hub_section: &str) -> std::path::PathBuf {
     let out = home.join("output");
@@ -30,7 +27,7 @@ fn run(
     token_env: (&str, &str),
 ) -> std::process::Output {
     let logs = home.join("logs");
-    launch(
+    launch_clean(
         &["1", cfg.to_str().unwrap()],
         &[
             ("HF_ENDPOINT", &hub.url),
@@ -109,7 +106,7 @@ fn push_never_skips_the_upload_and_a_failed_push_fails_the_run() {
         Some(2),
         "no token: refused before the run"
     );
-    let out = launch(
+    let out = launch_clean(
         &["1", cfg.to_str().unwrap()],
         &[
             ("HF_ENDPOINT", &hub.url),

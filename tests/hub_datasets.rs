@@ -5,10 +5,8 @@
 //! way resumes with a Range request; refusals are one line.
 
 mod common;
-#[allow(unused_imports)]
-mod hub_support;
 
-use hub_support::*;
+use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -87,7 +85,7 @@ fn snapshot(hf: &Path) -> PathBuf {
 }
 
 fn trains(home: &TempDir, cfg: &str, env: &[(&str, &str)], line: &str) {
-    let out = launch(&["1", cfg], env, &home.0);
+    let out = launch_clean(&["1", cfg], env, &home.0);
     let all = text(&out);
     assert!(out.status.success(), "{all}");
     assert!(all.contains(line), "expected {line:?} in {all}");
@@ -113,7 +111,7 @@ fn a_dataset_by_id_trains_on_all_rows_of_its_split_with_ratios_and_counts() {
         ["check", "whole.yaml", "-n", "1"],
         ["check", "p.yaml", "-n", "1"],
     ] {
-        let out = launch(&args, &env, &home.0);
+        let out = launch_clean(&args, &env, &home.0);
         let all = text(&out);
         let line = all
             .lines()
@@ -264,7 +262,9 @@ fn a_download_killed_half_way_resumes_from_what_it_has() {
         ("HF_HOME", hf.to_str().unwrap()),
     ];
     let cfg = config(&home, "kill", "{ hub: acme/chat }");
-    let mut child = launch_command(&["1", &cfg], &env, &home.0).spawn().unwrap();
+    let mut child = launch_clean_command(&["1", &cfg], &env, &home.0)
+        .spawn()
+        .unwrap();
     let blobs = hf.join("hub/datasets--acme--chat/blobs");
     let (partial, have) = stalled_partial(&blobs);
     child.kill().unwrap();

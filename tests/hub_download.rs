@@ -2,9 +2,9 @@
 //! client's `snapshot_download` fills an HF cache from it (blobs, relative
 //! symlinks, refs), reads the Hub's error codes, and `Range` works.
 
-mod hub_support;
+mod common;
 
-use hub_support::*;
+use common::*;
 use std::process::Command;
 
 /// Downloads `acme/model` with Python into `HF_HOME=home`, then prints the

@@ -1,8 +1,8 @@
 //! Bad input gives one clear message each, and the token shows nowhere.
 
-mod hub_support;
+mod common;
 
-use hub_support::*;
+use common::*;
 
 struct Case {
     hub: LocalHub,
@@ -25,7 +25,7 @@ impl Case {
         all.extend_from_slice(args);
         let mut e = vec![("HF_ENDPOINT", self.hub.url.as_str())];
         e.extend_from_slice(env);
-        let out = launch(&all, &e, &self.home.0);
+        let out = launch_clean(&all, &e, &self.home.0);
         let t = text(&out);
         for secret in [TOKEN, READ_TOKEN, "hf_WrongToken42"] {
             assert!(!t.contains(secret), "a token leaked into the output:\n{t}");
@@ -180,7 +180,7 @@ fn offline_mode_refuses_to_push() {
 #[test]
 fn missing_folder_and_missing_repo_are_usage_errors() {
     let c = case();
-    let out = launch(
+    let out = launch_clean(
         &["push", "no/such/dir", "--repo", "acme/m"],
         &[("HF_TOKEN", TOKEN)],
         &c.home.0,
@@ -191,6 +191,6 @@ fn missing_folder_and_missing_repo_are_usage_errors() {
         "{}",
         text(&out)
     );
-    let out = launch(&["push", &c.folder], &[("HF_TOKEN", TOKEN)], &c.home.0);
+    let out = launch_clean(&["push", &c.folder], &[("HF_TOKEN", TOKEN)], &c.home.0);
     assert!(one_error(&text(&out)).contains("--repo"), "{}", text(&out));
 }

@@ -5,9 +5,9 @@
 //! no blob, lock, partial download, symlink or refs file, in the cache or
 //! beside it.
 
-mod hub_support;
+mod common;
 
-use hub_support::*;
+use common::*;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -102,7 +102,7 @@ fn model_repo(hub: &LocalHub, s: &Scratch) {
     )
     .unwrap();
     std::fs::write(folder.join("model.safetensors"), bytes(7, 4096)).unwrap();
-    let out = launch(
+    let out = launch_clean(
         &[
             "push",
             folder.to_str().unwrap(),
@@ -172,7 +172,7 @@ fn refused_writing_nothing(s: &Scratch, hub: &LocalHub, cfg: &str, repo: &str, n
             "check" => vec!["check", cfg, "-n", "1"],
             _ => vec![first, cfg],
         };
-        let out = launch(&args, &env, &s.home.0);
+        let out = launch_clean(&args, &env, &s.home.0);
         let all = text(&out);
         assert_eq!(out.status.code(), Some(2), "launch {first}: {all}");
         let errors: Vec<&str> = all.lines().filter(|l| l.contains("error:")).collect();

@@ -2,9 +2,9 @@
 //! (through scripts/hub-python-upload, which installs the package into .venv
 //! when missing), and a client that gets the protocol wrong is refused.
 
-mod hub_support;
+mod common;
 
-use hub_support::*;
+use common::*;
 use serde_json::{json, Value};
 use std::process::Command;
 
@@ -42,7 +42,7 @@ fn the_real_huggingface_hub_client_uploads_to_the_local_hub() {
     }
 
     // `launch push` of the same folder then finds everything in place.
-    let out = launch(
+    let out = launch_clean(
         &[
             "push",
             folder.to_str().unwrap(),

@@ -5,10 +5,8 @@
 //! one line and exit 2.
 
 mod common;
-#[allow(unused_imports)]
-mod hub_support;
 
-use hub_support::*;
+use common::*;
 use std::path::Path;
 use std::process::Command;
 
@@ -72,7 +70,7 @@ fn a_model_by_id_is_downloaded_into_the_shared_cache_and_trains() {
         ("HF_ENDPOINT", hub.url.as_str()),
         ("HF_HOME", hf.to_str().unwrap()),
     ];
-    let out = launch(&["2", &cfg], &env, &home.0);
+    let out = launch_clean(&["2", &cfg], &env, &home.0);
     assert!(out.status.success(), "{}", text(&out));
     let cache = hf.join("hub/models--acme--tiny");
     let commit = std::fs::read_to_string(cache.join("refs/main")).unwrap();
@@ -102,13 +100,13 @@ fn a_model_by_id_is_downloaded_into_the_shared_cache_and_trains() {
     let mut bytes = std::fs::read(&blob).unwrap();
     bytes[200] ^= 0xff;
     std::fs::write(&blob, &bytes).unwrap();
-    let out = launch(&["check", &cfg, "-n", "1"], &env, &home.0);
+    let out = launch_clean(&["check", &cfg, "-n", "1"], &env, &home.0);
     assert!(
         text(&out).contains("model.safetensors does not match its hash"),
         "{}",
         text(&out)
     );
-    let out = launch(
+    let out = launch_clean(
         &["1", &cfg, "--set", "checkpoint.resume=never"],
         &env,
         &home.0,
@@ -144,7 +142,7 @@ fn a_cache_python_filled_is_used_offline_without_a_request() {
         ("HF_HOME", hf.to_str().unwrap()),
         ("HF_HUB_OFFLINE", "1"),
     ];
-    let out = launch(&["1", &cfg], &env, &home.0);
+    let out = launch_clean(&["1", &cfg], &env, &home.0);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(requests(&hub), before, "offline must not ask the Hub");
 }

@@ -5,11 +5,8 @@
 //! Repositories are created private unless `hub.private: false`.
 
 mod common;
-mod hub_support;
 
-use common::runnable_yaml;
-
-use hub_support::*;
+use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -40,7 +37,7 @@ fn run(hub: &LocalHub, home: &TempDir, args: &[&str], env: &[(&str, &str)]) -> O
         ("FERROSPEED_HUB_RETRIES", "1"),
     ];
     all.extend_from_slice(env);
-    launch(args, &all, &home.0)
+    launch_clean(args, &all, &home.0)
 }
 
 /// Exit 2 with one error line holding every part of `expected`; no rank
@@ -158,7 +155,7 @@ fn a_token_that_may_not_write_the_namespace_is_refused_before_any_rank_starts() 
     make_final(&home.join("final"));
     let dir = home.join("final");
     let push = ["push", dir.to_str().unwrap(), "--repo", "viewers/m"];
-    let out = launch(
+    let out = launch_clean(
         &push,
         &[("HF_ENDPOINT", &hub.url), ("HF_TOKEN", TOKEN)],
         &home.0,
@@ -234,7 +231,7 @@ fn repositories_are_created_private_unless_hub_private_is_false() {
     ] {
         let mut args = vec!["push", dir.to_str().unwrap(), "--repo", repo];
         args.extend(extra);
-        let out = launch(&args, &env, &home.0);
+        let out = launch_clean(&args, &env, &home.0);
         assert!(out.status.success(), "{}", text(&out));
         assert_eq!(private_flag(&hub, repo), private, "{repo}");
     }

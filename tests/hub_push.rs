@@ -1,8 +1,8 @@
 //! `launch push` against the local Hub: stored bytes, second push, flaky network.
 
-mod hub_support;
+mod common;
 
-use hub_support::*;
+use common::*;
 use std::time::Instant;
 
 fn push(
@@ -11,7 +11,7 @@ fn push(
     folder: &std::path::Path,
     repo: &str,
 ) -> std::process::Output {
-    launch(
+    launch_clean(
         &["push", folder.to_str().unwrap(), "--repo", repo],
         &[("HF_ENDPOINT", &hub.url), ("HF_TOKEN", TOKEN)],
         &home.0,
@@ -139,7 +139,7 @@ fn a_branch_is_created_and_committed_to() {
     let home = TempDir::new("home");
     let final_dir = home.join("final");
     make_final(&final_dir);
-    let out = launch(
+    let out = launch_clean(
         &[
             "push",
             final_dir.to_str().unwrap(),

@@ -5,9 +5,8 @@
 //! export marker; the push after a run leaves out the same files.
 
 mod common;
-mod hub_support;
 
-use hub_support::*;
+use common::*;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
@@ -51,7 +50,7 @@ fn folder_with_links(home: &TempDir) -> std::path::PathBuf {
 fn push(hub: &LocalHub, home: &TempDir, dir: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["push", dir.to_str().unwrap(), "--repo", "acme/inside"];
     args.extend_from_slice(extra);
-    launch(
+    launch_clean(
         &args,
         &[("HF_ENDPOINT", &hub.url), ("HF_TOKEN", TOKEN)],
         &home.0,
@@ -129,7 +128,7 @@ fn the_push_after_a_run_holds_no_tool_internal_file() {
     );
     std::fs::write(home.join("run.yaml"), yaml).unwrap();
     let logs = home.join("logs");
-    let out = launch(
+    let out = launch_clean(
         &["1", "run.yaml"],
         &[
             ("HF_ENDPOINT", &hub.url),

@@ -17,7 +17,8 @@ fn children_max_rss() -> u64 {
 fn a_20_mb_chat_row_is_cut_before_tokenising_counted_and_memory_stays_small() {
     let dir = scratch("huge-row");
     let rows = dir.join("rows.jsonl");
-    let mut jsonl = std::fs::read_to_string(repo().join("data/sanity-chat/sft.jsonl")).unwrap();
+    let mut jsonl =
+        std::fs::read_to_string(repo_root().join("data/sanity-chat/sft.jsonl")).unwrap();
     let reply = "word ".repeat(4 << 20);
     let big = serde_json::json!({"messages": [
         {"role": "user", "content": "Say it."},
@@ -28,7 +29,7 @@ fn a_20_mb_chat_row_is_cut_before_tokenising_counted_and_memory_stays_small() {
     let start = std::time::Instant::now();
     let out = launch(&dir)
         .arg("1")
-        .arg(repo().join("configs/sanity.yaml"))
+        .arg(repo_root().join("configs/sanity.yaml"))
         .args([
             "--set",
             &format!("data.datasets=[{{path: {}}}]", rows.display()),

@@ -74,7 +74,7 @@ fn configs_the_trainer_would_refuse_are_refused_by_check_and_launch() {
         &runnable("train:\n  max_steps: 2\n  activation_checkpointing: sometimes\n"),
         &["c.yaml:6:29: `train.activation_checkpointing`: must be true, false or auto, got \"sometimes\""],
     );
-    let model = repo().join("configs/models/tiny-llama.json");
+    let model = repo_root().join("configs/models/tiny-llama.json");
     both_refuse(
         &format!(
             "run_name: t\nmodel: {{ config: {} }}\n{steps}",
@@ -82,7 +82,7 @@ fn configs_the_trainer_would_refuse_are_refused_by_check_and_launch() {
         ),
         &["c.yaml: `data.datasets` is empty: list at least one dataset (path: ... or hub: ...)"],
     );
-    let data = repo().join("data/sanity/counting.jsonl");
+    let data = repo_root().join("data/sanity/counting.jsonl");
     let with_model = |model: &str| {
         format!(
             "run_name: t\nmodel: {{ {model} }}\ndata: {{ datasets: [{{ path: {} }}] }}\n{steps}",

@@ -166,7 +166,7 @@ fn threads_0_and_max_steps_0_stop_before_the_trainer_runs() {
         let out_set = format!("checkpoint.output_dir={}", out_dir.display());
         for first in ["check", "1"] {
             let out = launch(&dir)
-                .current_dir(repo())
+                .current_dir(repo_root())
                 .args([
                     first,
                     "configs/tiny-pretrain.yaml",

@@ -3,7 +3,6 @@
 //! `logging.format: json`.
 
 mod common;
-mod hub_support;
 
 use common::{rank_logs, run_ok, scratch, tiny_pretrain};
 use std::path::Path;
@@ -30,7 +29,7 @@ fn one_step(
     (console, logs)
 }
 
-/// The rank logs as written (the helper in common strips the timestamps).
+/// The rank logs as written (common::rank_logs strips the timestamps).
 fn raw_logs(dir: &Path) -> Vec<String> {
     let paths = rank_logs(dir).into_iter().map(|(p, _)| p);
     paths.map(|p| std::fs::read_to_string(p).unwrap()).collect()
@@ -112,14 +111,14 @@ fn json_rank_logs_hold_one_object_per_line() {
 
 #[test]
 fn debug_shows_each_hub_request_the_default_hides() {
-    let hub = hub_support::LocalHub::start(&[]);
-    let home = hub_support::TempDir::new("logs-hub");
+    let hub = common::LocalHub::start(&[]);
+    let home = common::TempDir::new("logs-hub");
     let folder = home.join("final");
-    hub_support::make_final(&folder);
+    common::make_final(&folder);
     let push = |env: &[(&str, &str)]| {
         let hub_env = [
             ("HF_ENDPOINT", hub.url.as_str()),
-            ("HF_TOKEN", hub_support::TOKEN),
+            ("HF_TOKEN", common::TOKEN),
         ];
         let args = [
             "push",
@@ -127,9 +126,9 @@ fn debug_shows_each_hub_request_the_default_hides() {
             "--repo",
             "acme/logs",
         ];
-        let out = hub_support::launch(&args, &[&hub_env[..], env].concat(), &home.0);
-        assert!(out.status.success(), "{}", hub_support::text(&out));
-        hub_support::text(&out)
+        let out = common::launch_clean(&args, &[&hub_env[..], env].concat(), &home.0);
+        assert!(out.status.success(), "{}", common::text(&out));
+        common::text(&out)
     };
     let quiet = push(&[]);
     assert!(!quiet.contains(" -> 200 in "), "{quiet}");
@@ -140,5 +139,5 @@ fn debug_shows_each_hub_request_the_default_hides() {
             .any(|l| l.starts_with(&want) && l.contains(" -> 200 in ")),
         "{loud}"
     );
-    assert!(!loud.contains(hub_support::TOKEN), "{loud}");
+    assert!(!loud.contains(common::TOKEN), "{loud}");
 }

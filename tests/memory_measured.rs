@@ -44,7 +44,7 @@ fn planned_and_measured(
 
 /// configs/models/bench-20m.json with `layers` decoder blocks.
 fn model_with_layers(dir: &Path, layers: u64) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(repo().join("configs/models/bench-20m.json")).unwrap();
+    let text = std::fs::read_to_string(repo_root().join("configs/models/bench-20m.json")).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["num_hidden_layers"] = layers.into();
     let path = dir.join(format!("model-{layers}.json"));

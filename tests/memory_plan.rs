@@ -9,7 +9,7 @@ use serde_json::Value;
 /// `launch check` on configs/sanity.yaml with `args`: exit 0, the output.
 fn check(name: &str, args: &[&str]) -> String {
     let dir = scratch(name);
-    let config = repo().join("configs/sanity.yaml");
+    let config = repo_root().join("configs/sanity.yaml");
     let out = launch(&dir)
         .arg("check")
         .arg(&config)
@@ -23,7 +23,7 @@ fn check(name: &str, args: &[&str]) -> String {
 
 /// The `--set` that makes the sanity config train the Llama-3.1-8B shape.
 fn llama8b() -> String {
-    let shape = repo().join("configs/models/llama31-8b-shape.json");
+    let shape = repo_root().join("configs/models/llama31-8b-shape.json");
     format!("model.config={}", shape.display())
 }
 
@@ -133,7 +133,7 @@ fn llama_8b_with_32_bit_state_does_not_fit_one_80gb_device() {
 #[test]
 fn a_bad_device_size_is_a_usage_error() {
     let dir = scratch("memory-bad-size");
-    let config = repo().join("configs/sanity.yaml");
+    let config = repo_root().join("configs/sanity.yaml");
     let out = launch(&dir)
         .arg("check")
         .arg(&config)
@@ -152,7 +152,7 @@ fn a_bad_device_size_is_a_usage_error() {
 /// in place of the weights and the sanity chat data: the plans.
 fn check_8b(name: &str, args: &[&str]) -> Value {
     let dir = scratch(name);
-    let r = repo();
+    let r = repo_root();
     let sets = [
         "model.path=null".to_string(),
         format!(

@@ -4,10 +4,8 @@
 //! model, not at the learning rate.
 
 mod common;
-#[allow(unused_imports)]
-mod hub_support;
 
-use hub_support::*;
+use common::*;
 
 #[test]
 fn a_missing_repo_asked_with_a_valid_token_is_said_not_to_exist() {
@@ -26,7 +24,7 @@ fn a_missing_repo_asked_with_a_valid_token_is_said_not_to_exist() {
         ("HF_TOKEN", TOKEN),
     ];
     refused_before_start(&home.0, &["c.yaml"], &env, "so it does not exist");
-    let out = text(&launch(&["check", "c.yaml"], &env, &home.0));
+    let out = text(&launch_clean(&["check", "c.yaml"], &env, &home.0));
     assert!(!out.contains("needs a token"), "{out}");
 }
 
@@ -65,7 +63,7 @@ fn a_loss_that_is_not_finite_at_the_first_step_points_at_the_model_not_the_learn
         home.join("out").display()
     );
     std::fs::write(home.join("c.yaml"), yaml).unwrap();
-    let out = launch(&["1", "c.yaml"], &[], &home.0);
+    let out = launch_clean(&["1", "c.yaml"], &[], &home.0);
     let said = text(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("not from the learning rate"), "{said}");

@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 /// applied, and c.yaml training that model on the counting data.
 fn doctored(name: &str, changes: Value) -> PathBuf {
     let dir = scratch(name);
-    let tiny = repo().join("configs/models/tiny-llama.json");
+    let tiny = repo_root().join("configs/models/tiny-llama.json");
     let mut model: Value = serde_json::from_str(&std::fs::read_to_string(tiny).unwrap()).unwrap();
     for (k, v) in changes.as_object().unwrap() {
         model[k] = v.clone();
     }
     std::fs::write(dir.join("config.json"), model.to_string()).unwrap();
-    let data = repo().join("data/sanity/counting.jsonl");
+    let data = repo_root().join("data/sanity/counting.jsonl");
     let yaml = format!(
         "run_name: t\nmodel: {{ config: config.json }}\ndata: {{ max_seq_length: 64, datasets: [{{ path: {} }}] }}\ntrain: {{ max_steps: 2 }}\n",
         data.display()

@@ -12,8 +12,8 @@ use std::path::Path;
 fn run(dir: &Path, model: &Path) -> (Option<i32>, String) {
     let mut c = launch(dir);
     c.arg("1")
-        .arg(repo().join("configs/tiny-pretrain.yaml"))
-        .current_dir(repo());
+        .arg(repo_root().join("configs/tiny-pretrain.yaml"))
+        .current_dir(repo_root());
     let sets = [
         "train.threads=1".to_string(),
         "train.max_steps=2".into(),
@@ -39,7 +39,7 @@ fn edit(path: &Path, key: &str, value: Value) {
 fn a_resume_after_config_json_changed_in_place_is_refused_naming_the_fields() {
     let dir = scratch("model-identity");
     let model = dir.join("config.json");
-    std::fs::copy(repo().join("configs/models/tiny-llama.json"), &model).unwrap();
+    std::fs::copy(repo_root().join("configs/models/tiny-llama.json"), &model).unwrap();
     let (code, all) = run(&dir, &model);
     assert_eq!(code, Some(0), "{all}");
 

@@ -8,8 +8,8 @@ use std::path::Path;
 fn run(dir: &Path, world: usize, config: &str, sets: &[String]) -> std::process::Output {
     let mut c = launch(dir);
     c.arg(world.to_string())
-        .arg(repo().join(config))
-        .current_dir(repo());
+        .arg(repo_root().join(config))
+        .current_dir(repo_root());
     c.args(["--set", "train.threads=1", "--set", "comm=cpu"]);
     for s in sets {
         c.arg("--set").arg(s);

@@ -8,7 +8,7 @@ use std::process::Command;
 
 /// A pipeline of the sanity SFT then DPO from it, with `dpo_extra` in the DPO stage's set.
 fn pipeline(dir: &Path, dpo_data: &Path, dpo_steps: u64) -> PathBuf {
-    let c = repo().join("configs");
+    let c = repo_root().join("configs");
     let text = format!(
         "pipeline: t\noutput_dir: out\nstages:\n  - name: sft\n    config: {}\n    set: {{ train.sanity_steps: null, train.epochs: null, train.max_steps: 12, checkpoint.every_steps: 6 }}\n  - name: dpo\n    config: {}\n    from: sft\n    set: {{ train.max_steps: {dpo_steps}, checkpoint.every_steps: 4, data.datasets: [{{ path: {} }}] }}\n",
         c.join("sanity.yaml").display(),
@@ -21,7 +21,7 @@ fn pipeline(dir: &Path, dpo_data: &Path, dpo_steps: u64) -> PathBuf {
 }
 
 fn dpo_data() -> PathBuf {
-    repo().join("data/sanity-chat/dpo.jsonl")
+    repo_root().join("data/sanity-chat/dpo.jsonl")
 }
 
 fn ledger(dir: &Path) -> Vec<serde_json::Value> {
@@ -39,7 +39,8 @@ fn statuses(dir: &Path) -> Vec<String> {
 /// Runs `launch 1 configs/sanity-pipeline.yaml` in `dir`; its output.
 fn run_sanity_pipeline(dir: &Path) -> String {
     let mut c = launch(dir);
-    c.arg("1").arg(repo().join("configs/sanity-pipeline.yaml"));
+    c.arg("1")
+        .arg(repo_root().join("configs/sanity-pipeline.yaml"));
     run_ok(c)
 }
 
@@ -169,7 +170,7 @@ fn until(secs: u64, f: impl Fn() -> bool) {
 #[test]
 fn fan_out_runs_one_dpo_per_checkpoint_and_a_rerun_only_the_unfinished() {
     let dir = scratch("pipeline-fan");
-    let c = repo().join("configs");
+    let c = repo_root().join("configs");
     let p = dir.join("p.yaml");
     std::fs::write(&p, format!(
         "pipeline: f\noutput_dir: out\nstages:\n  - name: sft\n    config: {}\n    set: {{ train.sanity_steps: null, train.epochs: null, train.max_steps: 12, checkpoint.every_steps: 4 }}\n  - name: dpo\n    config: {}\n    from: sft\n    each_checkpoint: true\n    set: {{ train.max_steps: 4, checkpoint.every_steps: 2 }}\n",

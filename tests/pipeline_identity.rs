@@ -10,7 +10,7 @@ use std::process::Command;
 
 /// One sanity SFT stage on `data`, with `extra` in its `set:`.
 fn one_stage(dir: &Path, data: &Path, extra: &str, steps: u64) {
-    let config = repo().join("configs/sanity.yaml");
+    let config = repo_root().join("configs/sanity.yaml");
     let text = format!(
         "pipeline: id\noutput_dir: out\nstages:\n  - name: sft\n    config: {}\n    \
          set: {{ train.sanity_steps: null, train.epochs: null, train.max_steps: {steps}, \
@@ -31,7 +31,7 @@ fn run(dir: &Path) -> std::process::Output {
 fn a_completed_stage_whose_learning_rate_or_data_changed_is_not_skipped() {
     let dir = scratch("pipeline-identity");
     let data = dir.join("sft.jsonl");
-    std::fs::copy(repo().join("data/sanity-chat/sft.jsonl"), &data).unwrap();
+    std::fs::copy(repo_root().join("data/sanity-chat/sft.jsonl"), &data).unwrap();
     one_stage(&dir, &data, "", 2);
     let out = run(&dir);
     assert!(out.status.success(), "{}", text(&out));
@@ -98,7 +98,12 @@ fn a_completed_stage_whose_learning_rate_or_data_changed_is_not_skipped() {
 #[test]
 fn status_after_the_pipeline_was_killed_shows_the_stage_interrupted() {
     let dir = scratch("pipeline-killed-status");
-    one_stage(&dir, &repo().join("data/sanity-chat/sft.jsonl"), "", 200);
+    one_stage(
+        &dir,
+        &repo_root().join("data/sanity-chat/sft.jsonl"),
+        "",
+        200,
+    );
     let mut child = launch(&dir)
         .arg("1")
         .arg(dir.join("p.yaml"))

@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Two sanity SFT stages, `first` long enough to be interrupted.
 fn two_stages(dir: &Path) -> std::path::PathBuf {
-    let config = repo().join("configs/sanity.yaml");
+    let config = repo_root().join("configs/sanity.yaml");
     let mut text = String::from("pipeline: int\noutput_dir: out\nstages:\n");
     for (name, steps) in [("first", 30), ("second", 2)] {
         text += &format!("  - name: {name}\n    config: {}\n    set: {{ train.sanity_steps: null, train.epochs: null, train.max_steps: {steps}, checkpoint.every_steps: 2 }}\n", config.display());

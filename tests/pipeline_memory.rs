@@ -9,7 +9,7 @@ const STAGES: usize = 10;
 
 /// A pipeline of `STAGES` two-step sanity SFT stages `st00`.. in `dir`.
 fn ten_stages(dir: &Path) -> std::path::PathBuf {
-    let config = repo().join("configs/sanity.yaml");
+    let config = repo_root().join("configs/sanity.yaml");
     let mut text = String::from("pipeline: mem\noutput_dir: out\nstages:\n");
     for i in 0..STAGES {
         text += &format!("  - name: st{i:02}\n    config: {}\n    set: {{ train.sanity_steps: null, train.epochs: null, train.max_steps: 2 }}\n", config.display());

@@ -16,7 +16,7 @@ const PURPLE: [u8; 3] = [148, 103, 189];
 /// `launch 1 CONFIG` with short, single-threaded settings and `sets`.
 fn train(dir: &Path, config: &str, sets: &[&str]) -> Output {
     let mut c = launch(dir);
-    c.arg("1").arg(repo().join(config)).current_dir(dir);
+    c.arg("1").arg(repo_root().join(config)).current_dir(dir);
     let base = ["train.threads=1", "comm=cpu", "logging.every_steps=1"];
     for s in base.iter().chain(sets) {
         c.args(["--set", s]);
@@ -150,7 +150,7 @@ fn a_dpo_run_s_charts_show_the_rewards_and_their_accuracy() {
 #[test]
 fn a_pipeline_gets_one_folder_of_charts_per_stage() {
     let dir = scratch("plots-pipeline");
-    let c = repo().join("configs");
+    let c = repo_root().join("configs");
     let common = "logging.every_steps: 1, train.threads: 1, comm: cpu, eval.every_steps: 2";
     let yaml = format!(
         "pipeline: t\noutput_dir: out\nstages:\n  - name: sft\n    config: {}\n    set: {{ train.sanity_steps: null, train.epochs: null, train.max_steps: 4, {common} }}\n  - name: dpo\n    config: {}\n    from: sft\n    set: {{ train.max_steps: 4, {common} }}\n",

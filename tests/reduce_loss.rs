@@ -61,7 +61,7 @@ fn sum_and_mean_match_pytorch_at_one_two_and_four_ranks() {
     let dir = scratch("reduce-loss");
     let py = python_with("transformers");
     let made = std::process::Command::new(py)
-        .arg(repo().join("scripts/reduce-loss-reference"))
+        .arg(repo_root().join("scripts/reduce-loss-reference"))
         .arg(dir.join("ref"))
         .output()
         .unwrap();

@@ -6,10 +6,8 @@
 //! transformers chats with it.
 
 mod common;
-#[allow(unused_imports)]
-mod hub_support;
 
-use hub_support::*;
+use common::*;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -148,12 +146,12 @@ fn the_run_book_by_hub_ids_completes_resumes_and_pushes_a_model_that_chats() {
     let hf = home.join("hf");
     let env = env(&hub, &hf);
     let p = pipeline(&home, "out");
-    let first = launch(&["2", &p], &env, &home.0);
+    let first = launch_clean(&["2", &p], &env, &home.0);
     let said = text(&first);
     assert!(first.status.success(), "{said}");
     assert!(said.contains("pipeline runbook complete"), "{said}");
 
-    let again = text(&launch(&["2", &p], &env, &home.0));
+    let again = text(&launch_clean(&["2", &p], &env, &home.0));
     assert!(again.contains("sft: completed, skipped"), "{again}");
     assert!(again.contains("dpo: completed, skipped"), "{again}");
 
@@ -197,7 +195,7 @@ fn the_run_book_by_hub_ids_completes_resumes_and_pushes_a_model_that_chats() {
 
     // The same run book, stopped by Ctrl-C in DPO, then run again.
     let p2 = pipeline(&home, "out2");
-    let child = launch_command(&["2", &p2], &env, &home.0)
+    let child = launch_clean_command(&["2", &p2], &env, &home.0)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -207,10 +205,10 @@ fn the_run_book_by_hub_ids_completes_resumes_and_pushes_a_model_that_chats() {
         &home.join("out2/dpo/checkpoints/step-000002/COMPLETE"),
     );
     assert_eq!(status.code(), Some(130), "{status:?}");
-    let table = text(&launch(&["status", "out2"], &[], &home.0));
+    let table = text(&launch_clean(&["status", "out2"], &[], &home.0));
     assert!(table.contains("interrupted"), "{table}");
     assert!(table.contains("resumes stage dpo"), "{table}");
-    let resumed = launch(&["2", &p2], &env, &home.0);
+    let resumed = launch_clean(&["2", &p2], &env, &home.0);
     assert!(resumed.status.success(), "{}", text(&resumed));
     assert!(
         text(&resumed).contains("sft: completed, skipped"),

@@ -5,10 +5,8 @@
 //! passes `launch check` against the Hub ids it names.
 
 mod common;
-#[allow(unused_imports)]
-mod hub_support;
 
-use hub_support::*;
+use common::*;
 use std::process::Command;
 
 /// The sanity SFT, then DPO from it with `dpo_set` in its `set:`.
@@ -28,7 +26,7 @@ fn sanity_pipeline(home: &TempDir, dpo_set: &str) -> String {
 /// `launch 1 p.yaml` exits 2 with one error naming the stage and `part`,
 /// and the first stage never started.
 fn refused_before_sft(home: &TempDir, env: &[(&str, &str)], part: &str) {
-    let out = launch(&["1", "p.yaml"], env, &home.0);
+    let out = launch_clean(&["1", "p.yaml"], env, &home.0);
     let said = text(&out);
     assert_eq!(out.status.code(), Some(2), "{said}");
     let errors: Vec<&str> = said.lines().filter(|l| l.contains("error:")).collect();
@@ -62,7 +60,7 @@ fn a_later_push_the_token_may_not_make_stops_the_pipeline_before_the_first_train
 fn launch_check_prints_each_stage_memory_plan_at_every_world_size() {
     let home = TempDir::new("pre-check");
     sanity_pipeline(&home, "train.max_steps: 4");
-    let out = launch(
+    let out = launch_clean(
         &["check", "p.yaml", "--device-memory", "80GB"],
         &[],
         &home.0,
@@ -81,7 +79,7 @@ fn launch_check_prints_each_stage_memory_plan_at_every_world_size() {
     }
     assert_eq!(said.matches("fits in 80.00 GB").count(), 6, "{said}");
     // --set applies to every stage, as `launch N` applies it.
-    let out = launch(
+    let out = launch_clean(
         &[
             "check",
             "p.yaml",
@@ -172,7 +170,7 @@ fn the_shipped_8b_run_book_passes_launch_check_against_its_hub_ids() {
         "--device-memory",
         "80GB",
     ];
-    let out = launch(&args, &env, &home.0);
+    let out = launch_clean(&args, &env, &home.0);
     let said = text(&out);
     assert!(out.status.success(), "{said}");
     assert!(

@@ -32,7 +32,7 @@ fn check(config: &str, sets: &[String]) -> String {
     let dir = scratch(&format!("shipped-{}", config.trim_end_matches(".yaml")));
     let mut c = launch(&dir);
     c.arg("check")
-        .arg(repo().join("configs").join(config))
+        .arg(repo_root().join("configs").join(config))
         .args(["--device-memory", "80GB"]);
     for s in sets {
         c.arg("--set").arg(s);
@@ -53,7 +53,7 @@ fn the_runnable_configs_pass_launch_check_as_shipped() {
 
 #[test]
 fn the_8b_recipes_pass_launch_check_and_fit_80gb_devices() {
-    let r = repo();
+    let r = repo_root();
     for (config, data) in EIGHT_B {
         let sets = [
             "model.path=null".to_string(),
@@ -84,7 +84,7 @@ fn every_shipped_config_is_covered() {
     let mut listed: Vec<&str> = AS_IS.to_vec();
     listed.extend(EIGHT_B.iter().map(|(c, _)| *c));
     listed.extend(PIPELINES_OF_8B);
-    for entry in std::fs::read_dir(repo().join("configs")).unwrap() {
+    for entry in std::fs::read_dir(repo_root().join("configs")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         if name.ends_with(".yaml") {
             assert!(

@@ -18,7 +18,7 @@ fn train(dir: &Path, name: &str, world: usize, steps: u64, sets: &[&str]) -> Run
     let out = dir.join(name);
     let mut cmd = launch(dir);
     cmd.arg(world.to_string())
-        .arg(repo().join("configs/tiny-pretrain.yaml"))
+        .arg(repo_root().join("configs/tiny-pretrain.yaml"))
         .args(["--set", "logging.every_steps=1", "--set", "comm=cpu"])
         .args(["--set", "train.threads=1"])
         .arg("--set")
@@ -28,7 +28,7 @@ fn train(dir: &Path, name: &str, world: usize, steps: u64, sets: &[&str]) -> Run
     for s in sets {
         cmd.args(["--set", s]);
     }
-    let status = cmd.current_dir(repo()).output().unwrap();
+    let status = cmd.current_dir(repo_root()).output().unwrap();
     assert!(status.status.success(), "{}", text(&status));
     let records = records(&out);
     let start = records

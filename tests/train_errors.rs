@@ -37,8 +37,8 @@ fn refused(dir: &Path, sets: &[String]) -> String {
 fn run(dir: &Path, sets: &[String]) -> std::process::Output {
     let mut cmd = launch(dir);
     cmd.arg("1")
-        .arg(repo().join("configs/tiny-pretrain.yaml"))
-        .current_dir(repo());
+        .arg(repo_root().join("configs/tiny-pretrain.yaml"))
+        .current_dir(repo_root());
     for s in sets {
         cmd.arg("--set").arg(s);
     }
@@ -53,7 +53,7 @@ fn model_config(
     dir: &Path,
     edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
 ) -> String {
-    let text = std::fs::read_to_string(repo().join("configs/models/tiny-llama.json")).unwrap();
+    let text = std::fs::read_to_string(repo_root().join("configs/models/tiny-llama.json")).unwrap();
     let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
     edit(json.as_object_mut().unwrap());
     let path = dir.join("config.json");

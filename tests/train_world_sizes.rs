@@ -17,7 +17,7 @@ fn train(dir: &Path, world: usize, recompute: &str) -> Trained {
     let out = dir.join(format!("out-w{world}-{recompute}"));
     let status = launch(dir)
         .arg(world.to_string())
-        .arg(repo().join("configs/tiny-pretrain.yaml"))
+        .arg(repo_root().join("configs/tiny-pretrain.yaml"))
         .args([
             "--set",
             "train.max_steps=20",
@@ -38,7 +38,7 @@ fn train(dir: &Path, world: usize, recompute: &str) -> Trained {
         .arg(format!("train.activation_checkpointing={recompute}"))
         .arg("--set")
         .arg(format!("checkpoint.output_dir={}", out.display()))
-        .current_dir(repo())
+        .current_dir(repo_root())
         .output()
         .unwrap();
     assert!(status.status.success(), "{}", text(&status));

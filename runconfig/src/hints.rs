@@ -32,7 +32,7 @@ pub(crate) fn for_unknown(path: &str, key: &str) -> Option<String> {
 }
 
 /// Every dotted key of the schema (a list's items as `data.datasets[].path`).
-fn known_keys() -> Vec<String> {
+pub(crate) fn known_keys() -> Vec<String> {
     // Sections that are empty or absent by default, filled in so that their
     // keys are listed too.
     // Keys left out of the serialised tree when unset are set here too.

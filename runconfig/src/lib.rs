@@ -39,6 +39,12 @@ pub use schema::*;
 
 use std::path::{Path, PathBuf};
 
+/// Every dotted key of the schema, sections included (a list's items as
+/// `data.datasets[].path`): what docs/config.md must document.
+pub fn schema_keys() -> Vec<String> {
+    hints::known_keys()
+}
+
 /// Checks that `name` (a run's name, which names folders such as
 /// `logs/<run_name>/` and `output/<run_name>/`) is a plain name: not
 /// empty, `.` or `..`, and without '/' or control characters, so that it

@@ -2,7 +2,8 @@
 //! sizes 1, 2, 3, 4 and 8, several dtypes, odd and empty lengths.
 
 use rendezvous::{StoreClient, StoreServer};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use tch::{Kind, Tensor};
 use trainer::comm::{chunk_offsets, chunk_sizes, Comm, CpuComm, Queued, ReduceOp};
 
@@ -25,10 +26,7 @@ where
     let handles: Vec<_> = (0..world)
         .map(|rank| {
             std::thread::spawn(move || {
-                let mut store =
-                    StoreClient::connect("127.0.0.1", port, "t", "", Duration::from_secs(10))
-                        .unwrap();
-                let comm = CpuComm::connect(rank, world, &mut store).unwrap();
+                let comm = CpuComm::connect(rank, world, &mut store(port, "t")).unwrap();
                 body(rank, comm);
             })
         })
@@ -147,9 +145,23 @@ fn all_gather_concatenates_in_rank_order() {
 }
 
 #[test]
-fn barrier_returns_on_every_rank() {
+fn barrier_returns_on_every_rank_only_after_the_last_one_arrives() {
+    // When the last rank arrived: late enough for a rank not held to leave first.
+    static LAST_ARRIVAL: Mutex<Option<Instant>> = Mutex::new(None);
     for world in WORLDS {
-        with_world(world, |_, comm| comm.barrier().unwrap());
+        *LAST_ARRIVAL.lock().unwrap() = None;
+        with_world(world, move |rank, comm| {
+            if rank == world - 1 {
+                std::thread::sleep(Duration::from_millis(100));
+                *LAST_ARRIVAL.lock().unwrap() = Some(Instant::now());
+            }
+            comm.barrier().unwrap();
+            let (left, arrived) = (Instant::now(), *LAST_ARRIVAL.lock().unwrap());
+            assert!(
+                arrived.is_some_and(|a| left >= a),
+                "world {world}: rank {rank} left the barrier before the last rank arrived"
+            );
+        });
     }
 }
 

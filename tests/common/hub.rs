@@ -1,74 +1,16 @@
-//! Shared helpers of the Hub tests: a running `localhub`, a `final/` folder
-//! like a run leaves (folders.rs), `launch` with a clean environment, raw HTTP.
-//!
-//! The binaries come from the same target folder as the test executable:
-//! run `cargo build --workspace --bins` (same profile) first.
-#![allow(dead_code)]
+//! A running `localhub` with two users, `launch` with a clean environment,
+//! and raw HTTP: what the Hub tests share.
 
-mod folders;
-pub use folders::*;
-
+use super::{bin, text, TempDir};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The token of user `alice` on every test Hub.
 pub const TOKEN: &str = "hf_TestSecretToken0123456789abcdef";
 /// A read-only token of user `rita`.
 pub const READ_TOKEN: &str = "hf_ReadOnlySecret0123456789abcdef";
-
-/// `target/<profile>`, from `target/<profile>/deps/<test>`.
-pub fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .to_path_buf()
-}
-
-/// A built binary of the workspace, with a hint when it is missing.
-pub fn bin(name: &str) -> PathBuf {
-    let p = bin_dir().join(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: run `cargo build --workspace --bins` (same profile) first",
-        p.display()
-    );
-    p
-}
-
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A temporary folder, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    /// A fresh, empty folder.
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let p = std::env::temp_dir().join(format!("ferrospeed-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    /// `self/rel`.
-    pub fn join(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A `localhub` process with users alice (write, member of `acme`) and rita (read only).
 pub struct LocalHub {
@@ -151,14 +93,14 @@ impl Drop for LocalHub {
 
 /// `launch ARGS` with a clean environment: a fresh HOME, no HF_* variables
 /// but those in `env`, fast retries.
-pub fn launch(args: &[&str], env: &[(&str, &str)], home: &Path) -> Output {
-    launch_command(args, env, home)
+pub fn launch_clean(args: &[&str], env: &[(&str, &str)], home: &Path) -> Output {
+    launch_clean_command(args, env, home)
         .output()
         .expect("run launch")
 }
 
-/// The command [`launch`] runs, to spawn it.
-pub fn launch_command(args: &[&str], env: &[(&str, &str)], home: &Path) -> Command {
+/// The command [`launch_clean`] runs, to spawn it.
+pub fn launch_clean_command(args: &[&str], env: &[(&str, &str)], home: &Path) -> Command {
     let mut cmd = Command::new(bin("launch"));
     cmd.args(args).current_dir(home);
     for (k, _) in std::env::vars() {
@@ -182,7 +124,7 @@ pub fn launch_command(args: &[&str], env: &[(&str, &str)], home: &Path) -> Comma
 pub fn refused_before_start(home: &Path, args: &[&str], env: &[(&str, &str)], part: &str) {
     for first in ["check", "1"] {
         let all_args: Vec<&str> = std::iter::once(first).chain(args.iter().copied()).collect();
-        let out = launch(&all_args, env, home);
+        let out = launch_clean(&all_args, env, home);
         let all = text(&out);
         assert_eq!(out.status.code(), Some(2), "{all_args:?}: {all}");
         let errors: Vec<&str> = all.lines().filter(|l| l.contains("error:")).collect();
@@ -196,15 +138,6 @@ pub fn refused_before_start(home: &Path, args: &[&str], env: &[(&str, &str)], pa
             "nothing may start: {all}"
         );
     }
-}
-
-/// stdout and stderr together, as text.
-pub fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// One raw HTTP/1.1 request; returns (status, headers lower-cased, body).
