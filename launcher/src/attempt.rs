@@ -6,8 +6,8 @@
 use crate::blame::{self, Exit, Trigger};
 use crate::logs::RankLog;
 use crate::nodes::Nodes;
+use crate::process::{kill_group, Outcome};
 use crate::signals;
-use crate::supervise::{kill_group, Outcome};
 use crate::watch::Watch;
 use anyhow::Result;
 use std::process::{Child, ExitStatus};
