@@ -5,8 +5,8 @@
 
 use crate::cli::Usage;
 use anyhow::Result;
-use runconfig::export::{check_out, ExportArgs};
-use runconfig::resume::{complete_checkpoints, latest, COMPLETE};
+use runconfig::contracts::checkpoint::{complete_checkpoints, latest, COMPLETE};
+use runconfig::contracts::export::{check_out, ExportArgs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

@@ -7,15 +7,14 @@
 //! place a config is validated: what it accepts, the trainer accepts.
 
 mod checks;
+pub mod contracts;
 mod data;
 mod data_source;
 mod data_stamp;
 mod dpo;
 mod error;
-pub mod export;
 mod familiar;
 mod files;
-pub mod finished;
 mod hints;
 pub mod memory;
 pub mod memory_fit;
@@ -24,7 +23,6 @@ mod paths;
 pub mod pipeline;
 mod plan;
 pub mod repo_id;
-pub mod resume;
 pub mod safe_fs;
 mod schedule;
 mod schema;

@@ -191,7 +191,7 @@ impl Pipeline {
         picked
             .into_iter()
             .map(|(step, dir)| {
-                let name = crate::resume::step_dir_name(*step);
+                let name = crate::contracts::checkpoint::step_dir_name(*step);
                 let model = self
                     .stage_dir(s.from.as_deref().unwrap_or_default())
                     .join("exports")

@@ -33,8 +33,8 @@ pub enum Sub {
     #[command(about = help::CHECK, long_about = help::CHECK_LONG)]
     Check(CheckArgs),
     #[command(about = help::EXPORT, long_about = help::EXPORT_LONG)]
-    #[command(override_usage = runconfig::export::USAGE_LINE)]
-    Export(runconfig::export::ExportArgs),
+    #[command(override_usage = runconfig::contracts::export::USAGE_LINE)]
+    Export(runconfig::contracts::export::ExportArgs),
     #[command(about = help::PUSH, long_about = help::PUSH_LONG)]
     #[command(after_help = help::PUSH_AFTER)]
     Push(crate::hub::PushArgs),

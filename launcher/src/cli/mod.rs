@@ -50,7 +50,7 @@ pub enum Command {
         dir: PathBuf,
         out: Option<PathBuf>,
     },
-    Export(runconfig::export::ExportArgs),
+    Export(runconfig::contracts::export::ExportArgs),
     Train {
         nproc: usize,
         config: PathBuf,

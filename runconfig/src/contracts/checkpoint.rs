@@ -2,8 +2,9 @@
 //! is the newest complete one, and whether the current configuration means
 //! the same run as the one that wrote it.
 
+use crate::plan::Plan;
+use crate::schema::Config;
 use crate::schema::ModelSource;
-use crate::{Config, Plan};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
