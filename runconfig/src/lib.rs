@@ -6,29 +6,33 @@
 //! they name, and derives the batch [`Plan`] for a world size. It is the one
 //! place a config is validated: what it accepts, the trainer accepts.
 
-mod checks;
 pub mod contracts;
 mod data;
 mod data_source;
 mod data_stamp;
+mod defaults;
 mod dpo;
 mod error;
 mod familiar;
 mod files;
 mod hints;
+mod hub;
 pub mod memory;
 pub mod memory_fit;
+mod optimizer;
 mod overrides;
 mod paths;
 pub mod pipeline;
 mod plan;
 pub mod repo_id;
+mod rules;
 pub mod safe_fs;
 mod schedule;
 mod schema;
 mod sections;
 pub mod shape;
 mod template;
+mod train;
 pub mod usage;
 mod values;
 mod yaml_file;
@@ -170,7 +174,7 @@ fn parse(
     let plan =
         Plan::new(&config, world_size).map_err(|m| ConfigError::new(format!("{origin}: {m}")))?;
     plan::validate(&config)
-        .and_then(|()| checks::validate(&config))
+        .and_then(|()| config.validate())
         .map_err(|m| ConfigError::new(format!("{origin}: {m}")))?;
     Ok(Resolved { config, plan })
 }
