@@ -1,7 +1,8 @@
-//! Where each dataset of the mixture comes from: a local `path`, a list of
-//! `files`, or a dataset repository of the Hub (`hub`, with `split`,
-//! `revision` and `name`). The rules are checked when a config is loaded,
-//! so `launch check` refuses what the trainer would.
+//! One dataset of the mixture (`data.datasets[i]`): where its rows come
+//! from (a local `path`, a list of `files`, or a dataset repository of the
+//! Hub: `hub`, with `split`, `revision` and `name`), how they are read, and
+//! its rules, checked when a config is loaded so that `launch check`
+//! refuses what the trainer would.
 
 use crate::repo_id;
 use crate::rules::{floats, positive, positive_number};

@@ -35,11 +35,10 @@ pub struct HubConfig {
 impl HubConfig {
     /// The Hub keys' rules: a repository id and revision the Hub accepts.
     pub(crate) fn check(&self) -> Result<(), String> {
-        let h = self;
-        repo_id::resolve(&h.repo_id, None).map_err(|e| format!("`hub.repo_id`: {e}"))?;
-        repo_id::resolve(&h.repo_id, h.namespace.as_deref())
+        repo_id::resolve(&self.repo_id, None).map_err(|e| format!("`hub.repo_id`: {e}"))?;
+        repo_id::resolve(&self.repo_id, self.namespace.as_deref())
             .map_err(|e| format!("`hub.namespace`: {e}"))?;
-        if let Some(rev) = h.revision.as_ref().filter(|r| !r.trim().is_empty()) {
+        if let Some(rev) = self.revision.as_ref().filter(|r| !r.trim().is_empty()) {
             if let Some(why) = repo_id::revision_problem(rev) {
                 return Err(format!(
                     "`hub.revision`: {rev:?} is not a branch name: {why}"

@@ -64,19 +64,18 @@ impl Default for OptimizerConfig {
 impl OptimizerConfig {
     /// The optimizer keys' rules.
     pub(crate) fn check(&self) -> Result<(), String> {
-        let o = self;
-        if !o.betas.iter().all(|b| share(*b) && *b < 1.0) {
+        if !self.betas.iter().all(|b| share(*b) && *b < 1.0) {
             return Err(format!(
                 "`optimizer.betas` must be two numbers in [0, 1), e.g. [0.9, 0.999], got {:?}",
-                o.betas
+                self.betas
             ));
         }
         let eps = "a positive number that fits in f32 (e.g. 1e-8; 0 divides by zero)";
         floats(&[
-            ("optimizer.eps", Some(o.eps), positive_f32, eps),
+            ("optimizer.eps", Some(self.eps), positive_f32, eps),
             (
                 "optimizer.weight_decay",
-                Some(o.weight_decay),
+                Some(self.weight_decay),
                 non_negative,
                 "a non-negative number",
             ),

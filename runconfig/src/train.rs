@@ -106,22 +106,21 @@ impl TrainConfig {
 
     /// The training keys' rules; `objective` is `data.objective`.
     pub(crate) fn check(&self, objective: Objective) -> Result<(), String> {
-        let t = self;
-        if t.reduce_loss == ReduceLoss::Sum && objective == Objective::Dpo {
+        if self.reduce_loss == ReduceLoss::Sum && objective == Objective::Dpo {
             return Err("`train.reduce_loss: sum` applies to pretraining and SFT; the DPO loss is a mean over pairs: remove train.reduce_loss".into());
         }
         let cores = "or left out for cores / ranks";
-        positive("train.threads", t.threads.map(|n| n as u64), cores)?;
+        positive("train.threads", self.threads.map(|n| n as u64), cores)?;
         let nothing = "a run of 0 steps trains nothing and would write untrained weights to final/";
-        positive("train.max_steps", t.max_steps, nothing)?;
-        positive("train.sanity_steps", t.sanity_steps, nothing)?;
-        let s = &t.lr_schedule;
+        positive("train.max_steps", self.max_steps, nothing)?;
+        positive("train.sanity_steps", self.sanity_steps, nothing)?;
+        let s = &self.lr_schedule;
         s.check()?;
         let in_01 = "a share in [0, 1]";
         floats(&[
             (
                 "train.epochs",
-                t.epochs,
+                self.epochs,
                 positive_number,
                 "a positive number",
             ),
@@ -139,18 +138,22 @@ impl TrainConfig {
             ),
             (
                 "train.max_grad_norm",
-                Some(t.max_grad_norm),
+                Some(self.max_grad_norm),
                 non_negative,
                 "a non-negative number (0: no clipping)",
             ),
             (
                 "train.dpo_beta",
-                Some(t.dpo_beta),
+                Some(self.dpo_beta),
                 positive_number,
                 "a positive number",
             ),
         ])?;
-        dpo::check(t.dpo_loss_type, t.dpo_label_smoothing, t.simpo_gamma)
+        dpo::check(
+            self.dpo_loss_type,
+            self.dpo_label_smoothing,
+            self.simpo_gamma,
+        )
     }
 }
 

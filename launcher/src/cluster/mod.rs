@@ -29,14 +29,14 @@ pub struct NodeOpts {
 /// Which node flags with a default the command line gave (an address or
 /// port given is `Some` in the options).
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Given {
-    pub nnodes: bool,
-    pub node_rank: bool,
+struct Given {
+    nnodes: bool,
+    node_rank: bool,
 }
 
 /// Fills the node options the command line left out from the job's
 /// environment (`var`); records what was detected for the start banner.
-pub fn fill(
+fn fill(
     node: &mut NodeOpts,
     given: Given,
     var: &dyn Fn(&str) -> Option<String>,
