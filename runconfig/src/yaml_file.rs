@@ -68,3 +68,31 @@ pub(crate) fn typed<T: DeserializeOwned>(tree: &Value, text: &str) -> Result<T, 
         Err(_) => serde_yaml::from_str(text),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tree_that_does_not_fit_is_reported_at_its_line_and_column() {
+        let text = "run_name: t\ntrain:\n  micro_batch_sise: 2\n";
+        let tree: Value = serde_yaml::from_str(text).unwrap();
+        let e = typed::<crate::Config>(&tree, text).unwrap_err();
+        assert_eq!(e.location().map(|l| l.line()), Some(3), "{e}");
+    }
+
+    #[test]
+    fn a_file_is_a_pipeline_only_when_it_reads_parses_and_has_stages() {
+        let dir = std::env::temp_dir().join(format!("yaml-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = |name: &str, text: &str| {
+            std::fs::write(dir.join(name), text).unwrap();
+            YamlFile::read(&dir.join(name))
+        };
+        assert!(file("p.yaml", "stages: []\n").is_pipeline());
+        assert!(!file("c.yaml", "run_name: t\n").is_pipeline());
+        assert!(!file("bad.yaml", "stages: [\n").is_pipeline());
+        assert!(!YamlFile::read(&dir.join("missing.yaml")).is_pipeline());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
