@@ -26,40 +26,15 @@ pub struct NodeOpts {
     pub detected: Option<String>,
 }
 
-/// Which node flags with a default the command line gave (an address or
-/// port given is `Some` in the options).
-#[derive(Debug, Default, Clone, Copy)]
-struct Given {
-    nnodes: bool,
-    node_rank: bool,
-}
-
-/// Fills the node options the command line left out from the job's
-/// environment (`var`); records what was detected for the start banner.
-fn fill(
-    node: &mut NodeOpts,
-    given: Given,
-    var: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), String> {
-    let Some(d) = detect(var)? else {
-        return Ok(());
-    };
-    if !given.nnodes {
-        node.nnodes = d.nnodes;
-    }
-    if !given.node_rank {
-        node.node_rank = d.node_rank;
-    }
-    node.detected = Some(d.describe());
-    node.master_addr = node.master_addr.take().or(d.master_addr);
-    node.master_port = node.master_port.or(d.master_port);
-    node.job_id = d.job_id;
-    Ok(())
-}
-
-/// The node flags, completed from the job's environment (Slurm, MPI) and
-/// checked.
+/// The node flags as typed, completed from the job's environment (Slurm,
+/// MPI) and checked.
 pub fn node(flags: &NodeArgs) -> Result<NodeOpts, Usage> {
+    completed(flags, &|k| std::env::var(k).ok())
+}
+
+/// [`node`] with the environment read through `var`; what was detected is
+/// recorded for the start banner.
+fn completed(flags: &NodeArgs, var: &dyn Fn(&str) -> Option<String>) -> Result<NodeOpts, Usage> {
     let mut node = NodeOpts {
         nnodes: flags.nnodes.unwrap_or(1),
         node_rank: flags.node_rank.unwrap_or(0),
@@ -68,11 +43,14 @@ pub fn node(flags: &NodeArgs) -> Result<NodeOpts, Usage> {
         run_id: flags.run_id.clone(),
         ..NodeOpts::default()
     };
-    let given = Given {
-        nnodes: flags.nnodes.is_some(),
-        node_rank: flags.node_rank.is_some(),
-    };
-    fill(&mut node, given, &|k| std::env::var(k).ok()).map_err(Usage)?;
+    if let Some(d) = detect(var).map_err(Usage)? {
+        node.nnodes = flags.nnodes.unwrap_or(d.nnodes);
+        node.node_rank = flags.node_rank.unwrap_or(d.node_rank);
+        node.detected = Some(d.describe());
+        node.master_addr = node.master_addr.take().or(d.master_addr);
+        node.master_port = node.master_port.or(d.master_port);
+        node.job_id = d.job_id;
+    }
     if node.nnodes == 0 || node.node_rank >= node.nnodes {
         return Err(Usage(format!(
             "--node-rank {} must be below --nnodes {}",
@@ -80,4 +58,54 @@ pub fn node(flags: &NodeArgs) -> Result<NodeOpts, Usage> {
         )));
     }
     Ok(node)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(nnodes: Option<usize>, node_rank: Option<usize>) -> NodeArgs {
+        NodeArgs {
+            nnodes,
+            node_rank,
+            master_addr: None,
+            master_port: None,
+            run_id: None,
+        }
+    }
+
+    const SLURM: [(&str, &str); 4] = [
+        ("SLURM_NNODES", "2"),
+        ("SLURM_NODEID", "1"),
+        ("SLURM_JOB_NODELIST", "gpu[07-08]"),
+        ("SLURM_JOB_ID", "123456"),
+    ];
+
+    fn slurm(k: &str) -> Option<String> {
+        SLURM
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn flags_left_out_come_from_the_job_and_flags_typed_win() {
+        let node = completed(&typed(None, None), &slurm).unwrap();
+        assert_eq!((node.nnodes, node.node_rank), (2, 1));
+        assert_eq!(node.master_addr.as_deref(), Some("gpu07"));
+        assert_eq!(node.job_id.as_deref(), Some("123456"));
+        let node = completed(&typed(Some(3), Some(2)), &slurm).unwrap();
+        assert_eq!((node.nnodes, node.node_rank), (3, 2));
+    }
+
+    #[test]
+    fn a_node_rank_at_or_past_the_node_count_is_refused_after_the_job_fills_in() {
+        let e = completed(&typed(None, Some(2)), &slurm).unwrap_err();
+        assert_eq!(e.0, "--node-rank 2 must be below --nnodes 2");
+        let alone = completed(&typed(None, None), &|_| None).unwrap();
+        assert_eq!(
+            (alone.nnodes, alone.node_rank, alone.detected),
+            (1, 0, None)
+        );
+    }
 }
