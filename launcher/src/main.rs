@@ -2,8 +2,6 @@
 //! ranked processes (the trainer, or any program), like `torchrun`.
 //! It never links libtorch and never touches a GPU.
 
-mod attempt;
-mod blame;
 mod check;
 mod cli;
 mod cluster;

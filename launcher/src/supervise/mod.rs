@@ -1,17 +1,21 @@
 //! Spawning and supervising one node's group of ranks: per-rank logs, fail
 //! fast (SIGTERM the others, SIGKILL after a grace period), forwarded stop
-//! signals, heartbeats, and whole-group restarts. [`start`] sets a group
-//! up from the command line and turns how it ended into an exit code.
+//! signals, heartbeats, and whole-group restarts. Read top-down: [`start`]
+//! sets a group up from the command line and turns how it ended into an
+//! exit code; [`Group::run`] runs its attempts; [`attempt`] supervises one
+//! and [`blame`] names the rank whose failure ended it.
 
+mod attempt;
+mod blame;
 pub mod start;
 
-use crate::attempt::{Attempt, Rank};
 use crate::logline::LineStyle;
 use crate::logs::{self, RankLog};
 use crate::nodes::Nodes;
 use crate::process::{die_with_launch, kill_group, Outcome};
 use crate::watch::Watch;
 use anyhow::{Context, Result};
+use attempt::{Attempt, Rank};
 use rendezvous::{RankEnv, StoreClient, ENV_CONFIG, ENV_LOG_FORMAT};
 use runconfig::LogFormat;
 use std::os::unix::process::CommandExt;
