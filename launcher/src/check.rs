@@ -1,22 +1,46 @@
 //! `launch check`: validates a config at each planned world size and prints
 //! the batch plan and the memory plan, as text or (`--json`) as JSON.
 
+use crate::cli::Usage;
 use crate::hub::fetch;
-use crate::Usage;
+use crate::pipeline;
 use anyhow::Result;
 use runconfig::memory::fit::{plan, render};
+use runconfig::YamlFile;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Checks `config` at `nproc` devices (or 1, 2 and 8), planning memory
-/// against `device_memory` bytes when given.
-pub fn run(
+/// `launch check FILE`: reads FILE once, then checks it as a pipeline (it
+/// has `stages:`) or as a run config.
+pub fn command(
     config: &Path,
     nproc: Option<u32>,
     sets: &[String],
     device_memory: Option<u64>,
     json: bool,
 ) -> Result<ExitCode> {
+    let file = YamlFile::read(config);
+    match file.is_pipeline() {
+        true if json => Err(Usage(format!(
+            "{}: --json plans one run config; for a pipeline, check a stage's config with --json",
+            config.display()
+        ))
+        .into()),
+        true => pipeline::check::run(&file, nproc, sets, device_memory),
+        false => run(&file, nproc, sets, device_memory, json),
+    }
+}
+
+/// Checks `file` at `nproc` devices (or 1, 2 and 8), planning memory
+/// against `device_memory` bytes when given.
+fn run(
+    file: &YamlFile,
+    nproc: Option<u32>,
+    sets: &[String],
+    device_memory: Option<u64>,
+    json: bool,
+) -> Result<ExitCode> {
+    let config = file.path();
     let detected = crate::cluster::detect(&|k| std::env::var(k).ok()).map_err(Usage)?;
     if let Some(d) = detected.filter(|_| !json) {
         let at = d
@@ -33,7 +57,7 @@ pub fn run(
     let mut plans = Vec::new();
     let mut first: Option<runconfig::Config> = None;
     for w in sizes {
-        let mut r = runconfig::load(config, w, sets)?;
+        let mut r = runconfig::load_file(file, w, sets)?;
         match &first {
             Some(done) => fetch::adopt(done, &mut r.config),
             None => {

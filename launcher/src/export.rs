@@ -3,10 +3,10 @@
 //! an OUT_DIR it may not write, then has the trainer (which reads the shards
 //! with libtorch; `launch` stays free of it) write the export.
 
-use crate::Usage;
+use crate::cli::Usage;
 use anyhow::Result;
-use runconfig::export::{check_out, ExportArgs};
-use runconfig::resume::{complete_checkpoints, latest, COMPLETE};
+use runconfig::contracts::checkpoint::{complete_checkpoints, latest, COMPLETE};
+use runconfig::contracts::export::{check_out, ExportArgs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -60,10 +60,10 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
         checkpoint,
         ..args.clone()
     };
-    let mut worker = std::process::Command::new(crate::trainer_binary()?);
+    let mut worker = std::process::Command::new(crate::supervise::start::trainer_binary()?);
     worker.arg("export").args(request.to_args());
     // A killed `launch export` leaves no worker behind.
-    crate::supervise::die_with_launch(&mut worker);
+    crate::process::die_with_launch(&mut worker);
     let status = worker.status()?;
     Ok(match status.code() {
         Some(0) => ExitCode::SUCCESS,

@@ -1,7 +1,7 @@
 //! Before any rank starts: a run whose output_dir says it finished, with the
-//! same configuration, is not trained again (see `runconfig::finished`).
+//! same configuration, is not trained again (see `runconfig::contracts::finished`).
 
-use runconfig::finished::{applies, state, State};
+use runconfig::contracts::finished::{applies, state, State};
 use runconfig::{Config, Plan};
 
 /// Whether the run is already complete; prints what it found.

@@ -4,11 +4,10 @@
 //! it completed and the check that a re-run means the same run, so that
 //! the `finished` marker and what it is compared with never disagree.
 
+use crate::cli::Usage;
 use crate::hub::fetch::{self, Mode};
-use crate::Usage;
 use anyhow::Result;
-use runconfig::{CommKind, Resolved};
-use std::path::Path;
+use runconfig::{CommKind, Resolved, YamlFile};
 
 /// A resolved run config and what resolving it found, to print.
 pub struct RunConfig {
@@ -20,17 +19,18 @@ pub struct RunConfig {
     pub hub: Vec<String>,
 }
 
-/// Loads `config` for `nproc` ranks on this node (`world` in all) with
+/// Loads `file` for `nproc` ranks on this node (`world` in all) with
 /// `sets`, then resolves its Hub ids (`Mode::Download` fetches what is
 /// missing; `Mode::Plan` only names the snapshots) and checks the files.
 pub fn run_config(
-    config: &Path,
+    file: &YamlFile,
     nproc: usize,
     world: u32,
     sets: &[String],
     mode: Mode,
 ) -> Result<RunConfig> {
-    let mut resolved = runconfig::load(config, world, sets)?;
+    let config = file.path();
+    let mut resolved = runconfig::load_file(file, world, sets)?;
     let mut notes = Vec::new();
     let gpus = visible_gpus();
     if resolved.config.comm == CommKind::Auto && gpus > 0 && nproc > gpus {

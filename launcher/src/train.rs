@@ -1,23 +1,41 @@
 //! `launch N CONFIG.yaml`: resolves the config, takes the output folder's
 //! lock, spawns and supervises the trainer ranks, and pushes the final model.
 
-use crate::cli::NodeOpts;
+use crate::cli::Usage;
+use crate::cluster::NodeOpts;
 use crate::hub::fetch::Mode;
-use crate::{finished, group, hub, lock, supervise_group, trainer_binary, Usage};
+use crate::supervise::start::{group, supervise_group, trainer_binary};
+use crate::{finished, hub, lock, pipeline};
 use anyhow::Result;
+use runconfig::YamlFile;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Trains with `nproc` ranks on this node (of `node.nnodes`).
-pub(crate) fn train(
+/// `launch N FILE`: reads FILE once, then runs it as a pipeline (it has
+/// `stages:`) or trains it as a run config.
+pub fn command(
     nproc: usize,
     config: &Path,
     sets: &[String],
+    rerun: &[String],
     node: &NodeOpts,
 ) -> Result<ExitCode> {
+    let file = YamlFile::read(config);
+    if file.is_pipeline() {
+        return pipeline::run(nproc, &file, sets, rerun);
+    }
+    if let Some(stage) = rerun.first() {
+        return Err(Usage(format!("--rerun {stage}: {} is a run config, not a pipeline; to train it again from the start use --set checkpoint.resume=never", config.display())).into());
+    }
+    train(nproc, &file, sets, node)
+}
+
+/// Trains with `nproc` ranks on this node (of `node.nnodes`).
+fn train(nproc: usize, file: &YamlFile, sets: &[String], node: &NodeOpts) -> Result<ExitCode> {
+    let config = file.path();
     let world = (nproc * node.nnodes) as u32;
-    let run = crate::resolve::run_config(config, nproc, world, sets, Mode::Download)?;
+    let run = crate::resolve::run_config(file, nproc, world, sets, Mode::Download)?;
     for note in &run.notes {
         println!("launch: {note}");
     }

@@ -3,8 +3,7 @@
 //! read (`train.dpo_label_smoothing`, `train.simpo_gamma`), checked together
 //! so that a key the chosen loss would ignore is refused rather than ignored.
 
-use crate::checks::number;
-use crate::schema::TrainConfig;
+use crate::rules::number;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -67,17 +66,12 @@ impl fmt::Display for DpoLossType {
 /// `CPOConfig.simpo_gamma`).
 pub const DEFAULT_SIMPO_GAMMA: f64 = 0.5;
 
-impl TrainConfig {
-    /// `train.simpo_gamma`, or its default.
-    pub fn simpo_gamma(&self) -> f64 {
-        self.simpo_gamma.unwrap_or(DEFAULT_SIMPO_GAMMA)
-    }
-}
-
 /// The DPO loss keys: values in range, and none that the loss type ignores.
-pub(crate) fn check(t: &TrainConfig) -> Result<(), String> {
-    let kind = t.dpo_loss_type;
-    let smoothing = t.dpo_label_smoothing;
+pub(crate) fn check(
+    kind: DpoLossType,
+    smoothing: f64,
+    simpo_gamma: Option<f64>,
+) -> Result<(), String> {
     if !(0.0..0.5).contains(&smoothing) {
         return Err(format!(
             "`train.dpo_label_smoothing` must be a number in [0, 0.5) (0: no smoothing; 0.5 would \
@@ -91,7 +85,7 @@ pub(crate) fn check(t: &TrainConfig) -> Result<(), String> {
              squared loss has no label smoothing): remove it, or choose dpo, dpo_norm, simpo or wpo"
         ));
     }
-    match t.simpo_gamma {
+    match simpo_gamma {
         Some(_) if kind != DpoLossType::Simpo => Err(format!(
             "`train.simpo_gamma` applies only to `train.dpo_loss_type: simpo`, but the loss type \
              is {kind}: remove it, or set train.dpo_loss_type: simpo"

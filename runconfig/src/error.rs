@@ -1,5 +1,6 @@
 //! Configuration errors a user can act on: where, which key, what is right.
 
+use crate::hints::join;
 use std::fmt;
 
 /// A configuration mistake, already phrased for the user.
@@ -111,14 +112,6 @@ fn split_path(message: &str) -> (&str, &str) {
     match message.split_once(": ") {
         Some((p, r)) if !p.contains(' ') && !p.is_empty() => (p, r),
         _ => ("", message),
-    }
-}
-
-pub(crate) fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
     }
 }
 

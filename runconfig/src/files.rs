@@ -3,9 +3,9 @@
 //! that fails here before it starts anything; the trainer runs the same
 //! checks on the config it is handed.
 
+use crate::contracts::checkpoint::COMPLETE;
 use crate::memory::fit::check_plan_size;
 use crate::memory::{ModelShape, Setup};
-use crate::resume::COMPLETE;
 use crate::schema::{Config, ModelSource, Resume, TemplateSource};
 use std::path::Path;
 

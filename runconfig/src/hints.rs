@@ -4,7 +4,6 @@
 //! section. Either gets the Ferrospeed answer rather than the nearest
 //! spelling.
 
-use crate::error::join;
 use crate::schema::Config;
 use serde_yaml::Value;
 
@@ -65,6 +64,15 @@ fn walk(prefix: &str, node: &Value, out: &mut Vec<String>) {
             }
         }
         _ => {}
+    }
+}
+
+/// `key` under the dotted `path` (the top level when `path` is empty).
+pub(crate) fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
     }
 }
 

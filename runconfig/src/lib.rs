@@ -6,36 +6,42 @@
 //! they name, and derives the batch [`Plan`] for a world size. It is the one
 //! place a config is validated: what it accepts, the trainer accepts.
 
-mod checks;
+pub mod contracts;
 mod data;
 mod data_source;
 mod data_stamp;
+mod defaults;
 mod dpo;
 mod error;
-pub mod export;
 mod familiar;
 mod files;
-pub mod finished;
 mod hints;
+mod hub;
 pub mod memory;
 pub mod model;
+mod optimizer;
 mod overrides;
 mod paths;
 pub mod pipeline;
 mod plan;
 pub mod repo_id;
-pub mod resume;
+mod rules;
 pub mod safe_fs;
 mod schedule;
 mod schema;
 mod sections;
 mod template;
+mod train;
 pub mod usage;
 mod values;
+mod yaml_file;
 
 pub use error::ConfigError;
 pub use plan::Plan;
 pub use schema::*;
+pub use yaml_file::YamlFile;
+
+use yaml_file::YamlTree;
 
 use std::path::{Path, PathBuf};
 
@@ -79,8 +85,17 @@ pub struct Resolved {
 /// and plans. Every error names the file and the key (and the line, where
 /// the file holds it).
 pub fn load(path: &Path, world_size: u32, sets: &[String]) -> Result<Resolved, ConfigError> {
-    let resolved = load_unchecked(path, world_size, sets)?;
-    check_run(&resolved.config, &path.display().to_string())?;
+    load_file(&YamlFile::read(path), world_size, sets)
+}
+
+/// [`load`] on a file already read (and parsed).
+pub fn load_file(
+    file: &YamlFile,
+    world_size: u32,
+    sets: &[String],
+) -> Result<Resolved, ConfigError> {
+    let resolved = load_unchecked_file(file, world_size, sets)?;
+    check_run(&resolved.config, &file.path().display().to_string())?;
     Ok(resolved)
 }
 
@@ -91,12 +106,23 @@ pub fn load_unchecked(
     world_size: u32,
     sets: &[String],
 ) -> Result<Resolved, ConfigError> {
+    load_unchecked_file(&YamlFile::read(path), world_size, sets)
+}
+
+/// [`load_unchecked`] on a file already read (and parsed).
+fn load_unchecked_file(
+    file: &YamlFile,
+    world_size: u32,
+    sets: &[String],
+) -> Result<Resolved, ConfigError> {
+    let path = file.path();
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let (text, tree) = file
+        .contents()
         .map_err(|e| ConfigError::new(format!("cannot read config file {origin}: {e}")))?;
     let (folder, cwd) = paths::bases(path)
         .map_err(|e| ConfigError::new(format!("{origin}: the current directory: {e}")))?;
-    parse(&text, &origin, Some((&folder, &cwd)), world_size, sets)
+    parse(text, tree, &origin, Some((&folder, &cwd)), world_size, sets)
 }
 
 /// Like [`load`] without the file's folder: on text already read (`origin`
@@ -109,7 +135,8 @@ pub fn from_str(
     world_size: u32,
     sets: &[String],
 ) -> Result<Resolved, ConfigError> {
-    parse(text, origin, None, world_size, sets)
+    let tree: Result<serde_yaml::Value, _> = serde_yaml::from_str(text);
+    parse(text, tree.as_ref(), origin, None, world_size, sets)
 }
 
 /// What a run needs beyond well-formed values: a model (`model.path` or
@@ -124,6 +151,7 @@ pub fn check_run(config: &Config, origin: &str) -> Result<(), ConfigError> {
 /// file's folder, the current directory) are given, validates and plans.
 fn parse(
     text: &str,
+    tree: YamlTree<'_>,
     origin: &str,
     bases: Option<(&Path, &Path)>,
     world_size: u32,
@@ -135,10 +163,11 @@ fn parse(
         ));
     }
     // First pass on the file as written: errors carry line numbers.
-    let yaml = |e: serde_yaml::Error| error::from_yaml(&e, text, origin);
-    let raw: Config = serde_yaml::from_str(text).map_err(yaml)?;
-    let tree: serde_yaml::Value = serde_yaml::from_str(text).map_err(yaml)?;
-    let mut config = overrides::by_world_size(tree, &raw.by_world_size, world_size, origin)?;
+    let yaml = |e: &serde_yaml::Error| error::from_yaml(e, text, origin);
+    let tree = tree.map_err(yaml)?;
+    let raw: Config = yaml_file::typed(tree, text).map_err(|e| yaml(&e))?;
+    let mut config =
+        overrides::by_world_size(tree.clone(), &raw.by_world_size, world_size, origin)?;
     if let Some((folder, _)) = bases {
         paths::inputs(&mut config, folder);
     }
@@ -150,7 +179,7 @@ fn parse(
     let plan =
         Plan::new(&config, world_size).map_err(|m| ConfigError::new(format!("{origin}: {m}")))?;
     plan::validate(&config)
-        .and_then(|()| checks::validate(&config))
+        .and_then(|()| config.validate())
         .map_err(|m| ConfigError::new(format!("{origin}: {m}")))?;
     Ok(Resolved { config, plan })
 }

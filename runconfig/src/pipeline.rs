@@ -3,6 +3,7 @@
 //! reads and checks the file and turns each stage into its jobs (one, or one
 //! per checkpoint of the stage it starts from with `each_checkpoint`).
 
+use crate::yaml_file::{typed, YamlFile};
 use crate::ConfigError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -54,20 +55,24 @@ pub enum EachCheckpoint {
 
 /// Whether the YAML file at `path` is a pipeline (it has a top-level `stages:`).
 pub fn is_pipeline(path: &Path) -> bool {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| serde_yaml::from_str::<serde_yaml::Value>(&t).ok())
-        .is_some_and(|v| v.get("stages").is_some())
+    YamlFile::read(path).is_pipeline()
 }
 
 /// Reads and checks a pipeline file: stage configs become absolute (against
 /// the file's folder), `output_dir` against the current directory.
 pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
+    load_file(&YamlFile::read(path))
+}
+
+/// [`load`] on a file already read (and parsed).
+pub fn load_file(file: &YamlFile) -> Result<Pipeline, ConfigError> {
+    let path = file.path();
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let (text, tree) = file
+        .contents()
         .map_err(|e| ConfigError::new(format!("cannot read pipeline file {origin}: {e}")))?;
-    let mut p: Pipeline =
-        serde_yaml::from_str(&text).map_err(|e| crate::error::from_yaml(&e, &text, &origin))?;
+    let yaml = |e: &serde_yaml::Error| crate::error::from_yaml(e, text, &origin);
+    let mut p: Pipeline = typed(tree.map_err(yaml)?, text).map_err(|e| yaml(&e))?;
     let (folder, cwd) = crate::paths::bases(path)
         .map_err(|e| ConfigError::new(format!("{origin}: the current directory: {e}")))?;
     p.output_dir = cwd.join(&p.output_dir);
@@ -186,7 +191,7 @@ impl Pipeline {
         picked
             .into_iter()
             .map(|(step, dir)| {
-                let name = crate::resume::step_dir_name(*step);
+                let name = crate::contracts::checkpoint::step_dir_name(*step);
                 let model = self
                     .stage_dir(s.from.as_deref().unwrap_or_default())
                     .join("exports")
@@ -214,5 +219,4 @@ fn yaml_text(v: &serde_yaml::Value) -> String {
 }
 
 #[cfg(test)]
-#[path = "pipeline_tests.rs"]
 mod tests;

@@ -71,7 +71,7 @@ pub(crate) fn validate(c: &Config) -> Result<(), String> {
         return Err(format!(
             "`train.learning_rate` must be a non-negative number that fits in f32 (at most {:e}), got {}",
             f32::MAX,
-            crate::checks::number(lr)
+            crate::rules::number(lr)
         ));
     }
     if let Some(v) = &c.data.validation {

@@ -2,15 +2,19 @@
 //! here or in the modules it re-exports; unknown keys are rejected
 //! (`deny_unknown_fields`).
 
+use crate::repo_id;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use crate::data::*;
 pub use crate::dpo::{DpoLossType, DEFAULT_SIMPO_GAMMA};
+pub use crate::hub::*;
+pub use crate::optimizer::*;
 pub use crate::schedule::*;
 pub use crate::sections::*;
 pub use crate::template::*;
+pub use crate::train::*;
 pub use crate::values::*;
 
 /// A whole run: what `launch N config.yaml` reads.
@@ -49,7 +53,7 @@ pub struct Config {
     /// Whether collectives overlap compute: the next unit's all-gather and
     /// the last unit's gradient reduce-scatter move while a unit computes
     /// (DeepSpeed's `overlap_comm`). Off, each collective runs in turn.
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub overlap_comm: bool,
     /// Where ranks compute: `auto` (GPU `LOCAL_RANK` when CUDA is usable), `cpu` or `cuda`.
     #[serde(default)]
@@ -59,6 +63,26 @@ pub struct Config {
     /// Dotted-key overrides applied when the world size equals the map key.
     #[serde(default)]
     pub by_world_size: BTreeMap<u32, BTreeMap<String, serde_yaml::Value>>,
+}
+
+impl Config {
+    /// Every section's rules, in the order of the YAML reference: values
+    /// that parse but would panic, train nothing, poison the weights or
+    /// fail only after training (a Hub repository the Hub refuses) are
+    /// refused when the config is loaded, so `launch check` finds them and
+    /// `launch` starts nothing.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        self.data.check()?;
+        self.train.check(self.data.objective)?;
+        self.optimizer.check()?;
+        self.checkpoint.check()?;
+        self.eval.check()?;
+        self.train.sanity.check()?;
+        self.logging.check()?;
+        self.launcher.check()?;
+        self.model.check()?;
+        self.hub.as_ref().map_or(Ok(()), HubConfig::check)
+    }
 }
 
 /// Compute dtype of the forward and backward passes (master weights are fp32).
@@ -118,6 +142,20 @@ impl ModelConfig {
         self.revision.as_deref().unwrap_or("main")
     }
 
+    /// The model keys' rules: a revision the Hub could name.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        match self
+            .revision
+            .as_deref()
+            .map(|r| (r, repo_id::revision_problem(r)))
+        {
+            Some((rev, Some(why))) => Err(format!(
+                "`model.revision`: {rev:?} is not a branch, tag or commit: {why}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// `model.path` or `model.config`; the error says that neither is set.
     pub fn source(&self) -> Result<ModelSource<'_>, String> {
         match (&self.path, &self.config) {
@@ -128,141 +166,6 @@ impl ModelConfig {
     }
 }
 
-/// Batch sizes, length of training and the optimisation hyper-parameters.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TrainConfig {
-    /// Sequences per device per micro-step.
-    #[serde(default = "one")]
-    pub micro_batch_size: u64,
-    /// Sequences per optimizer step over all devices; gradient accumulation
-    /// = effective / (micro * world size). Defaults to micro * world size.
-    pub effective_batch_size: Option<u64>,
-    pub epochs: Option<f64>,
-    pub max_steps: Option<u64>,
-    #[serde(default = "default_lr")]
-    pub learning_rate: f64,
-    #[serde(default)]
-    pub lr_schedule: ScheduleConfig,
-    #[serde(default = "default_clip")]
-    pub max_grad_norm: f64,
-    #[serde(default = "default_seed")]
-    pub seed: u64,
-    /// CPU threads per rank (default: cores / ranks on this node).
-    pub threads: Option<usize>,
-    /// Run this many steps and print a green/red sanity table.
-    pub sanity_steps: Option<u64>,
-    /// What the sanity table demands.
-    #[serde(default)]
-    pub sanity: SanityConfig,
-    /// DPO: strength of the KL penalty towards the reference model.
-    #[serde(default = "default_dpo_beta")]
-    pub dpo_beta: f64,
-    /// DPO: the preference loss (`dpo`, `dpo_norm`, `simpo`, `wpo`, `ipo`).
-    #[serde(default)]
-    pub dpo_loss_type: DpoLossType,
-    /// DPO: conservative-DPO label smoothing of the sigmoid losses, in [0, 0.5).
-    #[serde(default)]
-    pub dpo_label_smoothing: f64,
-    /// SimPO: the target reward margin gamma (default 0.5; simpo only).
-    pub simpo_gamma: Option<f64>,
-    /// Pretraining and SFT: how token losses become the step's loss.
-    #[serde(default)]
-    pub reduce_loss: ReduceLoss,
-    /// Whether the backward pass recomputes units (`true`), keeps every
-    /// unit's forward graph (`false`), or recomputes only as many as the
-    /// memory plan needs to fit the device (`auto`, the default).
-    #[serde(default)]
-    pub activation_checkpointing: ActivationCheckpointing,
-}
-
-/// `train.reduce_loss`: how a step's token losses are reduced (pretraining
-/// and SFT), as open-instruct's `--reduce_loss`; for a fixed effective batch
-/// and micro-batch size both give the same loss at every world size.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ReduceLoss {
-    /// Sum of token losses over the global batch / its target tokens: every
-    /// target token weighs the same.
-    #[default]
-    Mean,
-    /// Sum of token losses over the global batch / its number of
-    /// micro-batches (effective_batch_size / micro_batch_size): the
-    /// per-micro-batch token-loss sum, averaged over gradient accumulation
-    /// and devices, as open-instruct's `sum` with accelerate and DeepSpeed.
-    Sum,
-}
-
-/// `train.sanity`: the floors of the sanity table.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct SanityConfig {
-    /// Tokens/s (all ranks) below which the throughput row is red (default:
-    /// 1% model FLOPs utilisation where the device's peak is known).
-    pub min_tokens_per_s: Option<f64>,
-}
-
-impl TrainConfig {
-    /// Optimizer steps of the whole run, from `max_steps`, else `epochs` of
-    /// `per_epoch` steps each (at least one step); the error says that
-    /// neither is set.
-    pub fn planned_steps(&self, per_epoch: u64) -> Result<u64, String> {
-        match (self.max_steps, self.epochs) {
-            (Some(n), _) => Ok(n),
-            (None, Some(e)) => Ok(((e * per_epoch as f64).ceil() as u64).max(1)),
-            (None, None) => Err(
-                "set `train.max_steps` or `train.epochs`: neither is set, so the run has no length"
-                    .into(),
-            ),
-        }
-    }
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            micro_batch_size: 1,
-            effective_batch_size: None,
-            epochs: None,
-            max_steps: None,
-            learning_rate: default_lr(),
-            lr_schedule: ScheduleConfig::default(),
-            max_grad_norm: default_clip(),
-            seed: default_seed(),
-            threads: None,
-            sanity_steps: None,
-            sanity: SanityConfig::default(),
-            dpo_beta: default_dpo_beta(),
-            dpo_loss_type: DpoLossType::default(),
-            dpo_label_smoothing: 0.0,
-            simpo_gamma: None,
-            reduce_loss: ReduceLoss::default(),
-            activation_checkpointing: ActivationCheckpointing::default(),
-        }
-    }
-}
-
-fn one() -> u64 {
-    1
-}
-pub(crate) fn yes() -> bool {
-    true
-}
-pub(crate) fn default_seq_len() -> usize {
-    2048
-}
-pub(crate) fn default_seed() -> u64 {
-    42
-}
-fn default_lr() -> f64 {
-    5.0e-5
-}
-fn default_clip() -> f64 {
-    1.0
-}
-fn default_dpo_beta() -> f64 {
-    0.1
-}
 fn default_comm_timeout() -> f64 {
     600.0
 }

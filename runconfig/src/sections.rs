@@ -1,66 +1,11 @@
-//! The sections after `train:`: optimizer, checkpoints, evaluation, export,
-//! the Hub, logging, communication, device and the launcher's supervision.
+//! The smaller sections after `train:`: checkpoints, evaluation, export,
+//! logging, communication, device and the launcher's supervision; their
+//! defaults and their rules.
 
-use crate::schema::yes;
-use crate::values::{ByteSize, ExportDtype, OptimizerKind, Resume};
+use crate::rules::{floats, positive, positive_number, seconds};
+use crate::values::{ByteSize, ExportDtype, Resume};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-
-/// AdamW settings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct OptimizerConfig {
-    /// Only `adamw` for now.
-    #[serde(default)]
-    pub kind: OptimizerKind,
-    /// Optimizer-state precision: 32 | 8.
-    #[serde(default = "default_bits")]
-    pub bits: u32,
-    /// Decoupled weight decay of the matrices (see `decay_norms_and_biases`).
-    #[serde(default)]
-    pub weight_decay: f64,
-    /// Also decay biases and norm weights (transformers' Trainer does not).
-    #[serde(default)]
-    pub decay_norms_and_biases: bool,
-    #[serde(default = "default_betas")]
-    pub betas: [f64; 2],
-    #[serde(default = "default_eps")]
-    pub eps: f64,
-    /// Units with fewer parameters keep 32-bit state under `bits: 8`.
-    #[serde(default = "default_min_8bit")]
-    pub min_8bit_size: u64,
-    /// Where the fp32 master weights and the optimizer state live: `none`
-    /// (on the device) or `cpu` (host memory, the step on host threads).
-    #[serde(default)]
-    pub offload: Offload,
-}
-
-/// `optimizer.offload`: where master weights and optimizer state live.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Offload {
-    /// On the compute device, next to the gradients.
-    #[default]
-    None,
-    /// In host memory (pinned when the device is a GPU); the optimizer step
-    /// runs on the host and only the compute-dtype shard goes to the device.
-    Cpu,
-}
-
-impl Default for OptimizerConfig {
-    fn default() -> Self {
-        Self {
-            kind: OptimizerKind::AdamW,
-            bits: default_bits(),
-            weight_decay: 0.0,
-            decay_norms_and_biases: false,
-            betas: default_betas(),
-            eps: default_eps(),
-            min_8bit_size: default_min_8bit(),
-            offload: Offload::None,
-        }
-    }
-}
 
 /// Sharded checkpoints and resume.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -122,33 +67,6 @@ impl ExportConfig {
     }
 }
 
-/// When to push to the Hub.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum PushWhen {
-    #[default]
-    OnFinish,
-    Never,
-}
-
-/// Hugging Face Hub repository for the final weights.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct HubConfig {
-    /// `name` or `namespace/name`.
-    pub repo_id: String,
-    /// Prefixed to a repo_id that has no namespace yet.
-    pub namespace: Option<String>,
-    /// Whether a repository this run creates is private (default true; an
-    /// existing repository keeps its visibility).
-    #[serde(default = "yes")]
-    pub private: bool,
-    pub revision: Option<String>,
-    pub commit_message: Option<String>,
-    #[serde(default)]
-    pub push: PushWhen,
-}
-
 /// Console and metrics.jsonl cadence.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -158,7 +76,7 @@ pub struct LoggingConfig {
     /// Peak FLOP/s of one device for MFU (default: detected for known GPUs).
     pub peak_flops_per_device: Option<f64>,
     /// TensorBoard event files in `<output_dir>/tensorboard/` (rank 0).
-    #[serde(default = "crate::schema::yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub tensorboard: bool,
     /// How lines are written to the rank log files.
     #[serde(default)]
@@ -228,20 +146,56 @@ impl Default for LauncherConfig {
     }
 }
 
-fn default_bits() -> u32 {
-    32
+impl CheckpointConfig {
+    /// The checkpoint keys' rules.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let keep = "or left out to keep every checkpoint";
+        positive("checkpoint.keep_last", self.keep_last, keep)
+    }
 }
 
-fn default_betas() -> [f64; 2] {
-    [0.9, 0.999]
+impl EvalConfig {
+    /// The evaluation keys' rules; the retired `max_batches` is named with
+    /// what replaced it.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        positive(
+            "eval.every_steps",
+            self.every_steps,
+            "or left out for no evaluation",
+        )?;
+        if self.max_batches.is_some() {
+            return Err("`eval.max_batches` is no longer a key: it counted batches per rank, so the evaluated set grew with the world size; set `eval.max_samples` instead, the number of validation samples (pairs for DPO) over all ranks, e.g. `max_samples: 256` (`max_batches: B` evaluated B x micro_batch_size x world size samples)".into());
+        }
+        positive(
+            "eval.max_samples",
+            self.max_samples,
+            "or left out for the whole split",
+        )
+    }
 }
 
-fn default_eps() -> f64 {
-    1e-8
+impl LoggingConfig {
+    /// The logging keys' rules.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        floats(&[(
+            "logging.peak_flops_per_device",
+            self.peak_flops_per_device,
+            positive_number,
+            "a positive number of FLOP/s (or left out)",
+        )])
+    }
 }
 
-fn default_min_8bit() -> u64 {
-    4096
+impl LauncherConfig {
+    /// The launcher keys' rules.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        floats(&[(
+            "launcher.grace_period_s",
+            Some(self.grace_period_s),
+            seconds,
+            "a number of seconds from 0 to 1e9",
+        )])
+    }
 }
 
 fn default_log_every() -> u64 {

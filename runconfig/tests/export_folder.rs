@@ -2,7 +2,7 @@
 //! earlier export (the marker must be ours and list every file with its
 //! size); and the `launch export` options.
 
-use runconfig::export::{check_out, inspect, write_marker, ExportArgs, Folder, MARKER};
+use runconfig::contracts::export::{check_out, inspect, write_marker, ExportArgs, Folder, MARKER};
 use serde_json::Map;
 use std::path::PathBuf;
 

@@ -6,8 +6,9 @@
 use crate::export::{write_final, ModelFiles, Summary};
 use crate::zero::Engine;
 use anyhow::{Context, Result};
-use runconfig::export::replaceable;
-use runconfig::{finished, Config, Plan};
+use runconfig::contracts::export::replaceable;
+use runconfig::contracts::finished;
+use runconfig::{Config, Plan};
 use std::path::PathBuf;
 
 /// What a user can do about a `final/` folder the tool did not write.

@@ -8,7 +8,7 @@
 
 use anyhow::{Context, Result};
 use rendezvous::RankEnv;
-use runconfig::export::{ExportArgs, Refused};
+use runconfig::contracts::export::{ExportArgs, Refused};
 use std::process::ExitCode;
 use std::time::Instant;
 use tch::Tensor;

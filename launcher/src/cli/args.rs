@@ -1,8 +1,9 @@
 //! The grammar of `launch`, as clap's derive API reads it: `launch N ...`
-//! is the top level's own arguments, every other form is a command.
+//! is the top level's own arguments, every other form is a command. The
+//! value parsers check each value as typed.
 
 use super::help;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// `launch`'s whole command line.
@@ -32,8 +33,8 @@ pub enum Sub {
     #[command(about = help::CHECK, long_about = help::CHECK_LONG)]
     Check(CheckArgs),
     #[command(about = help::EXPORT, long_about = help::EXPORT_LONG)]
-    #[command(override_usage = runconfig::export::USAGE_LINE)]
-    Export(runconfig::export::ExportArgs),
+    #[command(override_usage = runconfig::contracts::export::USAGE_LINE)]
+    Export(runconfig::contracts::export::ExportArgs),
     #[command(about = help::PUSH, long_about = help::PUSH_LONG)]
     #[command(after_help = help::PUSH_AFTER)]
     Push(crate::hub::PushArgs),
@@ -50,7 +51,7 @@ pub enum Sub {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The number of processes (ranks) on this node
-    #[arg(value_name = "N", value_parser = super::nproc)]
+    #[arg(value_name = "N", value_parser = nproc)]
     pub nproc: Option<usize>,
     /// The run config (or a pipeline: a file with `stages:`)
     #[arg(value_name = "CONFIG.yaml")]
@@ -65,10 +66,10 @@ pub struct RunArgs {
     #[command(flatten)]
     pub node: NodeArgs,
     /// Log folder name for PROGRAM runs (default: program name)
-    #[arg(long, value_name = "NAME", value_parser = super::plain_name)]
+    #[arg(long, value_name = "NAME", value_parser = plain_name)]
     pub run_name: Option<String>,
     /// Restart the whole group up to K times (PROGRAM runs; configs use launcher.max_restarts)
-    #[arg(long, value_name = "K", default_value_t = 0, value_parser = super::whole::<u32>)]
+    #[arg(long, value_name = "K", default_value_t = 0, value_parser = whole::<u32>)]
     pub max_restarts: u32,
     /// The program to run N times, with its arguments (after `--`)
     #[arg(last = true, value_name = "PROGRAM")]
@@ -79,16 +80,16 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct NodeArgs {
     /// Number of nodes (run `launch` on each), default 1; under `srun --ntasks-per-node=1` or `mpirun -N 1` the node flags come from Slurm's or MPI's variables (docs/multinode.md)
-    #[arg(long, value_name = "K", value_parser = super::whole::<usize>)]
+    #[arg(long, value_name = "K", value_parser = whole::<usize>)]
     pub nnodes: Option<usize>,
     /// This node's index, 0..K-1, default 0
-    #[arg(long, value_name = "R", value_parser = super::whole::<usize>)]
+    #[arg(long, value_name = "R", value_parser = whole::<usize>)]
     pub node_rank: Option<usize>,
     /// Node 0's address (multi-node), default 127.0.0.1
     #[arg(long, value_name = "HOST")]
     pub master_addr: Option<String>,
     /// Rendezvous port, default: any free port (29500 multi-node)
-    #[arg(long, value_name = "PORT", value_parser = super::whole::<u16>)]
+    #[arg(long, value_name = "PORT", value_parser = whole::<u16>)]
     pub master_port: Option<u16>,
     /// The run's shared secret (multi-node; or FERROSPEED_RUN_ID)
     #[arg(long, value_name = "SECRET")]
@@ -102,7 +103,7 @@ pub struct CheckArgs {
     #[arg(value_name = "CONFIG.yaml")]
     pub config: PathBuf,
     /// Plan for N devices only (default: 1, 2 and 8)
-    #[arg(short = 'n', long = "nproc", value_name = "N", value_parser = super::whole::<u32>)]
+    #[arg(short = 'n', long = "nproc", value_name = "N", value_parser = whole::<u32>)]
     pub nproc: Option<u32>,
     /// Override any config key, e.g. --set train.micro_batch_size=4
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -140,4 +141,55 @@ pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+/// The first argument as the number of processes: a whole number of at
+/// least 1 (else a command, perhaps mistyped).
+fn nproc(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("the number of processes must be at least 1 (got 0)".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(not_a_command(text)),
+    }
+}
+
+/// A `--run-name` that names a log folder: a plain name, no path.
+fn plain_name(text: &str) -> Result<String, String> {
+    runconfig::plain_name(text).map(|()| text.to_string())
+}
+
+/// A flag's value as a whole number (in the range of `T`).
+fn whole<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.parse()
+        .map_err(|_| format!("must be a whole number, got {text:?}"))
+}
+
+/// The names of the commands, `help` included.
+fn commands() -> Vec<String> {
+    let mut cli = Cli::command();
+    cli.build();
+    let names = cli.get_subcommands().map(|c| c.get_name().to_string());
+    names.collect()
+}
+
+/// The message for a first argument that is neither a number nor a command.
+pub fn not_a_command(text: &str) -> String {
+    let commands = commands();
+    if commands.iter().any(|c| c == text) {
+        return format!("`{text}` is a command: it comes first (`launch {text} --help`)");
+    }
+    let all = commands.join(", ");
+    if text.is_empty() {
+        return format!(
+            "expected the number of processes or a command ({all}) first (see `launch --help`)"
+        );
+    }
+    let near = commands
+        .iter()
+        .find(|c| strsim::jaro_winkler(c, text) > 0.8)
+        .map(|c| format!("; did you mean `{c}`?"))
+        .unwrap_or_default();
+    format!(
+        "expected the number of processes or a command ({all}), got {text:?}{near} (see `launch --help`)"
+    )
 }

@@ -5,7 +5,7 @@
 //! that is a link, not this user's, or readable by others is refused: its
 //! secret may be known to, or chosen by, someone else.
 
-use crate::Usage;
+use crate::cli::Usage;
 use anyhow::{bail, Context, Result};
 use runconfig::safe_fs;
 use std::io::{Read, Write};

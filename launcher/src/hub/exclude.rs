@@ -21,8 +21,8 @@ pub enum Reason {
 const INTERNAL: &[&str] = &[
     // The output folder's lock (launcher::lock::LOCK_FILE).
     ".lock",
-    runconfig::finished::FINISHED,
-    runconfig::export::MARKER,
+    runconfig::contracts::finished::FINISHED,
+    runconfig::contracts::export::MARKER,
 ];
 
 /// Prefixes of the tool's own file names: the run secret, the cache's and

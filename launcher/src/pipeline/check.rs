@@ -5,18 +5,18 @@
 
 use super::preflight::{self, Models, Options};
 use runconfig::memory::fit::render;
-use std::path::Path;
+use runconfig::YamlFile;
 use std::process::ExitCode;
 
 /// Checks each stage at its `world_size`, else `nproc`, else 1, 2 and 8,
 /// with `sets` applied to every stage, against `device` bytes when given.
 pub fn run(
-    path: &Path,
+    file: &YamlFile,
     nproc: Option<u32>,
     sets: &[String],
     device: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
-    let p = runconfig::pipeline::load(path)?;
+    let p = runconfig::pipeline::load_file(file)?;
     let opts = Options {
         sets,
         device,
@@ -45,6 +45,6 @@ pub fn run(
             p.stage_dir(&s.name).display()
         );
     }
-    println!("{}: ok ({} stages)", path.display(), p.stages.len());
+    println!("{}: ok ({} stages)", file.path().display(), p.stages.len());
     Ok(ExitCode::SUCCESS)
 }

@@ -51,7 +51,7 @@ fn wait(mut child: Child) -> Result<(ExitStatus, Option<i32>)> {
         let (count, sig) = signals::received();
         if count > seen {
             seen = count;
-            crate::supervise::kill_group(&child, sig);
+            crate::process::kill_group(&child, sig);
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -11,14 +11,16 @@ mod preflight;
 mod rerun;
 pub mod status;
 
+use crate::cli::Usage;
 use crate::hub::fetch::Mode;
-use crate::{lock, signals, Usage};
+use crate::{lock, signals};
 use anyhow::{bail, Result};
 use job::End;
 use ledger::{now, Ledger, Status};
-use runconfig::finished::{state, State};
+use runconfig::contracts::checkpoint::complete_checkpoints;
+use runconfig::contracts::finished::{state, State};
 use runconfig::pipeline::{fans_out, Job, Pipeline};
-use runconfig::resume::complete_checkpoints;
+use runconfig::YamlFile;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -28,11 +30,12 @@ enum Next {
     Stop(ExitCode),
 }
 
-/// Runs the pipeline at `path` with `nproc` processes per job (unless a
+/// Runs the pipeline `file` with `nproc` processes per job (unless a
 /// stage says `world_size`), with `sets` applied to every stage after its
 /// own `set:`. Every stage is checked before the first one trains.
-pub fn run(nproc: usize, path: &Path, sets: &[String], rerun: &[String]) -> Result<ExitCode> {
-    let p = runconfig::pipeline::load(path)?;
+pub fn run(nproc: usize, file: &YamlFile, sets: &[String], rerun: &[String]) -> Result<ExitCode> {
+    let p = runconfig::pipeline::load_file(file)?;
+    let path = file.path();
     let device = (crate::resolve::visible_gpus() >= nproc)
         .then(crate::resolve::device_memory)
         .flatten();
@@ -183,8 +186,13 @@ fn completed(job: &Job, world: u32) -> End {
 /// The config `job` runs with, resolved as its run resolves it (Hub ids
 /// looked up, nothing downloaded).
 fn job_config(job: &Job, world: u32) -> Result<runconfig::Resolved> {
-    let run =
-        crate::resolve::run_config(&job.config, world as usize, world, &job.sets, Mode::Plan)?;
+    let run = crate::resolve::run_config(
+        &YamlFile::read(&job.config),
+        world as usize,
+        world,
+        &job.sets,
+        Mode::Plan,
+    )?;
     Ok(run.resolved)
 }
 

@@ -6,8 +6,8 @@
 //! the earlier stage's model (the same shapes and tokenizer), so its data,
 //! push rights and memory plan are checked now, not hours later.
 
+use crate::cli::Usage;
 use crate::hub::{self, fetch};
-use crate::Usage;
 use anyhow::Result;
 use runconfig::memory::fit::{plan, MemoryPlan};
 use runconfig::pipeline::{fans_out, Job, Pipeline};

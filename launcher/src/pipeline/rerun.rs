@@ -4,7 +4,7 @@
 //! is moved aside (`<stage>.before-rerun-<unix time>`), never deleted.
 
 use super::ledger::{now, Ledger, Status};
-use crate::Usage;
+use crate::cli::Usage;
 use anyhow::{Context, Result};
 use runconfig::pipeline::Pipeline;
 

@@ -9,7 +9,7 @@ use super::save::rank_file;
 use crate::st::Mapped;
 use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
-use runconfig::resume::{check_same_run, complete_checkpoints, COMPLETE, META};
+use runconfig::contracts::checkpoint::{check_same_run, complete_checkpoints, COMPLETE, META};
 use runconfig::Resume;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 
 use super::save::rank_file;
 use crate::st::Mapped;
-use runconfig::resume::META;
+use runconfig::contracts::checkpoint::META;
 use serde_json::Value;
 use std::path::Path;
 

@@ -13,7 +13,7 @@ use super::{candidates, stored_config, MODEL_CONFIG};
 use crate::export::{write_final, ModelFiles, Summary};
 use crate::model::LlamaConfig;
 use anyhow::{bail, Result};
-use runconfig::export::{check_out, ExportArgs};
+use runconfig::contracts::export::{check_out, ExportArgs};
 use runconfig::Resume;
 use serde_json::Value;
 use std::path::Path;

@@ -7,14 +7,14 @@
 use super::files::{self, sha256, write_small};
 use crate::zero::Engine;
 use anyhow::{anyhow, bail, Context, Result};
-use runconfig::resume::{complete_checkpoints, step_dir_name, COMPLETE, META};
+use runconfig::contracts::checkpoint::{complete_checkpoints, step_dir_name, COMPLETE, META};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// What a checkpoint records besides the shards.
 pub struct RunState<'a> {
-    /// `runconfig::resume::fingerprint` of the run.
+    /// `runconfig::contracts::checkpoint::fingerprint` of the run.
     pub fingerprint: Value,
     /// The resolved configuration, as YAML.
     pub config_yaml: &'a str,
@@ -52,7 +52,9 @@ fn shard_tensors(engine: &Engine) -> (Vec<(String, tch::Tensor)>, HashMap<String
 /// The name `latest` gives (the newest complete checkpoint), or "none"
 /// (also when `latest` names anything but a complete `step-N` folder).
 pub fn last_good(root: &Path) -> String {
-    let named = runconfig::resume::latest(root).ok().flatten();
+    let named = runconfig::contracts::checkpoint::latest(root)
+        .ok()
+        .flatten();
     named
         .and_then(|dir| Some(dir.file_name()?.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "none".into())

@@ -2,10 +2,12 @@
 //! its folder, marked complete, then swapped with what was there, so that a
 //! failure at any point leaves the previous export whole. Only an empty
 //! folder or an earlier export is ever replaced (see
-//! `runconfig::export::inspect`); temporaries of dead processes are cleared.
+//! `runconfig::contracts::export::inspect`); temporaries of dead processes are cleared.
 
 use anyhow::{Context, Result};
-use runconfig::export::{inspect, read_marker, replaceable, write_marker, Folder, Refused};
+use runconfig::contracts::export::{
+    inspect, read_marker, replaceable, write_marker, Folder, Refused,
+};
 use serde_json::{Map, Value};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;

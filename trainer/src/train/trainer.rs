@@ -17,7 +17,7 @@ use crate::sanity::{system_memory, Observed};
 use crate::schedule::Schedule;
 use crate::zero::Engine;
 use anyhow::Result;
-use runconfig::resume::{checkpoints_dir, fingerprint};
+use runconfig::contracts::checkpoint::{checkpoints_dir, fingerprint};
 use runconfig::{Config, Objective, Plan};
 use serde_json::Value;
 use std::ops::Range;

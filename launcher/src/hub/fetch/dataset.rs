@@ -2,8 +2,8 @@
 //! `configs:` which files hold which split, then those files.
 
 use super::super::splits::split_files;
+use super::locate::{one, Mode};
 use super::repo::{self, Ctx, Located, Wanted};
-use super::{one, Mode};
 use anyhow::Result;
 use runconfig::DatasetConfig;
 use std::path::PathBuf;

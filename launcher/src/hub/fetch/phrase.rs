@@ -12,7 +12,7 @@ pub fn error(key: &str, w: &Wanted, ctx: &Ctx, e: Error) -> Error {
     let endpoint = ctx
         .remote
         .as_ref()
-        .map_or_else(super::env::endpoint, |r| r.endpoint.clone());
+        .map_or_else(crate::hub::env::endpoint, |r| r.endpoint.clone());
     let page = format!("{endpoint}/{}{id}", w.kind.url_prefix());
     let token = "a token is read from HF_TOKEN or the token file (`hf auth login`)";
     let sent = ctx.remote.as_ref().is_some_and(|r| r.token.is_some());

@@ -20,7 +20,7 @@ pub fn earlier(config: &Config) -> Vec<Value> {
     let Ok(ModelSource::Weights(dir)) = config.model.source() else {
         return Vec::new();
     };
-    runconfig::export::read_marker(dir)
+    runconfig::contracts::export::read_marker(dir)
         .and_then(|m| m.get(KEY).and_then(Value::as_array).cloned())
         .unwrap_or_default()
 }

@@ -3,11 +3,11 @@
 //! failure (SIGTERM, SIGKILL after the grace period; a silent rank at once),
 //! and report the root cause once every rank has ended.
 
-use crate::blame::{self, Exit, Trigger};
+use super::blame::{self, Exit, Trigger};
 use crate::logs::RankLog;
 use crate::nodes::Nodes;
+use crate::process::{kill_group, Outcome};
 use crate::signals;
-use crate::supervise::{kill_group, Outcome};
 use crate::watch::Watch;
 use anyhow::Result;
 use std::process::{Child, ExitStatus};

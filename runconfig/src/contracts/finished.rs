@@ -3,10 +3,12 @@
 //! that re-running the same command reports the run as done instead of
 //! training it again.
 
+use crate::contracts::checkpoint::{checkpoints_dir, diff, fingerprint, step_dir_name};
+use crate::contracts::export::{inspect, Folder};
 use crate::data_stamp;
-use crate::export::{inspect, Folder};
-use crate::resume::{checkpoints_dir, diff, fingerprint, step_dir_name};
-use crate::{Config, Plan, Resume};
+use crate::plan::Plan;
+use crate::schema::Config;
+use crate::values::Resume;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 

@@ -3,9 +3,9 @@
 //! tool wrote, and the rule for replacing a folder: only an empty one or an
 //! earlier export is ever replaced, never a folder of someone else's files.
 
+use crate::sections::ExportConfig;
 pub use crate::values::parse_size;
 use crate::values::{ByteSize, ExportDtype};
-use crate::ExportConfig;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 

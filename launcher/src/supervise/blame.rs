@@ -5,7 +5,7 @@
 //! else the rank the launcher found silent, or the one the others waited
 //! for. The others are summarised in one line.
 
-use crate::supervise::describe;
+use crate::process::describe;
 use rendezvous::faults::{self, PeerFault};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;

@@ -3,7 +3,8 @@
 //! the same run as the one that wrote it.
 
 use crate::model;
-use crate::{Config, Plan};
+use crate::plan::Plan;
+use crate::schema::Config;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 

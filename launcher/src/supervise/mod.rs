@@ -1,19 +1,26 @@
 //! Spawning and supervising one node's group of ranks: per-rank logs, fail
 //! fast (SIGTERM the others, SIGKILL after a grace period), forwarded stop
-//! signals, heartbeats, and whole-group restarts.
+//! signals, heartbeats, and whole-group restarts. Read top-down: [`start`]
+//! sets a group up from the command line and turns how it ended into an
+//! exit code; [`Group::run`] runs its attempts; [`attempt`] supervises one
+//! and [`blame`] names the rank whose failure ended it.
 
-use crate::attempt::{Attempt, Rank};
+mod attempt;
+mod blame;
+pub mod start;
+
 use crate::logline::LineStyle;
 use crate::logs::{self, RankLog};
 use crate::nodes::Nodes;
-use crate::signals;
+use crate::process::{die_with_launch, kill_group, Outcome};
 use crate::watch::Watch;
 use anyhow::{Context, Result};
+use attempt::{Attempt, Rank};
 use rendezvous::{RankEnv, StoreClient, ENV_CONFIG, ENV_LOG_FORMAT};
 use runconfig::LogFormat;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Everything needed to start this node's ranks.
@@ -38,48 +45,6 @@ pub struct Group {
     pub nodes: Option<Nodes>,
     /// How lines are written to the rank log files.
     pub log_format: LogFormat,
-}
-
-/// How the group ended.
-pub enum Outcome {
-    Success,
-    Failed(String),
-    Stopped(i32),
-}
-
-/// Words for an exit status: "exited with status 3", "was killed by signal 9 (SIGKILL)".
-pub fn describe(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(c), _) => format!("exited with status {c}"),
-        (None, Some(s)) => format!("was killed by signal {s} ({})", signals::name(s)),
-        _ => "ended for an unknown reason".into(),
-    }
-}
-
-/// Sends `sig` to a rank's process group.
-pub fn kill_group(child: &Child, sig: i32) {
-    // Each rank leads its own process group: this reaches its children too.
-    // SAFETY: plain syscall on a pid we spawned.
-    unsafe {
-        libc::kill(-(child.id() as i32), sig);
-    }
-}
-
-/// Makes the process `cmd` starts die with `launch`, even when `launch`
-/// is killed with SIGKILL (a rank, or the worker of `launch export`).
-pub fn die_with_launch(cmd: &mut Command) {
-    let parent = std::process::id() as i32;
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            // `launch` ended before the line above: end now.
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
 }
 
 impl Group {
@@ -207,29 +172,4 @@ impl Group {
         .map(|store| Watch::new(store, base, self.nproc, self.comm_timeout));
         Attempt::new(ranks, base, self.grace, self.nodes.as_mut(), watch).run()
     }
-}
-
-/// Finds PROGRAM as a shell would: a path if it has a '/', else in PATH.
-pub fn resolve_program(program: &str) -> Result<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let runnable = |p: &Path| {
-        p.metadata()
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    };
-    if program.contains('/') {
-        let p = PathBuf::from(program);
-        if !p.exists() {
-            anyhow::bail!("program {program} does not exist");
-        }
-        if !runnable(&p) {
-            anyhow::bail!("program {program} is not an executable file (chmod +x?)");
-        }
-        return Ok(p);
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| runnable(p))
-        .with_context(|| format!("program `{program}` not found in PATH"))
 }
