@@ -2,6 +2,14 @@
 //! ranked processes (the trainer, or any program), like `torchrun`.
 //! It never links libtorch and never touches a GPU.
 
+/// The libtorch version the trainer binds (tch 0.24 links exactly this
+/// one); a macro so that `concat!` can put it in fixed texts.
+macro_rules! libtorch_version {
+    () => {
+        "2.11.0"
+    };
+}
+
 mod check;
 mod cli;
 mod cluster;

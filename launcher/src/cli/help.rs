@@ -4,7 +4,11 @@
 /// `launch --version`: the version and the libtorch the trainer needs.
 pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
-    " (the trainer needs libtorch 2.11.0, from torch==2.11.0)"
+    " (the trainer needs libtorch ",
+    libtorch_version!(),
+    ", from torch==",
+    libtorch_version!(),
+    ")"
 );
 
 /// What `launch` is, first line of every top-level help.

@@ -48,7 +48,10 @@ impl Exit {
 
     fn what(&self) -> String {
         match &self.last_error {
-            Some(line) => format!("rank {} {}: {line}", self.rank, describe(self.status)),
+            Some(line) => {
+                let hint = loader_hint(line).map_or(String::new(), |h| format!("\n  {h}"));
+                format!("rank {} {}: {line}{hint}", self.rank, describe(self.status))
+            }
             None => format!("rank {} {}", self.rank, describe(self.status)),
         }
     }
@@ -68,6 +71,22 @@ impl Exit {
         };
         format!("rank {} {} ({how})", self.rank, describe(self.status))
     }
+}
+
+/// What to do when the loader could not start a rank against libtorch (a
+/// missing, moved or other-version torch): the loader's own line names only
+/// the library.
+fn loader_hint(line: &str) -> Option<&'static str> {
+    let loader = line.contains("error while loading shared libraries")
+        || line.contains("symbol lookup error");
+    let torch = ["libtorch", "libc10", "libcudart", "libcupti", "libgomp"];
+    (loader && torch.iter().any(|lib| line.contains(lib))).then_some(concat!(
+        "the trainer could not load libtorch: it needs libtorch ",
+        libtorch_version!(),
+        " (torch==",
+        libtorch_version!(),
+        " in .venv, which scripts/bootstrap installs); check LD_LIBRARY_PATH"
+    ))
 }
 
 /// Why the group was stopped, besides a rank's own exit.
@@ -178,6 +197,17 @@ mod tests {
         // Even when the real failure ended only after the stop had begun.
         let exits = [exit(0, 1 << 8, false, LOST), exit(1, 1 << 8, true, FULL)];
         assert!(report(&exits, None).starts_with("rank 1 exited"));
+    }
+
+    #[test]
+    fn a_rank_the_loader_could_not_start_against_libtorch_gets_the_version_it_needs() {
+        let line = "/x/trainer: error while loading shared libraries: libtorch_cpu.so: cannot open shared object file: No such file or directory";
+        let r = report(&[exit(0, 127 << 8, false, line)], None);
+        let want = format!("rank 0 exited with status 127: {line}\n  the trainer could not load libtorch: it needs libtorch 2.11.0");
+        assert!(r.starts_with(&want), "{r}");
+        let other = "/x/tool: error while loading shared libraries: libfoo.so: cannot open shared object file";
+        let r = report(&[exit(0, 127 << 8, false, other)], None);
+        assert!(!r.contains("libtorch"), "{r}");
     }
 
     #[test]
