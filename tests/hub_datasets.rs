@@ -245,14 +245,8 @@ fn stalled_partial(blobs: &Path) -> (PathBuf, u64) {
 
 #[test]
 fn a_download_killed_half_way_resumes_from_what_it_has() {
-    let stall = [
-        "--lfs-threshold",
-        "1024",
-        "--fault",
-        "stall:download:1",
-        "--slow-ms",
-        "120000",
-    ];
+    let stall = "--lfs-threshold 1024 --fault stall:download:1 --slow-ms 120000";
+    let stall: Vec<&str> = stall.split(' ').collect();
     let hub = LocalHub::start(&stall);
     let home = TempDir::new("data-byid-kill");
     upload_dataset(&hub, &home);
