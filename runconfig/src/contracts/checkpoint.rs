@@ -87,29 +87,6 @@ pub fn latest(root: &Path) -> Result<Option<PathBuf>, String> {
 /// The fingerprint's key for the model's config.json fields (absent from
 /// fingerprints written before config.json was part of them).
 pub const MODEL_CONFIG_KEY: &str = "config.json";
-/// Fields of the model's config.json that give the model its shape.
-const SHAPE_FIELDS: [&str; 10] = [
-    "model_type",
-    "hidden_size",
-    "intermediate_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "num_key_value_heads",
-    "head_dim",
-    "vocab_size",
-    "tie_word_embeddings",
-    "attention_bias",
-];
-/// Fields of the model's config.json that change what it computes besides
-/// its shape.
-const NUMERIC_FIELDS: [&str; 5] = [
-    "rms_norm_eps",
-    "rope_theta",
-    "rope_scaling",
-    "rope_parameters",
-    "pad_token_id",
-];
-
 /// The fields of the model's config.json that change what the model
 /// computes, as written (null when absent or unreadable: the trainer then
 /// refuses the file itself).
@@ -121,7 +98,7 @@ fn model_fields(config: &Config) -> Value {
     let Ok(v) = model::read_json(&text) else {
         return Value::Null;
     };
-    let fields = SHAPE_FIELDS.iter().chain(&NUMERIC_FIELDS);
+    let fields = model::SHAPE_FIELDS.iter().chain(&model::NUMERIC_FIELDS);
     let pick = fields.map(|&k| (k.to_string(), v.get(k).cloned().unwrap_or(Value::Null)));
     Value::Object(pick.collect())
 }
@@ -153,7 +130,7 @@ pub fn check_same_run(saved: &Value, current: &Value, checkpoint: &Path) -> Resu
         .collect();
     if !model.is_empty() {
         let shape = diffs.iter().any(|(k, ..)| {
-            SHAPE_FIELDS
+            model::SHAPE_FIELDS
                 .iter()
                 .any(|f| k.strip_prefix(&prefix) == Some(f))
         });

@@ -136,21 +136,37 @@ pub fn plan_of(shape: &ModelShape, s: &Setup, config: &Config, device: Option<u6
 pub fn toggles(shape: &ModelShape, s: &Setup, config: &Config, device: u64) -> Vec<String> {
     let fits = |s: &Setup| device_bytes(shape, s) <= device;
     let mut out = Vec::new();
+    out.extend(recompute_toggle(shape, s, &fits));
+    out.extend(state_toggles(s, &fits));
+    out.extend(micro_batch_toggle(s, config, &fits));
+    out.extend(device_toggles(s, &fits));
+    out
+}
+
+/// `auto` activation checkpointing, when it would recompute more units
+/// than `s` does and that fits.
+fn recompute_toggle(
+    shape: &ModelShape,
+    s: &Setup,
+    fits: &impl Fn(&Setup) -> bool,
+) -> Option<String> {
     let recompute = Setup {
         recomputed: u64::MAX,
         ..*s
     };
     let before_head = shape.layers + 1;
-    if kept_units(before_head, s).start < kept_units(before_head, &recompute).start
-        && fits(&recompute)
-    {
-        out.push(
-            "train.activation_checkpointing=auto (recompute in the backward pass only the blocks that do not fit)"
-                .to_string(),
-        );
-    }
-    let eight = Setup { bits: 8, ..*s };
-    if s.bits == 32 && fits(&eight) {
+    let more = kept_units(before_head, s).start < kept_units(before_head, &recompute).start;
+    (more && fits(&recompute)).then(|| {
+        "train.activation_checkpointing=auto (recompute in the backward pass only the blocks that do not fit)"
+            .to_string()
+    })
+}
+
+/// 8-bit optimizer state, and offload (with 8-bit state when offload
+/// alone does not fit).
+fn state_toggles(s: &Setup, fits: &impl Fn(&Setup) -> bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if s.bits == 32 && fits(&Setup { bits: 8, ..*s }) {
         out.push("optimizer.bits=8 (8-bit optimizer state)".to_string());
     }
     let offload = Setup {
@@ -165,23 +181,37 @@ pub fn toggles(shape: &ModelShape, s: &Setup, config: &Config, device: u64) -> V
             "optimizer.bits=8 with optimizer.offload=cpu ({HOST})"
         ));
     }
+    out
+}
+
+/// The largest smaller micro batch that keeps the effective batch and fits.
+fn micro_batch_toggle(
+    s: &Setup,
+    config: &Config,
+    fits: &impl Fn(&Setup) -> bool,
+) -> Option<String> {
     let effective = config
         .train
         .effective_batch_size
         .unwrap_or(s.micro_batch * s.world_size);
-    let smaller = (1..s.micro_batch).rev().find(|&m| {
+    let m = (1..s.micro_batch).rev().find(|&m| {
         effective.is_multiple_of(m * s.world_size)
             && fits(&Setup {
                 micro_batch: m,
                 ..*s
             })
-    });
-    if let Some(m) = smaller {
-        out.push(format!(
-            "train.micro_batch_size={m} (gradient accumulation {}, same effective batch {effective})",
-            effective / (m * s.world_size)
-        ));
-    }
+    })?;
+    Some(format!(
+        "train.micro_batch_size={m} (gradient accumulation {}, same effective batch {effective})",
+        effective / (m * s.world_size)
+    ))
+}
+
+/// The fewest devices that fit (up to 1024), and 8-bit state with fewer
+/// devices than that when 8-bit state alone does not fit.
+fn device_toggles(s: &Setup, fits: &impl Fn(&Setup) -> bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let eight = Setup { bits: 8, ..*s };
     let more = |s: &Setup| {
         (s.world_size + 1..=1024).find(|&w| {
             fits(&Setup {

@@ -40,6 +40,15 @@ pub struct Item {
     pub place: Place,
 }
 
+/// An item on the device.
+fn on_device(item: &'static str, bytes: u64) -> Item {
+    Item {
+        item,
+        bytes,
+        place: Place::Device,
+    }
+}
+
 /// Padded length of a unit of `p` parameters at world size `w`.
 fn padded(p: u64, w: u64) -> u64 {
     shard_len(p, w) * w
@@ -54,101 +63,182 @@ fn state_bytes(unit_params: u64, shard: u64, s: &Setup) -> u64 {
     }
 }
 
+/// One figure per kind of unit: the embedding, one of the `layers`
+/// identical blocks, the head.
+struct PerUnit {
+    embed: u64,
+    block: u64,
+    head: u64,
+    layers: u64,
+}
+
+impl PerUnit {
+    /// `f` of each kind of unit's parameter count.
+    fn of(u: &UnitParams, f: impl Fn(u64) -> u64) -> PerUnit {
+        PerUnit {
+            embed: f(u.embed),
+            block: f(u.block),
+            head: f(u.head),
+            layers: u.layers,
+        }
+    }
+
+    /// The sum over every unit of the model.
+    fn total(&self) -> u64 {
+        self.embed + self.layers * self.block + self.head
+    }
+
+    /// The largest unit's figure (a model without blocks has none).
+    fn largest(&self) -> u64 {
+        let block = if self.layers > 0 { self.block } else { 0 };
+        self.embed.max(self.head).max(block)
+    }
+}
+
+/// Where the master weights and the optimizer state live.
+fn state_place(s: &Setup) -> Place {
+    if s.offload {
+        Place::Host
+    } else {
+        Place::Device
+    }
+}
+
 /// The breakdown of one rank's peak for `shape` under `s` (the embedding,
 /// `layers` identical blocks and the head: each block figure is computed
 /// once and multiplied).
 pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
-    let (w, c) = (s.world_size, s.compute_bytes());
     let u = shape.unit_params();
-    let blocks = u.layers;
-    let (se, sb, sh) = (
-        shard_len(u.embed, w),
-        shard_len(u.block, w),
-        shard_len(u.head, w),
-    );
-    let total = se + blocks * sb + sh;
-    let state = state_bytes(u.embed, se, s)
-        + blocks * state_bytes(u.block, sb, s)
-        + state_bytes(u.head, sh, s);
+    let whole = PerUnit::of(&u, |p| padded(p, s.world_size));
+    [
+        sharded_items(&u, s).as_slice(),
+        &gathered_items(shape, &whole, s),
+        &activation_items(shape, &whole, s),
+        &loss_items(shape, s),
+        &step_items(&u, s),
+    ]
+    .concat()
+}
+
+/// What a rank keeps of every unit between steps: its shards of the
+/// weights, the gradients and the optimizer state, and the compute copy.
+fn sharded_items(u: &UnitParams, s: &Setup) -> [Item; 4] {
+    let w = s.world_size;
+    let total = PerUnit::of(u, |p| shard_len(p, w)).total();
+    let state = PerUnit::of(u, |p| state_bytes(p, shard_len(p, w), s)).total();
     // In fp32 the master is gathered directly, unless it lives on the host.
     let copy = match (s.dtype, s.offload) {
         (Dtype::Bf16, _) => 2 * total,
         (Dtype::F32, true) => 4 * total,
         (Dtype::F32, false) => 0,
     };
-    let state_place = if s.offload {
-        Place::Host
-    } else {
-        Place::Device
-    };
-    let block_if_any = |x: u64| if blocks > 0 { x } else { 0 };
-    let largest_shard = se.max(sh).max(block_if_any(sb));
-    let (pe, pb, ph) = (padded(u.embed, w), padded(u.block, w), padded(u.head, w));
-    let largest = pe.max(ph).max(block_if_any(pb));
+    let place = state_place(s);
+    [
+        Item {
+            item: "master_weights",
+            bytes: 4 * total,
+            place,
+        },
+        on_device("gradient_accumulator", 4 * total),
+        Item {
+            item: "optimizer_state",
+            bytes: state,
+            place,
+        },
+        on_device("compute_copy", copy),
+    ]
+}
+
+/// The whole units gathered for the forward and backward passes, and the
+/// gradient of one unit before its reduce-scatter.
+fn gathered_items(shape: &ModelShape, whole: &PerUnit, s: &Setup) -> [Item; 2] {
+    let (w, c) = (s.world_size, s.compute_bytes());
+    let largest = whole.largest();
     // The head of a tied model also gathers the embedding.
-    let head = ph + shape.tied as u64 * pe;
+    let head = whole.head + shape.tied as u64 * whole.embed;
     let gathered = largest.max(head);
+    [
+        // With overlap, the next unit's gather and the last unit's gradient
+        // reduce-scatter are in flight too.
+        on_device(
+            "gather_buffers",
+            (gathered + s.overlap as u64 * largest) * c,
+        ),
+        on_device(
+            "unit_gradient",
+            (2 + s.overlap as u64) * largest * c + largest / w * (c + 4),
+        ),
+    ]
+}
+
+/// What the forward pass leaves for the backward pass: each unit's input,
+/// and the parameters and graphs of the units it keeps.
+fn activation_items(shape: &ModelShape, whole: &PerUnit, s: &Setup) -> [Item; 4] {
+    let (w, c) = (s.world_size, s.compute_bytes());
     let (tokens, h) = (s.tokens(), shape.hidden);
-    // The loss computes the logits of one chunk of tokens at a time.
-    let logits = tokens.min(LOGITS_CHUNK_TOKENS) * shape.vocab;
-    // Under bf16 the loss casts the logits to f32 (and back in backward).
-    let cast = (s.dtype == Dtype::Bf16) as u64;
-    let device = |item, bytes| Item {
-        item,
-        bytes,
-        place: Place::Device,
-    };
-    let item = |item, bytes, place| Item { item, bytes, place };
-    let kept = kept_units(blocks + 1, s);
+    let kept = kept_units(whole.layers + 1, s);
     // A kept block holds its forward graph; the kept embedding only its ids.
     let kept_embed = (kept.start == 0 && !kept.is_empty()) as u64;
     let kept_blocks = (kept.end - kept.start) - kept_embed;
     // At one rank a gathered unit is the rank's own shard, not a copy.
     let kept_params: u64 = match w {
         1 => 0,
-        _ => kept_embed * pe + kept_blocks * pb,
+        _ => kept_embed * whole.embed + kept_blocks * whole.block,
     };
     let block_recompute = match kept_blocks == shape.layers {
         true => backward_elements(shape),
         false => block_elements(shape),
     };
-    let units_before_head = blocks + 1;
-    vec![
-        item("master_weights", 4 * total, state_place),
-        device("gradient_accumulator", 4 * total),
-        item("optimizer_state", state, state_place),
-        device("compute_copy", copy),
-        // With overlap, the next unit's gather and the last unit's gradient
-        // reduce-scatter are in flight too.
-        device(
-            "gather_buffers",
-            (gathered + s.overlap as u64 * largest) * c,
-        ),
-        device(
-            "unit_gradient",
-            (2 + s.overlap as u64) * largest * c + largest / w * (c + 4),
-        ),
-        device(
+    let units_before_head = whole.layers + 1;
+    [
+        on_device(
             "saved_activations",
             tokens * 8 + units_before_head * tokens * h * c,
         ),
-        device("kept_parameters", kept_params * c),
-        device(
+        on_device("kept_parameters", kept_params * c),
+        on_device(
             "kept_activations",
             kept_blocks * tokens * (block_elements(shape) - backward_elements(shape)) * c,
         ),
-        device("block_recompute", tokens * block_recompute * c),
-        device("logits", logits * (c + 4 * cast + 4)),
-        device("logits_gradient", logits * (4 + c * cast)),
-        device("loss", tokens * (4 + 8)),
-        item("batch", 4 * tokens * 8, Place::Host),
-        item("optimizer_step", step_temporaries(&u, s), state_place),
-        // With offload: one unit's gradient on the host during the step.
-        item(
-            "offload_gradient",
-            s.offload as u64 * 4 * largest_shard,
-            Place::Host,
-        ),
+        on_device("block_recompute", tokens * block_recompute * c),
+    ]
+}
+
+/// The loss's logits and their gradient, its per-token figures, and the
+/// batch on the host.
+fn loss_items(shape: &ModelShape, s: &Setup) -> [Item; 4] {
+    let (tokens, c) = (s.tokens(), s.compute_bytes());
+    // The loss computes the logits of one chunk of tokens at a time.
+    let logits = tokens.min(LOGITS_CHUNK_TOKENS) * shape.vocab;
+    // Under bf16 the loss casts the logits to f32 (and back in backward).
+    let cast = (s.dtype == Dtype::Bf16) as u64;
+    [
+        on_device("logits", logits * (c + 4 * cast + 4)),
+        on_device("logits_gradient", logits * (4 + c * cast)),
+        on_device("loss", tokens * (4 + 8)),
+        Item {
+            item: "batch",
+            bytes: 4 * tokens * 8,
+            place: Place::Host,
+        },
+    ]
+}
+
+/// The optimizer step's temporaries and, with offload, one unit's gradient
+/// on the host during the step.
+fn step_items(u: &UnitParams, s: &Setup) -> [Item; 2] {
+    let largest_shard = PerUnit::of(u, |p| shard_len(p, s.world_size)).largest();
+    [
+        Item {
+            item: "optimizer_step",
+            bytes: step_temporaries(u, s),
+            place: state_place(s),
+        },
+        Item {
+            item: "offload_gradient",
+            bytes: s.offload as u64 * 4 * largest_shard,
+            place: Place::Host,
+        },
     ]
 }
 

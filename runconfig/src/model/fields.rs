@@ -1,44 +1,40 @@
-//! Typed access to the fields of a JSON object (a `config.json`), with
-//! errors that name the file and the field.
+//! The checks of single config.json fields, with errors that name the file
+//! and the field: each field's rule is one call in `json`.
 
 use anyhow::Result;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-/// Typed access to the fields of one JSON object, with errors that name the
-/// file and the field. `null` counts as absent.
-pub(crate) struct Fields<'a> {
-    /// The object.
-    pub map: &'a Map<String, Value>,
-    /// Names it in messages (the file, maybe a key inside).
+/// One field of a config.json as read: its key and its value (`None` when
+/// absent or null, as transformers reads it).
+pub(crate) type Field<'a> = (&'a str, &'a Option<Value>);
+
+/// Checks fields of one JSON object; `origin` names it in messages (the
+/// file, maybe a key inside).
+pub(crate) struct Check<'a> {
     pub origin: &'a str,
 }
 
-impl Fields<'_> {
-    /// The value of `key`, `None` when absent or null.
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.map.get(key).filter(|v| !v.is_null())
-    }
-
+impl Check<'_> {
     /// An error: `key` holds `v`, which is not `want`.
-    pub fn wrong(&self, key: &str, want: &str, v: &Value) -> anyhow::Error {
+    fn wrong(&self, key: &str, want: &str, v: &Value) -> anyhow::Error {
         anyhow::anyhow!("{}: field `{key}` must be {want}, found {v}", self.origin)
     }
 
     /// An error: `key` is required and absent.
-    pub fn missing(&self, key: &str) -> anyhow::Error {
+    fn missing(&self, key: &str) -> anyhow::Error {
         anyhow::anyhow!("{}: missing required field `{key}`", self.origin)
     }
 
     /// An optional integer.
-    pub fn int(&self, key: &str) -> Result<Option<i64>> {
-        self.get(key)
+    pub fn int(&self, (key, v): Field) -> Result<Option<i64>> {
+        v.as_ref()
             .map(|v| v.as_i64().ok_or_else(|| self.wrong(key, "an integer", v)))
             .transpose()
     }
 
     /// An optional integer > 0.
-    pub fn pos(&self, key: &str) -> Result<Option<i64>> {
-        match self.get(key) {
+    pub fn pos(&self, (key, v): Field) -> Result<Option<i64>> {
+        match v {
             None => Ok(None),
             Some(v) => match v.as_i64() {
                 Some(n) if n > 0 => Ok(Some(n)),
@@ -48,25 +44,25 @@ impl Fields<'_> {
     }
 
     /// A required integer > 0.
-    pub fn req_pos(&self, key: &str) -> Result<i64> {
-        self.pos(key)?.ok_or_else(|| self.missing(key))
+    pub fn req_pos(&self, field: Field) -> Result<i64> {
+        self.pos(field)?.ok_or_else(|| self.missing(field.0))
     }
 
     /// An optional number.
-    pub fn number(&self, key: &str) -> Result<Option<f64>> {
-        self.get(key)
+    pub fn number(&self, (key, v): Field) -> Result<Option<f64>> {
+        v.as_ref()
             .map(|v| v.as_f64().ok_or_else(|| self.wrong(key, "a number", v)))
             .transpose()
     }
 
     /// A required number.
-    pub fn req_number(&self, key: &str) -> Result<f64> {
-        self.number(key)?.ok_or_else(|| self.missing(key))
+    pub fn req_number(&self, field: Field) -> Result<f64> {
+        self.number(field)?.ok_or_else(|| self.missing(field.0))
     }
 
     /// An optional boolean.
-    pub fn boolean(&self, key: &str) -> Result<Option<bool>> {
-        self.get(key)
+    pub fn boolean(&self, (key, v): Field) -> Result<Option<bool>> {
+        v.as_ref()
             .map(|v| {
                 v.as_bool()
                     .ok_or_else(|| self.wrong(key, "true or false", v))
@@ -75,8 +71,8 @@ impl Fields<'_> {
     }
 
     /// An optional string.
-    pub fn string(&self, key: &str) -> Result<Option<String>> {
-        self.get(key)
+    pub fn string(&self, (key, v): Field) -> Result<Option<String>> {
+        v.as_ref()
             .map(|v| {
                 v.as_str()
                     .map(str::to_owned)

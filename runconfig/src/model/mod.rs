@@ -1,8 +1,10 @@
 //! The model, described without tensors: what the launcher plans and the
 //! trainer builds from one reading of a Hugging Face `config.json`.
 //!
-//! * [`LlamaConfig`] (`config`): the family's rules (Llama, Qwen2), every
-//!   field the model code reads, then the size checks; the trainer's model.
+//! * [`ConfigJson`] (`json`, each field checked by `fields`): config.json
+//!   as written (serde); its `validate` applies every field's rule, the
+//!   family's rules (Llama, Qwen2), then the size checks, and gives
+//! * [`LlamaConfig`] (`config`): the trainer's model configuration.
 //! * [`ModelShape`] (`shape`, checked by `sizes`): the sizes memory depends
 //!   on; the launcher reads only these, and the trainer's config gives them
 //!   by [`LlamaConfig::shape`].
@@ -10,19 +12,24 @@
 //!   flat-buffer order; the trainer's tensors and the planner's counts.
 //! * [`shard`]: how a unit is padded and split over ranks.
 //!
-//! A new model family: its rules in `config` and `family`, its parameters
-//! in `units`, its per-token activations in the planner's `memory::parts`.
+//! A new model family: its fields and rules in `json` and `family` (with
+//! the fields the resume fingerprint records), what the model code needs
+//! of them in `config`, its parameters in `units`, its per-token
+//! activations in the planner's `memory::parts`.
 
 mod config;
 mod family;
 mod fields;
 mod file;
+mod json;
 mod shape;
 pub mod shard;
 mod sizes;
 mod units;
 
 pub use config::{Llama3Scaling, LlamaConfig, RopeConfig};
+pub use family::{NUMERIC_FIELDS, SHAPE_FIELDS};
 pub use file::{config_json_path, read_json};
+pub use json::ConfigJson;
 pub use shape::{ModelShape, UnitParams, MAX_PARAMS, MAX_TENSOR_PARAMS};
 pub use units::{numel, unit_kinds, unit_params, UnitKind, EMBED_WEIGHT};

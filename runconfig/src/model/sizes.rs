@@ -4,7 +4,7 @@
 //! heads, positive norm epsilon and rotary base, and no tensor nor model so
 //! large that its parameter count (or the memory plan built on it) could
 //! overflow. The launcher runs these checks alone; the trainer runs them
-//! after the family's rules (`config`).
+//! after the family's rules (`json`).
 
 use super::family::attention_biases;
 use super::file::{config_json_path, read_json};
