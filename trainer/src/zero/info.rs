@@ -21,17 +21,17 @@ impl Engine {
 
     /// Where this rank computes.
     pub fn device(&self) -> Device {
-        self.device
+        self.units.device()
     }
 
     /// The model's architecture.
     pub fn model_config(&self) -> &LlamaConfig {
-        &self.cfg
+        self.units.cfg()
     }
 
     /// Optimizer steps taken so far (a resumed run starts at its checkpoint's).
     pub fn steps_done(&self) -> u64 {
-        self.steps_done
+        self.state.steps_done()
     }
 
     /// Bytes moved by the engine's collectives so far (gathered outputs and
@@ -48,17 +48,17 @@ impl Engine {
 
     /// Parameters of the whole model.
     pub fn parameter_count(&self) -> i64 {
-        self.specs.iter().map(|s| s.numel()).sum()
+        self.units.parameter_count()
     }
 
     /// Model-state bytes this rank holds.
     pub fn state_bytes(&self) -> u64 {
-        self.arena.state_bytes()
+        self.state.state_bytes()
     }
 
     /// Optimizer-state bytes per element of this rank's shards.
     pub fn optimizer_bytes_per_param(&self) -> f64 {
-        self.arena.optimizer_bytes() as f64 / self.arena.master.numel() as f64
+        self.state.optimizer_bytes_per_param()
     }
 
     /// Sums `tensor` over every rank, in place (every rank calls it).
