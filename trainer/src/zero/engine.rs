@@ -8,25 +8,31 @@
 //! parameters until their backward. Every gather and reduce-scatter goes
 //! through the engine's [`Collectives`] (`flight.rs`); the head and the
 //! objective's loss are in `head.rs`, the optimizer step in `step.rs`.
+//! Here too: what the rest of the trainer asks the engine (where it runs,
+//! its model, counters and sizes for the metrics, and the collectives of
+//! its world: evaluation sums, checkpoint agreement, barriers).
 
 use super::flight::Collectives;
 use super::graph::{Graph, Saved};
 use super::sharded::ShardedState;
 use super::units::Units;
 use crate::batch::{Batch, Objective};
-use crate::comm::Comm;
+use crate::comm::{Comm, ReduceOp};
 use crate::model::{forward_unit, Ctx, LlamaConfig, ParamSource};
 use anyhow::Result;
 use runconfig::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
 
 /// A rank's part of the model and the means to train it. Its fields are
-/// private: the rest of the trainer asks its methods (here, in `head.rs`,
-/// `step.rs`, `info.rs` and `state.rs`).
+/// private to `zero`: the rest of the trainer asks its methods (here, in
+/// `head.rs`, `step.rs` and `state.rs`).
 pub struct Engine {
-    // The three parts are `pub(super)` because the engine's other files
-    // (`head.rs`, `step.rs`, `state.rs`, `info.rs`) answer through them,
-    // each by its own methods: a pass needs all three at once.
+    // The three parts are `pub(super)`, and used only by their methods,
+    // because the engine's methods that need two of them at once live
+    // beside their subject: `head.rs` gathers the head (units, collectives,
+    // state), `step.rs` reduces the state's step terms over the
+    // communicator, `state.rs` lays out another world's ranges (units)
+    // over the state and gathers weights; `testing.rs` runs passes.
     /// The model's units, and the dtype and device they compute in.
     pub(super) units: Units,
     /// This rank's shards, their arenas and the optimizer's progress.
@@ -71,6 +77,73 @@ impl Engine {
     /// Units the backward pass recomputes (see [`Engine::set_recomputed_units`]).
     pub fn recomputed_units(&self) -> usize {
         self.recomputed.min(self.units.count() - 1)
+    }
+
+    /// This rank's index in its world.
+    pub fn rank(&self) -> usize {
+        self.collectives.rank()
+    }
+
+    /// Number of ranks.
+    pub fn world_size(&self) -> usize {
+        self.collectives.world_size()
+    }
+
+    /// Where this rank computes.
+    pub fn device(&self) -> Device {
+        self.units.device()
+    }
+
+    /// The model's architecture.
+    pub fn model_config(&self) -> &LlamaConfig {
+        self.units.cfg()
+    }
+
+    /// Optimizer steps taken so far (a resumed run starts at its checkpoint's).
+    pub fn steps_done(&self) -> u64 {
+        self.state.steps_done()
+    }
+
+    /// Bytes moved by the engine's collectives so far (gathered outputs and
+    /// reduce-scatter inputs).
+    pub fn comm_bytes(&self) -> u64 {
+        self.collectives.bytes()
+    }
+
+    /// How long compute waited on communication since the last call (see
+    /// [`crate::comm::Comm::take_wait`]).
+    pub fn take_comm_wait(&mut self) -> std::time::Duration {
+        self.collectives.comm().take_wait()
+    }
+
+    /// Parameters of the whole model.
+    pub fn parameter_count(&self) -> i64 {
+        self.units.parameter_count()
+    }
+
+    /// Model-state bytes this rank holds.
+    pub fn state_bytes(&self) -> u64 {
+        self.state.state_bytes()
+    }
+
+    /// Optimizer-state bytes per element of this rank's shards.
+    pub fn optimizer_bytes_per_param(&self) -> f64 {
+        self.state.optimizer_bytes_per_param()
+    }
+
+    /// Sums `tensor` over every rank, in place (every rank calls it).
+    pub fn all_reduce_sum(&mut self, tensor: &mut Tensor) -> Result<()> {
+        self.collectives.comm().all_reduce(tensor, ReduceOp::Sum)
+    }
+
+    /// The 1-D concatenation, in rank order, of every rank's `input`.
+    pub fn all_gather(&mut self, input: &Tensor) -> Result<Tensor> {
+        self.collectives.comm().all_gather(input)
+    }
+
+    /// Returns once every rank has called it.
+    pub fn barrier(&mut self) -> Result<()> {
+        self.collectives.comm().barrier()
     }
 
     /// Forward and backward of one micro-batch: the gradients of the loss

@@ -9,15 +9,15 @@
 //! collectives, runs it (`graph.rs` with autograd, `head.rs` for the head
 //! and the objective's loss) and reduces its gradients; the optimizer step
 //! (`step.rs`) reduces its terms and has the sharded state update the
-//! arenas. `info.rs` and `state.rs` answer the rest of the trainer;
-//! `testing.rs` holds what only tests call.
+//! arenas. `engine.rs` also answers what the rest of the trainer asks
+//! (rank, sizes, counters, the world's collectives), `state.rs` what
+//! checkpoints and exports need; `testing.rs` holds what only tests call.
 
 mod arena;
 pub mod engine;
 mod flight;
 mod graph;
 mod head;
-mod info;
 pub mod layout;
 mod placement;
 mod shard;
