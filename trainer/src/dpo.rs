@@ -9,8 +9,9 @@
 pub mod loss;
 
 use crate::device::upload;
+use crate::eval::{EvalBatch, EvalPass, EvalSums};
 use crate::model::shifted_labels;
-use crate::objective::{token_nll, Batch, EvalBatch, EvalSums, Objective, RunObjective};
+use crate::objective::{token_nll, Batch, Objective, RunObjective};
 use anyhow::Result;
 use loss::{PairLogps, PairLoss};
 use serde_json::{json, Map, Value};
@@ -133,9 +134,21 @@ impl RunObjective for DpoRun {
             .collect()
     }
 
+    /// DPO loss and reward accuracy per real pair.
+    fn evaluate(&self, pass: &mut EvalPass) -> Result<Map<String, Value>> {
+        let s = pass.sums(&|b| self.pair_sums(b))?;
+        let per_pair = |x: f64| json!(x / s.count.max(1.0));
+        Ok(Map::from_iter([
+            ("eval_loss".into(), per_pair(s.loss)),
+            ("eval_rewards/accuracy".into(), per_pair(s.correct)),
+        ]))
+    }
+}
+
+impl DpoRun {
     /// The real pairs' loss and reward accuracy: rows `keep` are their
     /// chosen responses, `keep + M` their rejected ones.
-    fn eval_sums(&self, b: &EvalBatch) -> Result<EvalSums> {
+    fn pair_sums(&self, b: &EvalBatch) -> Result<EvalSums> {
         let m = b.items.len() as i64;
         let dev = b.nll.device();
         let rows: Vec<i64> = b
@@ -162,14 +175,6 @@ impl RunObjective for DpoRun {
             count: b.keep.len() as f64,
             correct: v[3],
         })
-    }
-
-    fn eval_metrics(&self, s: &EvalSums) -> Map<String, Value> {
-        let per_pair = |x: f64| json!(x / s.count.max(1.0));
-        Map::from_iter([
-            ("eval_loss".into(), per_pair(s.loss)),
-            ("eval_rewards/accuracy".into(), per_pair(s.correct)),
-        ])
     }
 }
 

@@ -1,7 +1,7 @@
 //! What a run trains for. [`Objective`] scores one micro-batch (it lives
 //! beside [`Batch`]); [`RunObjective`] is the objective of a whole run
 //! (`data.objective`): it makes each micro-batch's objective, names what a
-//! step reports and scores the validation micro-batches. [`NextToken`] is
+//! step reports and answers evaluation ([`RunObjective::evaluate`]). [`NextToken`] is
 //! here, `DpoRun` in [`crate::dpo`]. A new objective is one file with its
 //! [`RunObjective`] and one arm of the match in `train/trainer.rs`, which
 //! hands it a [`Setup`].
@@ -9,6 +9,7 @@
 pub use crate::batch::{token_nll, Batch, Objective};
 use crate::data::batches::Steps;
 use crate::data::SampleSet;
+use crate::eval::{EvalBatch, EvalPass, EvalSums};
 use crate::model::shifted_labels;
 use crate::zero::Engine;
 use anyhow::Result;
@@ -36,30 +37,6 @@ impl Objective for CausalLm {
     }
 }
 
-/// What evaluating validation micro-batches adds up, summed over
-/// micro-batches and then over ranks.
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub struct EvalSums {
-    /// The loss summed over what was evaluated.
-    pub loss: f64,
-    /// What the loss sum is divided by (target tokens, or pairs).
-    pub count: f64,
-    /// Pairs whose chosen response wins (DPO's reward accuracy).
-    pub correct: f64,
-}
-
-/// One validation micro-batch as the evaluation loop hands it over.
-pub struct EvalBatch<'a> {
-    /// Per-token negative log-likelihoods of `batch`, f32 `[B, T]`.
-    pub nll: &'a Tensor,
-    pub batch: &'a Batch,
-    /// The micro-batch's items (indices in the validation set).
-    pub items: &'a [usize],
-    /// Positions in the micro-batch of the items that count (the others
-    /// repeat an item to keep every rank in step).
-    pub keep: &'a [i64],
-}
-
 /// What building a run's objective may need: DPO's reference pass runs
 /// the engine over the data before the first step.
 pub struct Setup<'a> {
@@ -75,7 +52,7 @@ pub struct Setup<'a> {
 
 /// What a run trains for, chosen once from `data.objective`: the
 /// objective of each micro-batch, the names of what a step reports and
-/// how a validation micro-batch is scored.
+/// the metrics of an evaluation.
 pub trait RunObjective {
     /// The objective of the micro-batch of `items` (indices in the training
     /// set) in a step whose loss is normalised by `norm` (target tokens, or
@@ -84,12 +61,31 @@ pub trait RunObjective {
     /// A step's reported values, named, from the [`Objective::loss`] values
     /// summed over micro-batches and ranks.
     fn report(&self, sums: &[f64], norm: i64) -> Vec<(&'static str, f64)>;
-    /// What one validation micro-batch adds to the evaluation's sums.
-    fn eval_sums(&self, b: &EvalBatch) -> Result<EvalSums>;
-    /// The evaluation's metrics from its sums over every rank.
-    fn eval_metrics(&self, s: &EvalSums) -> Map<String, Value> {
-        Map::from_iter([("eval_loss".into(), json!(s.loss / s.count.max(1.0)))])
+    /// The metrics of one evaluation `pass`, the same on every rank. By
+    /// default, the token-loss objectives' `eval_loss`: the real rows'
+    /// token-loss sum over their target tokens.
+    fn evaluate(&self, pass: &mut EvalPass) -> Result<Map<String, Value>> {
+        let s = pass.sums(&token_loss_sums)?;
+        Ok(Map::from_iter([(
+            "eval_loss".into(),
+            json!(s.loss / s.count.max(1.0)),
+        )]))
     }
+}
+
+/// The real rows' token-loss sum and target tokens.
+fn token_loss_sums(b: &EvalBatch) -> Result<EvalSums> {
+    let idx = Tensor::from_slice(b.keep).to_device(b.nll.device());
+    let targets = shifted_labels(&b.batch.labels.index_select(0, &idx));
+    Ok(EvalSums {
+        loss: b
+            .nll
+            .index_select(0, &idx)
+            .sum(Kind::Double)
+            .double_value(&[]),
+        count: targets.ne(-100).sum(Kind::Int64).int64_value(&[]) as f64,
+        correct: 0.0,
+    })
 }
 
 /// Pretraining and SFT: next-token prediction, [`CausalLm`]. The two differ
@@ -104,20 +100,5 @@ impl RunObjective for NextToken {
 
     fn report(&self, sums: &[f64], norm: i64) -> Vec<(&'static str, f64)> {
         vec![("train_loss", sums[0] / norm.max(1) as f64)]
-    }
-
-    /// The real rows' token-loss sum and target tokens.
-    fn eval_sums(&self, b: &EvalBatch) -> Result<EvalSums> {
-        let idx = Tensor::from_slice(b.keep).to_device(b.nll.device());
-        let targets = shifted_labels(&b.batch.labels.index_select(0, &idx));
-        Ok(EvalSums {
-            loss: b
-                .nll
-                .index_select(0, &idx)
-                .sum(Kind::Double)
-                .double_value(&[]),
-            count: targets.ne(-100).sum(Kind::Int64).int64_value(&[]) as f64,
-            correct: 0.0,
-        })
     }
 }

@@ -7,7 +7,7 @@
 
 use super::{Finish, StepReport, Trainer};
 use crate::ckpt::{self, RunState};
-use crate::eval::evaluate;
+use crate::eval::EvalPass;
 use crate::export::Summary;
 use crate::metrics::host_memory;
 use anyhow::{anyhow, bail, Result};
@@ -38,14 +38,13 @@ impl Trainer<'_> {
         if !eval_due(self.config, done, self.total) || self.validation.is_empty() {
             return Ok(());
         }
-        let mut m = evaluate(
-            self.engine,
-            self.validation,
-            self.steps.pad_id(),
-            self.plan.micro_batch_size as usize,
-            self.config.eval.max_samples,
-            self.objective.as_ref(),
-        )?;
+        let mut m = self.objective.evaluate(&mut EvalPass {
+            engine: self.engine,
+            set: self.validation,
+            pad_id: self.steps.pad_id(),
+            micro: self.plan.micro_batch_size as usize,
+            max_samples: self.config.eval.max_samples,
+        })?;
         m.insert("step".into(), json!(done));
         let loss = m["eval_loss"].as_f64().unwrap_or(f64::NAN);
         self.seen.eval_losses.push(loss);

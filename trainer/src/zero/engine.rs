@@ -8,41 +8,37 @@
 //! parameters until their backward. Every gather and reduce-scatter goes
 //! through the engine's [`Collectives`] (`flight.rs`); the head and the
 //! objective's loss are in `head.rs`, the optimizer step in `step.rs`.
+//! Here too: what the rest of the trainer asks the engine (where it runs,
+//! its model, counters and sizes for the metrics, and the collectives of
+//! its world: evaluation sums, checkpoint agreement, barriers).
 
-use super::arena::Arena;
 use super::flight::Collectives;
 use super::graph::{Graph, Saved};
-use super::layout::Layout;
-use super::placement::Placement;
-use super::shard::UnitShard;
+use super::sharded::ShardedState;
+use super::units::Units;
 use crate::batch::{Batch, Objective};
-use crate::comm::Comm;
-use crate::model::{forward_unit, read_unit_range, units, Ctx, LlamaConfig, ParamSource, UnitSpec};
+use crate::comm::{Comm, ReduceOp};
+use crate::model::{forward_unit, Ctx, LlamaConfig, ParamSource};
 use anyhow::Result;
 use runconfig::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
 
 /// A rank's part of the model and the means to train it. Its fields are
-/// private: the rest of the trainer asks its methods (here, in `head.rs`,
-/// `step.rs`, `info.rs` and `state.rs`).
+/// private to `zero`: the rest of the trainer asks its methods (here, in
+/// `head.rs`, `step.rs` and `state.rs`).
 pub struct Engine {
-    pub(super) cfg: LlamaConfig,
-    pub(super) specs: Vec<UnitSpec>,
-    /// Views of `arena`, one per unit.
-    pub(super) shards: Vec<UnitShard>,
-    /// The model state the shards view, and the optimizers.
-    pub(super) arena: Arena,
+    // The three parts are `pub(super)`, and used only by their methods,
+    // because the engine's methods that need two of them at once live
+    // beside their subject: `head.rs` gathers the head (units, collectives,
+    // state), `step.rs` reduces the state's step terms over the
+    // communicator, `state.rs` lays out another world's ranges (units)
+    // over the state and gathers weights; `testing.rs` runs passes.
+    /// The model's units, and the dtype and device they compute in.
+    pub(super) units: Units,
+    /// This rank's shards, their arenas and the optimizer's progress.
+    pub(super) state: ShardedState,
     /// The communicator, its byte count and the collectives in flight.
     pub(super) collectives: Collectives,
-    dtype: Kind,
-    pub(super) device: Device,
-    /// Where master weights and optimizer state live (`optimizer.offload`).
-    pub(super) at: Placement,
-    /// Optimizer steps taken so far.
-    pub(super) steps_done: u64,
-    /// The finite check of the last update's master weights, computed on
-    /// the device and reduced with the next step's gradient norm.
-    pub(super) unchecked: Option<Tensor>,
     /// Units before the head, from the embedding on, that the backward pass
     /// recomputes; the others keep their forward graph.
     recomputed: usize,
@@ -59,46 +55,15 @@ impl Engine {
         device: Device,
         opt: &OptimizerConfig,
     ) -> Result<Engine> {
-        let specs = units(&cfg);
-        let layouts = Engine::layouts(&specs, comm.rank(), comm.world_size());
-        let at = Placement::new(opt.offload, device);
-        let (mut arena, mut shards) = Arena::new(layouts, opt, dtype, &at);
-        for (spec, shard) in specs.iter().zip(&mut shards) {
-            let layout = &shard.layout;
-            let (start, len) = (layout.shard_start() as i64, layout.shard_len as i64);
-            let master = read_unit_range(source, spec, start, len)?;
-            assert_eq!(master.size(), vec![len]);
-            shard.master.copy_(&master);
-        }
-        arena.refresh(&at);
+        let units = Units::new(cfg, dtype, device);
+        let world = (comm.rank(), comm.world_size());
+        let state = ShardedState::new(&units, world, source, opt)?;
         Ok(Engine {
-            cfg,
-            specs,
-            shards,
-            arena,
+            units,
+            state,
             collectives: Collectives::new(comm, dtype),
-            dtype,
-            device,
-            at,
-            steps_done: 0,
-            unchecked: None,
             recomputed: usize::MAX,
         })
-    }
-
-    /// The flat layouts of `specs` for `rank` of `world`.
-    pub(super) fn layouts(specs: &[UnitSpec], rank: usize, world: usize) -> Vec<Layout> {
-        specs
-            .iter()
-            .map(|s| {
-                let params: Vec<(String, Vec<i64>)> = s
-                    .params
-                    .iter()
-                    .map(|p| (p.name.clone(), p.shape.clone()))
-                    .collect();
-                Layout::new(&params, rank, world)
-            })
-            .collect()
     }
 
     /// Recomputes in the backward pass the first `units` units before the
@@ -111,7 +76,74 @@ impl Engine {
 
     /// Units the backward pass recomputes (see [`Engine::set_recomputed_units`]).
     pub fn recomputed_units(&self) -> usize {
-        self.recomputed.min(self.specs.len() - 1)
+        self.recomputed.min(self.units.count() - 1)
+    }
+
+    /// This rank's index in its world.
+    pub fn rank(&self) -> usize {
+        self.collectives.rank()
+    }
+
+    /// Number of ranks.
+    pub fn world_size(&self) -> usize {
+        self.collectives.world_size()
+    }
+
+    /// Where this rank computes.
+    pub fn device(&self) -> Device {
+        self.units.device()
+    }
+
+    /// The model's architecture.
+    pub fn model_config(&self) -> &LlamaConfig {
+        self.units.cfg()
+    }
+
+    /// Optimizer steps taken so far (a resumed run starts at its checkpoint's).
+    pub fn steps_done(&self) -> u64 {
+        self.state.steps_done()
+    }
+
+    /// Bytes moved by the engine's collectives so far (gathered outputs and
+    /// reduce-scatter inputs).
+    pub fn comm_bytes(&self) -> u64 {
+        self.collectives.bytes()
+    }
+
+    /// How long compute waited on communication since the last call (see
+    /// [`crate::comm::Comm::take_wait`]).
+    pub fn take_comm_wait(&mut self) -> std::time::Duration {
+        self.collectives.comm().take_wait()
+    }
+
+    /// Parameters of the whole model.
+    pub fn parameter_count(&self) -> i64 {
+        self.units.parameter_count()
+    }
+
+    /// Model-state bytes this rank holds.
+    pub fn state_bytes(&self) -> u64 {
+        self.state.state_bytes()
+    }
+
+    /// Optimizer-state bytes per element of this rank's shards.
+    pub fn optimizer_bytes_per_param(&self) -> f64 {
+        self.state.optimizer_bytes_per_param()
+    }
+
+    /// Sums `tensor` over every rank, in place (every rank calls it).
+    pub fn all_reduce_sum(&mut self, tensor: &mut Tensor) -> Result<()> {
+        self.collectives.comm().all_reduce(tensor, ReduceOp::Sum)
+    }
+
+    /// The 1-D concatenation, in rank order, of every rank's `input`.
+    pub fn all_gather(&mut self, input: &Tensor) -> Result<Tensor> {
+        self.collectives.comm().all_gather(input)
+    }
+
+    /// Returns once every rank has called it.
+    pub fn barrier(&mut self) -> Result<()> {
+        self.collectives.comm().barrier()
     }
 
     /// Forward and backward of one micro-batch: the gradients of the loss
@@ -119,9 +151,9 @@ impl Engine {
     /// the shards; returns the objective's values for reporting (f64 on the
     /// device, not waited for).
     pub fn micro_step(&mut self, batch: &Batch, objective: &dyn Objective) -> Result<Tensor> {
-        let n = self.specs.len();
-        let ctx = self.ctx(batch)?;
-        let mut plan = self.forward_plan(n);
+        let n = self.units.count();
+        let ctx = self.units.ctx(batch)?;
+        let mut plan = self.units.forward_plan(n);
         plan.extend((0..self.recomputed_units()).rev());
         self.collectives.plan(plan);
         let mut saved = Vec::with_capacity(n);
@@ -130,9 +162,8 @@ impl Engine {
             let (keep, out) = match u < self.recomputed {
                 true => {
                     let params = self.gather_params(u)?.0;
-                    let spec = &self.specs[u];
-                    let out =
-                        tch::no_grad(|| forward_unit(&self.cfg, spec, &params, None, &x, &ctx))?;
+                    let (cfg, spec) = (self.units.cfg(), self.units.spec(u));
+                    let out = tch::no_grad(|| forward_unit(cfg, spec, &params, None, &x, &ctx))?;
                     (Saved::Input(x), out)
                 }
                 false => {
@@ -155,69 +186,42 @@ impl Engine {
                 grad_out = g;
             }
         }
-        self.collectives.land(&mut self.shards)?;
+        self.collectives.land(self.state.shards_mut())?;
         Ok(values)
-    }
-
-    /// Rotary tables and attention mask of a batch (packed rows attend
-    /// within their own document only).
-    fn ctx(&self, batch: &Batch) -> Result<Ctx> {
-        Ok(match (&batch.position_ids, &batch.segment_ids) {
-            (Some(pos), Some(seg)) => Ctx::packed(&self.cfg, pos, seg, self.dtype)?,
-            (Some(pos), None) => Ctx::with_positions(&self.cfg, pos, self.dtype),
-            _ => Ctx::causal(
-                &self.cfg,
-                batch.input_ids.size()[1],
-                self.dtype,
-                self.device,
-            ),
-        })
     }
 
     /// Unit `u`'s gathered parameters, and the gathered embedding weight
     /// when the unit ties to it.
     pub(super) fn gather_params(&mut self, u: usize) -> Result<(Vec<Tensor>, Option<Tensor>)> {
-        let flat = self.collectives.gather(&self.shards, u)?;
-        let params = self.specs[u].split_flat(&flat)?;
-        let embed = match self.specs[u].uses_embedding {
+        let flat = self.collectives.gather(self.state.shards(), u)?;
+        let params = self.units.spec(u).split_flat(&flat)?;
+        let embed = match self.units.spec(u).uses_embedding {
             true => {
-                let e = self.collectives.gather(&self.shards, 0)?;
-                Some(self.specs[0].split_flat(&e)?.remove(0))
+                let e = self.collectives.gather(self.state.shards(), 0)?;
+                Some(self.units.spec(0).split_flat(&e)?.remove(0))
             }
             false => None,
         };
         Ok((params, embed))
     }
 
-    /// The gathers of a pass through the first `units` units (a unit tied
-    /// to the embedding gathers it too).
-    pub(super) fn forward_plan(&self, units: usize) -> Vec<usize> {
-        (0..units)
-            .flat_map(|u| match self.specs[u].uses_embedding {
-                true => vec![u, 0],
-                false => vec![u],
-            })
-            .collect()
-    }
-
     /// The output of the first `units` units on `batch`, without autograd,
     /// along gathers already planned.
     pub(super) fn run_units(&mut self, batch: &Batch, units: usize) -> Result<Tensor> {
-        let ctx = self.ctx(batch)?;
+        let ctx = self.units.ctx(batch)?;
         let mut x = batch.input_ids.shallow_clone();
         for u in 0..units {
             let (params, embed) = self.gather_params(u)?;
-            x = tch::no_grad(|| {
-                forward_unit(&self.cfg, &self.specs[u], &params, embed.as_ref(), &x, &ctx)
-            })?;
+            let (cfg, spec) = (self.units.cfg(), self.units.spec(u));
+            x = tch::no_grad(|| forward_unit(cfg, spec, &params, embed.as_ref(), &x, &ctx))?;
         }
         Ok(x)
     }
 
     /// Gathers unit `u` and runs it on `input` with autograd.
     fn forward_graph(&mut self, u: usize, input: &Tensor, ctx: &Ctx) -> Result<Graph> {
-        let flat = self.collectives.gather(&self.shards, u)?;
-        Graph::run(&self.cfg, &self.specs[u], u, &flat, input, ctx)
+        let flat = self.collectives.gather(self.state.shards(), u)?;
+        Graph::run(self.units.cfg(), self.units.spec(u), u, &flat, input, ctx)
     }
 
     /// Backward of unit `u` through `graph` from the gradient of its output:
@@ -237,6 +241,7 @@ impl Engine {
     /// Adds the gradients of unit `u`'s parameters, in order, to this
     /// rank's accumulator ([`Collectives::reduce_grads`]).
     pub(super) fn reduce_grads(&mut self, u: usize, grads: &[Tensor]) -> Result<()> {
-        self.collectives.reduce_grads(&mut self.shards, u, grads)
+        self.collectives
+            .reduce_grads(self.state.shards_mut(), u, grads)
     }
 }

@@ -5,7 +5,7 @@
 
 use super::engine::Engine;
 use crate::batch::{Batch, Objective};
-use crate::model::{head_backward, head_nll, Head};
+use crate::model::{head_backward, head_nll};
 use anyhow::Result;
 use runconfig::memory::LOGITS_CHUNK_TOKENS;
 use tch::{Kind, Tensor};
@@ -16,25 +16,15 @@ impl Engine {
     /// tokens: what evaluation and the DPO reference pass need, without the
     /// whole logits.
     pub fn forward_nll(&mut self, batch: &Batch) -> Result<Tensor> {
-        let u = self.specs.len() - 1;
-        let plan = self.forward_plan(u + 1);
+        let u = self.units.count() - 1;
+        let plan = self.units.forward_plan(u + 1);
         self.collectives.plan(plan);
         let input = self.run_units(batch, u)?;
         let (params, embed) = self.gather_params(u)?;
-        self.collectives.land(&mut self.shards)?;
-        let head = self.head(&params, embed.as_ref());
+        self.collectives.land(self.state.shards_mut())?;
+        let head = self.units.head(&params, embed.as_ref());
         let chunk = LOGITS_CHUNK_TOKENS as i64;
         tch::no_grad(|| head_nll(&head, &input, &batch.labels, chunk))
-    }
-
-    /// The head unit with its gathered `params` (and the tied embedding).
-    fn head<'a>(&'a self, params: &'a [Tensor], tied: Option<&'a Tensor>) -> Head<'a> {
-        Head {
-            cfg: &self.cfg,
-            unit: &self.specs[self.specs.len() - 1],
-            params,
-            tied,
-        }
     }
 
     /// Gathers the head, computes the objective's loss from the hidden
@@ -47,10 +37,10 @@ impl Engine {
         input: &Tensor,
         objective: &dyn Objective,
     ) -> Result<(Tensor, Tensor)> {
-        let u = self.specs.len() - 1;
+        let u = self.units.count() - 1;
         let (params, embed) = self.gather_params(u)?;
         let (values, g) = {
-            let head = self.head(&params, embed.as_ref());
+            let head = self.units.head(&params, embed.as_ref());
             let chunk = LOGITS_CHUNK_TOKENS as i64;
             let labels = &batch.labels;
             match objective.nll_scale() {

@@ -2,26 +2,30 @@
 //! [`Engine`] is the only way in: its fields are private, and checkpoints,
 //! exports, evaluation and the training loop use its methods.
 //!
-//! A micro-step (`engine.rs`) gathers each unit through the collectives in
-//! flight (`flight.rs`), runs it (`graph.rs` with autograd, `head.rs` for
-//! the head and the objective's loss) and reduces its gradients; the
-//! optimizer step (`step.rs`) updates the arenas (`arena.rs`). `info.rs`
-//! and `state.rs` answer the rest of the trainer; `testing.rs` holds what
-//! only tests call.
+//! The engine is three parts with their own methods: the model's units
+//! (`units.rs`), this rank's sharded state with its arenas and optimizer
+//! progress (`sharded.rs`, over `arena.rs`) and the collectives in flight
+//! (`flight.rs`). A micro-step (`engine.rs`) gathers each unit through the
+//! collectives, runs it (`graph.rs` with autograd, `head.rs` for the head
+//! and the objective's loss) and reduces its gradients; the optimizer step
+//! (`step.rs`) reduces its terms and has the sharded state update the
+//! arenas. `engine.rs` also answers what the rest of the trainer asks
+//! (rank, sizes, counters, the world's collectives), `state.rs` what
+//! checkpoints and exports need; `testing.rs` holds what only tests call.
 
 mod arena;
 pub mod engine;
 mod flight;
 mod graph;
 mod head;
-mod info;
 pub mod layout;
 mod placement;
 mod shard;
+mod sharded;
 mod state;
 mod step;
 pub mod testing;
+mod units;
 
 pub use engine::Engine;
-pub use state::{ReadStored, UnitState};
-pub use step::{StepStats, StepTerms};
+pub use sharded::{ReadStored, StepStats, StepTerms, UnitState};

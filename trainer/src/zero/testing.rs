@@ -1,7 +1,7 @@
 //! Engine methods that only tests call (the crate's unit tests and the
 //! integration tests in `trainer/tests`): the trainer itself never does.
 
-use super::step::StepStats;
+use super::sharded::StepStats;
 use super::Engine;
 use crate::batch::Batch;
 use anyhow::Result;
@@ -12,7 +12,7 @@ impl Engine {
     /// training loop: [`Engine::reduce_step`] with nothing carried, then
     /// [`Engine::apply_step`].
     pub fn step(&mut self, lr: f64, max_norm: f64) -> Result<StepStats> {
-        let nothing = Tensor::zeros([0], (Kind::Double, self.device));
+        let nothing = Tensor::zeros([0], (Kind::Double, self.units.device()));
         let (_, terms) = self.reduce_step(nothing)?;
         self.apply_step(terms, lr, max_norm)
     }
@@ -20,8 +20,8 @@ impl Engine {
     /// The logits of `batch` without autograd, the whole `[B, T, V]` at
     /// once (the trainer's passes take the head over chunks).
     pub fn forward(&mut self, batch: &Batch) -> Result<Tensor> {
-        let units = self.specs.len();
-        let plan = self.forward_plan(units);
+        let units = self.units.count();
+        let plan = self.units.forward_plan(units);
         self.collectives.plan(plan);
         self.run_units(batch, units)
     }
@@ -29,7 +29,7 @@ impl Engine {
     /// Sets every element of unit `u`'s gradient accumulator to `value`.
     #[cfg(test)]
     pub fn fill_grad(&mut self, u: usize, value: f64) {
-        let _ = self.shards[u].grad.fill_(value);
+        let _ = self.state.shards_mut()[u].grad.fill_(value);
     }
 }
 
@@ -75,19 +75,19 @@ mod tests {
     #[test]
     fn shards_view_one_arena_with_one_optimizer_per_kind() {
         let e = engine(32, 1 << 40);
-        assert_eq!(e.shards.len(), 4);
-        assert_eq!(e.arena.groups.len(), 1);
+        assert_eq!(e.state.shards().len(), 4);
+        assert_eq!(e.state.arena().groups.len(), 1);
         // Blocks 8-bit, the embedding and the head 32-bit: two optimizers.
         let e = engine(8, 10_000);
-        assert_eq!(e.arena.groups.len(), 2);
-        let groups: Vec<usize> = e.shards.iter().map(|s| s.group).collect();
+        assert_eq!(e.state.arena().groups.len(), 2);
+        let groups: Vec<usize> = e.state.shards().iter().map(|s| s.group).collect();
         assert_eq!(groups, [0, 1, 1, 0]);
-        let total: usize = e.shards.iter().map(|s| s.layout.shard_len).sum();
-        assert_eq!(e.arena.master.numel(), total);
-        for s in &e.shards {
-            assert!(views(&s.master, &e.arena.master, s.offset));
-            assert!(views(&s.grad, &e.arena.grad, s.offset));
-            assert!(views(&s.compute, &e.arena.master, s.offset));
+        let total: usize = e.state.shards().iter().map(|s| s.layout.shard_len).sum();
+        assert_eq!(e.state.arena().master.numel(), total);
+        for s in e.state.shards() {
+            assert!(views(&s.master, &e.state.arena().master, s.offset));
+            assert!(views(&s.grad, &e.state.arena().grad, s.offset));
+            assert!(views(&s.compute, &e.state.arena().master, s.offset));
         }
     }
 
@@ -95,11 +95,11 @@ mod tests {
     fn a_step_of_the_arenas_is_seen_through_the_shards() {
         for (bits, moment) in [(32, "exp_avg"), (8, "exp_avg_absmax")] {
             let mut e = engine(bits, 10_000);
-            let before: Vec<Tensor> = e.shards.iter().map(|s| s.master.copy()).collect();
+            let before: Vec<Tensor> = e.state.shards().iter().map(|s| s.master.copy()).collect();
             // A gradient of 1 on block 0 only, accumulated through its view.
-            let _ = e.shards[1].grad.fill_(1.0);
+            let _ = e.state.shards_mut()[1].grad.fill_(1.0);
             e.step(1e-3, 0.0).unwrap();
-            let delta = |u: usize| (&e.shards[u].master - &before[u]).abs_();
+            let delta = |u: usize| (&e.state.shards()[u].master - &before[u]).abs_();
             // Step 1 of AdamW with g = 1: m = 0.1, and an update of -lr.
             let off = (delta(1) - 1e-3).abs().max().double_value(&[]);
             assert!(off < 1e-5, "{bits}-bit: {off}");
@@ -118,7 +118,7 @@ mod tests {
             let m = piece(1);
             assert!((m - 0.1).abs().max().double_value(&[]) < 1e-6, "{bits}-bit");
             assert_eq!(piece(2).abs().max().double_value(&[]), 0.0);
-            assert_eq!(e.shards[1].grad.abs().max().double_value(&[]), 0.0);
+            assert_eq!(e.state.shards()[1].grad.abs().max().double_value(&[]), 0.0);
         }
     }
 }
