@@ -227,3 +227,8 @@ fn chunked_head_matches_whole_logits_tied_embeddings() {
 fn chunked_head_matches_whole_logits_qwen2_bias() {
     check("qwen2_bias");
 }
+
+#[test]
+fn chunked_head_matches_whole_logits_qwen3() {
+    check("qwen3");
+}

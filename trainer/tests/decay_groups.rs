@@ -126,6 +126,11 @@ fn biases_and_norms_are_not_decayed_8bit() {
 }
 
 #[test]
+fn qwen3_qk_norms_are_not_decayed() {
+    check("qwen3", 32);
+}
+
+#[test]
 fn decay_norms_and_biases_decays_everything() {
     let dir = variant("gqa");
     let initial = read_tensors(&dir.join("model.safetensors"));

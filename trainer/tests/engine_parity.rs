@@ -174,6 +174,16 @@ fn engine_matches_transformers_qkv_bias() {
 }
 
 #[test]
+fn engine_matches_transformers_qwen3_qk_norms() {
+    check("qwen3", usize::MAX);
+}
+
+#[test]
+fn engine_without_recompute_matches_transformers_qwen3_qk_norms() {
+    check("qwen3", 0);
+}
+
+#[test]
 fn engine_matches_transformers_llama3_rope() {
     check("llama3_rope", usize::MAX);
 }

@@ -83,7 +83,8 @@ fn hf_logits(model: &Path, ids: &Tensor, work: &Path) -> Tensor {
     read_tensors(&out).remove("logits").unwrap()
 }
 
-fn check(name: &'static str) {
+/// Trains, exports and compares; gives the `final/` folder.
+fn check(name: &'static str) -> PathBuf {
     let work = scratch(&format!("export-{name}"));
     let out = work.join("final");
     train_and_export(
@@ -121,6 +122,7 @@ fn check(name: &'static str) {
         rel_err(&logits, &start) > 1e-3,
         "{name}: the export holds the trained weights"
     );
+    out
 }
 
 #[test]
@@ -131,6 +133,25 @@ fn exported_untied_model_loads_in_transformers_with_the_same_logits() {
 #[test]
 fn exported_tied_model_loads_in_transformers_with_the_same_logits() {
     check("tied");
+}
+
+#[test]
+fn exported_qwen3_model_loads_in_transformers_as_qwen3() {
+    let out = check("qwen3");
+    let read = |f: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join(f)).unwrap()).unwrap()
+    };
+    let json = read("config.json");
+    assert_eq!(json["model_type"], "qwen3");
+    assert_eq!(
+        json["architectures"],
+        serde_json::json!(["Qwen3ForCausalLM"])
+    );
+    let names = read("model.safetensors.index.json")["weight_map"].clone();
+    for norm in ["q_norm", "k_norm"] {
+        let name = format!("model.layers.1.self_attn.{norm}.weight");
+        assert!(names.get(&name).is_some(), "{name} missing: {names}");
+    }
 }
 
 #[test]

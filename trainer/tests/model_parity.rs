@@ -72,6 +72,11 @@ fn forward_parity_qwen2_qkv_bias() {
 }
 
 #[test]
+fn forward_parity_qwen3_qk_norms_own_head_dim() {
+    check_forward("qwen3");
+}
+
+#[test]
 fn forward_parity_llama3_rope_long_positions_legacy_keys() {
     check_forward("llama3_rope");
 }
@@ -188,6 +193,11 @@ fn training_parity_tied_embeddings() {
 #[test]
 fn training_parity_qwen2_qkv_bias() {
     check_training("qwen2_bias");
+}
+
+#[test]
+fn training_parity_qwen3_qk_norms() {
+    check_training("qwen3");
 }
 
 #[test]

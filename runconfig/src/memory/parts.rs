@@ -35,9 +35,11 @@ pub(super) fn backward_elements(m: &ModelShape) -> u64 {
 /// recomputed and differentiated: the two RMSNorms (f32 copy, normalised,
 /// output), q/k/v and their rotary outputs, the attention output before and
 /// after o_proj, the residuals, gate/silu/up/product of the MLP, and the
-/// gradient of the widest intermediate.
+/// gradient of the widest intermediate; with Qwen3's per-head q/k norms,
+/// their f32 copy, normalised and output tensors of q and k as well.
 pub(super) fn block_elements(m: &ModelShape) -> u64 {
     let (h, i) = (m.hidden, m.intermediate);
     let (q, kv) = (m.heads * m.head_dim, m.kv_heads * m.head_dim);
-    2 * 3 * h + 2 * (q + 2 * kv) + 2 * q + 3 * h + 4 * i + 2 * i
+    let qk_norms = if m.qk_norm { 3 * (q + kv) } else { 0 };
+    2 * 3 * h + 2 * (q + 2 * kv) + 2 * q + 3 * h + 4 * i + 2 * i + qk_norms
 }

@@ -6,7 +6,7 @@ use super::shape::ModelShape;
 /// Llama-family hyper-parameters, as used by the model code.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlamaConfig {
-    /// `model_type` of the file: `llama` or `qwen2`.
+    /// `model_type` of the file: `llama`, `qwen2` or `qwen3`.
     pub model_type: String,
     /// Width of the residual stream.
     pub hidden_size: i64,
@@ -34,6 +34,9 @@ pub struct LlamaConfig {
     pub qkv_bias: bool,
     /// Bias on the output projection (`attention_bias` for Llama; never for Qwen2).
     pub o_bias: bool,
+    /// Per-head RMSNorm of queries and keys before the rotation (Qwen3's
+    /// `q_norm` and `k_norm`).
+    pub qk_norm: bool,
     /// Standard deviation of the random initialisation of matrices.
     pub initializer_range: f64,
     /// Token id whose embedding row receives no gradient (`padding_idx` in transformers).
@@ -81,6 +84,7 @@ impl LlamaConfig {
             tied: self.tie_word_embeddings,
             qkv_bias: self.qkv_bias,
             o_bias: self.o_bias,
+            qk_norm: self.qk_norm,
         }
     }
 }

@@ -3,11 +3,11 @@
 //! field's rule and the family's rules, then the size checks the launcher
 //! also runs, and gives the checked [`LlamaConfig`].
 //!
-//! Accepted: `model_type` `llama` (the default when absent) and `qwen2` (whose
-//! q/k/v projections always carry biases). Optional fields take the defaults of
-//! transformers' `LlamaConfig`. Anything the model cannot honour (another
-//! activation, MLP biases, another rope type, sliding windows) is refused with a
-//! message naming the file and the field.
+//! Accepted: `model_type` `llama` (the default when absent), `qwen2` (whose
+//! q/k/v projections always carry biases) and `qwen3` (per-head q/k norms).
+//! Optional fields take the defaults of transformers' config classes. Anything
+//! the model cannot honour (another activation, MLP biases, another rope type,
+//! sliding windows) is refused with a message naming the file and the field.
 
 use std::path::Path;
 
@@ -16,7 +16,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::config::{Llama3Scaling, LlamaConfig, RopeConfig};
-use super::family::{attention_biases, MODEL_TYPES};
+use super::family::{
+    attention_biases, default_head_dim, has_qk_norm, has_sliding_window_switch, MODEL_TYPES,
+};
 use super::fields::Check;
 use super::file::read_json;
 use super::shape::ModelShape;
@@ -129,11 +131,10 @@ impl ConfigJson {
             );
         }
         let (hidden_size, num_attention_heads, num_key_value_heads, head_dim) =
-            self.attention_sizes()?;
-        let qwen2 = model_type == "qwen2";
-        self.refuse_unsupported(qwen2)?;
+            self.attention_sizes(&model_type)?;
+        self.refuse_unsupported(&model_type)?;
         let attention_bias = f.boolean(field!(self.attention_bias))?.unwrap_or(false);
-        let (qkv_bias, o_bias) = attention_biases(qwen2, attention_bias);
+        let (qkv_bias, o_bias) = attention_biases(&model_type, attention_bias);
         let max_position_embeddings = f.pos(field!(self.max_position_embeddings))?.unwrap_or(2048);
         let cfg = LlamaConfig {
             hidden_size,
@@ -151,6 +152,7 @@ impl ConfigJson {
                 .unwrap_or(false),
             qkv_bias,
             o_bias,
+            qk_norm: has_qk_norm(&model_type),
             initializer_range: f.number(field!(self.initializer_range))?.unwrap_or(0.02),
             pad_token_id: f.int(field!(self.pad_token_id))?,
             model_type,
@@ -161,7 +163,7 @@ impl ConfigJson {
 
     /// The hidden size, the query and key/value heads and the head dimension:
     /// the heads must group evenly, and the head dimension be even (rotary).
-    fn attention_sizes(&self) -> Result<(i64, i64, i64, i64)> {
+    fn attention_sizes(&self, model_type: &str) -> Result<(i64, i64, i64, i64)> {
         let origin = self.origin.as_str();
         let f = Check { origin };
         let hidden_size = f.req_pos(field!(self.hidden_size))?;
@@ -175,7 +177,8 @@ impl ConfigJson {
                  `num_key_value_heads` ({num_key_value_heads})"
             );
         }
-        let head_dim = match f.pos(field!(self.head_dim))? {
+        let family_default = default_head_dim(model_type).map(|d| d as i64);
+        let head_dim = match f.pos(field!(self.head_dim))?.or(family_default) {
             Some(d) => d,
             None if hidden_size % num_attention_heads == 0 => hidden_size / num_attention_heads,
             None => bail!(
@@ -197,8 +200,8 @@ impl ConfigJson {
     }
 
     /// Refuses what the model code cannot honour: another activation, MLP
-    /// biases, Qwen2's sliding-window attention.
-    fn refuse_unsupported(&self, qwen2: bool) -> Result<()> {
+    /// biases, Qwen2's and Qwen3's sliding-window attention.
+    fn refuse_unsupported(&self, model_type: &str) -> Result<()> {
         let origin = self.origin.as_str();
         let f = Check { origin };
         let act = f
@@ -210,7 +213,8 @@ impl ConfigJson {
         if f.boolean(field!(self.mlp_bias))?.unwrap_or(false) {
             bail!("{origin}: field `mlp_bias` is true; only MLPs without biases are supported");
         }
-        if qwen2 && f.boolean(field!(self.use_sliding_window))?.unwrap_or(false) {
+        let sliding = f.boolean(field!(self.use_sliding_window))?.unwrap_or(false);
+        if has_sliding_window_switch(model_type) && sliding {
             bail!("{origin}: field `use_sliding_window` is true; sliding-window attention is not supported");
         }
         Ok(())

@@ -1,4 +1,4 @@
-//! The sizes of a Llama (or Qwen2) model that memory depends on (read and
+//! The sizes of a Llama-family model that memory depends on (read and
 //! checked by `sizes`). Decoder blocks are identical, so the planner works
 //! with one block's figures times the layer count, never a list per layer.
 
@@ -9,7 +9,7 @@ pub const MAX_TENSOR_PARAMS: u64 = 1 << 40;
 /// trillion): its byte counts then stay far inside u64.
 pub const MAX_PARAMS: u64 = 1 << 46;
 
-/// The sizes of a Llama (or Qwen2) model that memory depends on.
+/// The sizes of a Llama-family model that memory depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModelShape {
     pub hidden: u64,
@@ -24,6 +24,8 @@ pub struct ModelShape {
     pub qkv_bias: bool,
     /// Bias on the output projection.
     pub o_bias: bool,
+    /// Per-head query and key norms (`q_norm`, `k_norm`: Qwen3).
+    pub qk_norm: bool,
 }
 
 /// Parameters of each kind of unit: the embedding, one of the `layers`

@@ -6,7 +6,7 @@
 //! overflow. The launcher runs these checks alone; the trainer runs them
 //! after the family's rules (`json`).
 
-use super::family::attention_biases;
+use super::family::{attention_biases, default_head_dim, has_qk_norm};
 use super::file::{config_json_path, read_json};
 use super::shape::{ModelShape, MAX_PARAMS, MAX_TENSOR_PARAMS};
 use crate::schema::Config;
@@ -53,7 +53,11 @@ impl ModelShape {
                 "field `num_key_value_heads` ({kv_heads}) must divide `num_attention_heads` ({heads})"
             ));
         }
-        let head_dim = match positive(v, "head_dim")? {
+        let model_type = v
+            .get("model_type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("llama");
+        let head_dim = match positive(v, "head_dim")?.or(default_head_dim(model_type)) {
             Some(d) => d,
             None if hidden % heads == 0 => hidden / heads,
             None => {
@@ -69,8 +73,8 @@ impl ModelShape {
                 check_positive_number(inner, key, &format!("{outer}.{key}"))?;
             }
         }
-        let qwen2 = v.get("model_type").and_then(|t| t.as_str()) == Some("qwen2");
-        let (qkv_bias, o_bias) = attention_biases(qwen2, flag("attention_bias").unwrap_or(false));
+        let attention_bias = flag("attention_bias").unwrap_or(false);
+        let (qkv_bias, o_bias) = attention_biases(model_type, attention_bias);
         let shape = ModelShape {
             hidden,
             intermediate: need("intermediate_size")?,
@@ -82,6 +86,7 @@ impl ModelShape {
             tied: flag("tie_word_embeddings").unwrap_or(false),
             qkv_bias,
             o_bias,
+            qk_norm: has_qk_norm(model_type),
         };
         shape.check_size()?;
         Ok(shape)

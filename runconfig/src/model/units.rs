@@ -48,7 +48,9 @@ pub fn unit_params(m: &ModelShape, kind: UnitKind) -> Vec<(String, Vec<u64>)> {
 }
 
 /// Decoder block `layer`: q, k, v (with their biases when `qkv_bias`), o
-/// (with its bias when `o_bias`), the MLP and the two RMSNorm weights.
+/// (with its bias when `o_bias`), the MLP, the two RMSNorm weights, then the
+/// per-head query and key norms when `qk_norm` (last, so that the other
+/// families' buffers keep their layout).
 fn block_params(m: &ModelShape, layer: usize) -> Vec<(String, Vec<u64>)> {
     let (h, i) = (m.hidden, m.intermediate);
     let (q, kv) = (m.heads * m.head_dim, m.kv_heads * m.head_dim);
@@ -72,6 +74,11 @@ fn block_params(m: &ModelShape, layer: usize) -> Vec<(String, Vec<u64>)> {
         ("post_attention_layernorm.weight", vec![h]),
     ];
     params.extend(rest.into_iter().map(|(s, shape)| (name(s), shape)));
+    if m.qk_norm {
+        for norm in ["self_attn.q_norm.weight", "self_attn.k_norm.weight"] {
+            params.push((name(norm), vec![m.head_dim]));
+        }
+    }
     params
 }
 

@@ -1,4 +1,4 @@
-//! The Llama forward pass as plain functions of the weights, one per unit.
+//! The Llama-family forward pass (Llama, Qwen2, Qwen3) as plain functions of the weights, one per unit.
 //!
 //! Numerics follow transformers: the compute dtype is the dtype of the
 //! parameters; RMSNorm upcasts to f32 and casts back before the weight;
@@ -123,7 +123,8 @@ pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Tensor {
 }
 
 /// One decoder block; `p` in the order of [`units`] (q, k, v, o projections
-/// with their optional biases, gate, up, down, the two norms).
+/// with their optional biases, gate, up, down, the two norms, then Qwen3's
+/// q and k norms).
 fn block(cfg: &LlamaConfig, p: &[Tensor], x: &Tensor, ctx: &Ctx) -> Tensor {
     let mut it = p.iter();
     let mut next = || it.next().expect("parameter count checked");
@@ -140,9 +141,17 @@ fn block(cfg: &LlamaConfig, p: &[Tensor], x: &Tensor, ctx: &Ctx) -> Tensor {
     let down = proj(false).0;
     let input_norm = proj(false).0;
     let post_norm = proj(false).0;
+    let qk_norm = cfg.qk_norm.then(|| (proj(false).0, proj(false).0));
+    let attn = Attention {
+        q,
+        k,
+        v,
+        o,
+        qk_norm,
+    };
 
     let h = rms_norm(x, input_norm, cfg.rms_norm_eps);
-    let h = x + attention(cfg, &h, q, k, v, o, ctx);
+    let h = x + attention(cfg, &h, &attn, ctx);
     let m = rms_norm(&h, post_norm, cfg.rms_norm_eps);
     let mlp = (m.linear::<&Tensor>(gate, None).silu() * m.linear::<&Tensor>(up, None))
         .linear::<&Tensor>(down, None);
@@ -151,27 +160,34 @@ fn block(cfg: &LlamaConfig, p: &[Tensor], x: &Tensor, ctx: &Ctx) -> Tensor {
 
 type Proj<'a> = (&'a Tensor, Option<&'a Tensor>);
 
+/// A block's attention weights: the four projections and, for Qwen3, the
+/// per-head RMSNorm weights of queries and keys.
+struct Attention<'a> {
+    q: Proj<'a>,
+    k: Proj<'a>,
+    v: Proj<'a>,
+    o: Proj<'a>,
+    qk_norm: Option<(&'a Tensor, &'a Tensor)>,
+}
+
 /// Self-attention with rotary positions and grouped-query heads.
-fn attention(
-    cfg: &LlamaConfig,
-    x: &Tensor,
-    q: Proj,
-    k: Proj,
-    v: Proj,
-    o: Proj,
-    ctx: &Ctx,
-) -> Tensor {
+fn attention(cfg: &LlamaConfig, x: &Tensor, w: &Attention, ctx: &Ctx) -> Tensor {
     let (b, t, _) = x.size3().expect("checked [B, T, H]");
-    let heads = |p: Proj, n: i64| {
-        x.linear(p.0, p.1)
-            .view([b, t, n, cfg.head_dim])
-            .transpose(1, 2)
+    let heads = |p: Proj, n: i64| x.linear(p.0, p.1).view([b, t, n, cfg.head_dim]);
+    let q = heads(w.q, cfg.num_attention_heads);
+    let k = heads(w.k, cfg.num_key_value_heads);
+    let v = heads(w.v, cfg.num_key_value_heads).transpose(1, 2);
+    // Qwen3 normalises each head over head_dim before the rotation, as
+    // transformers' Qwen3Attention does (same RMSNorm, same eps).
+    let (q, k) = match w.qk_norm {
+        Some((qn, kn)) => (
+            rms_norm(&q, qn, cfg.rms_norm_eps),
+            rms_norm(&k, kn, cfg.rms_norm_eps),
+        ),
+        None => (q, k),
     };
-    let q = heads(q, cfg.num_attention_heads);
-    let k = heads(k, cfg.num_key_value_heads);
-    let v = heads(v, cfg.num_key_value_heads);
-    let q = rope::apply(&q, &ctx.cos, &ctx.sin);
-    let k = rope::apply(&k, &ctx.cos, &ctx.sin);
+    let q = rope::apply(&q.transpose(1, 2), &ctx.cos, &ctx.sin);
+    let k = rope::apply(&k.transpose(1, 2), &ctx.cos, &ctx.sin);
     let y = Tensor::scaled_dot_product_attention(
         &q,
         &k,
@@ -184,7 +200,7 @@ fn attention(
     );
     y.transpose(1, 2)
         .reshape([b, t, cfg.num_attention_heads * cfg.head_dim])
-        .linear(o.0, o.1)
+        .linear(w.o.0, w.o.1)
 }
 
 /// `labels[:, 1:]` followed by a column of -100: the target of every position.

@@ -1,5 +1,6 @@
-//! The Llama family (Llama 2/3/3.1, Qwen2-style attention biases) as plain
-//! functions of their weights, cut into the units the ZeRO-3 engine gathers.
+//! The Llama family (Llama 2/3/3.1, Qwen2's attention biases, Qwen3's q/k
+//! norms) as plain functions of their weights, cut into the units the ZeRO-3
+//! engine gathers.
 //! The model's description (the config.json rules, each unit's parameters,
 //! the shard padding) is `runconfig::model`, shared with the memory planner;
 //! this module adds the tensors.

@@ -12,7 +12,14 @@ use std::sync::OnceLock;
 use tch::Tensor;
 
 /// Reference variants written by the script.
-pub const VARIANTS: [&str; 5] = ["gqa", "tied", "qwen2_bias", "llama3_rope", "llama_bias"];
+pub const VARIANTS: [&str; 6] = [
+    "gqa",
+    "tied",
+    "qwen2_bias",
+    "llama3_rope",
+    "llama_bias",
+    "qwen3",
+];
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -38,7 +45,7 @@ pub fn ref_models() -> &'static Path {
             "FERROSPEED_REF_MODELS",
             "ref-models",
             "make-reference-models",
-            Some("format 2: decay groups of transformers' Trainer"),
+            Some("format 3: decay groups of transformers' Trainer, qwen3"),
         )
     })
 }

@@ -52,6 +52,33 @@ fn qwen2_has_qkv_bias_only() {
 }
 
 #[test]
+fn qwen3_has_qk_norms_its_own_head_dim_and_biases_only_when_asked() {
+    let c = parse(r#", "model_type": "qwen3", "head_dim": 24"#).unwrap();
+    assert!(c.qk_norm && !c.qkv_bias && !c.o_bias);
+    assert_eq!(c.head_dim, 24);
+    // Qwen3's config class defaults to 128, not hidden / heads.
+    assert_eq!(parse(r#", "model_type": "qwen3""#).unwrap().head_dim, 128);
+    let c = parse(r#", "model_type": "qwen3", "attention_bias": true"#).unwrap();
+    assert!(c.qkv_bias && c.o_bias);
+    assert!(!parse("").unwrap().qk_norm);
+    assert!(!parse(r#", "model_type": "qwen2""#).unwrap().qk_norm);
+    let shape = ModelShape::from_json(&format!(r#"{{{BASE}, "model_type": "qwen3"}}"#)).unwrap();
+    assert_eq!(shape, parse(r#", "model_type": "qwen3""#).unwrap().shape());
+}
+
+#[test]
+fn qwen3_sliding_window_is_refused() {
+    let e = parse(r#", "model_type": "qwen3", "use_sliding_window": true, "sliding_window": 16"#)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "cfg.json: field `use_sliding_window` is true; sliding-window attention is not supported"
+    );
+    assert!(parse(r#", "model_type": "qwen3", "use_sliding_window": false"#).is_ok());
+}
+
+#[test]
 fn refusals_name_the_field() {
     let e = |extra: &str| parse(extra).unwrap_err().to_string();
     assert!(e(r#", "hidden_act": "gelu""#).contains("`hidden_act`"));
@@ -77,6 +104,6 @@ fn another_model_type_is_refused_listing_the_supported_ones() {
     let e = parse(r#", "model_type": "gpt2""#).unwrap_err().to_string();
     assert_eq!(
         e,
-        r#"cfg.json: field `model_type` is "gpt2"; supported: "llama", "qwen2""#
+        r#"cfg.json: field `model_type` is "gpt2"; supported: "llama", "qwen2", "qwen3""#
     );
 }
