@@ -84,6 +84,21 @@ fn non_positive_numerics_and_short_positions_are_refused_naming_the_field() {
 }
 
 #[test]
+fn a_qwen3_sliding_window_or_another_model_type_is_refused_naming_the_field() {
+    let qwen3 = json!({"model_type": "qwen3", "head_dim": 16, "use_sliding_window": true});
+    let dir = doctored("qwen3-sliding", qwen3);
+    both_refuse(
+        &dir,
+        "field `use_sliding_window` is true; sliding-window attention is not supported",
+    );
+    let dir = doctored("gpt2", json!({"model_type": "gpt2"}));
+    both_refuse(
+        &dir,
+        r#"field `model_type` is "gpt2"; supported: "llama", "qwen2", "qwen3""#,
+    );
+}
+
+#[test]
 fn a_million_layers_are_planned_against_a_device_within_a_second() {
     let dir = doctored("deep", json!({"num_hidden_layers": 1_000_000}));
     let start = std::time::Instant::now();

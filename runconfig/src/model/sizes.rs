@@ -3,11 +3,12 @@
 //! heads that divide the hidden size and are divided by the key/value
 //! heads, positive norm epsilon and rotary base, and no tensor nor model so
 //! large that its parameter count (or the memory plan built on it) could
-//! overflow. The launcher runs these checks alone; the trainer runs them
-//! after the family's rules (`json`).
+//! overflow. The launcher runs these checks, then the family's rules
+//! (`json`); the trainer runs them after the family's rules.
 
 use super::family::{attention_biases, default_head_dim, has_qk_norm};
 use super::file::{config_json_path, read_json};
+use super::json::ConfigJson;
 use super::shape::{ModelShape, MAX_PARAMS, MAX_TENSOR_PARAMS};
 use crate::schema::Config;
 use serde_json::Value;
@@ -22,6 +23,12 @@ impl ModelShape {
         let at = |m: String| format!("{}: {m}", file.display());
         let v = read_json(&text).map_err(|e| at(e.to_string()))?;
         let shape = ModelShape::from_value(&v).map_err(at)?;
+        // The family's rules as a rank applies them, so that `launch check`
+        // refuses what the trainer would (an unsupported `model_type`, a
+        // sliding window switched on), in the same one line.
+        ConfigJson::parse(&text, &file.display().to_string())
+            .and_then(|c| c.validate())
+            .map_err(|e| e.to_string())?;
         let seq = config.data.max_seq_length as u64;
         match field(&v, "max_position_embeddings").and_then(Value::as_u64) {
             Some(max) if max < seq => Err(at(format!(
