@@ -201,3 +201,11 @@ fn the_8b_sft_config_fits_80gb_devices_and_names_offload_without_it() {
     let toggles = one[0]["toggles"].to_string();
     assert!(toggles.contains("optimizer.offload=cpu"), "{toggles}");
 }
+
+#[test]
+fn the_qwen3_sanity_model_is_checked_and_planned() {
+    let model = repo_root().join("configs/models/tiny-qwen3.json");
+    let set = format!("model.config={}", model.display());
+    let out = check("memory-qwen3", &["--set", &set]);
+    assert!(verdict(&out, 1).contains("per device"), "{out}");
+}
