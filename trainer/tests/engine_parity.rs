@@ -184,6 +184,11 @@ fn engine_without_recompute_matches_transformers_qwen3_qk_norms() {
 }
 
 #[test]
+fn engine_matches_transformers_qwen3_tied_attention_bias() {
+    check("qwen3_tied_bias", usize::MAX);
+}
+
+#[test]
 fn engine_matches_transformers_llama3_rope() {
     check("llama3_rope", usize::MAX);
 }

@@ -77,6 +77,11 @@ fn forward_parity_qwen3_qk_norms_own_head_dim() {
 }
 
 #[test]
+fn forward_parity_qwen3_tied_attention_bias() {
+    check_forward("qwen3_tied_bias");
+}
+
+#[test]
 fn forward_parity_llama3_rope_long_positions_legacy_keys() {
     check_forward("llama3_rope");
 }
@@ -198,6 +203,11 @@ fn training_parity_qwen2_qkv_bias() {
 #[test]
 fn training_parity_qwen3_qk_norms() {
     check_training("qwen3");
+}
+
+#[test]
+fn training_parity_qwen3_tied_attention_bias() {
+    check_training("qwen3_tied_bias");
 }
 
 #[test]

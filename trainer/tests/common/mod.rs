@@ -12,13 +12,14 @@ use std::sync::OnceLock;
 use tch::Tensor;
 
 /// Reference variants written by the script.
-pub const VARIANTS: [&str; 6] = [
+pub const VARIANTS: [&str; 7] = [
     "gqa",
     "tied",
     "qwen2_bias",
     "llama3_rope",
     "llama_bias",
     "qwen3",
+    "qwen3_tied_bias",
 ];
 
 /// The repository root.
@@ -45,7 +46,7 @@ pub fn ref_models() -> &'static Path {
             "FERROSPEED_REF_MODELS",
             "ref-models",
             "make-reference-models",
-            Some("format 3: decay groups of transformers' Trainer, qwen3"),
+            Some("format 3: decay groups of transformers' Trainer, qwen3 variants"),
         )
     })
 }
