@@ -155,6 +155,11 @@ fn exported_qwen3_model_loads_in_transformers_as_qwen3() {
 }
 
 #[test]
+fn exported_tied_qwen3_with_biases_loads_in_transformers_with_the_same_logits() {
+    check("qwen3_tied_bias");
+}
+
+#[test]
 fn default_export_is_bf16_in_one_file() {
     let work = scratch("export-bf16");
     let out = work.join("final");
