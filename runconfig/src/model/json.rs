@@ -101,6 +101,12 @@ impl ConfigJson {
     /// Reads the text of a `config.json`; `origin` names it in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         let whole = read_json(text).with_context(|| format!("{origin}: not valid JSON"))?;
+        ConfigJson::from_value(whole, origin)
+    }
+
+    /// A `config.json` already parsed (by [`read_json`]), so that the
+    /// launcher's planner and the family rules share one reading.
+    pub fn from_value(whole: Value, origin: &str) -> Result<Self> {
         if !whole.is_object() {
             bail!("{origin}: expected a JSON object at the top level");
         }

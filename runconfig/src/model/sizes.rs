@@ -26,7 +26,7 @@ impl ModelShape {
         // The family's rules as a rank applies them, so that `launch check`
         // refuses what the trainer would (an unsupported `model_type`, a
         // sliding window switched on), in the same one line.
-        ConfigJson::parse(&text, &file.display().to_string())
+        ConfigJson::from_value(v.clone(), &file.display().to_string())
             .and_then(|c| c.validate())
             .map_err(|e| e.to_string())?;
         let seq = config.data.max_seq_length as u64;
