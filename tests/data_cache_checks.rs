@@ -9,21 +9,8 @@ use std::path::{Path, PathBuf};
 /// `launch 1 configs/tiny-pretrain.yaml` for 3 steps from the start, with
 /// the outputs under `out`; returns the output.
 fn run(dir: &Path, out: &Path) -> String {
-    let mut c = launch(dir);
-    c.arg("1")
-        .arg(repo_root().join("configs/tiny-pretrain.yaml"))
-        .current_dir(repo_root());
-    let sets = [
-        "train.threads=1".to_string(),
-        "train.max_steps=3".into(),
-        "logging.every_steps=1".into(),
-        "checkpoint.resume=never".into(),
-        format!("checkpoint.output_dir={}", out.display()),
-    ];
-    for s in sets {
-        c.args(["--set", &s]);
-    }
-    let result = c.output().unwrap();
+    let sets = ["train.max_steps=3", "checkpoint.resume=never"];
+    let result = tiny_pretrain(dir, 1, out, &sets).output().unwrap();
     let all = text(&result);
     assert!(result.status.success(), "{all}");
     all

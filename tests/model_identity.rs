@@ -10,21 +10,11 @@ use std::path::Path;
 /// `launch 1 configs/tiny-pretrain.yaml` for 2 steps (a checkpoint at each),
 /// with the model config `model` and the outputs under `dir/out`.
 fn run(dir: &Path, model: &Path) -> (Option<i32>, String) {
-    let mut c = launch(dir);
-    c.arg("1")
-        .arg(repo_root().join("configs/tiny-pretrain.yaml"))
-        .current_dir(repo_root());
-    let sets = [
-        "train.threads=1".to_string(),
-        "train.max_steps=2".into(),
-        "checkpoint.every_steps=1".into(),
-        format!("model.config={}", model.display()),
-        format!("checkpoint.output_dir={}", dir.join("out").display()),
-    ];
-    for s in sets {
-        c.args(["--set", &s]);
-    }
-    let out = c.output().unwrap();
+    let model = format!("model.config={}", model.display());
+    let sets = ["train.max_steps=2", "checkpoint.every_steps=1", &model];
+    let out = tiny_pretrain(dir, 1, &dir.join("out"), &sets)
+        .output()
+        .unwrap();
     (out.status.code(), text(&out))
 }
 
