@@ -4,7 +4,7 @@
 
 use super::setup::Setup;
 use crate::model::shard::shard_len;
-use crate::model::{ModelShape, UnitParams};
+use crate::model::{block_norm_names, ModelShape, QkNorm, UnitParams};
 
 /// The 8-bit optimizer step's f32 temporaries for the largest 8-bit shard
 /// (the step updates at most that many elements at a time): the dequantised m and v, their
@@ -32,14 +32,20 @@ pub(super) fn backward_elements(m: &ModelShape) -> u64 {
 }
 
 /// Elements per token that autograd keeps while one decoder block is
-/// recomputed and differentiated: the two RMSNorms (f32 copy, normalised,
-/// output), q/k/v and their rotary outputs, the attention output before and
-/// after o_proj, the residuals, gate/silu/up/product of the MLP, and the
-/// gradient of the widest intermediate; with Qwen3's per-head q/k norms,
-/// their f32 copy, normalised and output tensors of q and k as well.
+/// recomputed and differentiated: the block's RMSNorms (f32 copy,
+/// normalised, output: two for Llama and OLMo 2, four for Gemma 3), q/k/v
+/// and their rotary outputs, the attention output before and after o_proj,
+/// the residuals, gate/activation/up/product of the MLP, and the gradient
+/// of the widest intermediate; with query and key norms (Qwen3, OLMo 2,
+/// Gemma 3), their f32 copy, normalised and output tensors of q and k as
+/// well.
 pub(super) fn block_elements(m: &ModelShape) -> u64 {
     let (h, i) = (m.hidden, m.intermediate);
     let (q, kv) = (m.heads * m.head_dim, m.kv_heads * m.head_dim);
-    let qk_norms = if m.qk_norm { 3 * (q + kv) } else { 0 };
-    2 * 3 * h + 2 * (q + 2 * kv) + 2 * q + 3 * h + 4 * i + 2 * i + qk_norms
+    let qk_norms = match m.family.qk_norm() {
+        QkNorm::None => 0,
+        QkNorm::PerHead | QkNorm::Whole => 3 * (q + kv),
+    };
+    let norms = block_norm_names(m.family.block_norms()).len() as u64;
+    norms * 3 * h + 2 * (q + 2 * kv) + 2 * q + 3 * h + 4 * i + 2 * i + qk_norms
 }

@@ -1,13 +1,14 @@
 //! The model's shape and numerics, as the model code uses them: checked
 //! from a `config.json` by `json` ([`super::ConfigJson::validate`]).
 
+use super::family::Family;
 use super::shape::ModelShape;
 
 /// Llama-family hyper-parameters, as used by the model code.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlamaConfig {
-    /// `model_type` of the file: `llama`, `qwen2` or `qwen3`.
-    pub model_type: String,
+    /// The family of the file's `model_type`.
+    pub family: Family,
     /// Width of the residual stream.
     pub hidden_size: i64,
     /// Width of the MLP's hidden layer.
@@ -26,21 +27,69 @@ pub struct LlamaConfig {
     pub max_position_embeddings: i64,
     /// Epsilon of every RMSNorm.
     pub rms_norm_eps: f64,
-    /// Rotary position embedding.
+    /// Rotary position embedding (of the global layers, when some layers
+    /// are local).
     pub rope: RopeConfig,
+    /// Attention of each layer: global, or local to a sliding window (with
+    /// Gemma 3's own rotary base).
+    pub attention: Attention,
     /// Whether the LM head reuses the embedding matrix.
     pub tie_word_embeddings: bool,
     /// Biases on the q, k and v projections (`attention_bias`, or always for Qwen2).
     pub qkv_bias: bool,
     /// Bias on the output projection (`attention_bias` for Llama; never for Qwen2).
     pub o_bias: bool,
-    /// Per-head RMSNorm of queries and keys before the rotation (Qwen3's
-    /// `q_norm` and `k_norm`).
-    pub qk_norm: bool,
+    /// The MLP's activation of the gate.
+    pub activation: Activation,
+    /// Queries are scaled by this to the power -1/2 (Gemma's
+    /// `query_pre_attn_scalar`; `head_dim` elsewhere).
+    pub query_pre_attn_scalar: f64,
+    /// `cap * tanh(logit / cap)` of the output logits.
+    pub final_logit_softcapping: Option<f64>,
     /// Standard deviation of the random initialisation of matrices.
     pub initializer_range: f64,
     /// Token id whose embedding row receives no gradient (`padding_idx` in transformers).
     pub pad_token_id: Option<i64>,
+}
+
+/// The MLP's activation of the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// `silu` (Llama and most families).
+    Silu,
+    /// `gelu_pytorch_tanh`: GELU with the tanh approximation (Gemma).
+    GeluTanh,
+}
+
+/// Which layers attend within a sliding window, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attention {
+    /// Keys at most `window - 1` positions before the query (the query
+    /// included makes `window`); `None` when every layer is global.
+    pub window: Option<i64>,
+    /// Whether layer `i` is local (`window` applies); all false without a
+    /// window.
+    pub local_layers: Vec<bool>,
+    /// The rotary embedding of the local layers when it differs from the
+    /// global one (Gemma 3's `rope_local_base_freq`).
+    pub local_rope: Option<RopeConfig>,
+}
+
+impl Attention {
+    /// Every layer global.
+    pub fn global(layers: usize) -> Self {
+        Attention {
+            window: None,
+            local_layers: vec![false; layers],
+            local_rope: None,
+        }
+    }
+
+    /// The window of layer `i` (`None` for a global layer).
+    pub fn window_of(&self, layer: usize) -> Option<i64> {
+        self.window
+            .filter(|_| self.local_layers.get(layer).copied().unwrap_or(false))
+    }
 }
 
 /// Rotary embedding parameters.
@@ -50,6 +99,9 @@ pub struct RopeConfig {
     pub theta: f64,
     /// The Llama 3.1 frequency rescaling, when the file asks for `rope_type: llama3`.
     pub llama3: Option<Llama3Scaling>,
+    /// Positions divided by this (`rope_type: linear`, Gemma 3's global
+    /// layers); 1 otherwise.
+    pub linear_factor: f64,
 }
 
 /// Parameters of the `llama3` rope type.
@@ -84,7 +136,7 @@ impl LlamaConfig {
             tied: self.tie_word_embeddings,
             qkv_bias: self.qkv_bias,
             o_bias: self.o_bias,
-            qk_norm: self.qk_norm,
+            family: self.family,
         }
     }
 }

@@ -3,24 +3,25 @@
 //! field's rule and the family's rules, then the size checks the launcher
 //! also runs, and gives the checked [`LlamaConfig`].
 //!
-//! Accepted: `model_type` `llama` (the default when absent), `qwen2` (whose
-//! q/k/v projections always carry biases) and `qwen3` (per-head q/k norms).
-//! Optional fields take the defaults of transformers' config classes. Anything
-//! the model cannot honour (another activation, MLP biases, another rope type,
-//! sliding windows) is refused with a message naming the file and the field.
+//! Accepted: the `model_type`s of [`Family`] (`llama` when absent). Optional
+//! fields take the defaults of transformers' config classes. A key the
+//! family does not read (`keys`), and anything the model cannot honour
+//! (another activation, MLP biases, dropout, another rope type, Qwen's
+//! sliding windows), is refused with a message naming the file and the
+//! field. The rotary parameters are read by `rope`, the layers' attention
+//! and Gemma's scalars by `layers`.
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::config::{Llama3Scaling, LlamaConfig, RopeConfig};
-use super::family::{
-    attention_biases, default_head_dim, has_qk_norm, has_sliding_window_switch, MODEL_TYPES,
-};
+use super::config::LlamaConfig;
+use super::family::Family;
 use super::fields::Check;
 use super::file::read_json;
+use super::keys::refuse_unknown;
 use super::shape::ModelShape;
 
 /// A field of a read config.json with its key, for the checks in `fields`;
@@ -31,9 +32,13 @@ macro_rules! field {
     };
 }
 
+mod layers;
+mod rope;
+
 /// The fields of a config.json the model reads, each as written (`None`
 /// when absent or null): their types are checked by `validate`, whose
-/// messages name the file and the field. Other keys are ignored.
+/// messages name the file and the field. Other keys are refused unless
+/// harmless (`keys`).
 #[derive(Debug, Deserialize)]
 pub struct ConfigJson {
     model_type: Option<Value>,
@@ -56,6 +61,16 @@ pub struct ConfigJson {
     mlp_bias: Option<Value>,
     hidden_act: Option<Value>,
     use_sliding_window: Option<Value>,
+    sliding_window: Option<Value>,
+    layer_types: Option<Value>,
+    sliding_window_pattern: Option<Value>,
+    rope_local_base_freq: Option<Value>,
+    query_pre_attn_scalar: Option<Value>,
+    attn_logit_softcapping: Option<Value>,
+    final_logit_softcapping: Option<Value>,
+    hidden_activation: Option<Value>,
+    use_bidirectional_attention: Option<Value>,
+    attention_dropout: Option<Value>,
     initializer_range: Option<Value>,
     pad_token_id: Option<Value>,
     /// The whole file, for the size checks shared with the launcher.
@@ -64,21 +79,6 @@ pub struct ConfigJson {
     /// Names the file in messages.
     #[serde(skip)]
     origin: String,
-}
-
-/// The rotary parameters of `rope_parameters` (transformers 5) or
-/// `rope_scaling` (older files, which may say `type` for `rope_type`).
-#[derive(Deserialize)]
-struct RopeJson {
-    rope_theta: Option<Value>,
-    rope_type: Option<Value>,
-    #[serde(rename = "type")]
-    kind: Option<Value>,
-    partial_rotary_factor: Option<Value>,
-    factor: Option<Value>,
-    low_freq_factor: Option<Value>,
-    high_freq_factor: Option<Value>,
-    original_max_position_embeddings: Option<Value>,
 }
 
 impl LlamaConfig {
@@ -126,50 +126,57 @@ impl ConfigJson {
     pub fn validate(&self) -> Result<LlamaConfig> {
         let origin = self.origin.as_str();
         let f = Check { origin };
-        let model_type = f
-            .string(field!(self.model_type))?
-            .unwrap_or_else(|| "llama".into());
-        if !MODEL_TYPES.contains(&model_type.as_str()) {
-            let supported: Vec<String> = MODEL_TYPES.iter().map(|t| format!("{t:?}")).collect();
-            bail!(
-                "{origin}: field `model_type` is {model_type:?}; supported: {}",
-                supported.join(", ")
-            );
-        }
+        let model_type = f.string(field!(self.model_type))?;
+        let family = Family::of(model_type.as_deref()).map_err(|m| anyhow!("{origin}: {m}"))?;
+        refuse_unknown(family, &self.whole).map_err(|m| anyhow!("{origin}: {m}"))?;
         let (hidden_size, num_attention_heads, num_key_value_heads, head_dim) =
-            self.attention_sizes(&model_type)?;
-        self.refuse_unsupported(&model_type)?;
+            self.attention_sizes(family)?;
+        self.refuse_unsupported()?;
         let attention_bias = f.boolean(field!(self.attention_bias))?.unwrap_or(false);
-        let (qkv_bias, o_bias) = attention_biases(&model_type, attention_bias);
+        let (qkv_bias, o_bias) = family.attention_biases(attention_bias);
         let max_position_embeddings = f.pos(field!(self.max_position_embeddings))?.unwrap_or(2048);
+        let intermediate_size = f.req_pos(field!(self.intermediate_size))?;
+        let num_hidden_layers = f.req_pos(field!(self.num_hidden_layers))? as usize;
+        let (rope, local_rope) = self.ropes(family, max_position_embeddings)?;
+        let (query_pre_attn_scalar, final_logit_softcapping) =
+            self.gemma_scalars(family, head_dim)?;
+        let pad_token_id = match self.whole.get("pad_token_id") {
+            None => family.default_pad_token_id(),
+            Some(_) => f.int(field!(self.pad_token_id))?,
+        };
         let cfg = LlamaConfig {
+            family,
             hidden_size,
-            intermediate_size: f.req_pos(field!(self.intermediate_size))?,
-            num_hidden_layers: f.req_pos(field!(self.num_hidden_layers))? as usize,
+            intermediate_size,
+            num_hidden_layers,
             num_attention_heads,
             num_key_value_heads,
             head_dim,
             vocab_size: f.req_pos(field!(self.vocab_size))?,
             max_position_embeddings,
-            rms_norm_eps: f.number(field!(self.rms_norm_eps))?.unwrap_or(1e-6),
-            rope: self.rope(max_position_embeddings)?,
+            rms_norm_eps: f
+                .number(field!(self.rms_norm_eps))?
+                .unwrap_or(family.default_rms_norm_eps()),
+            rope,
+            attention: self.attention(family, num_hidden_layers, local_rope)?,
             tie_word_embeddings: f
                 .boolean(field!(self.tie_word_embeddings))?
-                .unwrap_or(false),
+                .unwrap_or(family.default_tied()),
             qkv_bias,
             o_bias,
-            qk_norm: has_qk_norm(&model_type),
+            activation: self.activation(family)?,
+            query_pre_attn_scalar,
+            final_logit_softcapping,
             initializer_range: f.number(field!(self.initializer_range))?.unwrap_or(0.02),
-            pad_token_id: f.int(field!(self.pad_token_id))?,
-            model_type,
+            pad_token_id,
         };
-        ModelShape::from_value(&self.whole).map_err(|m| anyhow::anyhow!("{origin}: {m}"))?;
+        ModelShape::from_value(&self.whole).map_err(|m| anyhow!("{origin}: {m}"))?;
         Ok(cfg)
     }
 
     /// The hidden size, the query and key/value heads and the head dimension:
     /// the heads must group evenly, and the head dimension be even (rotary).
-    fn attention_sizes(&self, model_type: &str) -> Result<(i64, i64, i64, i64)> {
+    fn attention_sizes(&self, family: Family) -> Result<(i64, i64, i64, i64)> {
         let origin = self.origin.as_str();
         let f = Check { origin };
         let hidden_size = f.req_pos(field!(self.hidden_size))?;
@@ -183,7 +190,7 @@ impl ConfigJson {
                  `num_key_value_heads` ({num_key_value_heads})"
             );
         }
-        let family_default = default_head_dim(model_type).map(|d| d as i64);
+        let family_default = family.default_head_dim().map(|d| d as i64);
         let head_dim = match f.pos(field!(self.head_dim))?.or(family_default) {
             Some(d) => d,
             None if hidden_size % num_attention_heads == 0 => hidden_size / num_attention_heads,
@@ -203,88 +210,6 @@ impl ConfigJson {
             num_key_value_heads,
             head_dim,
         ))
-    }
-
-    /// Refuses what the model code cannot honour: another activation, MLP
-    /// biases, Qwen2's and Qwen3's sliding-window attention.
-    fn refuse_unsupported(&self, model_type: &str) -> Result<()> {
-        let origin = self.origin.as_str();
-        let f = Check { origin };
-        let act = f
-            .string(field!(self.hidden_act))?
-            .unwrap_or_else(|| "silu".into());
-        if act != "silu" {
-            bail!("{origin}: field `hidden_act` is {act:?}; only \"silu\" is supported");
-        }
-        if f.boolean(field!(self.mlp_bias))?.unwrap_or(false) {
-            bail!("{origin}: field `mlp_bias` is true; only MLPs without biases are supported");
-        }
-        let sliding = f.boolean(field!(self.use_sliding_window))?.unwrap_or(false);
-        if has_sliding_window_switch(model_type) && sliding {
-            bail!("{origin}: field `use_sliding_window` is true; sliding-window attention is not supported");
-        }
-        Ok(())
-    }
-
-    /// Reads both spellings: `rope_parameters` (transformers 5) and the older
-    /// top-level `rope_theta` + `rope_scaling` (with `rope_type` or `type`).
-    fn rope(&self, max_pos: i64) -> Result<RopeConfig> {
-        let f = Check {
-            origin: &self.origin,
-        };
-        let top_theta = f.number(field!(self.rope_theta))?;
-        let (key, params) = match (&self.rope_parameters, &self.rope_scaling) {
-            (Some(v @ Value::Object(_)), _) => ("rope_parameters", v),
-            (_, Some(v @ Value::Object(_))) => ("rope_scaling", v),
-            _ => {
-                return Ok(RopeConfig {
-                    theta: top_theta.unwrap_or(10000.0),
-                    llama3: None,
-                })
-            }
-        };
-        let sub_origin = format!("{}: `{key}`", self.origin);
-        // Every field takes any JSON value, so an object always reads.
-        let p = RopeJson::deserialize(params).with_context(|| sub_origin.clone())?;
-        let sub = Check {
-            origin: &sub_origin,
-        };
-        let theta = sub
-            .number(field!(p.rope_theta))?
-            .or(top_theta)
-            .unwrap_or(10000.0);
-        let kind = match sub.string(field!(p.rope_type))? {
-            Some(t) => t,
-            None => sub
-                .string(("type", &p.kind))?
-                .unwrap_or_else(|| "default".into()),
-        };
-        // Both are read (and a bad top-level one refused) even when the
-        // rope parameters give their own.
-        let partial = sub
-            .number(field!(p.partial_rotary_factor))?
-            .or(f.number(field!(self.partial_rotary_factor))?);
-        if let Some(prf) = partial.filter(|&prf| prf != 1.0) {
-            bail!("{sub_origin}: `partial_rotary_factor` {prf} is not supported (only 1.0)");
-        }
-        let llama3 = match kind.as_str() {
-            "default" => None,
-            "llama3" => Some(Llama3Scaling {
-                factor: sub.req_number(field!(p.factor))?,
-                low_freq_factor: sub.req_number(field!(p.low_freq_factor))?,
-                high_freq_factor: sub.req_number(field!(p.high_freq_factor))?,
-                original_max_position_embeddings: match f
-                    .pos(field!(self.original_max_position_embeddings))?
-                {
-                    Some(v) => v,
-                    None => sub
-                        .pos(field!(p.original_max_position_embeddings))?
-                        .unwrap_or(max_pos),
-                },
-            }),
-            other => bail!("{sub_origin}: rope type {other:?} is not supported (supported: \"default\", \"llama3\")"),
-        };
-        Ok(RopeConfig { theta, llama3 })
     }
 }
 

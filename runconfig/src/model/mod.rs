@@ -2,8 +2,10 @@
 //! trainer builds from one reading of a Hugging Face `config.json`.
 //!
 //! * [`ConfigJson`] (`json`, each field checked by `fields`): config.json
-//!   as written (serde); its `validate` applies every field's rule, the
-//!   family's rules (Llama, Qwen2), then the size checks, and gives
+//!   as written (serde); its `validate` refuses keys the family does not
+//!   read (`keys`), applies every field's rule and the family's rules
+//!   ([`Family`]: Llama, Qwen2, Qwen3, Mistral, OLMo 2, Gemma 3), then the
+//!   size checks, and gives
 //! * [`LlamaConfig`] (`config`): the trainer's model configuration.
 //! * [`ModelShape`] (`shape`, checked by `sizes`): the sizes memory depends
 //!   on; the launcher reads only these, and the trainer's config gives them
@@ -22,14 +24,15 @@ mod family;
 mod fields;
 mod file;
 mod json;
+mod keys;
 mod shape;
 pub mod shard;
 mod sizes;
 mod units;
 
-pub use config::{Llama3Scaling, LlamaConfig, RopeConfig};
-pub use family::{NUMERIC_FIELDS, SHAPE_FIELDS};
+pub use config::{Activation, Attention, Llama3Scaling, LlamaConfig, RopeConfig};
+pub use family::{BlockNorms, Family, NormWeight, QkNorm, NUMERIC_FIELDS, SHAPE_FIELDS};
 pub use file::{config_json_path, read_json};
 pub use json::ConfigJson;
 pub use shape::{ModelShape, UnitParams, MAX_PARAMS, MAX_TENSOR_PARAMS};
-pub use units::{numel, unit_kinds, unit_params, UnitKind, EMBED_WEIGHT};
+pub use units::{block_norm_names, numel, unit_kinds, unit_params, UnitKind, EMBED_WEIGHT};

@@ -2,6 +2,8 @@
 //! checked by `sizes`). Decoder blocks are identical, so the planner works
 //! with one block's figures times the layer count, never a list per layer.
 
+use super::family::Family;
+
 /// The most parameters one tensor may hold (2^40, a trillion: 250 times the
 /// largest embedding of a released model).
 pub const MAX_TENSOR_PARAMS: u64 = 1 << 40;
@@ -24,8 +26,8 @@ pub struct ModelShape {
     pub qkv_bias: bool,
     /// Bias on the output projection.
     pub o_bias: bool,
-    /// Per-head query and key norms (`q_norm`, `k_norm`: Qwen3).
-    pub qk_norm: bool,
+    /// The family: where its blocks have norms, and their q/k norms.
+    pub family: Family,
 }
 
 /// Parameters of each kind of unit: the embedding, one of the `layers`

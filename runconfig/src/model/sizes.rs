@@ -6,7 +6,7 @@
 //! overflow. The launcher runs these checks, then the family's rules
 //! (`json`); the trainer runs them after the family's rules.
 
-use super::family::{attention_biases, default_head_dim, has_qk_norm};
+use super::family::Family;
 use super::file::{config_json_path, read_json};
 use super::json::ConfigJson;
 use super::shape::{ModelShape, MAX_PARAMS, MAX_TENSOR_PARAMS};
@@ -60,11 +60,8 @@ impl ModelShape {
                 "field `num_key_value_heads` ({kv_heads}) must divide `num_attention_heads` ({heads})"
             ));
         }
-        let model_type = v
-            .get("model_type")
-            .and_then(|t| t.as_str())
-            .unwrap_or("llama");
-        let head_dim = match positive(v, "head_dim")?.or(default_head_dim(model_type)) {
+        let family = Family::of(field(v, "model_type").and_then(Value::as_str))?;
+        let head_dim = match positive(v, "head_dim")?.or(family.default_head_dim()) {
             Some(d) => d,
             None if hidden % heads == 0 => hidden / heads,
             None => {
@@ -81,7 +78,7 @@ impl ModelShape {
             }
         }
         let attention_bias = flag("attention_bias").unwrap_or(false);
-        let (qkv_bias, o_bias) = attention_biases(model_type, attention_bias);
+        let (qkv_bias, o_bias) = family.attention_biases(attention_bias);
         let shape = ModelShape {
             hidden,
             intermediate: need("intermediate_size")?,
@@ -90,10 +87,10 @@ impl ModelShape {
             kv_heads,
             head_dim,
             vocab: need("vocab_size")?,
-            tied: flag("tie_word_embeddings").unwrap_or(false),
+            tied: flag("tie_word_embeddings").unwrap_or(family.default_tied()),
             qkv_bias,
             o_bias,
-            qk_norm: has_qk_norm(model_type),
+            family,
         };
         shape.check_size()?;
         Ok(shape)

@@ -5,6 +5,7 @@
 //! trainer builds its tensors from this list and the planner counts it, so
 //! the two cannot disagree on what a unit holds.
 
+use super::family::{BlockNorms, QkNorm};
 use super::shape::{ModelShape, UnitParams};
 
 /// HF name of the embedding matrix, `[vocab, hidden]`.
@@ -48,9 +49,10 @@ pub fn unit_params(m: &ModelShape, kind: UnitKind) -> Vec<(String, Vec<u64>)> {
 }
 
 /// Decoder block `layer`: q, k, v (with their biases when `qkv_bias`), o
-/// (with its bias when `o_bias`), the MLP, the two RMSNorm weights, then the
-/// per-head query and key norms when `qk_norm` (last, so that the other
-/// families' buffers keep their layout).
+/// (with its bias when `o_bias`), the MLP, the block's norms in the
+/// family's order (`block_norms`), then the query and key norms when the
+/// family has them (last, so that the other families' buffers keep their
+/// layout).
 fn block_params(m: &ModelShape, layer: usize) -> Vec<(String, Vec<u64>)> {
     let (h, i) = (m.hidden, m.intermediate);
     let (q, kv) = (m.heads * m.head_dim, m.kv_heads * m.head_dim);
@@ -66,20 +68,42 @@ fn block_params(m: &ModelShape, layer: usize) -> Vec<(String, Vec<u64>)> {
     if m.o_bias {
         params.push((name("self_attn.o_proj.bias"), vec![h]));
     }
-    let rest = [
+    let mlp = [
         ("mlp.gate_proj.weight", vec![i, h]),
         ("mlp.up_proj.weight", vec![i, h]),
         ("mlp.down_proj.weight", vec![h, i]),
-        ("input_layernorm.weight", vec![h]),
-        ("post_attention_layernorm.weight", vec![h]),
     ];
-    params.extend(rest.into_iter().map(|(s, shape)| (name(s), shape)));
-    if m.qk_norm {
-        for norm in ["self_attn.q_norm.weight", "self_attn.k_norm.weight"] {
-            params.push((name(norm), vec![m.head_dim]));
-        }
+    params.extend(mlp.into_iter().map(|(s, shape)| (name(s), shape)));
+    let norms = block_norm_names(m.family.block_norms());
+    params.extend(norms.iter().map(|s| (name(s), vec![h])));
+    let qk = match m.family.qk_norm() {
+        QkNorm::None => None,
+        QkNorm::PerHead => Some((m.head_dim, m.head_dim)),
+        QkNorm::Whole => Some((q, kv)),
+    };
+    if let Some((qn, kn)) = qk {
+        params.push((name("self_attn.q_norm.weight"), vec![qn]));
+        params.push((name("self_attn.k_norm.weight"), vec![kn]));
     }
     params
+}
+
+/// The names of a block's norms (after `model.layers.N.`), in the order of
+/// its flat buffer and of the forward.
+pub fn block_norm_names(norms: BlockNorms) -> &'static [&'static str] {
+    match norms {
+        BlockNorms::Pre => &["input_layernorm.weight", "post_attention_layernorm.weight"],
+        BlockNorms::Post => &[
+            "post_attention_layernorm.weight",
+            "post_feedforward_layernorm.weight",
+        ],
+        BlockNorms::Sandwich => &[
+            "input_layernorm.weight",
+            "post_attention_layernorm.weight",
+            "pre_feedforward_layernorm.weight",
+            "post_feedforward_layernorm.weight",
+        ],
+    }
 }
 
 /// Elements of a list of parameters.

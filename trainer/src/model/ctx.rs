@@ -1,11 +1,12 @@
 //! Per-batch context shared by every decoder block: the rotary cos/sin for
-//! the batch's positions and, for packed sequences, the attention mask.
+//! the batch's positions and the attention masks, for the global layers and,
+//! when the model has them, for the layers local to a sliding window.
 
 use anyhow::{bail, Result};
 use tch::{Device, Kind, Tensor};
 
 use super::rope;
-use runconfig::model::LlamaConfig;
+use runconfig::model::{LlamaConfig, RopeConfig};
 use runconfig::Dtype;
 
 /// The tensor kind of the configured compute dtype (`model.dtype`).
@@ -16,17 +17,30 @@ pub fn compute_kind(dtype: Dtype) -> Kind {
     }
 }
 
+/// What one kind of layer (global or local) attends with.
+#[derive(Debug)]
+pub struct LayerCtx {
+    /// Rotary cosines `[B or 1, T, head_dim]`, in the compute dtype (f32
+    /// for a family that rotates in f32).
+    pub cos: Tensor,
+    /// Rotary sines, like `cos`.
+    pub sin: Tensor,
+    /// `None`: plain causal attention. `Some(mask)`: a boolean
+    /// `[B or 1, 1, T, T]` mask, true where a query (row) may attend to a
+    /// key (column).
+    pub mask: Option<Tensor>,
+}
+
 /// What the blocks need besides their weights and input; build it once per
 /// micro-batch and reuse it for the forward and every recompute.
 #[derive(Debug)]
 pub struct Ctx {
-    /// Rotary cosines `[B or 1, T, head_dim]`, in the compute dtype.
-    pub cos: Tensor,
-    /// Rotary sines, like `cos`.
-    pub sin: Tensor,
-    /// `None`: plain causal attention. `Some(mask)`: a boolean `[B, 1, T, T]`
-    /// mask, true where a query (row) may attend to a key (column).
-    pub mask: Option<Tensor>,
+    /// The global layers'.
+    pub global: LayerCtx,
+    /// The local layers' (window mask, and Gemma 3's own rotation), when
+    /// the model has local layers.
+    pub local: Option<LayerCtx>,
+    kind: Kind,
 }
 
 impl Ctx {
@@ -37,21 +51,19 @@ impl Ctx {
     }
 
     /// Explicit position ids `[B, T]` (or `[1, T]`); causal attention over the
-    /// whole row.
+    /// whole row (within the window on local layers).
     pub fn with_positions(cfg: &LlamaConfig, position_ids: &Tensor, kind: Kind) -> Ctx {
-        let (cos, sin) = rope::cos_sin(&rope::inv_freq(cfg), position_ids, kind);
-        Ctx {
-            cos,
-            sin,
-            mask: None,
-        }
+        let t = position_ids.size().last().copied().unwrap_or(0);
+        let band = window_band(cfg, t, position_ids.device());
+        Self::build(cfg, position_ids, kind, None, band)
     }
 
     /// Several documents packed in each row: `segment_ids` `[B, T]` label the
     /// document of each token; a token attends only to earlier tokens of its
-    /// own document. `position_ids` `[B, T]` should restart at each document.
-    /// The labels must be -100 at the first token of each document, so that
-    /// no document is trained to predict the start of the next one.
+    /// own document (and, on local layers, within the window).
+    /// `position_ids` `[B, T]` should restart at each document. The labels
+    /// must be -100 at the first token of each document, so that no document
+    /// is trained to predict the start of the next one.
     pub fn packed(
         cfg: &LlamaConfig,
         position_ids: &Tensor,
@@ -71,9 +83,8 @@ impl Ctx {
             .unsqueeze(2)
             .eq_tensor(&segment_ids.unsqueeze(1));
         let mask = same.logical_and(&causal).unsqueeze(1);
-        let mut ctx = Self::with_positions(cfg, position_ids, kind);
-        ctx.mask = Some(mask);
-        Ok(ctx)
+        let band = window_band(cfg, t, segment_ids.device());
+        Ok(Self::build(cfg, position_ids, kind, Some(mask), band))
     }
 
     /// Packed documents told apart by their positions alone: a new document
@@ -87,8 +98,62 @@ impl Ctx {
         Self::packed(cfg, position_ids, &segments, kind)
     }
 
+    /// The global context from `mask`, and the local one (the same mask
+    /// within `band`, the local rotation) when the model has local layers.
+    fn build(
+        cfg: &LlamaConfig,
+        position_ids: &Tensor,
+        kind: Kind,
+        mask: Option<Tensor>,
+        band: Option<Tensor>,
+    ) -> Ctx {
+        let rotary_kind = match cfg.family.rotates_in_f32() {
+            true => Kind::Float,
+            false => kind,
+        };
+        let rotation = |rope: &RopeConfig| {
+            rope::cos_sin(&rope::inv_freq(cfg, rope), position_ids, rotary_kind)
+        };
+        let (cos, sin) = rotation(&cfg.rope);
+        let local = cfg.attention.local_layers.iter().any(|&l| l).then(|| {
+            let (cos, sin) = match &cfg.attention.local_rope {
+                Some(r) => rotation(r),
+                None => (cos.shallow_clone(), sin.shallow_clone()),
+            };
+            let mask = match (&mask, band) {
+                (Some(m), Some(b)) => Some(m.logical_and(&b)),
+                (None, Some(b)) => Some(b),
+                (m, None) => m.as_ref().map(Tensor::shallow_clone),
+            };
+            LayerCtx { cos, sin, mask }
+        });
+        Ctx {
+            global: LayerCtx { cos, sin, mask },
+            local,
+            kind,
+        }
+    }
+
+    /// The context of decoder layer `layer`.
+    pub fn layer(&self, cfg: &LlamaConfig, layer: usize) -> &LayerCtx {
+        match (&self.local, cfg.attention.window_of(layer)) {
+            (Some(local), Some(_)) => local,
+            _ => &self.global,
+        }
+    }
+
     /// The compute dtype the context was built for.
     pub fn kind(&self) -> Kind {
-        self.cos.kind()
+        self.kind
     }
+}
+
+/// The causal band of the sliding window, `[1, 1, T, T]`: a query attends to
+/// itself and the `window - 1` keys before it; `None` when the window covers
+/// every row of `t` tokens (plain causal) or the model has none.
+fn window_band(cfg: &LlamaConfig, t: i64, device: Device) -> Option<Tensor> {
+    let w = cfg.attention.window.filter(|&w| w < t)?;
+    let ones = Tensor::ones([t, t], (Kind::Bool, device));
+    let band = ones.tril(0).logical_and(&ones.tril(-w).logical_not());
+    Some(band.view([1, 1, t, t]))
 }

@@ -15,7 +15,8 @@
 use anyhow::{bail, Result};
 use tch::{Kind, Reduction, Tensor};
 
-use super::llama::{lm_head, rms_norm, shifted_labels};
+use super::llama::{lm_head, logits, shifted_labels};
+use super::norm::norm;
 use super::units::{check_shapes, UnitKind, UnitSpec};
 use runconfig::model::LlamaConfig;
 
@@ -90,8 +91,8 @@ fn joined(mut parts: Vec<Tensor>) -> Tensor {
 
 /// Per-token cross-entropy of `x [N, H]` through `lm_head` against `target [N]`
 /// (0 where the target is -100), f32 `[N]`.
-fn nll(x: &Tensor, lm_head: &Tensor, target: &Tensor) -> Tensor {
-    let logits = x.linear::<&Tensor>(lm_head, None).to_kind(Kind::Float);
+fn nll(cfg: &LlamaConfig, x: &Tensor, lm_head: &Tensor, target: &Tensor) -> Tensor {
+    let logits = logits(cfg, x, lm_head).to_kind(Kind::Float);
     logits.cross_entropy_loss::<Tensor>(target, None, Reduction::None, -100, 0.0)
 }
 
@@ -99,14 +100,14 @@ fn nll(x: &Tensor, lm_head: &Tensor, target: &Tensor) -> Tensor {
 /// loss per position, 0 where the target is -100), f32 `[B, T]`, computed
 /// `chunk` tokens at a time. Run it under `no_grad`.
 pub fn head_nll(head: &Head, input: &Tensor, labels: &Tensor, chunk: i64) -> Result<Tensor> {
-    let (norm, lm_head) = parts(head, input)?;
-    let eps = head.cfg.rms_norm_eps;
+    let (norm_w, lm_head) = parts(head, input)?;
+    let cfg = head.cfg;
     let (b, t, h) = input.size3()?;
-    let x = rms_norm(input, norm, eps).reshape([-1, h]);
+    let x = norm(cfg, input, norm_w).reshape([-1, h]);
     let target = shifted_labels(labels).reshape([-1]);
     let out = Tensor::zeros([b * t], (Kind::Float, input.device()));
     for (s, n) in chunks(b * t, chunk) {
-        let piece = nll(&x.narrow(0, s, n), lm_head, &target.narrow(0, s, n));
+        let piece = nll(cfg, &x.narrow(0, s, n), lm_head, &target.narrow(0, s, n));
         out.narrow(0, s, n).copy_(&piece);
     }
     Ok(out.view([b, t]))
@@ -123,12 +124,12 @@ pub fn head_backward(
     weight: &Tensor,
     chunk: i64,
 ) -> Result<HeadGrads> {
-    let (norm, lm_head) = parts(head, input)?;
-    let eps = head.cfg.rms_norm_eps;
+    let (norm_w, lm_head) = parts(head, input)?;
+    let cfg = head.cfg;
     let (b, t, h) = input.size3()?;
     let leaf = |x: &Tensor| x.detach().set_requires_grad(true);
-    let (norm, input, lm_head) = (leaf(norm), leaf(input), leaf(lm_head));
-    let normed = rms_norm(&input, &norm, eps).reshape([-1, h]);
+    let (norm_w, input, lm_head) = (leaf(norm_w), leaf(input), leaf(lm_head));
+    let normed = norm(cfg, &input, &norm_w).reshape([-1, h]);
     let x = normed.detach();
     let target = shifted_labels(labels).reshape([-1]);
     let weight = weight.to_kind(Kind::Float).reshape([-1]);
@@ -136,7 +137,7 @@ pub fn head_backward(
     for (s, n) in chunks(b * t, chunk) {
         let xc = leaf(&x.narrow(0, s, n));
         let w = leaf(&lm_head);
-        let piece = nll(&xc, &w, &target.narrow(0, s, n));
+        let piece = nll(cfg, &xc, &w, &target.narrow(0, s, n));
         let root = (&piece * weight.narrow(0, s, n)).sum(Kind::Float);
         let mut g = Tensor::run_backward(&[root], &[&xc, &w], false, false);
         let gw = g.pop().expect("two gradients");
@@ -153,7 +154,7 @@ pub fn head_backward(
     let (grad_x, nll_out) = (joined(grad_x), joined(nll_out));
     let grad_head = grad_head.expect("at least one chunk");
     let root = (normed * grad_x).sum(Kind::Float);
-    let mut g = Tensor::run_backward(&[root], &[&norm, &input], false, false);
+    let mut g = Tensor::run_backward(&[root], &[&norm_w, &input], false, false);
     let input_grad = g.pop().expect("two gradients");
     Ok(HeadGrads {
         norm: g.pop().expect("two gradients"),

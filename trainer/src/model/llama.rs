@@ -1,17 +1,21 @@
-//! The Llama-family forward pass (Llama, Qwen2, Qwen3) as plain functions of the weights, one per unit.
+//! The Llama-family forward pass (Llama, Qwen2, Qwen3, Mistral, OLMo 2,
+//! Gemma 3) as plain functions of the weights, one per unit.
 //!
 //! Numerics follow transformers: the compute dtype is the dtype of the
-//! parameters; RMSNorm upcasts to f32 and casts back before the weight;
-//! attention is `scaled_dot_product_attention` (softmax in f32 inside); the
-//! logits come out in the compute dtype and the loss upcasts them to f32.
+//! parameters; RMSNorm upcasts to f32 and applies its weight as the family
+//! does (`norm`); attention is `scaled_dot_product_attention` (softmax in
+//! f32 inside), or transformers' eager recipe when scores are soft-capped
+//! (`attention`); the logits come out in the compute dtype (soft-capped
+//! there when the family caps them) and the loss upcasts them to f32.
 
 use anyhow::{bail, Result};
 use tch::{Kind, Tensor};
 
+use super::attention::{attention, Weights};
 use super::ctx::Ctx;
-use super::rope;
+use super::norm::norm;
 use super::units::{check_shapes, UnitKind, UnitSpec, EMBED_WEIGHT};
-use runconfig::model::LlamaConfig;
+use runconfig::model::{Activation, BlockNorms, LlamaConfig, QkNorm};
 
 /// Runs one unit.
 ///
@@ -51,18 +55,9 @@ pub fn forward_unit(
                     input.kind()
                 );
             }
-            let pad = cfg
-                .pad_token_id
-                .filter(|&p| (0..cfg.vocab_size).contains(&p));
-            Ok(Tensor::embedding(
-                &params[0],
-                input,
-                pad.unwrap_or(-1),
-                false,
-                false,
-            ))
+            Ok(embed(cfg, &params[0], input))
         }
-        UnitKind::Block(_) => {
+        UnitKind::Block(layer) => {
             check_hidden(cfg, input, params[0].kind())?;
             if ctx.kind() != input.kind() {
                 bail!(
@@ -71,14 +66,41 @@ pub fn forward_unit(
                     input.kind()
                 );
             }
-            Ok(block(cfg, params, input, ctx))
+            Ok(block(cfg, layer, params, input, ctx))
         }
         UnitKind::Head => {
             check_hidden(cfg, input, params[0].kind())?;
             let lm_head = lm_head(cfg, params, tied_embedding)?;
-            let x = rms_norm(input, &params[0], cfg.rms_norm_eps);
-            Ok(x.linear::<&Tensor>(lm_head, None))
+            let x = norm(cfg, input, &params[0]);
+            Ok(logits(cfg, &x, lm_head))
         }
+    }
+}
+
+/// The embedding of token ids (no gradient to the padding row), scaled by
+/// sqrt(hidden_size) rounded to the compute dtype for Gemma.
+fn embed(cfg: &LlamaConfig, weight: &Tensor, ids: &Tensor) -> Tensor {
+    let pad = cfg
+        .pad_token_id
+        .filter(|&p| (0..cfg.vocab_size).contains(&p));
+    let x = Tensor::embedding(weight, ids, pad.unwrap_or(-1), false, false);
+    match cfg.family.scales_embedding() {
+        false => x,
+        true => {
+            let scale = (cfg.hidden_size as f64).sqrt();
+            let scale = Tensor::scalar_tensor(scale, (Kind::Float, x.device()));
+            x * scale.to_kind(weight.kind())
+        }
+    }
+}
+
+/// The logits of normalised hidden states, in their dtype, soft-capped
+/// (`cap * tanh(logits / cap)`) when the model caps them.
+pub fn logits(cfg: &LlamaConfig, x: &Tensor, lm_head: &Tensor) -> Tensor {
+    let logits = x.linear::<&Tensor>(lm_head, None);
+    match cfg.final_logit_softcapping {
+        None => logits,
+        Some(cap) => (logits / cap).tanh() * cap,
     }
 }
 
@@ -113,94 +135,64 @@ fn check_hidden(cfg: &LlamaConfig, x: &Tensor, kind: Kind) -> Result<()> {
     Ok(())
 }
 
-/// RMSNorm as transformers computes it: in f32, cast back, times the weight.
-pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Tensor {
-    let kind = x.kind();
-    let xf = x.to_kind(Kind::Float);
-    let var = xf.square().mean_dim(-1, true, Kind::Float);
-    let normed = xf * (var + eps).rsqrt();
-    weight * normed.to_kind(kind)
-}
-
-/// One decoder block; `p` in the order of [`units`] (q, k, v, o projections
-/// with their optional biases, gate, up, down, the two norms, then Qwen3's
-/// q and k norms).
-fn block(cfg: &LlamaConfig, p: &[Tensor], x: &Tensor, ctx: &Ctx) -> Tensor {
+/// One decoder block, layer `layer`; `p` in the order of [`units`]: q, k, v,
+/// o projections with their optional biases, gate, up, down, the family's
+/// block norms, then its q and k norms.
+fn block(cfg: &LlamaConfig, layer: usize, p: &[Tensor], x: &Tensor, ctx: &Ctx) -> Tensor {
     let mut it = p.iter();
     let mut next = || it.next().expect("parameter count checked");
     let mut proj = |bias: bool| {
         let w = next();
         (w, if bias { Some(next()) } else { None })
     };
-    let q = proj(cfg.qkv_bias);
-    let k = proj(cfg.qkv_bias);
-    let v = proj(cfg.qkv_bias);
+    let (q, k, v) = (proj(cfg.qkv_bias), proj(cfg.qkv_bias), proj(cfg.qkv_bias));
     let o = proj(cfg.o_bias);
-    let gate = proj(false).0;
-    let up = proj(false).0;
-    let down = proj(false).0;
-    let input_norm = proj(false).0;
-    let post_norm = proj(false).0;
-    let qk_norm = cfg.qk_norm.then(|| (proj(false).0, proj(false).0));
-    let attn = Attention {
+    let mlp = [proj(false).0, proj(false).0, proj(false).0];
+    let norms = cfg.family.block_norms();
+    let count = match norms {
+        BlockNorms::Sandwich => 4,
+        _ => 2,
+    };
+    let n: Vec<&Tensor> = (0..count).map(|_| proj(false).0).collect();
+    let has_qk_norm = cfg.family.qk_norm() != QkNorm::None;
+    let qk_norm = has_qk_norm.then(|| (proj(false).0, proj(false).0));
+    let attn = Weights {
         q,
         k,
         v,
         o,
         qk_norm,
     };
-
-    let h = rms_norm(x, input_norm, cfg.rms_norm_eps);
-    let h = x + attention(cfg, &h, &attn, ctx);
-    let m = rms_norm(&h, post_norm, cfg.rms_norm_eps);
-    let mlp = (m.linear::<&Tensor>(gate, None).silu() * m.linear::<&Tensor>(up, None))
-        .linear::<&Tensor>(down, None);
-    h + mlp
+    let ctx = ctx.layer(cfg, layer);
+    let attend = |h: &Tensor| attention(cfg, h, &attn, ctx);
+    let mlp = |h: &Tensor| feed_forward(cfg, &mlp, h);
+    match norms {
+        BlockNorms::Pre => {
+            let h = x + attend(&norm(cfg, x, n[0]));
+            let m = mlp(&norm(cfg, &h, n[1]));
+            h + m
+        }
+        BlockNorms::Post => {
+            let h = x + norm(cfg, &attend(x), n[0]);
+            let m = norm(cfg, &mlp(&h), n[1]);
+            h + m
+        }
+        BlockNorms::Sandwich => {
+            let h = x + norm(cfg, &attend(&norm(cfg, x, n[0])), n[1]);
+            let m = norm(cfg, &mlp(&norm(cfg, &h, n[2])), n[3]);
+            h + m
+        }
+    }
 }
 
-type Proj<'a> = (&'a Tensor, Option<&'a Tensor>);
-
-/// A block's attention weights: the four projections and, for Qwen3, the
-/// per-head RMSNorm weights of queries and keys.
-struct Attention<'a> {
-    q: Proj<'a>,
-    k: Proj<'a>,
-    v: Proj<'a>,
-    o: Proj<'a>,
-    qk_norm: Option<(&'a Tensor, &'a Tensor)>,
-}
-
-/// Self-attention with rotary positions and grouped-query heads.
-fn attention(cfg: &LlamaConfig, x: &Tensor, w: &Attention, ctx: &Ctx) -> Tensor {
-    let (b, t, _) = x.size3().expect("checked [B, T, H]");
-    let heads = |p: Proj, n: i64| x.linear(p.0, p.1).view([b, t, n, cfg.head_dim]);
-    let q = heads(w.q, cfg.num_attention_heads);
-    let k = heads(w.k, cfg.num_key_value_heads);
-    let v = heads(w.v, cfg.num_key_value_heads).transpose(1, 2);
-    // Qwen3 normalises each head over head_dim before the rotation, as
-    // transformers' Qwen3Attention does (same RMSNorm, same eps).
-    let (q, k) = match w.qk_norm {
-        Some((qn, kn)) => (
-            rms_norm(&q, qn, cfg.rms_norm_eps),
-            rms_norm(&k, kn, cfg.rms_norm_eps),
-        ),
-        None => (q, k),
+/// The gated MLP: `down(act(gate(x)) * up(x))`.
+fn feed_forward(cfg: &LlamaConfig, [gate, up, down]: &[&Tensor; 3], x: &Tensor) -> Tensor {
+    let g = x.linear::<&Tensor>(gate, None);
+    let g = match cfg.activation {
+        Activation::Silu => g.silu(),
+        Activation::GeluTanh => g.gelu("tanh"),
     };
-    let q = rope::apply(&q.transpose(1, 2), &ctx.cos, &ctx.sin);
-    let k = rope::apply(&k.transpose(1, 2), &ctx.cos, &ctx.sin);
-    let y = Tensor::scaled_dot_product_attention(
-        &q,
-        &k,
-        &v,
-        ctx.mask.as_ref(),
-        0.0,
-        ctx.mask.is_none(),
-        None,
-        cfg.kv_groups() > 1,
-    );
-    y.transpose(1, 2)
-        .reshape([b, t, cfg.num_attention_heads * cfg.head_dim])
-        .linear(w.o.0, w.o.1)
+    (g * x.linear::<&Tensor>(up, None)).linear::<&Tensor>(down, None)
 }
 
 /// `labels[:, 1:]` followed by a column of -100: the target of every position.

@@ -1,6 +1,7 @@
 //! The Llama family (Llama 2/3/3.1, Qwen2's attention biases, Qwen3's q/k
-//! norms) as plain functions of their weights, cut into the units the ZeRO-3
-//! engine gathers.
+//! norms, Mistral's sliding window, OLMo 2's post-norms, Gemma 3's local and
+//! global layers) as plain functions of their weights, cut into the units
+//! the ZeRO-3 engine gathers.
 //! The model's description (the config.json rules, each unit's parameters,
 //! the shard padding) is `runconfig::model`, shared with the memory planner;
 //! this module adds the tensors.
@@ -22,21 +23,23 @@
 //! `tied_embedding` argument, and the gradient autograd returns for it belongs
 //! to unit 0's `model.embed_tokens.weight`.
 
+mod attention;
 mod ctx;
 mod head;
 mod init;
 mod llama;
+mod norm;
 pub mod rope;
 mod source;
 pub mod testing;
 mod units;
 mod weights;
 
-pub use ctx::{compute_kind, Ctx};
+pub use ctx::{compute_kind, Ctx, LayerCtx};
 pub use head::{head_backward, head_nll, Head, HeadGrads};
 pub use init::RandomInit;
 pub use llama::{forward_unit, shifted_labels};
-pub use runconfig::model::{Llama3Scaling, LlamaConfig, RopeConfig};
+pub use runconfig::model::{Family, Llama3Scaling, LlamaConfig, RopeConfig};
 pub use source::{read_unit_range, validate, ParamSource};
 pub use units::{shapes, units, Init, ParamSpec, UnitKind, UnitSpec, EMBED_WEIGHT};
 pub use weights::{SafetensorsWeights, INDEX_FILE, SINGLE_FILE};

@@ -6,16 +6,22 @@ use std::f64::consts::PI;
 
 use tch::{Device, Kind, Tensor};
 
-use runconfig::model::LlamaConfig;
+use runconfig::model::{LlamaConfig, RopeConfig};
 
-/// Inverse frequencies `[head_dim / 2]`, f32 on the CPU.
-pub fn inv_freq(cfg: &LlamaConfig) -> Tensor {
+/// Inverse frequencies `[head_dim / 2]` of `rope` (the model's own, or its
+/// local layers'), f32 on the CPU.
+pub fn inv_freq(cfg: &LlamaConfig, rope: &RopeConfig) -> Tensor {
     let dim = cfg.head_dim;
     let exponent =
         Tensor::arange_start_step(0, dim, 2, (Kind::Int64, Device::Cpu)).to_kind(Kind::Float) / dim;
     // transformers: 1.0 / (base ** exponent); `1.0 / t` is `t.reciprocal() * 1.0`.
-    let inv = Tensor::pow_scalar(cfg.rope.theta, &exponent).reciprocal();
-    match &cfg.rope.llama3 {
+    let inv = Tensor::pow_scalar(rope.theta, &exponent).reciprocal();
+    // transformers' `linear` type: `inv_freq /= factor`.
+    let inv = match rope.linear_factor {
+        1.0 => inv,
+        factor => inv / factor,
+    };
+    match &rope.llama3 {
         None => inv,
         Some(s) => {
             let old = s.original_max_position_embeddings as f64;

@@ -6,7 +6,7 @@
 use anyhow::{bail, Result};
 use tch::Tensor;
 
-use runconfig::model::{unit_kinds, unit_params, LlamaConfig};
+use runconfig::model::{unit_kinds, unit_params, LlamaConfig, NormWeight};
 pub use runconfig::model::{UnitKind, EMBED_WEIGHT};
 
 /// How a parameter is initialised from scratch (as transformers' `_init_weights`).
@@ -14,7 +14,7 @@ pub use runconfig::model::{UnitKind, EMBED_WEIGHT};
 pub enum Init {
     /// Normal(0, `initializer_range`): linear and embedding matrices.
     Normal,
-    /// All ones: RMSNorm weights.
+    /// All ones: RMSNorm weights (zeros for Gemma's `1 + weight` norms).
     Ones,
     /// All zeros: biases.
     Zeros,
@@ -33,12 +33,16 @@ pub struct ParamSpec {
 
 impl ParamSpec {
     /// The parameter `name` of `shape`, initialised as transformers does:
-    /// biases zero, the other vectors (RMSNorm weights) one, matrices normal.
-    fn new(name: String, shape: &[u64]) -> Self {
+    /// biases zero, the other vectors (RMSNorm weights) one (zero where the
+    /// family's norms scale by `1 + weight`), matrices normal.
+    fn new(name: String, shape: &[u64], norm: NormWeight) -> Self {
         let init = if name.ends_with(".bias") {
             Init::Zeros
         } else if shape.len() == 1 {
-            Init::Ones
+            match norm {
+                NormWeight::OnePlusThenCast => Init::Zeros,
+                _ => Init::Ones,
+            }
         } else {
             Init::Normal
         };
@@ -151,7 +155,7 @@ pub fn units(cfg: &LlamaConfig) -> Vec<UnitSpec> {
         kind,
         params: unit_params(&shape, kind)
             .into_iter()
-            .map(|(name, dims)| ParamSpec::new(name, &dims))
+            .map(|(name, dims)| ParamSpec::new(name, &dims, cfg.family.norm_weight()))
             .collect(),
         uses_embedding: kind == UnitKind::Head && shape.tied,
     };

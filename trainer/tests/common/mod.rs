@@ -11,8 +11,10 @@ use std::sync::OnceLock;
 
 use tch::Tensor;
 
+pub mod parity;
+
 /// Reference variants written by the script.
-pub const VARIANTS: [&str; 7] = [
+pub const VARIANTS: [&str; 11] = [
     "gqa",
     "tied",
     "qwen2_bias",
@@ -20,6 +22,10 @@ pub const VARIANTS: [&str; 7] = [
     "llama_bias",
     "qwen3",
     "qwen3_tied_bias",
+    "mistral_window",
+    "olmo2",
+    "gemma3",
+    "gemma3_legacy",
 ];
 
 /// The repository root.
@@ -46,7 +52,7 @@ pub fn ref_models() -> &'static Path {
             "FERROSPEED_REF_MODELS",
             "ref-models",
             "make-reference-models",
-            Some("format 3: decay groups of transformers' Trainer, qwen3 variants"),
+            Some("format 5: sdpa training, decay groups of transformers' Trainer, qwen3, mistral, olmo2, gemma3 variants"),
         )
     })
 }

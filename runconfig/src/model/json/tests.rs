@@ -1,6 +1,10 @@
 //! What the family's rules accept, default and refuse.
 
+use super::super::config::RopeConfig;
+use super::super::family::QkNorm;
 use super::*;
+
+mod families;
 
 const BASE: &str = r#""hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
     "num_attention_heads": 4, "vocab_size": 100"#;
@@ -17,7 +21,8 @@ fn defaults_follow_transformers() {
         c.rope,
         RopeConfig {
             theta: 10000.0,
-            llama3: None
+            llama3: None,
+            linear_factor: 1.0,
         }
     );
     assert_eq!((c.rms_norm_eps, c.initializer_range), (1e-6, 0.02));
@@ -54,14 +59,15 @@ fn qwen2_has_qkv_bias_only() {
 #[test]
 fn qwen3_has_qk_norms_its_own_head_dim_and_biases_only_when_asked() {
     let c = parse(r#", "model_type": "qwen3", "head_dim": 24"#).unwrap();
-    assert!(c.qk_norm && !c.qkv_bias && !c.o_bias);
+    assert!(c.family.qk_norm() == QkNorm::PerHead && !c.qkv_bias && !c.o_bias);
     assert_eq!(c.head_dim, 24);
     // Qwen3's config class defaults to 128, not hidden / heads.
     assert_eq!(parse(r#", "model_type": "qwen3""#).unwrap().head_dim, 128);
     let c = parse(r#", "model_type": "qwen3", "attention_bias": true"#).unwrap();
     assert!(c.qkv_bias && c.o_bias);
-    assert!(!parse("").unwrap().qk_norm);
-    assert!(!parse(r#", "model_type": "qwen2""#).unwrap().qk_norm);
+    assert_eq!(parse("").unwrap().family.qk_norm(), QkNorm::None);
+    let c = parse(r#", "model_type": "qwen2""#).unwrap();
+    assert_eq!(c.family.qk_norm(), QkNorm::None);
     let shape = ModelShape::from_json(&format!(r#"{{{BASE}, "model_type": "qwen3"}}"#)).unwrap();
     assert_eq!(shape, parse(r#", "model_type": "qwen3""#).unwrap().shape());
 }
@@ -104,6 +110,6 @@ fn another_model_type_is_refused_listing_the_supported_ones() {
     let e = parse(r#", "model_type": "gpt2""#).unwrap_err().to_string();
     assert_eq!(
         e,
-        r#"cfg.json: field `model_type` is "gpt2"; supported: "llama", "qwen2", "qwen3""#
+        r#"cfg.json: field `model_type` is "gpt2"; supported: "llama", "qwen2", "qwen3", "mistral", "olmo2", "gemma3_text""#
     );
 }
