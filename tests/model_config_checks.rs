@@ -94,7 +94,26 @@ fn a_qwen3_sliding_window_or_another_model_type_is_refused_naming_the_field() {
     let dir = doctored("gpt2", json!({"model_type": "gpt2"}));
     both_refuse(
         &dir,
-        r#"field `model_type` is "gpt2"; supported: "llama", "qwen2", "qwen3""#,
+        r#"field `model_type` is "gpt2"; supported: "llama", "qwen2", "qwen3", "mistral", "olmo2", "gemma3_text""#,
+    );
+}
+
+#[test]
+fn a_field_the_family_does_not_read_is_refused_naming_it() {
+    let dir = doctored("experts", json!({"num_experts": 8}));
+    both_refuse(
+        &dir,
+        r#"field `num_experts` is not supported for model_type "llama""#,
+    );
+    let gemma =
+        json!({"model_type": "gemma3_text", "hidden_act": null, "attn_logit_softcapping": 50.0});
+    let dir = doctored("gemma-attn-cap", gemma);
+    both_refuse(&dir, "field `attn_logit_softcapping` is 50");
+    let mistral = json!({"model_type": "mistral", "attention_bias": true});
+    let dir = doctored("mistral-bias", mistral);
+    both_refuse(
+        &dir,
+        r#"field `attention_bias` is not supported for model_type "mistral""#,
     );
 }
 

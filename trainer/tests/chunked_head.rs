@@ -232,3 +232,8 @@ fn chunked_head_matches_whole_logits_qwen2_bias() {
 fn chunked_head_matches_whole_logits_qwen3() {
     check("qwen3");
 }
+
+#[test]
+fn chunked_head_matches_whole_logits_gemma3_final_softcap() {
+    check("gemma3");
+}

@@ -131,6 +131,12 @@ fn qwen3_qk_norms_are_not_decayed() {
 }
 
 #[test]
+fn olmo2_and_gemma3_norms_are_not_decayed() {
+    check("olmo2", 32);
+    check("gemma3", 8);
+}
+
+#[test]
 fn decay_norms_and_biases_decays_everything() {
     let dir = variant("gqa");
     let initial = read_tensors(&dir.join("model.safetensors"));

@@ -160,6 +160,30 @@ fn exported_tied_qwen3_with_biases_loads_in_transformers_with_the_same_logits() 
 }
 
 #[test]
+fn exported_mistral_olmo2_gemma3_load_in_transformers_as_their_own_class() {
+    let read = |p: PathBuf| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    for (name, class) in [
+        ("mistral_window", "MistralForCausalLM"),
+        ("olmo2", "Olmo2ForCausalLM"),
+        ("gemma3", "Gemma3ForCausalLM"),
+        ("gemma3_legacy", "Gemma3ForCausalLM"),
+    ] {
+        let out = check(name);
+        let json = read(out.join("config.json"));
+        assert_eq!(json["architectures"], serde_json::json!([class]), "{name}");
+        // Every field as read, but the dtype the weights are now saved in.
+        let source = read(variant(name).join("config.json"));
+        for (key, value) in source.as_object().unwrap() {
+            if !key.ends_with("dtype") {
+                assert_eq!(&json[key], value, "{name}: {key}");
+            }
+        }
+    }
+}
+
+#[test]
 fn default_export_is_bf16_in_one_file() {
     let work = scratch("export-bf16");
     let out = work.join("final");

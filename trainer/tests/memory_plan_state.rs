@@ -74,7 +74,11 @@ fn planned_state(name: &str, world: usize, dtype: Dtype, opt: &OptimizerConfig) 
 #[test]
 fn planned_model_state_is_what_the_engine_allocates() {
     tch::set_num_threads(1);
-    for name in ["gqa", "tied", "qwen2_bias", "qwen3", "qwen3_tied_bias"] {
+    let families = ["mistral_window", "olmo2", "gemma3", "gemma3_legacy"];
+    for name in ["gqa", "tied", "qwen2_bias", "qwen3", "qwen3_tied_bias"]
+        .into_iter()
+        .chain(families)
+    {
         for (bits, min_8bit_size) in [(32, 4096), (8, 4096), (8, 1 << 40), (8, 2000)] {
             let opt = OptimizerConfig {
                 bits,

@@ -105,10 +105,7 @@ pub fn refuse_unknown(family: Family, whole: &Value) -> Result<(), String> {
     let Some(map) = whole.as_object() else {
         return Ok(());
     };
-    match map
-        .iter()
-        .find(|(k, v)| !v.is_null() && !known(family, k))
-    {
+    match map.iter().find(|(k, v)| !v.is_null() && !known(family, k)) {
         None => Ok(()),
         Some((key, _)) => Err(format!(
             "field `{key}` is not supported for model_type {:?}: it may change what the model \

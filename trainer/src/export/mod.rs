@@ -17,7 +17,9 @@ pub use source::UnitWeights;
 
 use anyhow::{Context, Result};
 use place::Staging;
+use runconfig::model::Family;
 use runconfig::{Config, ExportDtype, ModelSource};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use tch::Kind;
 use writer::{Entry, Plan, Writer};
@@ -161,6 +163,12 @@ fn side_files(
     if let Some(m) = json.as_object_mut() {
         m.insert("torch_dtype".into(), dtype_words(kind).into());
         m.insert("dtype".into(), dtype_words(kind).into());
+        // transformers picks the class from `architectures`: name the
+        // family's when the source did not (a bare config.json).
+        let model_type = m.get("model_type").and_then(|t| t.as_str());
+        if let (false, Ok(family)) = (m.contains_key("architectures"), Family::of(model_type)) {
+            m.insert("architectures".into(), json!([family.architecture()]));
+        }
     }
     put(
         "config.json",

@@ -16,9 +16,7 @@ pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64, how: NormWeight) -> Tenso
         // OLMo 2: `(weight * normed).to(dtype)`, the product in f32.
         NormWeight::ScaleThenCast => (weight * normed).to_kind(kind),
         // Gemma: `(normed * (1 + weight.float())).to(dtype)`.
-        NormWeight::OnePlusThenCast => {
-            (normed * (weight.to_kind(Kind::Float) + 1.0)).to_kind(kind)
-        }
+        NormWeight::OnePlusThenCast => (normed * (weight.to_kind(Kind::Float) + 1.0)).to_kind(kind),
     }
 }
 

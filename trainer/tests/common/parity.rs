@@ -147,4 +147,3 @@ pub fn check_training(name: &str) {
         worst_rel.1
     );
 }
-

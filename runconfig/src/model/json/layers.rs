@@ -140,7 +140,11 @@ impl ConfigJson {
     /// dimension and none elsewhere). Its `attn_logit_softcapping` is
     /// refused: transformers' Gemma 3 attention never applies it, so a model
     /// trained with it would compute other numbers there.
-    pub(super) fn gemma_scalars(&self, family: Family, head_dim: i64) -> Result<(f64, Option<f64>)> {
+    pub(super) fn gemma_scalars(
+        &self,
+        family: Family,
+        head_dim: i64,
+    ) -> Result<(f64, Option<f64>)> {
         if family != Family::Gemma3 {
             return Ok((head_dim as f64, None));
         }
@@ -177,7 +181,10 @@ impl ConfigJson {
                 self.origin
             );
         }
-        if let Some(p) = f.number(field!(self.attention_dropout))?.filter(|&p| p != 0.0) {
+        if let Some(p) = f
+            .number(field!(self.attention_dropout))?
+            .filter(|&p| p != 0.0)
+        {
             bail!(
                 "{}: field `attention_dropout` is {p}; only 0 is supported (training applies no dropout)",
                 self.origin

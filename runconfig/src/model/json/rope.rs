@@ -48,7 +48,10 @@ impl ConfigJson {
             _ => None,
         };
         if family != Family::Gemma3 {
-            return Ok((self.rope(params, top_theta.unwrap_or(10000.0), max_pos)?, None));
+            return Ok((
+                self.rope(params, top_theta.unwrap_or(10000.0), max_pos)?,
+                None,
+            ));
         }
         let local_theta = f
             .number(field!(self.rope_local_base_freq))?

@@ -21,14 +21,21 @@ fn mistral_windows_every_layer_with_its_config_class_default() {
     assert_eq!(c.attention.window, Some(4096));
     assert_eq!(c.attention.local_layers, [true, true]);
     let c = parse(r#", "model_type": "mistral", "sliding_window": 8"#).unwrap();
-    assert_eq!((c.attention.window_of(0), c.attention.window_of(1)), (Some(8), Some(8)));
+    assert_eq!(
+        (c.attention.window_of(0), c.attention.window_of(1)),
+        (Some(8), Some(8))
+    );
     let c = parse(r#", "model_type": "mistral", "sliding_window": null"#).unwrap();
     assert_eq!(c.attention.window_of(1), None);
     assert!(!c.qkv_bias && !c.o_bias);
     let e = parse(r#", "model_type": "mistral", "attention_bias": true"#).unwrap_err();
-    assert!(e.to_string().contains("field `attention_bias` is not supported for model_type \"mistral\""));
+    assert!(e
+        .to_string()
+        .contains("field `attention_bias` is not supported for model_type \"mistral\""));
     let e = parse(r#", "model_type": "mistral", "sliding_window": 0"#).unwrap_err();
-    assert!(e.to_string().contains("`sliding_window` must be a positive integer"));
+    assert!(e
+        .to_string()
+        .contains("`sliding_window` must be a positive integer"));
 }
 
 #[test]
@@ -37,7 +44,12 @@ fn olmo2_norms_follow_the_branches_and_the_whole_projections() {
     assert_eq!(c.family.block_norms(), BlockNorms::Post);
     assert_eq!((c.rms_norm_eps, c.pad_token_id), (1e-5, Some(1)));
     let names: Vec<(String, Vec<u64>)> = unit_params(&c.shape(), UnitKind::Block(0));
-    let norm = |n: &str| names.iter().find(|(k, _)| k.ends_with(n)).map(|(_, s)| s.clone());
+    let norm = |n: &str| {
+        names
+            .iter()
+            .find(|(k, _)| k.ends_with(n))
+            .map(|(_, s)| s.clone())
+    };
     assert_eq!(norm("self_attn.q_norm.weight"), Some(vec![64]));
     assert_eq!(norm("self_attn.k_norm.weight"), Some(vec![32]));
     assert_eq!(norm("post_feedforward_layernorm.weight"), Some(vec![64]));
@@ -97,7 +109,10 @@ fn gemma3_refuses_what_it_cannot_compute() {
     };
     assert!(e(r#", "use_bidirectional_attention": true"#).contains("`use_bidirectional_attention`"));
     assert!(e(r#", "layer_types": ["full_attention"]"#).contains("one type per layer (2)"));
-    assert!(e(r#", "layer_types": ["chunked_attention", "full_attention"]"#).contains("\"chunked_attention\""));
+    assert!(
+        e(r#", "layer_types": ["chunked_attention", "full_attention"]"#)
+            .contains("\"chunked_attention\"")
+    );
     assert!(e(r#", "hidden_activation": "gelu""#).contains("`hidden_activation`"));
     assert!(e(r#", "hidden_act": "silu""#).contains("field `hidden_act` is not supported"));
     assert!(e(r#", "final_logit_softcapping": -1"#).contains("must be a number above 0"));
@@ -112,14 +127,20 @@ fn keys_no_family_reads_are_refused_by_name() {
         "{e}"
     );
     // Another family's field, null keys and harmless keys.
-    let e = parse(r#", "query_pre_attn_scalar": 20"#).unwrap_err().to_string();
+    let e = parse(r#", "query_pre_attn_scalar": 20"#)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("`query_pre_attn_scalar`"), "{e}");
     assert!(parse(r#", "quantization_config": null, "torch_dtype": "bfloat16""#).is_ok());
-    assert!(parse(r#", "model_type": "qwen3", "layer_types": ["full_attention", "sliding_attention"]"#)
+    assert!(parse(
+        r#", "model_type": "qwen3", "layer_types": ["full_attention", "sliding_attention"]"#
+    )
+    .unwrap_err()
+    .to_string()
+    .contains("sliding windows are switched off"));
+    let e = parse(r#", "attention_dropout": 0.1"#)
         .unwrap_err()
-        .to_string()
-        .contains("sliding windows are switched off"));
-    let e = parse(r#", "attention_dropout": 0.1"#).unwrap_err().to_string();
+        .to_string();
     assert!(e.contains("`attention_dropout` is 0.1"), "{e}");
     let e = parse(r#", "auto_map": {"AutoModelForCausalLM": "modeling.Model"}"#).unwrap_err();
     assert!(e.to_string().contains("`auto_map`"));
