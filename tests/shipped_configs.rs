@@ -8,11 +8,12 @@ mod common;
 use common::*;
 
 /// Configs that run on any machine, checked as they are.
-const AS_IS: [&str; 4] = [
+const AS_IS: [&str; 5] = [
     "sanity.yaml",
     "sanity-dpo.yaml",
     "tiny-pretrain.yaml",
     "sanity-pipeline.yaml",
+    "sanity-families.yaml",
 ];
 
 /// The 8B configs and the sanity data of their objective.

@@ -2,7 +2,8 @@
 //! the tokenizer, the datasets, a chat template file) follows the config
 //! file: a relative path there resolves against the file's folder, so that
 //! a config works from any working directory; one given with `--set`
-//! resolves against the current directory, as the user typed it. What a run
+//! resolves against the current directory, as the user typed it (one in a
+//! pipeline stage's `set:` against the pipeline file's folder). What a run
 //! writes (`checkpoint.output_dir`, by default `output/<run_name>`, and the
 //! checkpoint `checkpoint.resume` names, which lives there) resolves against
 //! the current directory, like `--output_dir` of open-instruct and
@@ -12,6 +13,7 @@
 
 use crate::repo_id;
 use crate::schema::{Config, Resume, TemplateSource};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Makes every relative input path of `config` absolute against `base`.
@@ -44,6 +46,24 @@ pub(crate) fn outputs(config: &mut Config, cwd: &Path) {
     config.checkpoint.output_dir = Some(out);
     if let Some(Resume::Path(p)) = &mut config.checkpoint.resume {
         absolute(p, cwd);
+    }
+}
+
+/// The model paths a pipeline stage's `set:` gives (`model.path`,
+/// `model.tokenizer`, `model.config`), absolute against the pipeline file's
+/// folder `base`, as in a config file; a Hub id stays an id.
+pub(crate) fn stage_inputs(set: &mut BTreeMap<String, serde_yaml::Value>, base: &Path) {
+    for (key, value) in set.iter_mut() {
+        let serde_yaml::Value::String(text) = value else {
+            continue;
+        };
+        let hub_id = key != "model.config" && repo_id::hub_id(Path::new(text.as_str())).is_some();
+        let input = ["model.path", "model.tokenizer", "model.config"].contains(&key.as_str());
+        if input && (!hub_id || base.join(&*text).exists()) {
+            let mut p = PathBuf::from(&*text);
+            absolute(&mut p, base);
+            *text = p.display().to_string();
+        }
     }
 }
 

@@ -32,7 +32,8 @@ pub struct Stage {
     /// An earlier stage whose `final/` (or checkpoints) is this stage's model.
     #[serde(default)]
     pub from: Option<String>,
-    /// Config keys to override, as with `--set KEY=VALUE`.
+    /// Config keys to override, as with `--set KEY=VALUE`; the model's
+    /// paths among them are relative to the pipeline file's folder.
     #[serde(default)]
     pub set: BTreeMap<String, serde_yaml::Value>,
     /// Processes for this stage (otherwise N from the command line).
@@ -58,8 +59,9 @@ pub fn is_pipeline(path: &Path) -> bool {
     YamlFile::read(path).is_pipeline()
 }
 
-/// Reads and checks a pipeline file: stage configs become absolute (against
-/// the file's folder), `output_dir` against the current directory.
+/// Reads and checks a pipeline file: stage configs and the model paths of
+/// their `set:` become absolute (against the file's folder), `output_dir`
+/// against the current directory.
 pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
     load_file(&YamlFile::read(path))
 }
@@ -78,6 +80,7 @@ pub fn load_file(file: &YamlFile) -> Result<Pipeline, ConfigError> {
     p.output_dir = cwd.join(&p.output_dir);
     for s in &mut p.stages {
         s.config = folder.join(&s.config);
+        crate::paths::stage_inputs(&mut s.set, &folder);
     }
     validate(&p).map_err(|m| ConfigError::new(format!("{origin}: {m}")))?;
     Ok(p)

@@ -30,6 +30,27 @@ fn links_and_output_dirs_become_sets() {
 }
 
 #[test]
+fn model_paths_in_a_stage_set_follow_the_pipeline_file() {
+    let dir = scratch("set-paths");
+    let stage = "{ name: a, config: a.yaml, set: { model.config: models/x.json, model.tokenizer: org/tok, model.path: ../w, data.max_seq_length: 64 } }";
+    let path = write(
+        &dir,
+        &format!("pipeline: t\noutput_dir: /o\nstages:\n  - {stage}\n"),
+    );
+    let sets = &load(&path).unwrap().jobs(0, &[])[0].sets;
+    let config = format!("model.config={}", dir.join("models/x.json").display());
+    let parent = dir.parent().unwrap().join("w");
+    for want in [
+        config,
+        format!("model.path={}", parent.display()),
+        "model.tokenizer=org/tok".into(),
+        "data.max_seq_length=64".into(),
+    ] {
+        assert!(sets.contains(&want), "{want} in {sets:?}");
+    }
+}
+
+#[test]
 fn each_checkpoint_makes_one_job_per_picked_step() {
     let dir = scratch("each");
     let path = write(&dir, "pipeline: t\noutput_dir: /o\nstages:\n  - { name: sft, config: a.yaml }\n  - { name: d, config: b.yaml, from: sft, each_checkpoint: [2, 6] }\n");
