@@ -5,25 +5,17 @@
 
 use serde_json::Value;
 
-use super::family::Family;
+use super::family::{Family, SHAPE_FIELDS};
 
-/// Keys every family reads (their values are checked by `json`).
-const COMMON: [&str; 18] = [
-    "model_type",
-    "hidden_size",
-    "intermediate_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "num_key_value_heads",
-    "head_dim",
-    "vocab_size",
+/// Keys every family reads besides the shape's (their values are checked
+/// by `json`).
+const COMMON: [&str; 9] = [
     "max_position_embeddings",
     "rms_norm_eps",
     "rope_theta",
     "rope_parameters",
     "rope_scaling",
     "partial_rotary_factor",
-    "tie_word_embeddings",
     "initializer_range",
     "pad_token_id",
     "attention_dropout",
@@ -94,9 +86,11 @@ fn family_keys(family: Family) -> &'static [&'static str] {
     }
 }
 
-/// Whether `family` reads `key` (or may ignore it safely).
+/// Whether `family` reads `key` (or may ignore it safely). The shape's
+/// fields are every family's but `attention_bias`, which only some read.
 pub fn known(family: Family, key: &str) -> bool {
-    COMMON.contains(&key) || HARMLESS.contains(&key) || family_keys(family).contains(&key)
+    let shape = SHAPE_FIELDS.contains(&key) && key != "attention_bias";
+    shape || COMMON.contains(&key) || HARMLESS.contains(&key) || family_keys(family).contains(&key)
 }
 
 /// The first key of `whole` (a config.json object) that `family` does not
