@@ -1,6 +1,7 @@
 //! What the end-to-end tests share: the built binaries, scratch folders,
 //! processes (process.rs), what a run leaves (outputs.rs), a local Hub
-//! (hub.rs) and a `final/` folder like a run leaves (folders.rs).
+//! (hub.rs), a `final/` folder like a run leaves (folders.rs) and the run
+//! book by Hub ids for any model (runbook.rs, used as `common::runbook`).
 //!
 //! The binaries come from the same target folder as the test executable:
 //! run `cargo build --release --workspace --bins` (same profile) first.
@@ -11,6 +12,7 @@ mod folders;
 mod hub;
 mod outputs;
 mod process;
+pub mod runbook;
 
 // One `use common::*` gives a test everything; a test that needs nothing
 // from a part would otherwise warn about that part's re-export.
