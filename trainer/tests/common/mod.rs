@@ -57,6 +57,22 @@ pub fn ref_models() -> &'static Path {
     })
 }
 
+/// The LoRA references (`FERROSPEED_LORA_REFS`, or `target/lora-refs`,
+/// written by `scripts/make-lora-references` when absent or of an older
+/// format): per variant a base model, its initial PEFT adapter, the PEFT
+/// model's logits and a few AdamW steps of the adapter.
+pub fn lora_refs() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        generated(
+            "FERROSPEED_LORA_REFS",
+            "lora-refs",
+            "make-lora-references",
+            Some("format 1: llama_all, qwen2_rslora, llama_all_linear_saved"),
+        )
+    })
+}
+
 /// `$env_var`, else `target/<folder>` written by `scripts/<script> FOLDER`
 /// when it has no COMPLETE marker yet (or, with `format`, one whose first
 /// line is not `format`: an older script wrote it).
