@@ -20,6 +20,7 @@ pub mod model;
 pub mod objective;
 pub mod optim;
 pub mod progress;
+pub mod quant;
 pub mod references;
 pub mod run;
 pub mod sanity;

@@ -180,6 +180,21 @@ pub fn ref_8bit() -> &'static Path {
     })
 }
 
+/// The NF4 references (`FERROSPEED_REF_NF4`, or `target/ref-nf4`, written by
+/// `scripts/make-nf4-references` on first use; the script installs
+/// bitsandbytes into the interpreter when missing).
+pub fn nf4_refs() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        generated(
+            "FERROSPEED_REF_NF4",
+            "ref-nf4",
+            "make-nf4-references",
+            Some("format 1: nf4 cases with plain and nested absmax, f32 and bf16 dequantization"),
+        )
+    })
+}
+
 /// The tiny tokenizer of the sanity chat data.
 pub fn chat_tokenizer() -> PathBuf {
     repo_root().join("data/sanity-chat")
