@@ -2,6 +2,7 @@
 //! from a `config.json` by `json` ([`super::ConfigJson::validate`]).
 
 use super::family::Family;
+use super::lora::Lora;
 use super::shape::ModelShape;
 
 /// Llama-family hyper-parameters, as used by the model code.
@@ -46,6 +47,9 @@ pub struct LlamaConfig {
     pub query_pre_attn_scalar: f64,
     /// `cap * tanh(logit / cap)` of the output logits.
     pub final_logit_softcapping: Option<f64>,
+    /// LoRA adapters on the blocks' projections (none from a config.json:
+    /// the run's `lora:` settings or a PEFT adapter add them).
+    pub lora: Option<Lora>,
     /// Standard deviation of the random initialisation of matrices.
     pub initializer_range: f64,
     /// Token id whose embedding row receives no gradient (`padding_idx` in transformers).
@@ -137,6 +141,7 @@ impl LlamaConfig {
             qkv_bias: self.qkv_bias,
             o_bias: self.o_bias,
             family: self.family,
+            lora: self.lora.as_ref().map(|l| l.shape),
         }
     }
 }

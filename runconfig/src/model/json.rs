@@ -169,6 +169,7 @@ impl ConfigJson {
             final_logit_softcapping,
             initializer_range: f.number(field!(self.initializer_range))?.unwrap_or(0.02),
             pad_token_id,
+            lora: None,
         };
         ModelShape::from_value(&self.whole).map_err(|m| anyhow!("{origin}: {m}"))?;
         Ok(cfg)

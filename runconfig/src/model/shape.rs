@@ -3,6 +3,7 @@
 //! with one block's figures times the layer count, never a list per layer.
 
 use super::family::Family;
+use super::lora::LoraShape;
 
 /// The most parameters one tensor may hold (2^40, a trillion: 250 times the
 /// largest embedding of a released model).
@@ -28,6 +29,8 @@ pub struct ModelShape {
     pub o_bias: bool,
     /// The family: where its blocks have norms, and their q/k norms.
     pub family: Family,
+    /// LoRA adapters on the blocks' projections, when trained.
+    pub lora: Option<LoraShape>,
 }
 
 /// Parameters of each kind of unit: the embedding, one of the `layers`

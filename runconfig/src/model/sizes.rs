@@ -91,6 +91,7 @@ impl ModelShape {
             qkv_bias,
             o_bias,
             family,
+            lora: None,
         };
         shape.check_size()?;
         Ok(shape)

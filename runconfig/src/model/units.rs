@@ -6,6 +6,7 @@
 //! the two cannot disagree on what a unit holds.
 
 use super::family::{BlockNorms, QkNorm};
+use super::lora::LoraShape;
 use super::shape::{ModelShape, UnitParams};
 
 /// HF name of the embedding matrix, `[vocab, hidden]`.
@@ -84,6 +85,31 @@ fn block_params(m: &ModelShape, layer: usize) -> Vec<(String, Vec<u64>)> {
     if let Some((qn, kn)) = qk {
         params.push((name("self_attn.q_norm.weight"), vec![qn]));
         params.push((name("self_attn.k_norm.weight"), vec![kn]));
+    }
+    if let Some(lora) = &m.lora {
+        params.extend(adapter_params(m, lora, layer));
+    }
+    params
+}
+
+/// The LoRA adapters of block `layer`, after its base weights: for each
+/// targeted projection (in [`super::lora::LORA_TARGETS`] order) `lora_A` `[r, in]` and
+/// `lora_B` `[out, r]`, under the projection's name as PEFT names them.
+fn adapter_params(m: &ModelShape, lora: &LoraShape, layer: usize) -> Vec<(String, Vec<u64>)> {
+    let (h, i) = (m.hidden, m.intermediate);
+    let (q, kv) = (m.heads * m.head_dim, m.kv_heads * m.head_dim);
+    let mut params = Vec::new();
+    for target in lora.targets() {
+        let (part, (inp, out)) = match target {
+            "q_proj" => ("self_attn", (h, q)),
+            "k_proj" | "v_proj" => ("self_attn", (h, kv)),
+            "o_proj" => ("self_attn", (q, h)),
+            "gate_proj" | "up_proj" => ("mlp", (h, i)),
+            _ => ("mlp", (i, h)),
+        };
+        let name = |ab: &str| format!("model.layers.{layer}.{part}.{target}.{ab}.weight");
+        params.push((name("lora_A"), vec![lora.r, inp]));
+        params.push((name("lora_B"), vec![out, lora.r]));
     }
     params
 }

@@ -5,19 +5,17 @@ use runconfig::model::{LlamaConfig, QkNorm};
 use tch::Tensor;
 
 use super::ctx::LayerCtx;
+use super::linear::Linear;
 use super::norm::norm;
 use super::rope;
-
-/// A weight and its optional bias.
-pub type Proj<'a> = (&'a Tensor, Option<&'a Tensor>);
 
 /// A block's attention weights: the four projections and, when the family
 /// has them, the RMSNorm weights of queries and keys.
 pub struct Weights<'a> {
-    pub q: Proj<'a>,
-    pub k: Proj<'a>,
-    pub v: Proj<'a>,
-    pub o: Proj<'a>,
+    pub q: Linear<'a>,
+    pub k: Linear<'a>,
+    pub v: Linear<'a>,
+    pub o: Linear<'a>,
     pub qk_norm: Option<(&'a Tensor, &'a Tensor)>,
 }
 
@@ -25,17 +23,17 @@ pub struct Weights<'a> {
 pub fn attention(cfg: &LlamaConfig, x: &Tensor, w: &Weights, ctx: &LayerCtx) -> Tensor {
     let (b, t, _) = x.size3().expect("checked [B, T, H]");
     let hd = cfg.head_dim;
-    let (mut q, mut k) = (x.linear(w.q.0, w.q.1), x.linear(w.k.0, w.k.1));
+    let (mut q, mut k) = (w.q.apply(x), w.k.apply(x));
     // OLMo 2 normalises the whole projections, before the split into heads.
     if let (QkNorm::Whole, Some((qn, kn))) = (cfg.family.qk_norm(), w.qk_norm) {
         (q, k) = (norm(cfg, &q, qn), norm(cfg, &k, kn));
     }
     let q = q.view([b, t, cfg.num_attention_heads, hd]);
     let k = k.view([b, t, cfg.num_key_value_heads, hd]);
-    let v = x
-        .linear(w.v.0, w.v.1)
-        .view([b, t, cfg.num_key_value_heads, hd])
-        .transpose(1, 2);
+    let v =
+        w.v.apply(x)
+            .view([b, t, cfg.num_key_value_heads, hd])
+            .transpose(1, 2);
     // Qwen3 and Gemma 3 normalise each head over head_dim.
     let (q, k) = match (cfg.family.qk_norm(), w.qk_norm) {
         (QkNorm::PerHead, Some((qn, kn))) => (norm(cfg, &q, qn), norm(cfg, &k, kn)),
@@ -57,7 +55,8 @@ pub fn attention(cfg: &LlamaConfig, x: &Tensor, w: &Weights, ctx: &LayerCtx) -> 
         scale,
         cfg.kv_groups() > 1,
     );
-    y.transpose(1, 2)
-        .reshape([b, t, cfg.num_attention_heads * hd])
-        .linear(w.o.0, w.o.1)
+    w.o.apply(
+        &y.transpose(1, 2)
+            .reshape([b, t, cfg.num_attention_heads * hd]),
+    )
 }

@@ -1,6 +1,7 @@
 //! Random initialisation from the config alone, as transformers does it
 //! (normal(0, `initializer_range`) for matrices, ones for norms, zeros for
-//! biases, a zero embedding row for `pad_token_id`), deterministic from a seed.
+//! biases, a zero embedding row for `pad_token_id`; PEFT's uniform `lora_A`
+//! and zero `lora_B`), deterministic from a seed.
 //!
 //! Every element is a pure function of (seed, parameter name, element index),
 //! so any range can be produced on its own: each ZeRO rank initialises only
@@ -50,6 +51,14 @@ impl ParamSource for RandomInit {
         let values: Vec<f32> = match param.init {
             Init::Ones => vec![1.0; len as usize],
             Init::Zeros => vec![0.0; len as usize],
+            Init::KaimingUniform => {
+                let key = mix(self.seed ^ mix(fnv1a(param.name.as_bytes())));
+                let bound = 1.0 / (param.shape[1] as f64).sqrt();
+                (start..start + len)
+                    .into_par_iter()
+                    .map(|i| (bound * (2.0 * uniform(key, i as u64) - 1.0)) as f32)
+                    .collect()
+            }
             Init::Normal => {
                 let key = mix(self.seed ^ mix(fnv1a(param.name.as_bytes())));
                 let pad = if param.name == EMBED_WEIGHT {
@@ -87,6 +96,11 @@ fn normal(key: u64, i: u64) -> f64 {
     } else {
         r * angle.sin()
     }
+}
+
+/// Uniform in [0, 1) for element `i`.
+fn uniform(key: u64, i: u64) -> f64 {
+    (mix(key.wrapping_add(i)) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// SplitMix64 finaliser.
@@ -149,7 +163,7 @@ mod tests {
             match p.init {
                 Init::Ones => assert!(t.eq(1.0).all().int64_value(&[]) == 1),
                 Init::Zeros => assert!(t.eq(0.0).all().int64_value(&[]) == 1),
-                Init::Normal => {}
+                Init::Normal | Init::KaimingUniform => {}
             }
         }
         let other = RandomInit::new(&cfg, 8).read(&params[0]).unwrap();

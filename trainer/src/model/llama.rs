@@ -11,11 +11,11 @@
 use anyhow::{bail, Result};
 use tch::{Kind, Tensor};
 
-use super::attention::{attention, Weights};
+use super::block::block;
 use super::ctx::Ctx;
 use super::norm::norm;
 use super::units::{check_shapes, UnitKind, UnitSpec, EMBED_WEIGHT};
-use runconfig::model::{Activation, BlockNorms, LlamaConfig, QkNorm};
+use runconfig::model::LlamaConfig;
 
 /// Runs one unit.
 ///
@@ -133,66 +133,6 @@ fn check_hidden(cfg: &LlamaConfig, x: &Tensor, kind: Kind) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// One decoder block, layer `layer`; `p` in the order of [`units`]: q, k, v,
-/// o projections with their optional biases, gate, up, down, the family's
-/// block norms, then its q and k norms.
-fn block(cfg: &LlamaConfig, layer: usize, p: &[Tensor], x: &Tensor, ctx: &Ctx) -> Tensor {
-    let mut it = p.iter();
-    let mut next = || it.next().expect("parameter count checked");
-    let mut proj = |bias: bool| {
-        let w = next();
-        (w, if bias { Some(next()) } else { None })
-    };
-    let (q, k, v) = (proj(cfg.qkv_bias), proj(cfg.qkv_bias), proj(cfg.qkv_bias));
-    let o = proj(cfg.o_bias);
-    let mlp = [proj(false).0, proj(false).0, proj(false).0];
-    let norms = cfg.family.block_norms();
-    let count = match norms {
-        BlockNorms::Sandwich => 4,
-        _ => 2,
-    };
-    let n: Vec<&Tensor> = (0..count).map(|_| proj(false).0).collect();
-    let has_qk_norm = cfg.family.qk_norm() != QkNorm::None;
-    let qk_norm = has_qk_norm.then(|| (proj(false).0, proj(false).0));
-    let attn = Weights {
-        q,
-        k,
-        v,
-        o,
-        qk_norm,
-    };
-    let ctx = ctx.layer(cfg, layer);
-    let attend = |h: &Tensor| attention(cfg, h, &attn, ctx);
-    let mlp = |h: &Tensor| feed_forward(cfg, &mlp, h);
-    match norms {
-        BlockNorms::Pre => {
-            let h = x + attend(&norm(cfg, x, n[0]));
-            let m = mlp(&norm(cfg, &h, n[1]));
-            h + m
-        }
-        BlockNorms::Post => {
-            let h = x + norm(cfg, &attend(x), n[0]);
-            let m = norm(cfg, &mlp(&h), n[1]);
-            h + m
-        }
-        BlockNorms::Sandwich => {
-            let h = x + norm(cfg, &attend(&norm(cfg, x, n[0])), n[1]);
-            let m = norm(cfg, &mlp(&norm(cfg, &h, n[2])), n[3]);
-            h + m
-        }
-    }
-}
-
-/// The gated MLP: `down(act(gate(x)) * up(x))`.
-fn feed_forward(cfg: &LlamaConfig, [gate, up, down]: &[&Tensor; 3], x: &Tensor) -> Tensor {
-    let g = x.linear::<&Tensor>(gate, None);
-    let g = match cfg.activation {
-        Activation::Silu => g.silu(),
-        Activation::GeluTanh => g.gelu("tanh"),
-    };
-    (g * x.linear::<&Tensor>(up, None)).linear::<&Tensor>(down, None)
 }
 
 /// `labels[:, 1:]` followed by a column of -100: the target of every position.

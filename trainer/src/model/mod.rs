@@ -23,10 +23,13 @@
 //! `tied_embedding` argument, and the gradient autograd returns for it belongs
 //! to unit 0's `model.embed_tokens.weight`.
 
+mod adapter;
 mod attention;
+mod block;
 mod ctx;
 mod head;
 mod init;
+mod linear;
 mod llama;
 mod norm;
 pub mod rope;
@@ -35,11 +38,14 @@ pub mod testing;
 mod units;
 mod weights;
 
+pub use adapter::{
+    is_adapter, PeftAdapter, WithAdapters, ADAPTER_CONFIG, ADAPTER_FILE, PEFT_PREFIX,
+};
 pub use ctx::{compute_kind, Ctx, LayerCtx};
 pub use head::{head_backward, head_nll, Head, HeadGrads};
 pub use init::RandomInit;
 pub use llama::{forward_unit, shifted_labels};
-pub use runconfig::model::{Family, Llama3Scaling, LlamaConfig, RopeConfig};
+pub use runconfig::model::{Family, Llama3Scaling, LlamaConfig, Lora, RopeConfig};
 pub use source::{read_unit_range, validate, ParamSource};
 pub use units::{shapes, units, Init, ParamSpec, UnitKind, UnitSpec, EMBED_WEIGHT};
 pub use weights::{SafetensorsWeights, INDEX_FILE, SINGLE_FILE};

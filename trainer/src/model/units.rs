@@ -16,8 +16,12 @@ pub enum Init {
     Normal,
     /// All ones: RMSNorm weights (zeros for Gemma's `1 + weight` norms).
     Ones,
-    /// All zeros: biases.
+    /// All zeros: biases, and LoRA's `lora_B` (so that a new adapter
+    /// starts as the identity update).
     Zeros,
+    /// Uniform in ±1/sqrt(fan_in): PEFT's `lora_A` (kaiming-uniform with
+    /// a = sqrt(5)).
+    KaimingUniform,
 }
 
 /// One parameter of a unit.
@@ -36,8 +40,10 @@ impl ParamSpec {
     /// biases zero, the other vectors (RMSNorm weights) one (zero where the
     /// family's norms scale by `1 + weight`), matrices normal.
     fn new(name: String, shape: &[u64], norm: NormWeight) -> Self {
-        let init = if name.ends_with(".bias") {
+        let init = if name.ends_with(".bias") || name.ends_with(".lora_B.weight") {
             Init::Zeros
+        } else if name.ends_with(".lora_A.weight") {
+            Init::KaimingUniform
         } else if shape.len() == 1 {
             match norm {
                 NormWeight::OnePlusThenCast => Init::Zeros,

@@ -1,0 +1,140 @@
+//! LoRA adapters as PEFT defines them: a low-rank update `B A` of each
+//! targeted projection, scaled by `alpha / r` (or `alpha / sqrt(r)` with
+//! rsLoRA), read from and written to PEFT's `adapter_config.json`.
+
+use anyhow::{bail, Result};
+use serde_json::{json, Value};
+
+/// PEFT's names of the projections LoRA may adapt, in the order a block's
+/// adapters follow its base weights.
+pub const LORA_TARGETS: [&str; 7] = [
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+];
+
+/// What the adapters' sizes depend on: the rank and the targeted
+/// projections (bit `i` for [`LORA_TARGETS`]`[i]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoraShape {
+    pub r: u64,
+    pub targets: u8,
+}
+
+impl LoraShape {
+    /// The targeted projections, in [`LORA_TARGETS`] order.
+    pub fn targets(&self) -> impl Iterator<Item = &'static str> + '_ {
+        LORA_TARGETS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.targets & (1 << i) != 0)
+            .map(|(_, name)| *name)
+    }
+
+    /// The bit mask of `names` (PEFT's module names, or `all-linear`), or
+    /// the one-line refusal naming the modules a block has.
+    pub fn mask(names: &[String]) -> Result<u8> {
+        let mut mask = 0u8;
+        for name in names {
+            if name == "all-linear" {
+                mask = u8::MAX >> 1;
+                continue;
+            }
+            match LORA_TARGETS.iter().position(|t| t == name) {
+                Some(i) => mask |= 1 << i,
+                None => bail!(
+                    "target module {name:?} is not a projection of the model; its modules are {} \
+                     (or \"all-linear\")",
+                    LORA_TARGETS.join(", ")
+                ),
+            }
+        }
+        if mask == 0 {
+            bail!(
+                "no target modules: name at least one of {}",
+                LORA_TARGETS.join(", ")
+            );
+        }
+        Ok(mask)
+    }
+}
+
+/// A LoRA configuration as the model computes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lora {
+    pub shape: LoraShape,
+    /// `lora_alpha`.
+    pub alpha: f64,
+    /// `lora_dropout`: the dropout of the adapters' input in training.
+    pub dropout: f64,
+    /// `use_rslora`: scale by `alpha / sqrt(r)` instead of `alpha / r`.
+    pub rslora: bool,
+}
+
+impl Lora {
+    /// The factor of the adapters' output, as PEFT computes it.
+    pub fn scale(&self) -> f64 {
+        let r = self.shape.r as f64;
+        match self.rslora {
+            true => self.alpha / r.sqrt(),
+            false => self.alpha / r,
+        }
+    }
+
+    /// Checks the numbers: r > 0, alpha > 0, dropout in [0, 1).
+    pub fn new(r: i64, alpha: f64, dropout: f64, rslora: bool, targets: &[String]) -> Result<Lora> {
+        if r <= 0 {
+            bail!("`r` must be a positive integer, found {r}");
+        }
+        if !(alpha > 0.0 && alpha.is_finite()) {
+            bail!("`lora_alpha` must be a number above 0, found {alpha}");
+        }
+        if !(0.0..1.0).contains(&dropout) {
+            bail!("`lora_dropout` must be in [0, 1), found {dropout}");
+        }
+        let shape = LoraShape {
+            r: r as u64,
+            targets: LoraShape::mask(targets)?,
+        };
+        Ok(Lora {
+            shape,
+            alpha,
+            dropout,
+            rslora,
+        })
+    }
+
+    /// PEFT's `adapter_config.json` for these adapters on `base` (the Hub
+    /// id or folder of the base model).
+    pub fn adapter_config(&self, base: &str) -> Value {
+        let targets: Vec<&str> = self.shape.targets().collect();
+        json!({
+            "peft_type": "LORA",
+            "task_type": "CAUSAL_LM",
+            "base_model_name_or_path": base,
+            "r": self.shape.r,
+            "lora_alpha": self.alpha,
+            "lora_dropout": self.dropout,
+            "target_modules": targets,
+            "use_rslora": self.rslora,
+            "bias": "none",
+            "fan_in_fan_out": false,
+            "use_dora": false,
+            "init_lora_weights": true,
+            "inference_mode": true,
+            "modules_to_save": null,
+            "layers_to_transform": null,
+            "layers_pattern": null,
+            "rank_pattern": {},
+            "alpha_pattern": {},
+        })
+    }
+}
+
+mod peft;
+#[cfg(test)]
+mod tests;

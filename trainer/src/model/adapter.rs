@@ -1,0 +1,87 @@
+//! PEFT's LoRA adapters as parameter sources: `adapter_model.safetensors`
+//! (each adapter under `base_model.model.` + its name in the model), and
+//! a base checkpoint joined with adapters, so that a model with `lora`
+//! reads its base weights from one source and its adapters from another.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use tch::Tensor;
+
+use super::source::ParamSource;
+use super::units::ParamSpec;
+use super::weights::SafetensorsWeights;
+use runconfig::model::{read_json, LlamaConfig, Lora};
+
+/// PEFT's adapter file.
+pub const ADAPTER_FILE: &str = "adapter_model.safetensors";
+/// PEFT's adapter settings.
+pub const ADAPTER_CONFIG: &str = "adapter_config.json";
+/// The prefix PEFT gives the model's own names.
+pub const PEFT_PREFIX: &str = "base_model.model.";
+
+/// Whether `name` is a LoRA adapter's.
+pub fn is_adapter(name: &str) -> bool {
+    name.ends_with(".lora_A.weight") || name.ends_with(".lora_B.weight")
+}
+
+/// A PEFT adapter folder: its settings and weights.
+pub struct PeftAdapter {
+    pub lora: Lora,
+    /// `modules_to_save` as written.
+    pub modules_to_save: Vec<String>,
+    weights: SafetensorsWeights,
+}
+
+impl PeftAdapter {
+    /// Opens `dir` (adapter_config.json + adapter_model.safetensors) for a
+    /// model of `layers` blocks.
+    pub fn open(dir: &Path, layers: usize) -> Result<Self> {
+        let config = dir.join(ADAPTER_CONFIG);
+        let text = std::fs::read_to_string(&config)
+            .with_context(|| format!("cannot read {}", config.display()))?;
+        let json =
+            read_json(&text).with_context(|| format!("{}: not valid JSON", config.display()))?;
+        let (lora, modules_to_save) =
+            Lora::from_adapter_config(&json, layers, &config.display().to_string())?;
+        let weights = SafetensorsWeights::open(dir.join(ADAPTER_FILE))?;
+        Ok(PeftAdapter {
+            lora,
+            modules_to_save,
+            weights,
+        })
+    }
+
+    /// `cfg` with these adapters.
+    pub fn apply(&self, cfg: &LlamaConfig) -> LlamaConfig {
+        LlamaConfig {
+            lora: Some(self.lora.clone()),
+            ..cfg.clone()
+        }
+    }
+}
+
+impl ParamSource for PeftAdapter {
+    fn read_range(&self, param: &ParamSpec, start: i64, len: i64) -> Result<Tensor> {
+        let stored = ParamSpec {
+            name: format!("{PEFT_PREFIX}{}", param.name),
+            ..param.clone()
+        };
+        self.weights.read_range(&stored, start, len)
+    }
+}
+
+/// The base model's weights from `base`, the adapters from `adapters`.
+pub struct WithAdapters<'a> {
+    pub base: &'a dyn ParamSource,
+    pub adapters: &'a dyn ParamSource,
+}
+
+impl ParamSource for WithAdapters<'_> {
+    fn read_range(&self, param: &ParamSpec, start: i64, len: i64) -> Result<Tensor> {
+        match is_adapter(&param.name) {
+            true => self.adapters.read_range(param, start, len),
+            false => self.base.read_range(param, start, len),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! A projection of a block: its weight, optional bias, and optional LoRA
+//! adapter, applied as PEFT applies it.
+
+use tch::Tensor;
+
+/// `x W^T + b`, plus `scale * (x A^T) B^T` with a LoRA adapter `(A, B)`.
+#[derive(Clone, Copy)]
+pub struct Linear<'a> {
+    pub weight: &'a Tensor,
+    pub bias: Option<&'a Tensor>,
+    /// `(lora_A [r, in], lora_B [out, r], scale)`.
+    pub lora: Option<(&'a Tensor, &'a Tensor, f64)>,
+}
+
+impl<'a> Linear<'a> {
+    /// A projection without an adapter.
+    pub fn plain(weight: &'a Tensor, bias: Option<&'a Tensor>) -> Self {
+        Linear {
+            weight,
+            bias,
+            lora: None,
+        }
+    }
+
+    /// The projection of `x` `[..., in]`: the base result, then the
+    /// adapter's `lora_B(lora_A(x)) * scale` added to it, as PEFT's
+    /// `lora.Linear.forward` computes it.
+    pub fn apply(&self, x: &Tensor) -> Tensor {
+        let y = x.linear(self.weight, self.bias);
+        match self.lora {
+            None => y,
+            Some((a, b, scale)) => {
+                let low = x.linear::<&Tensor>(a, None).linear::<&Tensor>(b, None);
+                y + low * scale
+            }
+        }
+    }
+}
