@@ -9,9 +9,10 @@ mod common;
 use std::collections::HashMap;
 use std::path::Path;
 
+use common::parity::train_like_torch;
 use common::{lora_refs, read_tensors, rel_err};
 use tch::{Device, Kind, Tensor};
-use trainer::model::testing::{forward, forward_with_ctx, load_named, token_loss_sum};
+use trainer::model::testing::{forward, forward_with_ctx, load_named};
 use trainer::model::{is_adapter, Ctx, LlamaConfig, PeftAdapter, SafetensorsWeights, WithAdapters};
 
 const TOL: f64 = 1e-4;
@@ -53,51 +54,7 @@ fn check_training(name: &str) {
     let (cfg, named) = load(&dir);
     let t = read_tensors(&dir.join("train.safetensors"));
     let names: Vec<String> = named.keys().filter(|n| is_adapter(n)).cloned().collect();
-    let params: Vec<Tensor> = names
-        .iter()
-        .map(|n| named[n].set_requires_grad(true))
-        .collect();
-    let mut m: Vec<Tensor> = params.iter().map(Tensor::zeros_like).collect();
-    let mut v: Vec<Tensor> = params.iter().map(Tensor::zeros_like).collect();
-    let (lr, b1, b2, eps, wd) = (1e-3, 0.9f64, 0.999f64, 1e-8, 0.01);
-    for step in 0..t["losses"].size()[0] {
-        let logits = forward(&cfg, &named, &t["input_ids"].get(step)).unwrap();
-        let (sum, n) = token_loss_sum(&logits, &t["labels"].get(step));
-        let loss = sum / n as f64;
-        let (got, want) = (loss.double_value(&[]), t["losses"].double_value(&[step]));
-        assert!(
-            (got - want).abs() / want < TOL,
-            "{name} step {step}: loss {got} vs {want}"
-        );
-        let grads = Tensor::run_backward(&[&loss], &params, false, false);
-        let norm = grads
-            .iter()
-            .map(|g| g.square().sum(Kind::Float))
-            .fold(Tensor::zeros([], (Kind::Float, Device::Cpu)), |a, b| a + b)
-            .sqrt();
-        let (got, want) = (
-            norm.double_value(&[]),
-            t["grad_norms"].double_value(&[step]),
-        );
-        assert!(
-            (got - want).abs() / want < TOL,
-            "{name} step {step}: grad norm {got} vs {want}"
-        );
-        let coef = (&norm + 1e-6).reciprocal().clamp_max(1.0);
-        let k = (step + 1) as i32;
-        let (bc1, bc2) = (1.0 - b1.powi(k), 1.0 - b2.powi(k));
-        tch::no_grad(|| {
-            for (i, p) in params.iter().enumerate() {
-                let g = &grads[i] * &coef;
-                let mut p = p.shallow_clone();
-                let _ = p.g_mul_scalar_(1.0 - lr * wd);
-                m[i] = &m[i] * b1 + &g * (1.0 - b1);
-                v[i] = &v[i] * b2 + g.square() * (1.0 - b2);
-                let denom = v[i].sqrt() / bc2.sqrt() + eps;
-                let _ = p.g_sub_(&(&m[i] / denom * (lr / bc1)));
-            }
-        });
-    }
+    let params = train_like_torch(name, &cfg, &named, &names, &t);
     let after = read_tensors(&dir.join("after-steps/adapter_model.safetensors"));
     for (n, p) in names.iter().zip(&params) {
         let want = &after[&format!("base_model.model.{n}")];

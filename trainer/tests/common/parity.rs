@@ -54,15 +54,19 @@ pub fn check_forward(name: &str) {
     );
 }
 
-/// Five steps of torch.optim.AdamW (as the script runs them, with the Trainer's
-/// decay groups) on gradients from
-/// autograd through our forward: checks the backward path, tied embeddings
-/// and the padding row against transformers' training.
-pub fn check_training(name: &str) {
-    let dir = variant(name);
-    let (cfg, named) = load(&dir, Kind::Float);
-    let t = read_tensors(&dir.join("train.safetensors"));
-    let names: Vec<String> = named.keys().cloned().collect();
+/// The steps of `train.safetensors` with torch.optim.AdamW (lr 1e-3,
+/// weight decay 0.01 on the matrices only, as transformers' Trainer groups
+/// them, gradients clipped to norm 1) on the parameters `names` of
+/// `named`, the rest frozen, on gradients from autograd through our
+/// forward; each step's loss and gradient norm must be the reference's.
+/// Gives the trained parameters, in `names` order.
+pub fn train_like_torch(
+    label: &str,
+    cfg: &LlamaConfig,
+    named: &HashMap<String, Tensor>,
+    names: &[String],
+    t: &HashMap<String, Tensor>,
+) -> Vec<Tensor> {
     let params: Vec<Tensor> = names
         .iter()
         .map(|n| named[n].set_requires_grad(true))
@@ -70,29 +74,25 @@ pub fn check_training(name: &str) {
     let mut m: Vec<Tensor> = params.iter().map(Tensor::zeros_like).collect();
     let mut v: Vec<Tensor> = params.iter().map(Tensor::zeros_like).collect();
     let (lr, b1, b2, eps, wd) = (1e-3, 0.9f64, 0.999f64, 1e-8, 0.01);
-    let steps = t["losses"].size()[0];
-    for step in 0..steps {
-        let logits = forward(&cfg, &named, &t["input_ids"].get(step)).unwrap();
-        let (sum, n) = token_loss_sum(&logits, &t["labels"].get(step));
-        let loss = sum / n as f64;
-        let want = t["losses"].double_value(&[step]);
-        let got = loss.double_value(&[]);
+    let close = |what: &str, step: i64, got: f64, key: &str| {
+        let want = t[key].double_value(&[step]);
         assert!(
             (got - want).abs() / want < TOL,
-            "{name} step {step}: loss {got} vs {want}"
+            "{label} step {step}: {what} {got} vs {want}"
         );
+    };
+    for step in 0..t["losses"].size()[0] {
+        let logits = forward(cfg, named, &t["input_ids"].get(step)).unwrap();
+        let (sum, n) = token_loss_sum(&logits, &t["labels"].get(step));
+        let loss = sum / n as f64;
+        close("loss", step, loss.double_value(&[]), "losses");
         let grads = Tensor::run_backward(&[&loss], &params, false, false);
         let norm = grads
             .iter()
             .map(|g| g.square().sum(Kind::Float))
             .fold(Tensor::zeros([], (Kind::Float, Device::Cpu)), |a, b| a + b)
             .sqrt();
-        let want_norm = t["grad_norms"].double_value(&[step]);
-        let got_norm = norm.double_value(&[]);
-        assert!(
-            (got_norm - want_norm).abs() / want_norm < TOL,
-            "{name} step {step}: grad norm {got_norm} vs {want_norm}"
-        );
+        close("grad norm", step, norm.double_value(&[]), "grad_norms");
         let coef = (&norm + 1e-6).reciprocal().clamp_max(1.0);
         let k = (step + 1) as i32;
         let (bc1, bc2) = (1.0 - b1.powi(k), 1.0 - b2.powi(k));
@@ -111,6 +111,19 @@ pub fn check_training(name: &str) {
             }
         });
     }
+    params
+}
+
+/// Five steps as transformers' training ran them (`train_like_torch` on
+/// every parameter): checks the backward path, tied embeddings and the
+/// padding row against transformers' training.
+pub fn check_training(name: &str) {
+    let dir = variant(name);
+    let (cfg, named) = load(&dir, Kind::Float);
+    let t = read_tensors(&dir.join("train.safetensors"));
+    let names: Vec<String> = named.keys().cloned().collect();
+    let params = train_like_torch(name, &cfg, &named, &names, &t);
+    let steps = t["losses"].size()[0];
     let after = read_tensors(&dir.join("after-steps/model.safetensors"));
     let weights = SafetensorsWeights::open(&dir).unwrap();
     let initial = load_named(&cfg, &weights, Kind::Float, Device::Cpu).unwrap();
