@@ -63,9 +63,12 @@ impl Engine {
         if embed.is_none() {
             own.push(g.lm_head.shallow_clone());
         }
+        // Only the trained parameters' gradients (none of a frozen head).
+        let own = self.units.trained_of(u, own);
         self.reduce_grads(u, &own)?;
         if embed.is_some() {
-            self.reduce_grads(0, &[g.lm_head])?;
+            let tied = self.units.trained_of(0, vec![g.lm_head]);
+            self.reduce_grads(0, &tied)?;
         }
         Ok((values, g.input))
     }
