@@ -186,13 +186,17 @@ impl Units {
         })
     }
 
-    /// The head unit with its gathered `params` (and the tied embedding).
+    /// The head unit with its gathered `params` (and the tied embedding);
+    /// frozen when none of them is trained.
     pub fn head<'a>(&'a self, params: &'a [Tensor], tied: Option<&'a Tensor>) -> Head<'a> {
+        let u = self.specs.len() - 1;
+        let trained = |u: usize| self.masks[u].iter().any(|&t| t);
         Head {
             cfg: &self.cfg,
-            unit: &self.specs[self.specs.len() - 1],
+            unit: &self.specs[u],
             params,
             tied,
+            frozen: !trained(u) && (tied.is_none() || !trained(0)),
         }
     }
 }
