@@ -127,6 +127,7 @@ fn chunked(
         unit,
         params: &own,
         tied: tied.as_ref(),
+        frozen: false,
     };
     let nll = tch::no_grad(|| head_nll(&head, x, &batch.labels, CHUNK)).unwrap();
     let nll = nll.set_requires_grad(true);
@@ -142,8 +143,8 @@ fn chunked(
     );
     Result4 {
         loss: value,
-        norm: g.norm,
-        lm_head: g.lm_head,
+        norm: g.norm.unwrap(),
+        lm_head: g.lm_head.unwrap(),
         input: g.input,
     }
 }

@@ -34,6 +34,7 @@ impl UnitWeights for Engine {
     }
 
     fn gather_unit(&mut self, u: usize) -> Result<Vec<(String, Tensor)>> {
+        self.check_full_state("exports")?;
         Engine::gather_unit(self, u)
     }
 

@@ -22,10 +22,11 @@ use runconfig::model::LlamaConfig;
 
 /// Gradients of the head from [`head_backward`], in the compute dtype.
 pub struct HeadGrads {
-    /// Of `model.norm.weight`, `[H]`.
-    pub norm: Tensor,
-    /// Of the LM head matrix `[V, H]` (the embedding when tied).
-    pub lm_head: Tensor,
+    /// Of `model.norm.weight`, `[H]` (none for a frozen head).
+    pub norm: Option<Tensor>,
+    /// Of the LM head matrix `[V, H]` (the embedding when tied; none for a
+    /// frozen head).
+    pub lm_head: Option<Tensor>,
     /// Of the head's input hidden states, `[B, T, H]`.
     pub input: Tensor,
     /// Every token's negative log-likelihood, as [`head_nll`] computes it,
@@ -42,6 +43,9 @@ pub struct Head<'a> {
     pub params: &'a [Tensor],
     /// The embedding matrix when the unit `uses_embedding`, else `None`.
     pub tied: Option<&'a Tensor>,
+    /// Whether its weights (and the tied embedding) are frozen: then
+    /// [`head_backward`] computes the input's gradient only.
+    pub frozen: bool,
 }
 
 /// The norm weight and the LM head matrix of the head unit, checked.
@@ -51,6 +55,7 @@ fn parts<'a>(head: &Head<'a>, input: &Tensor) -> Result<(&'a Tensor, &'a Tensor)
         unit,
         params,
         tied,
+        ..
     } = *head;
     check_shapes(unit, params)?;
     if unit.kind != UnitKind::Head || unit.uses_embedding != tied.is_some() {
@@ -116,7 +121,7 @@ pub fn head_nll(head: &Head, input: &Tensor, labels: &Tensor, chunk: i64) -> Res
 /// The gradients of `sum(weight * nll)`, `nll` as [`head_nll`] computes it
 /// and `weight` the loss's gradient per token (f32 `[B, T]`), `chunk` tokens
 /// at a time: each chunk's logits and their gradient are freed before the
-/// next chunk's are computed.
+/// next chunk's are computed. A frozen head's weights get no gradient.
 pub fn head_backward(
     head: &Head,
     input: &Tensor,
@@ -125,10 +130,11 @@ pub fn head_backward(
     chunk: i64,
 ) -> Result<HeadGrads> {
     let (norm_w, lm_head) = parts(head, input)?;
-    let cfg = head.cfg;
+    let (cfg, trained) = (head.cfg, !head.frozen);
     let (b, t, h) = input.size3()?;
     let leaf = |x: &Tensor| x.detach().set_requires_grad(true);
-    let (norm_w, input, lm_head) = (leaf(norm_w), leaf(input), leaf(lm_head));
+    let weight_leaf = |x: &Tensor| if trained { leaf(x) } else { x.detach() };
+    let (norm_w, input, lm_head) = (weight_leaf(norm_w), leaf(input), weight_leaf(lm_head));
     let normed = norm(cfg, &input, &norm_w).reshape([-1, h]);
     let x = normed.detach();
     let target = shifted_labels(labels).reshape([-1]);
@@ -136,30 +142,41 @@ pub fn head_backward(
     let (mut grad_x, mut nll_out, mut grad_head) = (vec![], vec![], None::<Tensor>);
     for (s, n) in chunks(b * t, chunk) {
         let xc = leaf(&x.narrow(0, s, n));
-        let w = leaf(&lm_head);
+        let w = weight_leaf(&lm_head);
         let piece = nll(cfg, &xc, &w, &target.narrow(0, s, n));
         let root = (&piece * weight.narrow(0, s, n)).sum(Kind::Float);
-        let mut g = Tensor::run_backward(&[root], &[&xc, &w], false, false);
-        let gw = g.pop().expect("two gradients");
-        grad_x.push(g.pop().expect("two gradients"));
+        let wrt = if trained { vec![&xc, &w] } else { vec![&xc] };
+        let mut g = Tensor::run_backward(&[root], &wrt, false, false);
+        if trained {
+            grad_head = Some(added(grad_head, g.pop().expect("two gradients")));
+        }
+        grad_x.push(g.pop().expect("the input's gradient"));
         nll_out.push(piece.detach());
-        grad_head = Some(match grad_head {
-            None => gw,
-            Some(mut sum) => {
-                let _ = sum.g_add_(&gw);
-                sum
-            }
-        });
     }
     let (grad_x, nll_out) = (joined(grad_x), joined(nll_out));
-    let grad_head = grad_head.expect("at least one chunk");
     let root = (normed * grad_x).sum(Kind::Float);
-    let mut g = Tensor::run_backward(&[root], &[&norm_w, &input], false, false);
-    let input_grad = g.pop().expect("two gradients");
+    let wrt = if trained {
+        vec![&norm_w, &input]
+    } else {
+        vec![&input]
+    };
+    let mut g = Tensor::run_backward(&[root], &wrt, false, false);
+    let input_grad = g.pop().expect("the input's gradient");
     Ok(HeadGrads {
-        norm: g.pop().expect("two gradients"),
+        norm: g.pop(),
         lm_head: grad_head,
         input: input_grad.view([b, t, h]),
         nll: nll_out.view([b, t]),
     })
+}
+
+/// `g` added to `sum` in place (`g` itself when there is no sum yet).
+fn added(sum: Option<Tensor>, g: Tensor) -> Tensor {
+    match sum {
+        None => g,
+        Some(mut sum) => {
+            let _ = sum.g_add_(&g);
+            sum
+        }
+    }
 }

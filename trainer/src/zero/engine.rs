@@ -8,11 +8,16 @@
 //! parameters until their backward. Every gather and reduce-scatter goes
 //! through the engine's [`Collectives`] (`flight.rs`); the head and the
 //! objective's loss are in `head.rs`, the optimizer step in `step.rs`.
+//! A LoRA run trains the adapters only: each unit is gathered from its
+//! frozen shard (`frozen.rs`) and its trained one (`gather.rs`), autograd
+//! computes gradients for the adapters and the units' inputs only, and the
+//! frozen embedding has no backward pass at all.
 //! Here too: what the rest of the trainer asks the engine (where it runs,
 //! its model, counters and sizes for the metrics, and the collectives of
 //! its world: evaluation sums, checkpoint agreement, barriers).
 
 use super::flight::Collectives;
+use super::frozen::FrozenStore;
 use super::graph::{Graph, Saved};
 use super::sharded::ShardedState;
 use super::units::Units;
@@ -37,6 +42,8 @@ pub struct Engine {
     pub(super) units: Units,
     /// This rank's shards, their arenas and the optimizer's progress.
     pub(super) state: ShardedState,
+    /// This rank's shards of the frozen base (a LoRA run; else empty).
+    pub(super) frozen: FrozenStore,
     /// The communicator, its byte count and the collectives in flight.
     pub(super) collectives: Collectives,
     /// Units before the head, from the embedding on, that the backward pass
@@ -58,9 +65,11 @@ impl Engine {
         let units = Units::new(cfg, dtype, device);
         let world = (comm.rank(), comm.world_size());
         let state = ShardedState::new(&units, world, source, opt)?;
+        let frozen = FrozenStore::new(&units, world, source)?;
         Ok(Engine {
             units,
             state,
+            frozen,
             collectives: Collectives::new(comm, dtype),
             recomputed: usize::MAX,
         })
@@ -121,9 +130,9 @@ impl Engine {
         self.units.parameter_count()
     }
 
-    /// Model-state bytes this rank holds.
+    /// Model-state bytes this rank holds (with a frozen base's shards).
     pub fn state_bytes(&self) -> u64 {
-        self.state.state_bytes()
+        self.state.state_bytes() + self.frozen.state_bytes()
     }
 
     /// Optimizer-state bytes per element of this rank's shards.
@@ -154,12 +163,15 @@ impl Engine {
         let n = self.units.count();
         let ctx = self.units.ctx(batch)?;
         let mut plan = self.units.forward_plan(n);
-        plan.extend((0..self.recomputed_units()).rev());
+        plan.extend(self.units.backward_plan(self.recomputed_units()));
         self.collectives.plan(plan);
         let mut saved = Vec::with_capacity(n);
         let mut x = batch.input_ids.shallow_clone();
         for u in 0..n - 1 {
-            let (keep, out) = match u < self.recomputed {
+            // A unit without a backward pass (a frozen embedding) runs as
+            // if recomputed, and its backward is skipped.
+            let no_graph = u < self.recomputed || !self.units.needs_backward(u);
+            let (keep, out) = match no_graph {
                 true => {
                     let params = self.gather_params(u)?.0;
                     let (cfg, spec) = (self.units.cfg(), self.units.spec(u));
@@ -178,7 +190,11 @@ impl Engine {
         let (values, mut grad_out) = self.head_step(batch, &x, objective)?;
         drop(x);
         for u in (0..n - 1).rev() {
-            let graph = match saved.pop().expect("one saved entry per unit") {
+            let saved = saved.pop().expect("one saved entry per unit");
+            if !self.units.needs_backward(u) {
+                continue;
+            }
+            let graph = match saved {
                 Saved::Input(input) => self.forward_graph(u, &input, &ctx)?,
                 Saved::Graph(graph) => graph,
             };
@@ -188,21 +204,6 @@ impl Engine {
         }
         self.collectives.land(self.state.shards_mut())?;
         Ok(values)
-    }
-
-    /// Unit `u`'s gathered parameters, and the gathered embedding weight
-    /// when the unit ties to it.
-    pub(super) fn gather_params(&mut self, u: usize) -> Result<(Vec<Tensor>, Option<Tensor>)> {
-        let flat = self.collectives.gather(self.state.shards(), u)?;
-        let params = self.units.spec(u).split_flat(&flat)?;
-        let embed = match self.units.spec(u).uses_embedding {
-            true => {
-                let e = self.collectives.gather(self.state.shards(), 0)?;
-                Some(self.units.spec(0).split_flat(&e)?.remove(0))
-            }
-            false => None,
-        };
-        Ok((params, embed))
     }
 
     /// The output of the first `units` units on `batch`, without autograd,
@@ -220,8 +221,9 @@ impl Engine {
 
     /// Gathers unit `u` and runs it on `input` with autograd.
     fn forward_graph(&mut self, u: usize, input: &Tensor, ctx: &Ctx) -> Result<Graph> {
-        let flat = self.collectives.gather(self.state.shards(), u)?;
-        Graph::run(self.units.cfg(), self.units.spec(u), u, &flat, input, ctx)
+        let params = self.gather_unit_params(u)?;
+        let (cfg, spec, mask) = (self.units.cfg(), self.units.spec(u), self.units.mask(u));
+        Graph::run(cfg, spec, (u, mask), params, input, ctx)
     }
 
     /// Backward of unit `u` through `graph` from the gradient of its output:
@@ -238,9 +240,13 @@ impl Engine {
         Ok(input_grad)
     }
 
-    /// Adds the gradients of unit `u`'s parameters, in order, to this
-    /// rank's accumulator ([`Collectives::reduce_grads`]).
+    /// Adds the gradients of unit `u`'s trained parameters, in order, to
+    /// this rank's accumulator ([`Collectives::reduce_grads`]); nothing
+    /// when it has none.
     pub(super) fn reduce_grads(&mut self, u: usize, grads: &[Tensor]) -> Result<()> {
+        if grads.is_empty() {
+            return Ok(());
+        }
         self.collectives
             .reduce_grads(self.state.shards_mut(), u, grads)
     }

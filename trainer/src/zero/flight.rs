@@ -14,6 +14,26 @@ use anyhow::{Context, Result};
 use std::collections::VecDeque;
 use tch::{Kind, Tensor};
 
+/// What one all-gather carries: unit `u`'s trainable shard (its compute
+/// copy) or, in a run that freezes the base, its frozen shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Trainable(usize),
+    Frozen(usize),
+}
+
+impl std::fmt::Display for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Part::Trainable(u) => write!(f, "unit {u}"),
+            Part::Frozen(u) => write!(f, "unit {u}'s frozen weights"),
+        }
+    }
+}
+
+/// This rank's compute-dtype shard of a [`Part`].
+pub type ShardOf<'a> = dyn Fn(Part) -> Tensor + 'a;
+
 /// The communicator, its byte count, and the collectives started and not
 /// yet finished with the gathers to come.
 pub struct Collectives {
@@ -22,8 +42,11 @@ pub struct Collectives {
     dtype: Kind,
     /// Bytes moved (gathered outputs + reduce-scatter inputs).
     bytes: u64,
-    plan: VecDeque<usize>,
-    next: Option<(usize, Pending)>,
+    /// Gathers off the plan: one not planned, one that found another
+    /// part's gather started, and a pass that left planned gathers unmade.
+    off_plan: u64,
+    plan: VecDeque<Part>,
+    next: Option<(Part, Pending)>,
     /// The reduce-scatter in flight while the next unit's backward computes
     /// (its flat gradient, the next unit's, and the thread's working copy
     /// are the three unit gradients the memory plan counts with overlap).
@@ -37,6 +60,7 @@ impl Collectives {
             comm,
             dtype,
             bytes: 0,
+            off_plan: 0,
             plan: VecDeque::new(),
             next: None,
             scatter: None,
@@ -62,39 +86,51 @@ impl Collectives {
         self.bytes
     }
 
-    /// The units the coming gathers are for, in order (kept only when the
+    /// Gathers off the plan so far (with a backend that overlaps).
+    pub fn off_plan(&self) -> u64 {
+        self.off_plan
+    }
+
+    /// The parts the coming gathers are for, in order (kept only when the
     /// backend overlaps: else a gather started early would only hold memory).
-    pub fn plan(&mut self, order: Vec<usize>) {
+    pub fn plan(&mut self, order: Vec<Part>) {
         if self.comm.overlaps() {
             self.plan = order.into();
         }
     }
 
-    /// All-gathers unit `u` in the compute dtype (the full padded flat
-    /// vector), from the gather already started for it when there is one;
-    /// then starts the next planned one.
-    pub fn gather(&mut self, shards: &[UnitShard], u: usize) -> Result<Tensor> {
+    /// All-gathers `part` in the compute dtype (the full padded flat
+    /// vector of this rank's `shard(part)`), from the gather already
+    /// started for it when there is one; then starts the next planned one.
+    pub fn gather(&mut self, shard: &ShardOf, part: Part) -> Result<Tensor> {
         let started = match self.next.take() {
-            Some((v, pending)) if v == u => Some(pending),
+            Some((v, pending)) if v == part => Some(pending),
             Some((_, pending)) => {
                 // Off the plan: every rank is, so the ring stays in step.
                 drop(pending.wait()?);
                 self.plan.clear();
+                self.off_plan += 1;
                 None
             }
-            None => None,
+            None => {
+                // Not planned at all (the plan's first is gathered now).
+                if self.comm.overlaps() && self.plan.front() != Some(&part) {
+                    self.off_plan += 1;
+                }
+                None
+            }
         };
         let full = match started {
             Some(pending) => pending.wait(),
-            None => self.comm.all_gather(&shards[u].compute),
+            None => self.comm.all_gather(&shard(part)),
         }
-        .with_context(|| format!("all-gather of unit {u}"))?;
+        .with_context(|| format!("all-gather of {part}"))?;
         self.bytes += (full.numel() * full.kind().elt_size_in_bytes()) as u64;
-        if self.plan.front() == Some(&u) {
+        if self.plan.front() == Some(&part) {
             self.plan.pop_front();
         }
         if let Some(&next) = self.plan.front() {
-            let pending = self.comm.start_all_gather(&shards[next].compute)?;
+            let pending = self.comm.start_all_gather(&shard(next))?;
             self.next = Some((next, pending));
         }
         Ok(full)
@@ -149,6 +185,10 @@ impl Collectives {
         }
         if let Some((_, pending)) = self.next.take() {
             drop(pending.wait()?);
+        }
+        // Planned gathers never made.
+        if !self.plan.is_empty() {
+            self.off_plan += 1;
         }
         self.plan.clear();
         Ok(())

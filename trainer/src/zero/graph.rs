@@ -16,10 +16,12 @@ pub(super) enum Saved {
     Graph(Graph),
 }
 
-/// One unit run with autograd: its parameters and input as autograd
-/// leaves (the parameters views of the gathered buffer) and its output.
+/// One unit run with autograd: its trained parameters and input as
+/// autograd leaves (the parameters views of the gathered buffer) and its
+/// output. Frozen parameters (a LoRA run's base) are no leaves: autograd
+/// computes no gradient for them.
 pub(super) struct Graph {
-    params: Vec<Tensor>,
+    trained: Vec<Tensor>,
     input: Tensor,
     out: Tensor,
 }
@@ -38,35 +40,47 @@ fn leaf(t: Tensor) -> Tensor {
 
 impl Graph {
     /// Runs unit `u` (`spec`) on `input` with autograd, from its gathered
-    /// flat parameters `flat`.
+    /// parameters `params`, trained where `mask` says.
     pub(super) fn run(
         cfg: &LlamaConfig,
         spec: &UnitSpec,
-        u: usize,
-        flat: &Tensor,
+        (u, mask): (usize, &[bool]),
+        params: Vec<Tensor>,
         input: &Tensor,
         ctx: &Ctx,
     ) -> Result<Graph> {
-        // Each parameter is its own autograd leaf (a view of the gathered
-        // buffer): their gradients are then laid end to end once, instead
-        // of autograd adding a zero-padded full-size buffer per parameter.
-        let params: Vec<Tensor> = spec.split_flat(flat)?.into_iter().map(leaf).collect();
+        // Each trained parameter is its own autograd leaf (a view of the
+        // gathered buffer): their gradients are then laid end to end once,
+        // instead of autograd adding a zero-padded full-size buffer per
+        // parameter.
+        let pairs = params.into_iter().zip(mask);
+        let params: Vec<Tensor> = pairs.map(|(p, &t)| if t { leaf(p) } else { p }).collect();
+        let trained = params.iter().zip(mask).filter(|(_, &t)| t);
+        let trained = trained.map(|(p, _)| p.shallow_clone()).collect();
         let input = match u {
             0 => input.shallow_clone(),
             _ => leaf(input.shallow_clone()),
         };
         let out = forward_unit(cfg, spec, &params, None, &input, ctx)?;
-        Ok(Graph { params, input, out })
+        Ok(Graph {
+            trained,
+            input,
+            out,
+        })
     }
 
     /// Backward of unit `u` through the graph from the gradient of its
-    /// output: the gradients of its parameters, in order, and of its input
-    /// (none for the embedding).
+    /// output: the gradients of its trained parameters, in order, and of
+    /// its input (none for the embedding).
     pub(super) fn backward(self, u: usize, grad_out: &Tensor) -> (Vec<Tensor>, Option<Tensor>) {
-        let Graph { params, input, out } = self;
+        let Graph {
+            trained,
+            input,
+            out,
+        } = self;
         let root = (out * grad_out).sum(Kind::Float);
-        let k = params.len();
-        let mut wrt: Vec<&Tensor> = params.iter().collect();
+        let k = trained.len();
+        let mut wrt: Vec<&Tensor> = trained.iter().collect();
         if u > 0 {
             wrt.push(&input);
         }

@@ -59,13 +59,20 @@ impl Engine {
                 }
             }
         };
-        let mut own = vec![g.norm];
+        // A frozen head (a LoRA run's) has no weight gradients.
+        let (Some(norm), Some(lm_head)) = (g.norm, g.lm_head) else {
+            return Ok((values, g.input));
+        };
+        let mut own = vec![norm];
         if embed.is_none() {
-            own.push(g.lm_head.shallow_clone());
+            own.push(lm_head.shallow_clone());
         }
+        // Only the trained parameters' gradients.
+        let own = self.units.trained_of(u, own);
         self.reduce_grads(u, &own)?;
         if embed.is_some() {
-            self.reduce_grads(0, &[g.lm_head])?;
+            let tied = self.units.trained_of(0, vec![lm_head]);
+            self.reduce_grads(0, &tied)?;
         }
         Ok((values, g.input))
     }

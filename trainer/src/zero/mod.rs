@@ -5,7 +5,9 @@
 //! The engine is three parts with their own methods: the model's units
 //! (`units.rs`), this rank's sharded state with its arenas and optimizer
 //! progress (`sharded.rs`, over `arena.rs`) and the collectives in flight
-//! (`flight.rs`). A micro-step (`engine.rs`) gathers each unit through the
+//! (`flight.rs`); a LoRA run adds the frozen base's shards (`frozen.rs`),
+//! and `gather.rs` joins a unit's gathered parts.
+//! A micro-step (`engine.rs`) gathers each unit through the
 //! collectives, runs it (`graph.rs` with autograd, `head.rs` for the head
 //! and the objective's loss) and reduces its gradients; the optimizer step
 //! (`step.rs`) reduces its terms and has the sharded state update the
@@ -16,6 +18,8 @@
 mod arena;
 pub mod engine;
 mod flight;
+mod frozen;
+mod gather;
 mod graph;
 mod head;
 pub mod layout;

@@ -80,8 +80,8 @@ impl ShardedState {
         let at = Placement::new(opt.offload, units.device());
         let layouts = units.layouts(rank, world);
         let (mut arena, mut shards) = Arena::new(layouts, opt, units.dtype(), &at);
-        for (spec, shard) in units.specs().iter().zip(&mut shards) {
-            let layout = &shard.layout;
+        for (u, shard) in shards.iter_mut().enumerate() {
+            let (spec, layout) = (units.trainable(u), &shard.layout);
             let (start, len) = (layout.shard_start() as i64, layout.shard_len as i64);
             let master = read_unit_range(source, spec, start, len)?;
             assert_eq!(master.size(), vec![len]);

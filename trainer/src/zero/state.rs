@@ -8,10 +8,19 @@
 
 use super::engine::Engine;
 use super::sharded::{ReadStored, UnitState};
-use anyhow::Result;
-use tch::Tensor;
+use anyhow::{bail, Result};
+use tch::{Kind, Tensor};
 
 impl Engine {
+    /// Fails for a LoRA run (a frozen base), naming `what` (checkpoints,
+    /// exports): its ranges and weights are not what they write yet.
+    pub fn check_full_state(&self, what: &str) -> Result<()> {
+        if self.units.frozen_base() {
+            bail!("{what} of LoRA runs are not supported yet");
+        }
+        Ok(())
+    }
+
     /// This rank's state to save, unit by unit.
     pub fn saved_state(&self) -> Vec<UnitState> {
         self.state.saved()
@@ -57,10 +66,26 @@ impl Engine {
     }
 
     /// Unit `u`'s fp32 master weights gathered from every rank, as named
-    /// full tensors (every rank calls it).
+    /// full tensors (every rank calls it); in a LoRA run, with its frozen
+    /// weights (in fp32 from the compute dtype).
     pub fn gather_unit(&mut self, u: usize) -> Result<Vec<(String, Tensor)>> {
         let master = self.state.master_on_device(u);
         let full = self.collectives.comm().all_gather(&master)?;
-        self.units.spec(u).named(&full)
+        if !self.units.frozen_base() {
+            return self.units.spec(u).named(&full);
+        }
+        let trained = self.units.trainable(u).split_flat(&full)?;
+        let frozen = match self.units.frozen(u).params.is_empty() {
+            true => Vec::new(),
+            false => {
+                let shard = self.frozen.shard(u);
+                let full = self.collectives.comm().all_gather(&shard)?;
+                let full = full.to_kind(Kind::Float);
+                self.units.frozen(u).split_flat(&full)?
+            }
+        };
+        let params = self.units.merge(u, frozen, trained);
+        let names = self.units.spec(u).params.iter().map(|p| p.name.clone());
+        Ok(names.zip(params).collect())
     }
 }

@@ -26,6 +26,12 @@ impl Engine {
         self.run_units(batch, units)
     }
 
+    /// Gathers off the plan so far, with a backend that overlaps (0 when
+    /// every pass gathers exactly what it planned, in order).
+    pub fn off_plan_gathers(&self) -> u64 {
+        self.collectives.off_plan()
+    }
+
     /// Sets every element of unit `u`'s gradient accumulator to `value`.
     #[cfg(test)]
     pub fn fill_grad(&mut self, u: usize, value: f64) {

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 use tch::Tensor;
 
+pub mod lora_engine;
 pub mod parity;
 
 /// Reference variants written by the script.
