@@ -14,7 +14,7 @@ use tch::{Device, Kind, Tensor};
 use trainer::comm::{Comm, CpuComm};
 use trainer::model::testing::load_named;
 use trainer::model::{LlamaConfig, SafetensorsWeights};
-use trainer::objective::{Batch, CausalLm};
+use trainer::objective::CausalLm;
 use trainer::zero::Engine;
 
 struct Run {
@@ -46,19 +46,7 @@ fn rank_run(name: &str, rank: usize, world: usize, port: u16, recomputed: usize)
     let (mut losses, mut norms) = (Vec::new(), Vec::new());
     for step in 0..steps {
         let (ids, labels) = (t["input_ids"].get(step), t["labels"].get(step));
-        let targets = labels
-            .narrow(1, 1, labels.size()[1] - 1)
-            .ne(-100)
-            .sum(Kind::Int64)
-            .int64_value(&[]);
-        let mine = |x: &Tensor| x.narrow(0, rank as i64 * rows, rows);
-        let batch = Batch {
-            input_ids: mine(&ids),
-            labels: mine(&labels),
-            position_ids: None,
-            segment_ids: None,
-            tokens: 0,
-        };
+        let (batch, targets) = common::rank_rows(&ids, &labels, rank, rows);
         let sum = engine
             .micro_step(&batch, &CausalLm { norm: targets })
             .unwrap()

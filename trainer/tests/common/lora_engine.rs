@@ -10,7 +10,7 @@ use std::time::Duration;
 use tch::{Device, Kind, Tensor};
 use trainer::comm::{Comm, CpuComm, Queued};
 use trainer::model::{LlamaConfig, PeftAdapter, SafetensorsWeights, WithAdapters};
-use trainer::objective::{Batch, CausalLm};
+use trainer::objective::CausalLm;
 use trainer::zero::Engine;
 
 /// How a run trains.
@@ -98,16 +98,7 @@ pub fn train(name: &str, rank: usize, world: usize, port: u16, opts: Opts) -> Ru
     for step in 0..steps {
         let at = if opts.same_batch { 0 } else { step };
         let (ids, labels) = (t["input_ids"].get(at), t["labels"].get(at));
-        let shifted = labels.narrow(1, 1, labels.size()[1] - 1);
-        let targets = shifted.ne(-100).sum(Kind::Int64).int64_value(&[]);
-        let mine = |x: &Tensor| x.narrow(0, rank as i64 * rows, rows);
-        let batch = Batch {
-            input_ids: mine(&ids),
-            labels: mine(&labels),
-            position_ids: None,
-            segment_ids: None,
-            tokens: 0,
-        };
+        let (batch, targets) = super::rank_rows(&ids, &labels, rank, rows);
         let objective = CausalLm { norm: targets };
         let sum = engine.micro_step(&batch, &objective).unwrap();
         let mut total = Tensor::from_slice(&[sum.double_value(&[0])]);

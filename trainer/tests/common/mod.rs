@@ -247,3 +247,24 @@ where
         .map(|h| h.join().expect("rank failed"))
         .collect()
 }
+
+/// Rank `rank`'s `rows` rows of a batch of whole rows, and the number of
+/// target tokens of the whole batch (the mean loss's normaliser).
+pub fn rank_rows(
+    ids: &Tensor,
+    labels: &Tensor,
+    rank: usize,
+    rows: i64,
+) -> (trainer::objective::Batch, i64) {
+    let shifted = labels.narrow(1, 1, labels.size()[1] - 1);
+    let targets = shifted.ne(-100).sum(tch::Kind::Int64).int64_value(&[]);
+    let mine = |x: &Tensor| x.narrow(0, rank as i64 * rows, rows);
+    let batch = trainer::objective::Batch {
+        input_ids: mine(ids),
+        labels: mine(labels),
+        position_ids: None,
+        segment_ids: None,
+        tokens: 0,
+    };
+    (batch, targets)
+}
