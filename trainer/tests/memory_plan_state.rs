@@ -10,7 +10,7 @@ use runconfig::{Dtype, OptimizerConfig};
 use std::time::Duration;
 use tch::{Device, Kind};
 use trainer::comm::{Comm, CpuComm};
-use trainer::model::{LlamaConfig, RandomInit};
+use trainer::model::{LlamaConfig, PeftAdapter, RandomInit};
 use trainer::zero::Engine;
 
 /// Each rank's `Engine::state_bytes()` for model `name` at `world`.
@@ -41,10 +41,15 @@ fn engine_state(name: &'static str, world: usize, dtype: Kind, opt: OptimizerCon
     ranks.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
-/// The planner's master + gradient + optimizer state + compute copy.
+/// The planner's master + gradient + optimizer state + compute copy (and
+/// the frozen base of a LoRA run) for `name`'s config.json.
 fn planned_state(name: &str, world: usize, dtype: Dtype, opt: &OptimizerConfig) -> u64 {
     let text = std::fs::read_to_string(variant(name).join("config.json")).unwrap();
     let shape = ModelShape::from_json(&text).unwrap();
+    planned(&shape, world, dtype, opt)
+}
+
+fn planned(shape: &ModelShape, world: usize, dtype: Dtype, opt: &OptimizerConfig) -> u64 {
     let setup = Setup {
         world_size: world as u64,
         micro_batch: 1,
@@ -57,12 +62,13 @@ fn planned_state(name: &str, world: usize, dtype: Dtype, opt: &OptimizerConfig) 
         overlap: false,
         recomputed: u64::MAX,
     };
-    let items = breakdown(&shape, &setup);
+    let items = breakdown(shape, &setup);
     let state = [
         "master_weights",
         "gradient_accumulator",
         "optimizer_state",
         "compute_copy",
+        "frozen_weights",
     ];
     items
         .iter()
@@ -90,6 +96,41 @@ fn planned_model_state_is_what_the_engine_allocates() {
                     let want = planned_state(name, world, dtype, &opt);
                     let got = engine_state(name, world, kind, opt.clone());
                     let case = format!("{name} bits {bits}/{min_8bit_size} {dtype:?} W={world}");
+                    assert!(got.iter().all(|&g| g == want), "{case}: {got:?} vs {want}");
+                }
+            }
+        }
+    }
+}
+
+/// With LoRA the plan holds the base's shards in the compute dtype and the
+/// adapters' state, as the engine allocates them.
+#[test]
+fn planned_lora_state_is_what_the_engine_allocates() {
+    use common::lora_engine::{base_config, engine, on_ranks, Opts};
+    for name in ["llama_all", "qwen2_rslora"] {
+        let dir = common::lora_refs().join(name);
+        let base = base_config(name);
+        let adapter = PeftAdapter::open(&dir.join("adapter"), base.num_hidden_layers).unwrap();
+        let shape = adapter.apply(&base).shape();
+        for bits in [32, 8] {
+            for (dtype, kind) in [(Dtype::F32, Kind::Float), (Dtype::Bf16, Kind::BFloat16)] {
+                for world in [1, 2] {
+                    let opts = Opts {
+                        bits,
+                        kind,
+                        ..Opts::peft(usize::MAX)
+                    };
+                    let got = on_ranks(world, move |r, w, port| {
+                        engine(name, r, w, port, opts).state_bytes()
+                    });
+                    let opt = OptimizerConfig {
+                        bits,
+                        min_8bit_size: 0,
+                        ..OptimizerConfig::default()
+                    };
+                    let want = planned(&shape, world, dtype, &opt);
+                    let case = format!("{name} LoRA bits {bits} {dtype:?} W={world}");
                     assert!(got.iter().all(|&g| g == want), "{case}: {got:?} vs {want}");
                 }
             }

@@ -108,16 +108,30 @@ fn state_place(s: &Setup) -> Place {
 /// `layers` identical blocks and the head: each block figure is computed
 /// once and multiplied).
 pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
-    let u = shape.unit_params();
-    let whole = PerUnit::of(&u, |p| padded(p, s.world_size));
+    let u = shape.trained_params();
+    let frozen = shape.frozen_params();
+    let whole = PerUnit::of(&shape.unit_params(), |p| padded(p, s.world_size));
     [
         sharded_items(&u, s).as_slice(),
+        &frozen_items(&frozen, s),
         &gathered_items(shape, &whole, s),
         &activation_items(shape, &whole, s),
         &loss_items(shape, s),
         &step_items(&u, s),
     ]
     .concat()
+}
+
+/// With LoRA, the base model's shards in the compute dtype: no master,
+/// gradient or optimizer state (none without LoRA).
+fn frozen_items(f: &UnitParams, s: &Setup) -> Vec<Item> {
+    let w = s.world_size;
+    let held = |p: u64| if p == 0 { 0 } else { shard_len(p, w) };
+    let total = PerUnit::of(f, held).total();
+    match total {
+        0 => vec![],
+        _ => vec![on_device("frozen_weights", s.compute_bytes() * total)],
+    }
 }
 
 /// What a rank keeps of every unit between steps: its shards of the

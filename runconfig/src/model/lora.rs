@@ -17,6 +17,11 @@ pub const LORA_TARGETS: [&str; 7] = [
     "down_proj",
 ];
 
+/// Whether the parameter `name` is a LoRA adapter's.
+pub fn is_adapter(name: &str) -> bool {
+    name.ends_with(".lora_A.weight") || name.ends_with(".lora_B.weight")
+}
+
 /// What the adapters' sizes depend on: the rank and the targeted
 /// projections (bit `i` for [`LORA_TARGETS`]`[i]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

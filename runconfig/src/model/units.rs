@@ -6,7 +6,7 @@
 //! the two cannot disagree on what a unit holds.
 
 use super::family::{BlockNorms, QkNorm};
-use super::lora::LoraShape;
+use super::lora::{is_adapter, LoraShape};
 use super::shape::{ModelShape, UnitParams};
 
 /// HF name of the embedding matrix, `[vocab, hidden]`.
@@ -142,6 +142,36 @@ impl ModelShape {
     /// (blocks are identical: block 0 stands for all of them).
     pub fn unit_params(&self) -> UnitParams {
         let count = |kind| numel(&unit_params(self, kind));
+        UnitParams {
+            embed: count(UnitKind::Embedding),
+            block: count(UnitKind::Block(0)),
+            layers: self.layers,
+            head: count(UnitKind::Head),
+        }
+    }
+
+    /// Parameters of each kind of unit that training updates: all of
+    /// them, or with LoRA the adapters alone.
+    pub fn trained_params(&self) -> UnitParams {
+        self.params_where(|name| self.lora.is_none() || is_adapter(name))
+    }
+
+    /// Parameters of each kind of unit that training never updates: none,
+    /// or with LoRA the base model's.
+    pub fn frozen_params(&self) -> UnitParams {
+        self.params_where(|name| self.lora.is_some() && !is_adapter(name))
+    }
+
+    fn params_where(&self, keep: impl Fn(&str) -> bool) -> UnitParams {
+        let count = |kind| {
+            let params = unit_params(self, kind);
+            numel(
+                &params
+                    .into_iter()
+                    .filter(|(n, _)| keep(n))
+                    .collect::<Vec<_>>(),
+            )
+        };
         UnitParams {
             embed: count(UnitKind::Embedding),
             block: count(UnitKind::Block(0)),

@@ -11,6 +11,7 @@ use tch::Tensor;
 use super::source::ParamSource;
 use super::units::ParamSpec;
 use super::weights::SafetensorsWeights;
+pub use runconfig::model::is_adapter;
 use runconfig::model::{read_json, LlamaConfig, Lora};
 
 /// PEFT's adapter file.
@@ -19,11 +20,6 @@ pub const ADAPTER_FILE: &str = "adapter_model.safetensors";
 pub const ADAPTER_CONFIG: &str = "adapter_config.json";
 /// The prefix PEFT gives the model's own names.
 pub const PEFT_PREFIX: &str = "base_model.model.";
-
-/// Whether `name` is a LoRA adapter's.
-pub fn is_adapter(name: &str) -> bool {
-    name.ends_with(".lora_A.weight") || name.ends_with(".lora_B.weight")
-}
 
 /// A PEFT adapter folder: its settings and weights.
 pub struct PeftAdapter {

@@ -24,6 +24,8 @@ pub struct Opts {
     pub same_batch: bool,
     /// The adapters on a frozen base (else the base alone, all trained).
     pub lora: bool,
+    /// The compute dtype.
+    pub kind: Kind,
 }
 
 impl Opts {
@@ -36,6 +38,7 @@ impl Opts {
             lr,
             same_batch,
             lora,
+            kind: Kind::Float,
         }
     }
 }
@@ -83,7 +86,7 @@ pub fn engine(name: &str, rank: usize, world: usize, port: u16, opts: Opts) -> E
         min_8bit_size: 0,
         ..OptimizerConfig::default()
     };
-    let mut e = Engine::new(cfg, &source, comm, Kind::Float, Device::Cpu, &opt).unwrap();
+    let mut e = Engine::new(cfg, &source, comm, opts.kind, Device::Cpu, &opt).unwrap();
     e.set_recomputed_units(opts.recomputed);
     e
 }
