@@ -13,7 +13,9 @@ use common::parity::train_like_torch;
 use common::{lora_refs, read_tensors, rel_err};
 use tch::{Device, Kind, Tensor};
 use trainer::model::testing::{forward, forward_with_ctx, load_named};
-use trainer::model::{is_adapter, Ctx, LlamaConfig, PeftAdapter, SafetensorsWeights, WithAdapters};
+use trainer::model::{
+    is_adapter, Ctx, LlamaConfig, PeftAdapter, SafetensorsWeights, WithAdapters, PEFT_PREFIX,
+};
 
 const TOL: f64 = 1e-4;
 
@@ -57,7 +59,7 @@ fn check_training(name: &str) {
     let params = train_like_torch(name, &cfg, &named, &names, &t);
     let after = read_tensors(&dir.join("after-steps/adapter_model.safetensors"));
     for (n, p) in names.iter().zip(&params) {
-        let want = &after[&format!("base_model.model.{n}")];
+        let want = &after[&format!("{PEFT_PREFIX}{n}")];
         let diff = (p - want).abs().max().double_value(&[]);
         assert!(diff < TOL, "{name} {n}: differs from PEFT's by {diff:e}");
     }

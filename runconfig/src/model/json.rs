@@ -120,12 +120,19 @@ impl ConfigJson {
         })
     }
 
+    /// The field checks of this file, whose messages name it.
+    fn check(&self) -> Check<'_> {
+        Check {
+            origin: &self.origin,
+        }
+    }
+
     /// Checks every field and the family's rules, then the sizes (the
     /// launcher's planner refuses the same overflow, non-positive eps or
     /// rope_theta), and gives the model's configuration.
     pub fn validate(&self) -> Result<LlamaConfig> {
         let origin = self.origin.as_str();
-        let f = Check { origin };
+        let f = self.check();
         let model_type = f.string(field!(self.model_type))?;
         let family = Family::of(model_type.as_deref()).map_err(|m| anyhow!("{origin}: {m}"))?;
         refuse_unknown(family, &self.whole).map_err(|m| anyhow!("{origin}: {m}"))?;
@@ -179,7 +186,7 @@ impl ConfigJson {
     /// the heads must group evenly, and the head dimension be even (rotary).
     fn attention_sizes(&self, family: Family) -> Result<(i64, i64, i64, i64)> {
         let origin = self.origin.as_str();
-        let f = Check { origin };
+        let f = self.check();
         let hidden_size = f.req_pos(field!(self.hidden_size))?;
         let num_attention_heads = f.req_pos(field!(self.num_attention_heads))?;
         let num_key_value_heads = f

@@ -3,7 +3,7 @@
 
 use std::slice::Iter;
 
-use runconfig::model::{Activation, BlockNorms, LlamaConfig, QkNorm};
+use runconfig::model::{block_norm_names, Activation, BlockNorms, LlamaConfig, QkNorm};
 use tch::Tensor;
 
 use super::attention::{attention, Weights};
@@ -40,10 +40,7 @@ impl<'a> BlockWeights<'a> {
         let (mut q, mut k, mut v) = (linear(it, qkv), linear(it, qkv), linear(it, qkv));
         let mut o = linear(it, cfg.o_bias);
         let mut mlp = [linear(it, false), linear(it, false), linear(it, false)];
-        let count = match cfg.family.block_norms() {
-            BlockNorms::Sandwich => 4,
-            _ => 2,
-        };
+        let count = block_norm_names(cfg.family.block_norms()).len();
         let norms = (0..count).map(|_| take(it)).collect();
         let has_qk_norm = cfg.family.qk_norm() != QkNorm::None;
         let qk_norm = has_qk_norm.then(|| (take(it), take(it)));

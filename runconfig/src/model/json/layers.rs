@@ -7,7 +7,6 @@ use serde_json::Value;
 
 use super::super::config::{Activation, Attention, RopeConfig};
 use super::super::family::Family;
-use super::super::fields::Check;
 use super::ConfigJson;
 
 /// Gemma 3's layer pattern when the file gives neither `layer_types` nor
@@ -17,12 +16,6 @@ const GEMMA_PATTERN: i64 = 6;
 const GEMMA_QUERY_SCALAR: f64 = 256.0;
 
 impl ConfigJson {
-    fn check(&self) -> Check<'_> {
-        Check {
-            origin: &self.origin,
-        }
-    }
-
     /// Each layer's attention: Mistral's window on every layer, Gemma 3's
     /// local and global layers, Qwen's switched-off windows.
     pub(super) fn attention(

@@ -38,9 +38,7 @@ impl ConfigJson {
         family: Family,
         max_pos: i64,
     ) -> Result<(RopeConfig, Option<RopeConfig>)> {
-        let f = Check {
-            origin: &self.origin,
-        };
+        let f = self.check();
         let top_theta = f.number(field!(self.rope_theta))?;
         let params = match (&self.rope_parameters, &self.rope_scaling) {
             (Some(v @ Value::Object(_)), _) => Some(("rope_parameters", v)),
@@ -82,9 +80,7 @@ impl ConfigJson {
     /// One rotary embedding from `params` (`(key, object)`, none for the
     /// default rotation of base `theta`).
     fn rope(&self, params: Option<(&str, &Value)>, theta: f64, max_pos: i64) -> Result<RopeConfig> {
-        let f = Check {
-            origin: &self.origin,
-        };
+        let f = self.check();
         // Read (and a bad one refused) even when the rope parameters give their own.
         let top_partial = f.number(field!(self.partial_rotary_factor))?;
         let Some((key, params)) = params else {
