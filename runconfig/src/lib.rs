@@ -17,6 +17,7 @@ mod familiar;
 mod files;
 mod hints;
 mod hub;
+mod lora;
 pub mod memory;
 pub mod model;
 mod optimizer;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 pub use crate::data::*;
 pub use crate::dpo::{DpoLossType, DEFAULT_SIMPO_GAMMA};
 pub use crate::hub::*;
+pub use crate::lora::*;
 pub use crate::optimizer::*;
 pub use crate::schedule::*;
 pub use crate::sections::*;
@@ -31,6 +32,9 @@ pub struct Config {
     pub train: TrainConfig,
     #[serde(default)]
     pub optimizer: OptimizerConfig,
+    /// Optional: train LoRA adapters on a frozen base instead of every weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraConfig>,
     #[serde(default)]
     pub checkpoint: CheckpointConfig,
     #[serde(default)]
@@ -81,6 +85,7 @@ impl Config {
         self.logging.check()?;
         self.launcher.check()?;
         self.model.check()?;
+        self.lora.as_ref().map_or(Ok(()), LoraConfig::check)?;
         self.hub.as_ref().map_or(Ok(()), HubConfig::check)
     }
 }

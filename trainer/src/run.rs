@@ -3,11 +3,11 @@
 
 use crate::data::batches::Steps;
 use crate::data::{self, Dataset};
-use crate::model::{validate, LlamaConfig, ParamSource, RandomInit, SafetensorsWeights};
+use crate::model::{validate, Adapted, LlamaConfig, ParamSource, RandomInit, SafetensorsWeights};
 use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
 use rendezvous::RankEnv;
-use runconfig::{Config, ModelSource, Plan};
+use runconfig::{Config, LoraInit, ModelSource, Plan};
 use tch::{Device, Kind};
 
 /// Reads the resolved configuration `launch` wrote for this run.
@@ -31,21 +31,46 @@ pub fn threads(config: &Config, env: &RankEnv) -> usize {
     })
 }
 
-/// The model's architecture and where its initial weights come from.
+/// The model's architecture and where its initial weights come from; with
+/// `lora:`, the adapters on the base, new ones initialised from the seed.
 pub fn model_source(config: &Config) -> Result<(LlamaConfig, Box<dyn ParamSource>)> {
-    match config.model.source().map_err(anyhow::Error::msg)? {
-        ModelSource::Weights(dir) => {
-            let cfg = LlamaConfig::load(dir.join("config.json"))?;
-            let weights = SafetensorsWeights::open(dir)?;
-            validate(&cfg, &weights)?;
-            Ok((cfg, Box::new(weights)))
-        }
-        ModelSource::RandomInit(file) => {
-            let cfg = LlamaConfig::load(file)?;
-            let source = RandomInit::new(&cfg, config.train.seed);
-            Ok((cfg, Box::new(source)))
-        }
+    let (cfg, base): (LlamaConfig, Box<dyn ParamSource>) =
+        match config.model.source().map_err(anyhow::Error::msg)? {
+            ModelSource::Weights(dir) => {
+                let cfg = LlamaConfig::load(dir.join("config.json"))?;
+                let weights = SafetensorsWeights::open(dir)?;
+                validate(&cfg, &weights)?;
+                (cfg, Box::new(weights))
+            }
+            ModelSource::RandomInit(file) => {
+                let cfg = LlamaConfig::load(file)?;
+                let source = RandomInit::new(&cfg, config.train.seed);
+                (cfg, Box::new(source))
+            }
+        };
+    let Some(lora) = config
+        .lora_on(cfg.tie_word_embeddings)
+        .map_err(anyhow::Error::msg)?
+    else {
+        return Ok((cfg, base));
+    };
+    let cfg = LlamaConfig {
+        lora: Some(lora),
+        ..cfg
+    };
+    let mut init = RandomInit::new(&cfg, config.train.seed);
+    if config
+        .lora
+        .as_ref()
+        .is_some_and(|l| l.init == LoraInit::Gaussian)
+    {
+        init = init.gaussian_adapters();
     }
+    let source = Adapted {
+        base,
+        adapters: Box::new(init),
+    };
+    Ok((cfg, Box::new(source)))
 }
 
 /// Builds this rank's engine: comm, layouts, master shards.

@@ -22,15 +22,60 @@ pub fn is_adapter(name: &str) -> bool {
     name.ends_with(".lora_A.weight") || name.ends_with(".lora_B.weight")
 }
 
+/// The base modules `modules_to_save` may name (trained in full beside
+/// the adapters), with their parameter.
+pub const SAVABLE_MODULES: [(&str, &str); 2] = [
+    ("embed_tokens", "model.embed_tokens.weight"),
+    ("lm_head", "lm_head.weight"),
+];
+
+/// The bit mask of `modules_to_save` over [`SAVABLE_MODULES`], or the
+/// refusal naming the modules that can be.
+pub fn saved_mask(names: &[String]) -> Result<u8, String> {
+    let mut mask = 0u8;
+    for name in names {
+        let Some(i) = SAVABLE_MODULES.iter().position(|(m, _)| m == name) else {
+            let known: Vec<&str> = SAVABLE_MODULES.iter().map(|(m, _)| *m).collect();
+            return Err(format!(
+                "{name:?} is not a module that can be trained in full; name {}",
+                known.join(" or ")
+            ));
+        };
+        mask |= 1 << i;
+    }
+    Ok(mask)
+}
+
 /// What the adapters' sizes depend on: the rank and the targeted
 /// projections (bit `i` for [`LORA_TARGETS`]`[i]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoraShape {
     pub r: u64,
     pub targets: u8,
+    /// `modules_to_save`: bit `i` for [`SAVABLE_MODULES`]`[i]`.
+    pub saved: u8,
+    /// The frozen base is held in NF4 (QLoRA).
+    pub nf4: bool,
 }
 
 impl LoraShape {
+    /// Whether the parameter `name` is trained: an adapter, or the
+    /// parameter of a module in `modules_to_save`.
+    pub fn trains(&self, name: &str) -> bool {
+        let saved = SAVABLE_MODULES.iter().enumerate();
+        is_adapter(name)
+            || saved
+                .filter(|(i, _)| self.saved & (1 << i) != 0)
+                .any(|(_, (_, param))| *param == name)
+    }
+
+    /// The names of `modules_to_save`, in [`SAVABLE_MODULES`] order.
+    pub fn saved_modules(&self) -> Vec<&'static str> {
+        let saved = SAVABLE_MODULES.iter().enumerate();
+        let kept = saved.filter(|(i, _)| self.saved & (1 << i) != 0);
+        kept.map(|(_, (m, _))| *m).collect()
+    }
+
     /// The targeted projections, in [`LORA_TARGETS`] order.
     pub fn targets(&self) -> impl Iterator<Item = &'static str> + '_ {
         LORA_TARGETS
@@ -104,6 +149,8 @@ impl Lora {
         let shape = LoraShape {
             r: r as u64,
             targets: LoraShape::mask(targets)?,
+            saved: 0,
+            nf4: false,
         };
         Ok(Lora {
             shape,
@@ -131,7 +178,10 @@ impl Lora {
             "use_dora": false,
             "init_lora_weights": true,
             "inference_mode": true,
-            "modules_to_save": null,
+            "modules_to_save": match self.shape.saved {
+                0 => Value::Null,
+                _ => json!(self.shape.saved_modules()),
+            },
             "layers_to_transform": null,
             "layers_pattern": null,
             "rank_pattern": {},

@@ -35,7 +35,10 @@ impl ModelShape {
                 "field `max_position_embeddings` ({max}) is below `data.max_seq_length` ({seq}): \
                  the model has no positions for the longer sequences; lower data.max_seq_length"
             ))),
-            _ => Ok(shape),
+            _ => Ok(ModelShape {
+                lora: config.lora_on(shape.tied)?.map(|l| l.shape),
+                ..shape
+            }),
         }
     }
 

@@ -6,7 +6,7 @@
 //! the two cannot disagree on what a unit holds.
 
 use super::family::{BlockNorms, QkNorm};
-use super::lora::{is_adapter, LoraShape};
+use super::lora::LoraShape;
 use super::shape::{ModelShape, UnitParams};
 
 /// HF name of the embedding matrix, `[vocab, hidden]`.
@@ -153,13 +153,13 @@ impl ModelShape {
     /// Parameters of each kind of unit that training updates: all of
     /// them, or with LoRA the adapters alone.
     pub fn trained_params(&self) -> UnitParams {
-        self.params_where(|name| self.lora.is_none() || is_adapter(name))
+        self.params_where(|name| self.lora.is_none_or(|l| l.trains(name)))
     }
 
     /// Parameters of each kind of unit that training never updates: none,
     /// or with LoRA the base model's.
     pub fn frozen_params(&self) -> UnitParams {
-        self.params_where(|name| self.lora.is_some() && !is_adapter(name))
+        self.params_where(|name| self.lora.is_some_and(|l| !l.trains(name)))
     }
 
     fn params_where(&self, keep: impl Fn(&str) -> bool) -> UnitParams {

@@ -81,3 +81,19 @@ impl ParamSource for WithAdapters<'_> {
         }
     }
 }
+
+/// [`WithAdapters`] owning its sources: what a run trains from.
+pub struct Adapted {
+    pub base: Box<dyn ParamSource>,
+    pub adapters: Box<dyn ParamSource>,
+}
+
+impl ParamSource for Adapted {
+    fn read_range(&self, param: &ParamSpec, start: i64, len: i64) -> Result<Tensor> {
+        let joined = WithAdapters {
+            base: self.base.as_ref(),
+            adapters: self.adapters.as_ref(),
+        };
+        joined.read_range(param, start, len)
+    }
+}

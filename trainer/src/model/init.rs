@@ -22,6 +22,9 @@ pub struct RandomInit {
     std: f64,
     hidden: i64,
     pad_row: Option<i64>,
+    /// `lora_A` normal with std 1/r (`lora.init: gaussian`) instead of
+    /// kaiming-uniform.
+    gaussian_adapters: bool,
 }
 
 impl RandomInit {
@@ -34,6 +37,16 @@ impl RandomInit {
             pad_row: cfg
                 .pad_token_id
                 .filter(|&p| (0..cfg.vocab_size).contains(&p)),
+            gaussian_adapters: false,
+        }
+    }
+
+    /// New adapters' `lora_A` drawn as PEFT's `init_lora_weights="gaussian"`
+    /// does: normal with std 1/r.
+    pub fn gaussian_adapters(self) -> Self {
+        RandomInit {
+            gaussian_adapters: true,
+            ..self
         }
     }
 }
@@ -51,6 +64,14 @@ impl ParamSource for RandomInit {
         let values: Vec<f32> = match param.init {
             Init::Ones => vec![1.0; len as usize],
             Init::Zeros => vec![0.0; len as usize],
+            Init::KaimingUniform if self.gaussian_adapters => {
+                let key = mix(self.seed ^ mix(fnv1a(param.name.as_bytes())));
+                let std = 1.0 / param.shape[0] as f64;
+                (start..start + len)
+                    .into_par_iter()
+                    .map(|i| (std * normal(key, i as u64)) as f32)
+                    .collect()
+            }
             Init::KaimingUniform => {
                 let key = mix(self.seed ^ mix(fnv1a(param.name.as_bytes())));
                 let bound = 1.0 / (param.shape[1] as f64).sqrt();

@@ -39,7 +39,7 @@ mod units;
 mod weights;
 
 pub use adapter::{
-    is_adapter, PeftAdapter, WithAdapters, ADAPTER_CONFIG, ADAPTER_FILE, PEFT_PREFIX,
+    is_adapter, Adapted, PeftAdapter, WithAdapters, ADAPTER_CONFIG, ADAPTER_FILE, PEFT_PREFIX,
 };
 pub use ctx::{compute_kind, Ctx, LayerCtx};
 pub use head::{head_backward, head_nll, Head, HeadGrads};

@@ -13,7 +13,7 @@
 use super::flight::Part;
 use super::layout::Layout;
 use crate::batch::Batch;
-use crate::model::{is_adapter, units, Ctx, Head, LlamaConfig, UnitSpec};
+use crate::model::{units, Ctx, Head, LlamaConfig, UnitSpec};
 use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
@@ -35,15 +35,11 @@ impl Units {
     /// `cfg`'s units, computing in `dtype` on `device`.
     pub fn new(cfg: LlamaConfig, dtype: Kind, device: Device) -> Units {
         let specs = units(&cfg);
-        let lora = cfg.lora.is_some();
+        let lora = cfg.lora.as_ref().map(|l| l.shape);
+        let trains = |name: &str| lora.is_none_or(|l| l.trains(name));
         let masks: Vec<Vec<bool>> = specs
             .iter()
-            .map(|s| {
-                s.params
-                    .iter()
-                    .map(|p| !lora || is_adapter(&p.name))
-                    .collect()
-            })
+            .map(|s| s.params.iter().map(|p| trains(&p.name)).collect())
             .collect();
         let part = |want: bool| -> Vec<UnitSpec> {
             let pairs = specs.iter().zip(&masks);

@@ -54,7 +54,7 @@ impl Lora {
             .unwrap_or(false);
         let targets = target_names(field("target_modules"), layers)
             .map_err(|m| anyhow::anyhow!("{origin}: `target_modules`: {m}"))?;
-        let lora = Lora::new(r, alpha, dropout, rslora, &targets)
+        let mut lora = Lora::new(r, alpha, dropout, rslora, &targets)
             .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
         let saved = match field("modules_to_save") {
             None => vec![],
@@ -64,6 +64,8 @@ impl Lora {
                 .collect(),
             Some(x) => bail!("{origin}: `modules_to_save` must be a list, found {x}"),
         };
+        lora.shape.saved = super::saved_mask(&saved)
+            .map_err(|e| anyhow::anyhow!("{origin}: `modules_to_save`: {e}"))?;
         Ok((lora, saved))
     }
 }
