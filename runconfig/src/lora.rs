@@ -122,6 +122,16 @@ impl LoraConfig {
 }
 
 impl crate::Config {
+    /// `export.merge` needs adapters to merge.
+    pub(crate) fn check_merge(&self) -> Result<(), String> {
+        match (self.export.merge, &self.lora) {
+            (true, None) => Err("`export.merge` merges LoRA adapters into the base model, \
+                 and this run has no `lora:` section; remove export.merge"
+                .into()),
+            _ => Ok(()),
+        }
+    }
+
     /// The run's LoRA adapters (`lora:`) on a model whose head is `tied`
     /// to its embedding, or the refusal naming the key.
     pub fn lora_on(&self, tied: bool) -> Result<Option<Lora>, String> {

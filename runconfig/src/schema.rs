@@ -86,6 +86,7 @@ impl Config {
         self.launcher.check()?;
         self.model.check()?;
         self.lora.as_ref().map_or(Ok(()), LoraConfig::check)?;
+        self.check_merge()?;
         self.hub.as_ref().map_or(Ok(()), HubConfig::check)
     }
 }

@@ -51,6 +51,10 @@ pub struct ExportConfig {
     pub dtype: Option<ExportDtype>,
     /// Largest safetensors shard, e.g. "5GB" (default) or a byte count.
     pub max_shard_size: Option<ByteSize>,
+    /// A LoRA run: write the adapters merged into the base (a full model in
+    /// the Hugging Face layout) instead of the PEFT adapter folder.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub merge: bool,
 }
 
 impl ExportConfig {

@@ -107,7 +107,7 @@ fn model_fields(config: &Config) -> Value {
 /// of them makes resuming from an old checkpoint wrong. They include the
 /// model's config.json fields, so that a file edited in place is noticed.
 pub fn fingerprint(config: &Config, plan: &Plan) -> Value {
-    json!({
+    let mut v = json!({
         MODEL_CONFIG_KEY: model_fields(config),
         "model": config.model,
         "data": config.data,
@@ -115,7 +115,20 @@ pub fn fingerprint(config: &Config, plan: &Plan) -> Value {
         "train.seed": config.train.seed,
         "optimizer.bits": config.optimizer.bits,
         "optimizer.min_8bit_size": config.optimizer.min_8bit_size,
-    })
+    });
+    // The adapters' shape and meaning; dropout and init may change.
+    if let (Some(l), Some(map)) = (&config.lora, v.as_object_mut()) {
+        let lora = json!({
+            "r": l.r,
+            "alpha": l.alpha,
+            "target_modules": l.target_modules,
+            "use_rslora": l.use_rslora,
+            "modules_to_save": l.modules_to_save,
+            "base": l.base,
+        });
+        map.insert("lora".into(), lora);
+    }
+    v
 }
 
 /// Compares a checkpoint's fingerprint with the current one; the message

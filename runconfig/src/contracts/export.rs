@@ -15,7 +15,7 @@ const FORMAT: &str = "ferrospeed-export";
 
 /// The one-line usage of `launch export`.
 pub const USAGE_LINE: &str =
-    "launch export CHECKPOINT OUT_DIR [--overwrite] [--dtype bf16|f32|compute] [--max-shard-size SIZE]";
+    "launch export CHECKPOINT OUT_DIR [--overwrite] [--dtype bf16|f32|compute] [--max-shard-size SIZE] [--merge]";
 
 /// A folder the tool will not write to or replace; the message says why and
 /// what to do instead.
@@ -48,6 +48,9 @@ pub struct ExportArgs {
     /// The largest shard file, e.g. 5GB: as export.max_shard_size
     #[arg(long, value_name = "SIZE")]
     pub max_shard_size: Option<ByteSize>,
+    /// A LoRA run: the adapters merged into the base, as a full model (as export.merge)
+    #[arg(long)]
+    pub merge: bool,
 }
 
 /// `export` with its arguments, as `trainer export` reads them.
@@ -75,6 +78,9 @@ impl ExportArgs {
         if self.overwrite {
             v.push("--overwrite".into());
         }
+        if self.merge {
+            v.push("--merge".into());
+        }
         for (flag, value) in [
             ("--dtype", self.dtype.map(|d| d.to_string())),
             (
@@ -89,8 +95,12 @@ impl ExportArgs {
         v
     }
 
-    /// Applies `--dtype` and `--max-shard-size` over a run's `export:` settings.
+    /// Applies `--dtype`, `--max-shard-size` and `--merge` over a run's
+    /// `export:` settings.
     pub fn apply(&self, export: &mut ExportConfig) {
+        if self.merge {
+            export.merge = true;
+        }
         if let Some(d) = self.dtype {
             export.dtype = Some(d);
         }

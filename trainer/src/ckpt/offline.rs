@@ -12,7 +12,7 @@ use super::stored::StoredWeights;
 use super::{candidates, stored_config, MODEL_CONFIG};
 use crate::export::{write_final, ModelFiles, Summary};
 use crate::model::LlamaConfig;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use runconfig::contracts::export::{check_out, ExportArgs};
 use runconfig::Resume;
 use serde_json::Value;
@@ -42,7 +42,19 @@ pub fn export_checkpoint(args: &ExportArgs) -> Result<()> {
     let world = meta["world_size"].as_u64().unwrap_or(1) as usize;
     let model_json = dir.join(MODEL_CONFIG);
     let cfg = LlamaConfig::load(&model_json)?;
+    let lora = config.lora_on(cfg.tie_word_embeddings);
+    let cfg = LlamaConfig {
+        lora: lora.map_err(anyhow::Error::msg)?,
+        ..cfg
+    };
     let mut weights = StoredWeights::open(&dir, &cfg, world)?;
+    if cfg.lora.is_some() && config.export.merge {
+        // The base the run trained on (its model folder, or its random
+        // init from the run's seed).
+        let (_, base) = crate::run::model_source(&config)
+            .context("merging the adapters needs the run's base model")?;
+        weights = weights.with_base(base);
+    }
     let folders = ModelFiles::of(&config)
         .map(|f| f.folders)
         .unwrap_or_default();

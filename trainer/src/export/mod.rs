@@ -6,6 +6,7 @@
 //! swapped into place once complete (see [`place`]).
 
 mod card;
+mod lora;
 pub mod place;
 mod side_files;
 mod source;
@@ -13,24 +14,38 @@ mod writer;
 
 use card::{chain, CHAIN_KEY};
 pub use card::{model_card, Summary};
+pub use lora::{merge, AdapterWeights, MergedWeights};
 pub use source::UnitWeights;
 
 use anyhow::{Context, Result};
 use place::Staging;
-use runconfig::model::Family;
+use runconfig::model::{Family, Lora};
 use runconfig::{Config, ExportDtype, ModelSource};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use tch::Kind;
 use writer::{Entry, Plan, Writer};
 
-/// The export dtype: `export.dtype` (bf16 | f32 | compute), bf16 by default.
-pub fn export_kind(config: &Config) -> Result<Kind> {
-    Ok(match config.export.dtype() {
+/// The export dtype: `export.dtype` (bf16 | f32 | compute), bf16 by
+/// default (f32 for LoRA adapters, as PEFT saves them).
+pub fn export_kind(config: &Config, adapter: bool) -> Kind {
+    let default = match adapter {
+        true => ExportDtype::F32,
+        false => ExportDtype::Bf16,
+    };
+    match config.export.dtype.unwrap_or(default) {
         ExportDtype::Bf16 => Kind::BFloat16,
         ExportDtype::F32 => Kind::Float,
         ExportDtype::Compute => crate::model::compute_kind(config.model.dtype),
-    })
+    }
+}
+
+/// What an export folder holds.
+enum Layout {
+    /// A Hugging Face model: config.json and the weights.
+    Model,
+    /// A PEFT adapter: adapter_config.json and adapter_model.safetensors.
+    Adapter(Lora),
 }
 
 /// Where the model's config.json and side files are.
@@ -79,7 +94,8 @@ fn dtype_words(kind: Kind) -> &'static str {
 /// Takes every unit's fp32 weights from `weights` (gathered from every
 /// rank, or read from a checkpoint); rank 0 writes the export to `dir`,
 /// replacing an earlier export there but never another folder (the error
-/// then ends with `hint`, what the user can do).
+/// then ends with `hint`, what the user can do). A LoRA run writes its
+/// adapters in PEFT's layout, or with `export.merge` the merged model.
 pub fn write_final(
     weights: &mut dyn UnitWeights,
     config: &Config,
@@ -88,8 +104,46 @@ pub fn write_final(
     summary: &Summary,
     hint: &str,
 ) -> Result<()> {
-    let kind = export_kind(config)?;
-    let max = config.export.max_shard_bytes();
+    let lora = config.lora.as_ref().map(|l| l.lora());
+    match lora.transpose().map_err(anyhow::Error::msg)? {
+        None => write(weights, Layout::Model, config, files, (dir, hint), summary),
+        Some(lora) if config.export.merge => {
+            let mut merged = MergedWeights {
+                inner: weights,
+                lora,
+            };
+            write(
+                &mut merged,
+                Layout::Model,
+                config,
+                files,
+                (dir, hint),
+                summary,
+            )
+        }
+        Some(lora) => {
+            let mut adapters = AdapterWeights { inner: weights };
+            let layout = Layout::Adapter(lora);
+            write(&mut adapters, layout, config, files, (dir, hint), summary)
+        }
+    }
+}
+
+/// [`write_final`] of `weights` as `layout` says.
+fn write(
+    weights: &mut dyn UnitWeights,
+    layout: Layout,
+    config: &Config,
+    files: &ModelFiles,
+    (dir, hint): (&Path, &str),
+    summary: &Summary,
+) -> Result<()> {
+    let adapter = matches!(layout, Layout::Adapter(_));
+    let kind = export_kind(config, adapter);
+    let (max, stem) = match adapter {
+        true => (u64::MAX, "adapter_model"),
+        false => (config.export.max_shard_bytes(), "model"),
+    };
     let rank = weights.rank();
     let entries = weights
         .parameters()
@@ -99,7 +153,7 @@ pub fn write_final(
     let mut out = None;
     if rank == 0 {
         let staging = Staging::new(dir, hint)?;
-        let writer = Writer::new(Plan::new(entries, kind, max)?, staging.dir());
+        let writer = Writer::new(Plan::new(entries, kind, max, stem)?, staging.dir());
         out = Some((staging, writer));
     }
     for u in 0..weights.units() {
@@ -114,14 +168,12 @@ pub fn write_final(
     }
     if let Some((staging, w)) = out {
         let index = w.finish()?;
-        side_files(
-            staging.dir(),
-            config,
-            index,
-            files,
-            kind,
-            model_card(config, summary, dtype_words(kind)),
-        )?;
+        let card = model_card(config, summary, dtype_words(kind));
+        let at = staging.dir();
+        match &layout {
+            Layout::Model => side_files(at, config, index, files, kind, card)?,
+            Layout::Adapter(lora) => adapter_files(at, config, lora, files, card)?,
+        }
         let mut about = serde_json::Map::new();
         about.insert("run_name".into(), config.run_name.clone().into());
         about.insert("step".into(), summary.step.into());
@@ -133,6 +185,30 @@ pub fn write_final(
     }
     weights.barrier()?;
     Ok(())
+}
+
+/// Writes a PEFT adapter folder's files besides the weights:
+/// adapter_config.json (naming the base by its Hub id, else its folder),
+/// the tokenizer and generation files, the chat template, the card.
+fn adapter_files(
+    dir: &Path,
+    config: &Config,
+    lora: &Lora,
+    files: &ModelFiles,
+    card: String,
+) -> Result<()> {
+    let origin = card::Origin::of(config);
+    let folder = files.config_json.parent().unwrap_or(Path::new("."));
+    let base = origin
+        .base_model
+        .unwrap_or_else(|| folder.display().to_string());
+    let json = serde_json::to_string_pretty(&lora.adapter_config(&base))?;
+    let path = dir.join(crate::model::ADAPTER_CONFIG);
+    std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
+    side_files::copy(&files.folders, dir)?;
+    side_files::write_template(config, dir)?;
+    let readme = dir.join("README.md");
+    std::fs::write(&readme, card).with_context(|| format!("writing {}", readme.display()))
 }
 
 /// Writes everything but the weights into `dir`: the index, config.json

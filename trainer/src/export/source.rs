@@ -16,6 +16,15 @@ pub trait UnitWeights {
     fn units(&self) -> usize;
     /// Unit `u`'s fp32 weights as named full tensors (every rank calls it).
     fn gather_unit(&mut self, u: usize) -> Result<Vec<(String, Tensor)>>;
+    /// The trained parameters (name, shape), in unit order: in a LoRA run
+    /// the adapters and `modules_to_save`, else every parameter.
+    fn trained_parameters(&self) -> Vec<(String, Vec<i64>)> {
+        self.parameters()
+    }
+    /// Unit `u`'s trained parameters, as [`Self::gather_unit`].
+    fn gather_trained(&mut self, u: usize) -> Result<Vec<(String, Tensor)>> {
+        self.gather_unit(u)
+    }
     /// Returns once every rank has called it.
     fn barrier(&mut self) -> Result<()>;
 }
@@ -34,8 +43,15 @@ impl UnitWeights for Engine {
     }
 
     fn gather_unit(&mut self, u: usize) -> Result<Vec<(String, Tensor)>> {
-        self.check_full_state("exports")?;
         Engine::gather_unit(self, u)
+    }
+
+    fn trained_parameters(&self) -> Vec<(String, Vec<i64>)> {
+        Engine::trained_parameters(self)
+    }
+
+    fn gather_trained(&mut self, u: usize) -> Result<Vec<(String, Tensor)>> {
+        Engine::gather_trained(self, u)
     }
 
     fn barrier(&mut self) -> Result<()> {

@@ -22,8 +22,9 @@ pub struct Plan {
 
 impl Plan {
     /// Splits `entries` (in order) into files of at most `max_bytes` each
-    /// (a single tensor larger than that gets a file of its own).
-    pub fn new(entries: Vec<Entry>, kind: Kind, max_bytes: u64) -> Result<Plan> {
+    /// (a single tensor larger than that gets a file of its own), named
+    /// `<stem>.safetensors` or `<stem>-0000k-of-0000n.safetensors`.
+    pub fn new(entries: Vec<Entry>, kind: Kind, max_bytes: u64, stem: &str) -> Result<Plan> {
         let dtype = match kind {
             Kind::Float | Kind::BFloat16 | Kind::Half => st::dtype(kind),
             _ => None,
@@ -42,8 +43,8 @@ impl Plan {
         }
         let n = groups.len();
         let name = |i: usize| match n {
-            1 => "model.safetensors".to_string(),
-            _ => format!("model-{:05}-of-{n:05}.safetensors", i + 1),
+            1 => format!("{stem}.safetensors"),
+            _ => format!("{stem}-{:05}-of-{n:05}.safetensors", i + 1),
         };
         let files = groups
             .into_iter()

@@ -47,5 +47,5 @@ pub use init::RandomInit;
 pub use llama::{forward_unit, shifted_labels};
 pub use runconfig::model::{Family, Llama3Scaling, LlamaConfig, Lora, RopeConfig};
 pub use source::{read_unit_range, validate, ParamSource};
-pub use units::{shapes, units, Init, ParamSpec, UnitKind, UnitSpec, EMBED_WEIGHT};
+pub use units::{shapes, trained_units, units, Init, ParamSpec, UnitKind, UnitSpec, EMBED_WEIGHT};
 pub use weights::{SafetensorsWeights, INDEX_FILE, SINGLE_FILE};

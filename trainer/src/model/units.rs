@@ -116,6 +116,15 @@ impl UnitSpec {
             .collect())
     }
 
+    /// The unit with the parameters whose name passes `keep`, in order.
+    pub fn keep(&self, keep: impl Fn(&str) -> bool) -> UnitSpec {
+        let params = self.params.iter().filter(|p| keep(&p.name));
+        UnitSpec {
+            params: params.cloned().collect(),
+            ..self.clone()
+        }
+    }
+
     /// A flat buffer as the unit's named parameters (views, no copy).
     pub fn named(&self, flat: &Tensor) -> Result<Vec<(String, Tensor)>> {
         let names = self.params.iter().map(|p| p.name.clone());
@@ -169,6 +178,14 @@ pub fn units(cfg: &LlamaConfig) -> Vec<UnitSpec> {
         .enumerate()
         .map(unit)
         .collect()
+}
+
+/// The model's units with their trained parameters only: all of them, or
+/// in a LoRA run the adapters and `modules_to_save`.
+pub fn trained_units(cfg: &LlamaConfig) -> Vec<UnitSpec> {
+    let lora = cfg.lora.as_ref().map(|l| l.shape);
+    let trains = |name: &str| lora.is_none_or(|l| l.trains(name));
+    units(cfg).iter().map(|u| u.keep(trains)).collect()
 }
 
 /// Every parameter of the model, in unit order (the embedding once, even when tied).

@@ -8,19 +8,10 @@
 
 use super::engine::Engine;
 use super::sharded::{ReadStored, UnitState};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use tch::{Kind, Tensor};
 
 impl Engine {
-    /// Fails for a LoRA run (a frozen base), naming `what` (checkpoints,
-    /// exports): its ranges and weights are not what they write yet.
-    pub fn check_full_state(&self, what: &str) -> Result<()> {
-        if self.units.frozen_base() {
-            bail!("{what} of LoRA runs are not supported yet");
-        }
-        Ok(())
-    }
-
     /// This rank's state to save, unit by unit.
     pub fn saved_state(&self) -> Vec<UnitState> {
         self.state.saved()
@@ -65,16 +56,29 @@ impl Engine {
         crate::model::shapes(self.units.specs())
     }
 
+    /// The trained parameters (name, shape), unit by unit: all of them, or
+    /// in a LoRA run the adapters and `modules_to_save`.
+    pub fn trained_parameters(&self) -> Vec<(String, Vec<i64>)> {
+        let units = (0..self.units.count()).map(|u| self.units.trainable(u).clone());
+        crate::model::shapes(&units.collect::<Vec<_>>())
+    }
+
+    /// Unit `u`'s trained parameters, fp32 master weights gathered from
+    /// every rank (every rank calls it).
+    pub fn gather_trained(&mut self, u: usize) -> Result<Vec<(String, Tensor)>> {
+        let master = self.state.master_on_device(u);
+        let full = self.collectives.comm().all_gather(&master)?;
+        self.units.trainable(u).named(&full)
+    }
+
     /// Unit `u`'s fp32 master weights gathered from every rank, as named
     /// full tensors (every rank calls it); in a LoRA run, with its frozen
     /// weights (in fp32 from the compute dtype).
     pub fn gather_unit(&mut self, u: usize) -> Result<Vec<(String, Tensor)>> {
-        let master = self.state.master_on_device(u);
-        let full = self.collectives.comm().all_gather(&master)?;
+        let trained = self.gather_trained(u)?;
         if !self.units.frozen_base() {
-            return self.units.spec(u).named(&full);
+            return Ok(trained);
         }
-        let trained = self.units.trainable(u).split_flat(&full)?;
         let frozen = match self.units.frozen(u).params.is_empty() {
             true => Vec::new(),
             false => {
@@ -84,6 +88,7 @@ impl Engine {
                 self.units.frozen(u).split_flat(&full)?
             }
         };
+        let trained = trained.into_iter().map(|(_, t)| t).collect();
         let params = self.units.merge(u, frozen, trained);
         let names = self.units.spec(u).params.iter().map(|p| p.name.clone());
         Ok(names.zip(params).collect())

@@ -199,14 +199,12 @@ impl Units {
 
 /// `spec` with the parameters whose `mask` entry is `want`, in order.
 fn subset(spec: &UnitSpec, mask: &[bool], want: bool) -> UnitSpec {
-    let params = spec.params.iter().zip(mask);
-    UnitSpec {
-        params: params
-            .filter(|(_, &t)| t == want)
-            .map(|(p, _)| p.clone())
-            .collect(),
-        ..spec.clone()
-    }
+    let pairs = spec.params.iter().zip(mask);
+    let kept: Vec<&str> = pairs
+        .filter(|(_, &t)| t == want)
+        .map(|(p, _)| p.name.as_str())
+        .collect();
+    spec.keep(|name| kept.contains(&name))
 }
 
 /// The flat layouts of `specs` for `rank` of `world`.

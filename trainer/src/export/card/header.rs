@@ -37,6 +37,11 @@ fn hub_datasets(config: &Config) -> Vec<String> {
     config.data.hub_ids()
 }
 
+/// Whether the export is a PEFT adapter: a LoRA run without `export.merge`.
+pub fn is_adapter(config: &Config) -> bool {
+    config.lora.is_some() && !config.export.merge
+}
+
 /// The front matter block, `---` lines included.
 pub fn front_matter(config: &Config, origin: &Origin) -> String {
     let header = Header {
@@ -44,8 +49,14 @@ pub fn front_matter(config: &Config, origin: &Origin) -> String {
         license: origin.license.as_deref(),
         license_name: origin.license_name.as_deref(),
         license_link: origin.license_link.as_deref(),
-        library_name: "transformers",
-        tags: vec!["ferrospeed", objective_tag(config.data.objective)],
+        library_name: match is_adapter(config) {
+            true => "peft",
+            false => "transformers",
+        },
+        tags: match config.lora.is_some() {
+            true => vec!["ferrospeed", objective_tag(config.data.objective), "lora"],
+            false => vec!["ferrospeed", objective_tag(config.data.objective)],
+        },
         pipeline_tag: "text-generation",
         datasets: hub_datasets(config),
     };

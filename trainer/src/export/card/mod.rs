@@ -8,7 +8,7 @@ mod header;
 mod origin;
 mod table;
 
-use origin::Origin;
+pub(crate) use origin::Origin;
 
 use runconfig::{Config, Objective};
 use std::fmt::Write;
@@ -165,11 +165,22 @@ fn write_usage(s: &mut String, config: &Config) {
              inputs = tokenizer(text, return_tensors=\"pt\", add_special_tokens=False).input_ids",
     };
     let _ = writeln!(s, "\n## Usage\n");
+    // An adapter loads with its base, which peft finds in adapter_config.json.
+    let (import, class) = match header::is_adapter(config) {
+        true => (
+            "from peft import AutoPeftModelForCausalLM\nfrom transformers import AutoTokenizer",
+            "AutoPeftModelForCausalLM",
+        ),
+        false => (
+            "from transformers import AutoModelForCausalLM, AutoTokenizer",
+            "AutoModelForCausalLM",
+        ),
+    };
     let _ = writeln!(
         s,
-        "```python\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n\n\
+        "```python\n{import}\n\n\
          model_id = \"{}\"\ntokenizer = AutoTokenizer.from_pretrained(model_id)\n\
-         model = AutoModelForCausalLM.from_pretrained(model_id)\n\n\
+         model = {class}.from_pretrained(model_id)\n\n\
          {prompt}\nout = model.generate(inputs, max_new_tokens=64)\n\
          print(tokenizer.decode(out[0][inputs.shape[1]:], skip_special_tokens=True))\n```",
         model_id(config)
