@@ -12,7 +12,7 @@ const WANDB: &str = "Ferrospeed writes TensorBoard event files to `<output_dir>/
 const DEEPSPEED: &str = "not needed: Ferrospeed is its own ZeRO-3 engine, and this YAML is its whole configuration (no DeepSpeed or accelerate config)";
 const ZERO3: &str =
     "not needed: Ferrospeed always shards parameters, gradients and optimizer state (ZeRO-3)";
-const LORA: &str = "not supported yet: Ferrospeed trains every parameter (full fine-tuning); LoRA adapters are planned";
+const LORA: &str = "Ferrospeed's section is `lora` (`lora.r`, `lora.alpha`, `lora.dropout`, `lora.target_modules`; `lora.base: nf4` for QLoRA); its defaults are open-instruct's";
 const MICRO: &str =
     "Ferrospeed's key is `train.micro_batch_size` (sequences per device per micro-step)";
 const EFFECTIVE: &str =

@@ -35,6 +35,9 @@ pub fn start(r: &Map<String, Value>, plan: &Plan) -> String {
     if let Some(p) = num("parameters") {
         s += &format!("  {} parameters", count(p));
     }
+    if let (Some(t), Some(r)) = (num("trained_parameters"), num("lora_r")) {
+        s += &format!(" ({} trained: LoRA r {r})", count(t));
+    }
     if let Some(bits) = num("optimizer_bits") {
         s += &format!("  {bits}-bit AdamW");
     }

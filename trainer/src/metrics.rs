@@ -94,6 +94,12 @@ pub fn start_record(
     r.insert("grad_accum".into(), json!(plan.grad_accum));
     r.insert("total_steps".into(), json!(total));
     r.insert("parameters".into(), json!(engine.parameter_count()));
+    if let Some(lora) = &config.lora {
+        let trained = engine.trained_parameters();
+        let n: i64 = trained.iter().map(|(_, s)| s.iter().product::<i64>()).sum();
+        r.insert("trained_parameters".into(), json!(n));
+        r.insert("lora_r".into(), json!(lora.r));
+    }
     r.insert(
         "model_state_bytes_per_rank".into(),
         json!(engine.state_bytes()),
