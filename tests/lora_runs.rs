@@ -94,6 +94,8 @@ state = get_peft_model_state_dict(model)
 print("missing", len(set(state) - set(saved)), "unexpected", len(set(saved) - set(state)))
 print("loaded", max((state[k] - saved[k]).abs().max().item() for k in saved))
 print("trained", max(saved[k].abs().max().item() for k in saved if "lora_B" in k))
+embed = "base_model.model.model.embed_tokens.weight"
+print("embedding", (saved[embed] - base.model.embed_tokens.original_module.weight).abs().max().item())
 ours = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32)
 ids = torch.arange(3, 60).unsqueeze(0)
 with torch.no_grad():
@@ -127,7 +129,7 @@ fn the_adapter_export_loads_in_peft_and_the_merged_export_is_peft_s_merge() {
         "run_name: lora-sft\nmodel: {{ path: {}, dtype: f32 }}\n\
          data: {{ objective: sft, max_seq_length: 96, chat_template: model, datasets: [{{ path: {} }}] }}\n\
          train: {{ max_steps: 4, micro_batch_size: 4, effective_batch_size: 16, learning_rate: 1.0e-2, threads: 1 }}\n\
-         lora: {{ r: 8, alpha: 16, dropout: 0.0 }}\n\
+         lora: {{ r: 8, alpha: 16, dropout: 0.0, modules_to_save: [embed_tokens, lm_head] }}\n\
          checkpoint: {{ output_dir: out, every_steps: 4 }}\ncomm: cpu\n",
         base.display(),
         data.join("sft.jsonl").display()
@@ -139,6 +141,7 @@ fn the_adapter_export_loads_in_peft_and_the_merged_export_is_peft_s_merge() {
     let config: serde_json::Value = serde_json::from_str(&config).unwrap();
     assert_eq!(config["base_model_name_or_path"], base.to_str().unwrap());
     assert_eq!(config["r"], 8);
+    assert_eq!(config["modules_to_save"], serde_json::json!(["embed_tokens", "lm_head"]));
     let card = std::fs::read_to_string(adapter.join("README.md")).unwrap();
     assert!(card.contains("library_name: peft"), "{card}");
 
