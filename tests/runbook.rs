@@ -16,6 +16,7 @@ fn book() -> RunBook {
         model: "acme/tiny-chat".into(),
         pushed: "acme/tiny-chat-dpo".into(),
         make: TINY_LLAMA.into(),
+        lora: None,
     }
 }
 

@@ -38,6 +38,7 @@ fn run_family(family: &str, class: &str, make: String) -> (TempDir, LocalHub, Ru
         model: format!("acme/tiny-{family}"),
         pushed: format!("acme/tiny-{family}-dpo"),
         make,
+        lora: None,
     };
     let hub = book.hub(&home);
     let hf = home.join("hf");

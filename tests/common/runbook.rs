@@ -19,6 +19,8 @@ pub struct RunBook {
     pub pushed: String,
     /// Python that saves the model: `python -c MAKE OUT TOKENIZER_FOLDER`.
     pub make: String,
+    /// A `lora:` section both stages train with (None: every weight).
+    pub lora: Option<String>,
 }
 
 /// `folder` uploaded as `repo` (a model, or with `dataset` a dataset) by
@@ -101,20 +103,21 @@ impl RunBook {
     /// The stage configs and a pipeline writing to `out`; returns its path.
     pub fn pipeline(&self, home: &TempDir, out: &str) -> String {
         let (model, pushed) = (&self.model, &self.pushed);
+        let lora = self.lora.as_deref().map_or(String::new(), |l| format!("lora: {l}\n"));
         let sft = format!(
             "run_name: runbook-sft\n\
             model: {{ path: {model}, dtype: f32 }}\n\
             data: {{ objective: sft, max_seq_length: 96, chat_template: model, datasets: [{{ hub: acme/chat-sft }}] }}\n\
             train: {{ max_steps: 6, micro_batch_size: 4, effective_batch_size: 16, learning_rate: 3.0e-3, threads: 1 }}\n\
             optimizer: {{ bits: 8, min_8bit_size: 1024 }}\n\
-            checkpoint: {{ every_steps: 3 }}\nexport: {{ dtype: f32 }}\ncomm: cpu\n"
+            checkpoint: {{ every_steps: 3 }}\nexport: {{ dtype: f32 }}\ncomm: cpu\n{lora}"
         );
         let dpo = format!(
             "run_name: runbook-dpo\nmodel: {{ dtype: f32 }}\n\
             data: {{ objective: dpo, max_seq_length: 96, chat_template: model, datasets: [{{ hub: acme/chat-prefs }}] }}\n\
             train: {{ max_steps: 6, micro_batch_size: 4, effective_batch_size: 16, learning_rate: 1.0e-3, threads: 1 }}\n\
             checkpoint: {{ every_steps: 2 }}\nexport: {{ dtype: f32 }}\ncomm: cpu\n\
-            hub: {{ repo_id: {pushed} }}\n"
+            hub: {{ repo_id: {pushed} }}\n{lora}"
         );
         std::fs::write(home.join("sft.yaml"), sft).unwrap();
         std::fs::write(home.join("dpo.yaml"), dpo).unwrap();
@@ -206,7 +209,12 @@ fn ctrl_c_when(mut child: Child, marker: &Path) -> ExitStatus {
     wait_within(&mut child, Duration::from_secs(120))
 }
 
-/// The tensors of the final DPO model under `out`, as raw bytes.
+/// The tensors of the final DPO model (or adapters) under `out`, as raw bytes.
 pub fn final_weights(home: &TempDir, out: &str) -> BTreeMap<String, Vec<u8>> {
-    tensor_bytes(&home.join(out).join("dpo/final/model.safetensors"))
+    let dir = home.join(out).join("dpo/final");
+    let adapter = dir.join("adapter_model.safetensors");
+    match adapter.is_file() {
+        true => tensor_bytes(&adapter),
+        false => tensor_bytes(&dir.join("model.safetensors")),
+    }
 }
