@@ -67,7 +67,7 @@ impl Engine {
 
     /// Unit `u`'s fp32 master weights gathered from every rank, as named
     /// full tensors (every rank calls it); in a LoRA run, with its frozen
-    /// weights (in fp32 from the compute dtype).
+    /// weights (in fp32 from the compute dtype, dequantised from NF4).
     pub fn gather_unit(&mut self, u: usize) -> Result<Vec<(String, Tensor)>> {
         let master = self.state.master_on_device(u);
         let full = self.collectives.comm().all_gather(&master)?;
@@ -80,8 +80,8 @@ impl Engine {
             false => {
                 let shard = self.frozen.shard(u);
                 let full = self.collectives.comm().all_gather(&shard)?;
-                let full = full.to_kind(Kind::Float);
-                self.units.frozen(u).split_flat(&full)?
+                let frozen = self.frozen.unpack(&self.units, u, &full)?;
+                frozen.iter().map(|t| t.to_kind(Kind::Float)).collect()
             }
         };
         let params = self.units.merge(u, frozen, trained);
