@@ -22,6 +22,19 @@ pub fn is_adapter(name: &str) -> bool {
     name.ends_with(".lora_A.weight") || name.ends_with(".lora_B.weight")
 }
 
+/// Whether the base parameter `name`, of `dims` dimensions, is held in NF4
+/// when the base is (`base: nf4`): the weight matrix of a block's
+/// projection, as bitsandbytes' `Linear4bit` replaces each linear layer of
+/// the blocks. Norms, biases, the embedding and the LM head stay in the
+/// compute dtype (transformers quantises no `lm_head`).
+pub fn is_nf4_weight(name: &str, dims: usize) -> bool {
+    let projection = |t: &&str| {
+        name.strip_suffix(".weight")
+            .is_some_and(|n| n.ends_with(&format!(".{t}")))
+    };
+    dims == 2 && name.starts_with("model.layers.") && LORA_TARGETS.iter().any(projection)
+}
+
 /// The base modules `modules_to_save` may name (trained in full beside
 /// the adapters), with their parameter.
 pub const SAVABLE_MODULES: [(&str, &str); 2] = [

@@ -35,6 +35,8 @@ pub use config::{Activation, Attention, Llama3Scaling, LlamaConfig, RopeConfig};
 pub use family::{BlockNorms, Family, NormWeight, QkNorm, NUMERIC_FIELDS, SHAPE_FIELDS};
 pub use file::{config_json_path, read_json};
 pub use json::ConfigJson;
-pub use lora::{is_adapter, saved_mask, Lora, LoraShape, LORA_TARGETS, SAVABLE_MODULES};
+pub use lora::{
+    is_adapter, is_nf4_weight, saved_mask, Lora, LoraShape, LORA_TARGETS, SAVABLE_MODULES,
+};
 pub use shape::{ModelShape, UnitParams, MAX_PARAMS, MAX_TENSOR_PARAMS};
 pub use units::{block_norm_names, numel, unit_kinds, unit_params, UnitKind, EMBED_WEIGHT};

@@ -17,7 +17,7 @@
 
 use std::sync::OnceLock;
 
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use crate::optim::quant::dynamic_map;
 
@@ -86,14 +86,24 @@ pub fn quantize(absmax: &Tensor) -> NestedAbsmax {
 /// The f32 absmax of every NF4 block: `map[code] * scale + offset`.
 pub fn dequantize(codes: &Tensor, scales: &Tensor, offset: f32) -> Tensor {
     let device = codes.device();
+    let offset = Tensor::from_slice(&[offset]).to_device(device);
+    dequantize_with(codes, scales, &offset, &map(device))
+}
+
+/// The signed dynamic map, f32 `[256]` on `device`: what the codes stand for.
+pub fn map(device: Device) -> Tensor {
+    Tensor::from_slice(&dynamic_map(true)).to_device(device)
+}
+
+/// [`dequantize`] with the offset (f32 `[1]`) and the [`map`] already on
+/// the codes' device.
+pub fn dequantize_with(codes: &Tensor, scales: &Tensor, offset: &Tensor, map: &Tensor) -> Tensor {
     let len = codes.size()[0];
     let blocks = scales.size()[0];
-    let map = Tensor::from_slice(&dynamic_map(true)).to_device(device);
     let values = map
         .index_select(0, &codes.to_kind(Kind::Int64))
         .constant_pad_nd([0, blocks * NESTED_BLOCK - len])
         .view([blocks, NESTED_BLOCK]);
-    let offset = Tensor::from_slice(&[offset]).to_device(device);
     ((values * scales.view([-1, 1]))
         .reshape([-1])
         .narrow(0, 0, len))

@@ -19,7 +19,7 @@
 //! requested kind.
 
 use anyhow::{bail, ensure, Result};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use super::nested;
 
@@ -224,16 +224,42 @@ pub fn dequantize(q: &Nf4, kind: Kind) -> Result<Tensor> {
     check_kind(kind, "dequantisation")?;
     check_parts(q)?;
     let device = q.packed.device();
-    let n = q.numel();
-    let blocks = q.blocks();
-    let bytes = q.packed.to_kind(Kind::Int64);
-    let nibbles = Tensor::stack(&[bytes.floor_divide_scalar(16), bytes.remainder(16)], 1);
-    let code = Tensor::from_slice(&NF4_CODE).to_device(device);
-    let values = code
-        .index_select(0, &nibbles.reshape([-1]).narrow(0, 0, n))
-        .constant_pad_nd([0, blocks * q.blocksize - n])
-        .view([blocks, q.blocksize]);
-    let absmax = q.absmax.values().to_device(device).view([-1, 1]);
-    let out = (values * absmax).reshape([-1]).narrow(0, 0, n);
+    let absmax = q.absmax.values().to_device(device);
+    let table = byte_table(device);
+    let values = dequantize_blocks(&q.packed, &absmax, q.blocksize, &table);
+    let out = values.narrow(0, 0, q.numel());
     Ok(out.reshape(&q.shape[..]).to_kind(kind))
+}
+
+/// The two NF4 values of each byte, the high nibble's first: `[256, 2]`
+/// f32 on `device`, the table [`dequantize_blocks`] reads.
+pub fn byte_table(device: Device) -> Tensor {
+    let pairs: Vec<f32> = (0..256)
+        .flat_map(|b| [NF4_CODE[b >> 4], NF4_CODE[b & 15]])
+        .collect();
+    Tensor::from_slice(&pairs).to_device(device).view([256, 2])
+}
+
+/// The f32 values of the blocks of `blocksize` codes in `packed` (u8, two
+/// codes a byte, the first in the high nibble), each block times its f32
+/// `absmax`: `[absmax.numel() * blocksize]`, `code[nibble] * absmax` as
+/// [`dequantize`] computes it, looked up in `table` ([`byte_table`], on
+/// `packed`'s device). Codes past the end of `packed` count as 0.
+pub fn dequantize_blocks(
+    packed: &Tensor,
+    absmax: &Tensor,
+    blocksize: i64,
+    table: &Tensor,
+) -> Tensor {
+    let blocks = absmax.size()[0];
+    let want = blocks * blocksize;
+    let values = table
+        .index_select(0, &packed.to_kind(Kind::Int))
+        .reshape([-1]);
+    let have = values.size()[0];
+    let values = match have < want {
+        true => values.constant_pad_nd([0, want - have]),
+        false => values.narrow(0, 0, want),
+    };
+    (values.view([blocks, blocksize]) * absmax.view([-1, 1])).reshape([-1])
 }

@@ -62,10 +62,11 @@ impl Engine {
         device: Device,
         opt: &OptimizerConfig,
     ) -> Result<Engine> {
+        let mut comm = comm;
         let units = Units::new(cfg, dtype, device);
         let world = (comm.rank(), comm.world_size());
         let state = ShardedState::new(&units, world, source, opt)?;
-        let frozen = FrozenStore::new(&units, world, source)?;
+        let frozen = FrozenStore::new(&units, comm.as_mut(), source)?;
         Ok(Engine {
             units,
             state,
@@ -133,6 +134,11 @@ impl Engine {
     /// Model-state bytes this rank holds (with a frozen base's shards).
     pub fn state_bytes(&self) -> u64 {
         self.state.state_bytes() + self.frozen.state_bytes()
+    }
+
+    /// Bytes of this rank's shards of the frozen base (0 without LoRA).
+    pub fn frozen_state_bytes(&self) -> u64 {
+        self.frozen.state_bytes()
     }
 
     /// Optimizer-state bytes per element of this rank's shards.

@@ -15,7 +15,8 @@ use std::collections::VecDeque;
 use tch::{Kind, Tensor};
 
 /// What one all-gather carries: unit `u`'s trainable shard (its compute
-/// copy) or, in a run that freezes the base, its frozen shard.
+/// copy) or, in a run that freezes the base, its frozen shard (in the
+/// compute dtype, or the bytes of an NF4 base).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
     Trainable(usize),
@@ -31,7 +32,7 @@ impl std::fmt::Display for Part {
     }
 }
 
-/// This rank's compute-dtype shard of a [`Part`].
+/// This rank's shard of a [`Part`], as its all-gather carries it.
 pub type ShardOf<'a> = dyn Fn(Part) -> Tensor + 'a;
 
 /// The communicator, its byte count, and the collectives started and not
@@ -99,8 +100,8 @@ impl Collectives {
         }
     }
 
-    /// All-gathers `part` in the compute dtype (the full padded flat
-    /// vector of this rank's `shard(part)`), from the gather already
+    /// All-gathers `part` (the full padded flat vector of every rank's
+    /// `shard(part)`, in its dtype), from the gather already
     /// started for it when there is one; then starts the next planned one.
     pub fn gather(&mut self, shard: &ShardOf, part: Part) -> Result<Tensor> {
         let started = match self.next.take() {

@@ -1,7 +1,7 @@
 //! A unit's parameters as a pass runs it: all-gathered through the
 //! collectives, from the trained shards (the sharded state's compute copy)
-//! and, in a LoRA run, the frozen ones (`frozen.rs`), joined back in the
-//! unit's order.
+//! and, in a LoRA run, the frozen ones (`frozen.rs`, dequantised from an
+//! NF4 base), joined back in the unit's order.
 
 use super::engine::Engine;
 use super::flight::Part;
@@ -26,7 +26,7 @@ impl Engine {
         for part in self.units.gathers(u) {
             let flat = self.gather_part(part)?;
             match part {
-                Part::Frozen(_) => frozen = self.units.frozen(u).split_flat(&flat)?,
+                Part::Frozen(_) => frozen = self.frozen.unpack(&self.units, u, &flat)?,
                 Part::Trainable(_) => trained = self.units.trainable(u).split_flat(&flat)?,
             }
         }

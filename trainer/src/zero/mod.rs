@@ -5,8 +5,9 @@
 //! The engine is three parts with their own methods: the model's units
 //! (`units.rs`), this rank's sharded state with its arenas and optimizer
 //! progress (`sharded.rs`, over `arena.rs`) and the collectives in flight
-//! (`flight.rs`); a LoRA run adds the frozen base's shards (`frozen.rs`),
-//! and `gather.rs` joins a unit's gathered parts.
+//! (`flight.rs`); a LoRA run adds the frozen base's shards (`frozen.rs`,
+//! with an NF4 base's in `quantised.rs`), and `gather.rs` joins a unit's
+//! gathered parts.
 //! A micro-step (`engine.rs`) gathers each unit through the
 //! collectives, runs it (`graph.rs` with autograd, `head.rs` for the head
 //! and the objective's loss) and reduces its gradients; the optimizer step
@@ -24,6 +25,7 @@ mod graph;
 mod head;
 pub mod layout;
 mod placement;
+mod quantised;
 mod shard;
 mod sharded;
 mod state;

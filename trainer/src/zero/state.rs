@@ -73,7 +73,7 @@ impl Engine {
 
     /// Unit `u`'s fp32 master weights gathered from every rank, as named
     /// full tensors (every rank calls it); in a LoRA run, with its frozen
-    /// weights (in fp32 from the compute dtype).
+    /// weights (in fp32 from the compute dtype, dequantised from NF4).
     pub fn gather_unit(&mut self, u: usize) -> Result<Vec<(String, Tensor)>> {
         let trained = self.gather_trained(u)?;
         if !self.units.frozen_base() {
@@ -84,8 +84,8 @@ impl Engine {
             false => {
                 let shard = self.frozen.shard(u);
                 let full = self.collectives.comm().all_gather(&shard)?;
-                let full = full.to_kind(Kind::Float);
-                self.units.frozen(u).split_flat(&full)?
+                let frozen = self.frozen.unpack(&self.units, u, &full)?;
+                frozen.iter().map(|t| t.to_kind(Kind::Float)).collect()
             }
         };
         let trained = trained.into_iter().map(|(_, t)| t).collect();

@@ -1,11 +1,13 @@
 //! LoRA runs of the ZeRO-3 engine on the references of
-//! `scripts/make-lora-references`, every rank on its own thread over
-//! `CpuComm`: the engine of `tests/lora_engine.rs`.
+//! `scripts/make-lora-references` (or `make-qlora-references`), every rank
+//! on its own thread over `CpuComm`: the engine of `tests/lora_engine.rs`
+//! and `tests/qlora_engine.rs`.
 
-use super::{lora_refs, read_tensors};
+use super::{lora_refs, qlora_refs, read_tensors};
 use rendezvous::{StoreClient, StoreServer};
 use runconfig::OptimizerConfig;
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Duration;
 use tch::{Device, Kind, Tensor};
 use trainer::comm::{Comm, CpuComm, Queued};
@@ -26,6 +28,30 @@ pub struct Opts {
     pub lora: bool,
     /// The compute dtype.
     pub kind: Kind,
+    /// The frozen base in NF4 (`lora.base: nf4`).
+    pub nf4: bool,
+    /// The references the variant is one of.
+    pub refs: Refs,
+}
+
+/// Which references a variant is read from.
+#[derive(Clone, Copy)]
+pub enum Refs {
+    /// `scripts/make-lora-references`.
+    Lora,
+    /// `scripts/make-qlora-references`.
+    Qlora,
+}
+
+impl Refs {
+    /// The folder of variant `name`.
+    pub fn dir(self, name: &str) -> std::path::PathBuf {
+        let root: &Path = match self {
+            Refs::Lora => lora_refs(),
+            Refs::Qlora => qlora_refs(),
+        };
+        root.join(name)
+    }
 }
 
 impl Opts {
@@ -39,6 +65,8 @@ impl Opts {
             same_batch,
             lora,
             kind: Kind::Float,
+            nf4: false,
+            refs: Refs::Lora,
         }
     }
 }
@@ -54,23 +82,31 @@ pub struct Run {
 
 /// `name`'s base config.
 pub fn base_config(name: &str) -> LlamaConfig {
-    LlamaConfig::load(lora_refs().join(name).join("base/config.json")).unwrap()
+    base_config_in(Refs::Lora, name)
+}
+
+/// The base config of `refs`' variant `name`.
+pub fn base_config_in(refs: Refs, name: &str) -> LlamaConfig {
+    LlamaConfig::load(refs.dir(name).join("base/config.json")).unwrap()
 }
 
 /// Rank `rank` of `world`'s engine on `name`'s base and initial adapters.
 pub fn engine(name: &str, rank: usize, world: usize, port: u16, opts: Opts) -> Engine {
-    let dir = lora_refs().join(name);
-    let base_cfg = base_config(name);
+    let dir = opts.refs.dir(name);
+    let base_cfg = base_config_in(opts.refs, name);
     let adapter = PeftAdapter::open(&dir.join("adapter"), base_cfg.num_hidden_layers).unwrap();
     let base = SafetensorsWeights::open(dir.join("base")).unwrap();
     let source = WithAdapters {
         base: &base,
         adapters: &adapter,
     };
-    let cfg = match opts.lora {
+    let mut cfg = match opts.lora {
         true => adapter.apply(&base_cfg),
         false => base_cfg,
     };
+    if let Some(lora) = cfg.lora.as_mut() {
+        lora.shape.nf4 = opts.nf4;
+    }
     let mut store =
         StoreClient::connect("127.0.0.1", port, "t", "", Duration::from_secs(10)).unwrap();
     let cpu = CpuComm::connect(rank, world, &mut store).unwrap();
@@ -94,7 +130,7 @@ pub fn engine(name: &str, rank: usize, world: usize, port: u16, opts: Opts) -> E
 /// One rank: trains on its rows of each batch, then gathers every weight.
 pub fn train(name: &str, rank: usize, world: usize, port: u16, opts: Opts) -> Run {
     let mut engine = engine(name, rank, world, port, opts);
-    let t = read_tensors(&lora_refs().join(name).join("train.safetensors"));
+    let t = read_tensors(&opts.refs.dir(name).join("train.safetensors"));
     let (steps, batch) = (t["input_ids"].size()[0], t["input_ids"].size()[1]);
     let rows = batch / world as i64;
     let (mut losses, mut norms) = (Vec::new(), Vec::new());

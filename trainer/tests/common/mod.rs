@@ -74,6 +74,23 @@ pub fn lora_refs() -> &'static Path {
     })
 }
 
+/// The QLoRA references (`FERROSPEED_QLORA_REFS`, or `target/qlora-refs`,
+/// written by `scripts/make-qlora-references` when absent or of an older
+/// format): per variant a base model, a PEFT adapter, the logits of the
+/// adapter on the base loaded in 4-bit by bitsandbytes, and bitsandbytes'
+/// dequantised weights.
+pub fn qlora_refs() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        generated(
+            "FERROSPEED_QLORA_REFS",
+            "qlora-refs",
+            "make-qlora-references",
+            Some("format 1: llama_odd, qwen2_wide"),
+        )
+    })
+}
+
 /// `$env_var`, else `target/<folder>` written by `scripts/<script> FOLDER`
 /// when it has no COMPLETE marker yet (or, with `format`, one whose first
 /// line is not `format`: an older script wrote it).

@@ -75,3 +75,15 @@ fn the_written_config_reads_back() {
     let (back, _) = Lora::from_adapter_config(&l.adapter_config("org/base"), 4, "x").unwrap();
     assert_eq!(back, l);
 }
+
+#[test]
+fn nf4_holds_the_blocks_projection_matrices_only() {
+    let held = |name: &str, dims| is_nf4_weight(name, dims);
+    assert!(held("model.layers.0.self_attn.q_proj.weight", 2));
+    assert!(held("model.layers.11.mlp.down_proj.weight", 2));
+    assert!(!held("model.layers.0.self_attn.q_proj.bias", 1));
+    assert!(!held("model.layers.0.self_attn.q_proj.lora_A.weight", 2));
+    assert!(!held("model.layers.0.input_layernorm.weight", 1));
+    assert!(!held("model.embed_tokens.weight", 2));
+    assert!(!held("lm_head.weight", 2));
+}
