@@ -5,8 +5,10 @@
 //! The engine is three parts with their own methods: the model's units
 //! (`units.rs`), this rank's sharded state with its arenas and optimizer
 //! progress (`sharded.rs`, over `arena.rs`) and the collectives in flight
-//! (`flight.rs`); a LoRA run adds the frozen base's shards (`frozen.rs`),
-//! and `gather.rs` joins a unit's gathered parts.
+//! (`flight.rs`); a LoRA run adds the frozen base's shards (`frozen.rs`)
+//! and how a pass applies the adapters (`adapters.rs`: dropout in
+//! training, off for DPO's reference), and `gather.rs` joins a unit's
+//! gathered parts.
 //! A micro-step (`engine.rs`) gathers each unit through the
 //! collectives, runs it (`graph.rs` with autograd, `head.rs` for the head
 //! and the objective's loss) and reduces its gradients; the optimizer step
@@ -15,6 +17,7 @@
 //! (rank, sizes, counters, the world's collectives), `state.rs` what
 //! checkpoints and exports need; `testing.rs` holds what only tests call.
 
+mod adapters;
 mod arena;
 pub mod engine;
 mod flight;

@@ -6,6 +6,7 @@ use super::{lora_refs, read_tensors};
 use rendezvous::{StoreClient, StoreServer};
 use runconfig::OptimizerConfig;
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Duration;
 use tch::{Device, Kind, Tensor};
 use trainer::comm::{Comm, CpuComm, Queued};
@@ -26,6 +27,8 @@ pub struct Opts {
     pub lora: bool,
     /// The compute dtype.
     pub kind: Kind,
+    /// `lora_dropout` (the references are made with 0).
+    pub dropout: f64,
 }
 
 impl Opts {
@@ -39,6 +42,7 @@ impl Opts {
             same_batch,
             lora,
             kind: Kind::Float,
+            dropout: 0.0,
         }
     }
 }
@@ -59,18 +63,26 @@ pub fn base_config(name: &str) -> LlamaConfig {
 
 /// Rank `rank` of `world`'s engine on `name`'s base and initial adapters.
 pub fn engine(name: &str, rank: usize, world: usize, port: u16, opts: Opts) -> Engine {
-    let dir = lora_refs().join(name);
-    let base_cfg = base_config(name);
+    engine_at(&lora_refs().join(name), rank, world, port, opts)
+}
+
+/// Rank `rank` of `world`'s engine on `dir/base` and the adapters of
+/// `dir/adapter` (their `lora_dropout` replaced by `opts.dropout`).
+pub fn engine_at(dir: &Path, rank: usize, world: usize, port: u16, opts: Opts) -> Engine {
+    let base_cfg = LlamaConfig::load(dir.join("base/config.json")).unwrap();
     let adapter = PeftAdapter::open(&dir.join("adapter"), base_cfg.num_hidden_layers).unwrap();
     let base = SafetensorsWeights::open(dir.join("base")).unwrap();
     let source = WithAdapters {
         base: &base,
         adapters: &adapter,
     };
-    let cfg = match opts.lora {
+    let mut cfg = match opts.lora {
         true => adapter.apply(&base_cfg),
         false => base_cfg,
     };
+    if let Some(lora) = cfg.lora.as_mut() {
+        lora.dropout = opts.dropout;
+    }
     let mut store =
         StoreClient::connect("127.0.0.1", port, "t", "", Duration::from_secs(10)).unwrap();
     let cpu = CpuComm::connect(rank, world, &mut store).unwrap();
