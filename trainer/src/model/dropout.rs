@@ -9,12 +9,12 @@
 //! belong to another forward. So a mask is a pure function of a key: the
 //! run's seed, the optimizer step, the rank, the micro-step within the step
 //! (the pass's [`Dropout::new`]), then the layer and the projection
-//! ([`Dropout::at`]); the same key on the same device gives the same mask,
-//! for any shape it is drawn for. The rank is part of the key because each
-//! rank drops out its own rows, so with `p > 0` runs at different world
-//! sizes draw different masks and no longer agree exactly (they do with
-//! `p = 0`). The key does not depend on what ran before, so a resumed run
-//! draws the masks an uninterrupted one would.
+//! ([`Dropout::at`]); the same key, shape and device give the same mask.
+//! The rank is part of the key because each rank drops out its own rows,
+//! so with `p > 0` runs at different world sizes draw different masks and
+//! no longer agree exactly (they do with `p = 0`). The key does not depend
+//! on what ran before, so a resumed run draws the masks an uninterrupted
+//! one would.
 //!
 //! A mask is drawn from torch's generator seeded with the key (CPU and
 //! CUDA draw different masks for one key): one kernel, as torch's own

@@ -63,15 +63,23 @@ pub fn base_config(name: &str) -> LlamaConfig {
 
 /// Rank `rank` of `world`'s engine on `name`'s base and initial adapters.
 pub fn engine(name: &str, rank: usize, world: usize, port: u16, opts: Opts) -> Engine {
-    engine_at(&lora_refs().join(name), rank, world, port, opts)
+    let dir = lora_refs().join(name);
+    let folders = (dir.join("base"), dir.join("adapter"));
+    engine_at((&folders.0, &folders.1), rank, world, port, opts)
 }
 
-/// Rank `rank` of `world`'s engine on `dir/base` and the adapters of
-/// `dir/adapter` (their `lora_dropout` replaced by `opts.dropout`).
-pub fn engine_at(dir: &Path, rank: usize, world: usize, port: u16, opts: Opts) -> Engine {
-    let base_cfg = LlamaConfig::load(dir.join("base/config.json")).unwrap();
-    let adapter = PeftAdapter::open(&dir.join("adapter"), base_cfg.num_hidden_layers).unwrap();
-    let base = SafetensorsWeights::open(dir.join("base")).unwrap();
+/// Rank `rank` of `world`'s engine on the base model and the PEFT adapter
+/// in `(base, adapter)` (its `lora_dropout` replaced by `opts.dropout`).
+pub fn engine_at(
+    (base, adapter): (&Path, &Path),
+    rank: usize,
+    world: usize,
+    port: u16,
+    opts: Opts,
+) -> Engine {
+    let base_cfg = LlamaConfig::load(base.join("config.json")).unwrap();
+    let adapter = PeftAdapter::open(adapter, base_cfg.num_hidden_layers).unwrap();
+    let base = SafetensorsWeights::open(base).unwrap();
     let source = WithAdapters {
         base: &base,
         adapters: &adapter,
