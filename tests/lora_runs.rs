@@ -141,7 +141,10 @@ fn the_adapter_export_loads_in_peft_and_the_merged_export_is_peft_s_merge() {
     let config: serde_json::Value = serde_json::from_str(&config).unwrap();
     assert_eq!(config["base_model_name_or_path"], base.to_str().unwrap());
     assert_eq!(config["r"], 8);
-    assert_eq!(config["modules_to_save"], serde_json::json!(["embed_tokens", "lm_head"]));
+    assert_eq!(
+        config["modules_to_save"],
+        serde_json::json!(["embed_tokens", "lm_head"])
+    );
     let card = std::fs::read_to_string(adapter.join("README.md")).unwrap();
     assert!(card.contains("library_name: peft"), "{card}");
 

@@ -49,10 +49,17 @@ fn the_lora_run_book_pushes_an_adapter_that_peft_loads_and_resumes_to_the_same_a
     assert!(said.contains("trained: LoRA r 8)"), "{said}");
 
     let files = book.pushed_files(&hub);
-    for f in ["adapter_model.safetensors", "adapter_config.json", "README.md"] {
+    for f in [
+        "adapter_model.safetensors",
+        "adapter_config.json",
+        "README.md",
+    ] {
         assert!(files.contains(&f.to_string()), "{files:?}");
     }
-    assert!(!files.contains(&"model.safetensors".to_string()), "{files:?}");
+    assert!(
+        !files.contains(&"model.safetensors".to_string()),
+        "{files:?}"
+    );
 
     let chat = Command::new(python_with("peft"))
         .args(["-c", PEFT_CHAT, &book.pushed])

@@ -103,7 +103,10 @@ impl RunBook {
     /// The stage configs and a pipeline writing to `out`; returns its path.
     pub fn pipeline(&self, home: &TempDir, out: &str) -> String {
         let (model, pushed) = (&self.model, &self.pushed);
-        let lora = self.lora.as_deref().map_or(String::new(), |l| format!("lora: {l}\n"));
+        let lora = self
+            .lora
+            .as_deref()
+            .map_or(String::new(), |l| format!("lora: {l}\n"));
         let sft = format!(
             "run_name: runbook-sft\n\
             model: {{ path: {model}, dtype: f32 }}\n\

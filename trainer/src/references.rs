@@ -6,6 +6,15 @@
 //! losses divide by the response's token count, which the labels give, so
 //! one cache serves every loss type. A reference-free loss (simpo) has no
 //! reference pass.
+//!
+//! With LoRA the reference is the run's initial model, adapters included,
+//! as TRL computes it: new adapters (`lora_B` zero) leave the base model as
+//! it is, so the reference is the base (TRL disables them); a run that
+//! starts from trained adapters keeps them (TRL trains against a frozen copy
+//! of a pretrained adapter, its `ref` adapter, since the base is then the
+//! wrong reference). The engine could leave the adapters out
+//! ([`Engine::set_adapters`]), but that is the base model, which equals the
+//! initial model only for new adapters.
 
 use crate::data::batches::{batch, shares};
 use crate::data::SampleSet;
@@ -97,8 +106,9 @@ pub fn references(setup: &mut Setup) -> Result<References> {
 }
 
 /// Reference log-probs of every pair of `set` with the engine's current
-/// weights: `(chosen [N], rejected [N])`, the same on every rank.
-fn reference_logps(
+/// weights (LoRA adapters included): `(chosen [N], rejected [N])`, summed
+/// over each response, the same on every rank; `micro` pairs a batch.
+pub fn reference_logps(
     engine: &mut Engine,
     set: &SampleSet,
     pad_id: i64,

@@ -73,12 +73,15 @@ pub fn model_source(config: &Config) -> Result<(LlamaConfig, Box<dyn ParamSource
     Ok((cfg, Box::new(source)))
 }
 
-/// Builds this rank's engine: comm, layouts, master shards.
+/// Builds this rank's engine: comm, layouts, master shards; LoRA dropout
+/// masks drawn from `train.seed`.
 pub fn engine(config: &Config, env: &RankEnv, device: Device) -> Result<Engine> {
     let (cfg, source) = model_source(config)?;
     let comm = crate::comm::connect(env, config.comm, config.overlap_comm)?;
     let dtype = crate::model::compute_kind(config.model.dtype);
-    Engine::new(cfg, source.as_ref(), comm, dtype, device, &config.optimizer)
+    let mut engine = Engine::new(cfg, source.as_ref(), comm, dtype, device, &config.optimizer)?;
+    engine.set_dropout_seed(config.train.seed);
+    Ok(engine)
 }
 
 /// The training samples of the configured datasets, checked against the model.

@@ -3,11 +3,14 @@
 
 use std::slice::Iter;
 
-use runconfig::model::{block_norm_names, Activation, BlockNorms, LlamaConfig, QkNorm};
+use runconfig::model::{
+    block_norm_names, Activation, BlockNorms, LlamaConfig, QkNorm, LORA_TARGETS,
+};
 use tch::Tensor;
 
 use super::attention::{attention, Weights};
 use super::ctx::Ctx;
+use super::dropout::Adapters;
 use super::linear::Linear;
 use super::norm::norm;
 
@@ -33,8 +36,8 @@ impl<'a> BlockWeights<'a> {
     /// `p` in the order of the unit's parameters: q, k, v, o projections
     /// with their optional biases, gate, up, down, the family's block norms,
     /// its q and k norms, then the LoRA adapters of the targeted
-    /// projections.
-    fn read(cfg: &LlamaConfig, p: &'a [Tensor]) -> Self {
+    /// projections, applied as `adapters` says (layer `layer`'s dropout).
+    fn read(cfg: &LlamaConfig, p: &'a [Tensor], layer: usize, adapters: Adapters) -> Self {
         let it = &mut p.iter();
         let qkv = cfg.qkv_bias;
         let (mut q, mut k, mut v) = (linear(it, qkv), linear(it, qkv), linear(it, qkv));
@@ -48,16 +51,25 @@ impl<'a> BlockWeights<'a> {
             let scale = lora.scale();
             for target in lora.shape.targets() {
                 let adapter = Some((take(it), take(it), scale));
-                let proj = match target {
-                    "q_proj" => &mut q,
-                    "k_proj" => &mut k,
-                    "v_proj" => &mut v,
-                    "o_proj" => &mut o,
-                    "gate_proj" => &mut mlp[0],
-                    "up_proj" => &mut mlp[1],
+                let i = LORA_TARGETS.iter().position(|t| *t == target);
+                let i = i.expect("a target of LORA_TARGETS");
+                let proj = match i {
+                    0 => &mut q,
+                    1 => &mut k,
+                    2 => &mut v,
+                    3 => &mut o,
+                    4 => &mut mlp[0],
+                    5 => &mut mlp[1],
                     _ => &mut mlp[2],
                 };
-                proj.lora = adapter;
+                match adapters {
+                    Adapters::Off => {}
+                    Adapters::On => proj.lora = adapter,
+                    Adapters::Dropout(d) => {
+                        proj.lora = adapter;
+                        proj.dropout = Some(d.at(layer, i));
+                    }
+                }
             }
         }
         BlockWeights {
@@ -82,7 +94,7 @@ pub(super) fn block(
     x: &Tensor,
     ctx: &Ctx,
 ) -> Tensor {
-    let w = BlockWeights::read(cfg, p);
+    let w = BlockWeights::read(cfg, p, layer, ctx.adapters);
     let n = &w.norms;
     let ctx = ctx.layer(cfg, layer);
     let attend = |h: &Tensor| attention(cfg, h, &w.attn, ctx);

@@ -1,10 +1,12 @@
 //! Per-batch context shared by every decoder block: the rotary cos/sin for
 //! the batch's positions and the attention masks, for the global layers and,
-//! when the model has them, for the layers local to a sliding window.
+//! when the model has them, for the layers local to a sliding window; and
+//! how the pass applies the LoRA adapters.
 
 use anyhow::{bail, Result};
 use tch::{Device, Kind, Tensor};
 
+use super::dropout::Adapters;
 use super::rope;
 use runconfig::model::{LlamaConfig, RopeConfig};
 use runconfig::Dtype;
@@ -40,6 +42,9 @@ pub struct Ctx {
     /// The local layers' (window mask, and Gemma 3's own rotation), when
     /// the model has local layers.
     pub local: Option<LayerCtx>,
+    /// How the blocks apply their LoRA adapters ([`Adapters::On`] unless
+    /// [`Ctx::with_adapters`] says otherwise).
+    pub adapters: Adapters,
     kind: Kind,
 }
 
@@ -130,8 +135,14 @@ impl Ctx {
         Ctx {
             global: LayerCtx { cos, sin, mask },
             local,
+            adapters: Adapters::On,
             kind,
         }
+    }
+
+    /// This context, its LoRA adapters applied as `adapters` says.
+    pub fn with_adapters(self, adapters: Adapters) -> Ctx {
+        Ctx { adapters, ..self }
     }
 
     /// The context of decoder layer `layer`.

@@ -3,6 +3,8 @@
 
 use tch::Tensor;
 
+use super::dropout::Dropout;
+
 /// `x W^T + b`, plus `scale * (x A^T) B^T` with a LoRA adapter `(A, B)`.
 #[derive(Clone, Copy)]
 pub struct Linear<'a> {
@@ -10,6 +12,8 @@ pub struct Linear<'a> {
     pub bias: Option<&'a Tensor>,
     /// `(lora_A [r, in], lora_B [out, r], scale)`.
     pub lora: Option<(&'a Tensor, &'a Tensor, f64)>,
+    /// The dropout of the adapter's input (training only).
+    pub dropout: Option<Dropout>,
 }
 
 impl<'a> Linear<'a> {
@@ -19,17 +23,20 @@ impl<'a> Linear<'a> {
             weight,
             bias,
             lora: None,
+            dropout: None,
         }
     }
 
     /// The projection of `x` `[..., in]`: the base result, then the
-    /// adapter's `lora_B(lora_A(x)) * scale` added to it, as PEFT's
+    /// adapter's `lora_B(lora_A(dropout(x))) * scale` added to it, as PEFT's
     /// `lora.Linear.forward` computes it.
     pub fn apply(&self, x: &Tensor) -> Tensor {
         let y = x.linear(self.weight, self.bias);
         match self.lora {
             None => y,
             Some((a, b, scale)) => {
+                let dropped = self.dropout.map(|d| d.apply(x));
+                let x = dropped.as_ref().unwrap_or(x);
                 let low = x.linear::<&Tensor>(a, None).linear::<&Tensor>(b, None);
                 y + low * scale
             }

@@ -12,7 +12,9 @@
 //!   `1..=L` = blocks, `L + 1` = final norm (+ LM head when untied).
 //! * [`ParamSource`]: initial values by element range, from a checkpoint
 //!   ([`SafetensorsWeights`]) or a seeded random initialisation ([`RandomInit`]).
-//! * [`Ctx`] + [`forward_unit`]: one unit at a time on one micro-batch.
+//! * [`Ctx`] + [`forward_unit`]: one unit at a time on one micro-batch; the
+//!   context also says how the pass applies LoRA adapters ([`Adapters`]:
+//!   on, with [`Dropout`] in training, or off for DPO's reference).
 //! * [`head_nll`] + [`head_backward`]: the head and the loss in training, over
 //!   chunks of tokens so that the whole logits never exist at once.
 //! * [`testing`]: every weight by name, the whole model in one pass and the
@@ -27,6 +29,7 @@ mod adapter;
 mod attention;
 mod block;
 mod ctx;
+mod dropout;
 mod head;
 mod init;
 mod linear;
@@ -42,6 +45,7 @@ pub use adapter::{
     is_adapter, Adapted, PeftAdapter, WithAdapters, ADAPTER_CONFIG, ADAPTER_FILE, PEFT_PREFIX,
 };
 pub use ctx::{compute_kind, Ctx, LayerCtx};
+pub use dropout::{Adapters, Dropout};
 pub use head::{head_backward, head_nll, Head, HeadGrads};
 pub use init::RandomInit;
 pub use llama::{forward_unit, shifted_labels};

@@ -11,11 +11,14 @@
 //! A LoRA run trains the adapters only: each unit is gathered from its
 //! frozen shard (`frozen.rs`) and its trained one (`gather.rs`), autograd
 //! computes gradients for the adapters and the units' inputs only, and the
-//! frozen embedding has no backward pass at all.
+//! frozen embedding has no backward pass at all. A training micro-step
+//! drops out the adapters' input (`adapters.rs`), with the same masks in
+//! the forward pass and in the recompute.
 //! Here too: what the rest of the trainer asks the engine (where it runs,
 //! its model, counters and sizes for the metrics, and the collectives of
 //! its world: evaluation sums, checkpoint agreement, barriers).
 
+use super::adapters::AdapterPasses;
 use super::flight::Collectives;
 use super::frozen::FrozenStore;
 use super::graph::{Graph, Saved};
@@ -49,6 +52,8 @@ pub struct Engine {
     /// Units before the head, from the embedding on, that the backward pass
     /// recomputes; the others keep their forward graph.
     recomputed: usize,
+    /// How the passes apply a LoRA run's adapters (`adapters.rs`).
+    pub(super) adapters: AdapterPasses,
 }
 
 impl Engine {
@@ -73,6 +78,7 @@ impl Engine {
             frozen,
             collectives: Collectives::new(comm, dtype),
             recomputed: usize::MAX,
+            adapters: AdapterPasses::new(),
         })
     }
 
@@ -167,7 +173,9 @@ impl Engine {
     /// device, not waited for).
     pub fn micro_step(&mut self, batch: &Batch, objective: &dyn Objective) -> Result<Tensor> {
         let n = self.units.count();
-        let ctx = self.units.ctx(batch)?;
+        // The forward and the backward's recompute share one context: the
+        // same dropout masks.
+        let ctx = self.train_ctx(batch)?;
         let mut plan = self.units.forward_plan(n);
         plan.extend(self.units.backward_plan(self.recomputed_units()));
         self.collectives.plan(plan);
@@ -215,7 +223,7 @@ impl Engine {
     /// The output of the first `units` units on `batch`, without autograd,
     /// along gathers already planned.
     pub(super) fn run_units(&mut self, batch: &Batch, units: usize) -> Result<Tensor> {
-        let ctx = self.units.ctx(batch)?;
+        let ctx = self.pass_ctx(batch)?;
         let mut x = batch.input_ids.shallow_clone();
         for u in 0..units {
             let (params, embed) = self.gather_params(u)?;

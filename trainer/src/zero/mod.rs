@@ -6,7 +6,9 @@
 //! (`units.rs`), this rank's sharded state with its arenas and optimizer
 //! progress (`sharded.rs`, over `arena.rs`) and the collectives in flight
 //! (`flight.rs`); a LoRA run adds the frozen base's shards (`frozen.rs`,
-//! with an NF4 base's in `quantised.rs`), and `gather.rs` joins a unit's
+//! with an NF4 base's in `quantised.rs`) and how a pass applies the
+//! adapters (`adapters.rs`: dropout in training, off on request), and
+//! `gather.rs` joins a unit's
 //! gathered parts.
 //! A micro-step (`engine.rs`) gathers each unit through the
 //! collectives, runs it (`graph.rs` with autograd, `head.rs` for the head
@@ -16,6 +18,7 @@
 //! (rank, sizes, counters, the world's collectives), `state.rs` what
 //! checkpoints and exports need; `testing.rs` holds what only tests call.
 
+mod adapters;
 mod arena;
 pub mod engine;
 mod flight;

@@ -36,6 +36,7 @@ impl Engine {
     /// The update, given the [`StepTerms`] of every rank
     /// ([`Engine::reduce_step`]); see [`super::sharded::ShardedState::apply`].
     pub fn apply_step(&mut self, terms: StepTerms, lr: f64, max_norm: f64) -> Result<StepStats> {
+        self.adapters.step_taken();
         self.state.apply(terms, lr, max_norm)
     }
 

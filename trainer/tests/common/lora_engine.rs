@@ -32,6 +32,8 @@ pub struct Opts {
     pub nf4: bool,
     /// The references the variant is one of.
     pub refs: Refs,
+    /// `lora_dropout` (the references are made with 0).
+    pub dropout: f64,
 }
 
 /// Which references a variant is read from.
@@ -67,6 +69,7 @@ impl Opts {
             kind: Kind::Float,
             nf4: false,
             refs: Refs::Lora,
+            dropout: 0.0,
         }
     }
 }
@@ -93,9 +96,22 @@ pub fn base_config_in(refs: Refs, name: &str) -> LlamaConfig {
 /// Rank `rank` of `world`'s engine on `name`'s base and initial adapters.
 pub fn engine(name: &str, rank: usize, world: usize, port: u16, opts: Opts) -> Engine {
     let dir = opts.refs.dir(name);
-    let base_cfg = base_config_in(opts.refs, name);
-    let adapter = PeftAdapter::open(&dir.join("adapter"), base_cfg.num_hidden_layers).unwrap();
-    let base = SafetensorsWeights::open(dir.join("base")).unwrap();
+    let folders = (dir.join("base"), dir.join("adapter"));
+    engine_at((&folders.0, &folders.1), rank, world, port, opts)
+}
+
+/// Rank `rank` of `world`'s engine on the base model and the PEFT adapter
+/// in `(base, adapter)` (its `lora_dropout` replaced by `opts.dropout`).
+pub fn engine_at(
+    (base, adapter): (&Path, &Path),
+    rank: usize,
+    world: usize,
+    port: u16,
+    opts: Opts,
+) -> Engine {
+    let base_cfg = LlamaConfig::load(base.join("config.json")).unwrap();
+    let adapter = PeftAdapter::open(adapter, base_cfg.num_hidden_layers).unwrap();
+    let base = SafetensorsWeights::open(base).unwrap();
     let source = WithAdapters {
         base: &base,
         adapters: &adapter,
@@ -106,6 +122,7 @@ pub fn engine(name: &str, rank: usize, world: usize, port: u16, opts: Opts) -> E
     };
     if let Some(lora) = cfg.lora.as_mut() {
         lora.shape.nf4 = opts.nf4;
+        lora.dropout = opts.dropout;
     }
     let mut store =
         StoreClient::connect("127.0.0.1", port, "t", "", Duration::from_secs(10)).unwrap();

@@ -91,6 +91,23 @@ pub fn qlora_refs() -> &'static Path {
     })
 }
 
+/// TRL's DPO runs with LoRA adapters (`FERROSPEED_DPO_LORA_REFS`, or
+/// `target/dpo-lora-refs`, written by `scripts/make-dpo-lora-reference`
+/// when absent or of an older format): a base, the pairs, and for a new
+/// and a pretrained adapter the adapter, its reference log-probs and TRL's
+/// first losses and rewards.
+pub fn dpo_lora_refs() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        generated(
+            "FERROSPEED_DPO_LORA_REFS",
+            "dpo-lora-refs",
+            "make-dpo-lora-reference",
+            Some("format 1: trl dpo sigmoid, lora new and pretrained, 4 pairs, 3 steps"),
+        )
+    })
+}
+
 /// `$env_var`, else `target/<folder>` written by `scripts/<script> FOLDER`
 /// when it has no COMPLETE marker yet (or, with `format`, one whose first
 /// line is not `format`: an older script wrote it).
