@@ -58,11 +58,11 @@ fn run(
     let mut first: Option<runconfig::Config> = None;
     for w in sizes {
         let mut r = runconfig::load_file(file, w, sets)?;
+        let at = |e: anyhow::Error| Usage(format!("{}: {e:#}", config.display()));
         match &first {
-            Some(done) => fetch::adopt(done, &mut r.config),
+            Some(done) => crate::resolve::adopt(done, &mut r).map_err(at)?,
             None => {
-                let lines = fetch::resolve(&mut r.config, fetch::Mode::Plan)
-                    .map_err(|e| Usage(format!("{}: {e:#}", config.display())))?;
+                let lines = crate::resolve::hub_ids(&mut r, fetch::Mode::Plan).map_err(at)?;
                 for line in lines {
                     match json {
                         true => eprintln!("{}: {line}", config.display()),

@@ -37,8 +37,8 @@ pub fn run_config(
         notes.push(format!("{nproc} ranks on {gpus} visible GPU(s): ranks share GPUs and use comm cpu (tensors staged through host memory)"));
         resolved.config.comm = CommKind::Cpu;
     }
-    let hub = fetch::resolve(&mut resolved.config, mode)
-        .map_err(|e| Usage(format!("{}: {e:#}", config.display())))?;
+    let hub =
+        hub_ids(&mut resolved, mode).map_err(|e| Usage(format!("{}: {e:#}", config.display())))?;
     if !hub.is_empty() {
         // The snapshots now stand where the ids were: check them as folders.
         runconfig::check_run(&resolved.config, &config.display().to_string())?;
@@ -48,6 +48,22 @@ pub fn run_config(
         notes,
         hub,
     })
+}
+
+/// Resolves the Hub ids of `r` (see [`fetch::resolve`]), then settles its
+/// `lora:` against an adapter that came from the Hub, as the config's own
+/// loading does for a local one.
+pub fn hub_ids(r: &mut Resolved, mode: Mode) -> Result<Vec<String>> {
+    let lines = fetch::resolve(&mut r.config, mode)?;
+    r.settle_adapter().map_err(anyhow::Error::msg)?;
+    Ok(lines)
+}
+
+/// Gives `to` (the same config at another world size) the snapshots found
+/// for `from` ([`fetch::adopt`]) and settles its `lora:` as [`hub_ids`] does.
+pub fn adopt(from: &runconfig::Config, to: &mut Resolved) -> Result<()> {
+    fetch::adopt(from, &mut to.config);
+    to.settle_adapter().map_err(anyhow::Error::msg)
 }
 
 /// GPUs this process may use: the NVIDIA driver's list, narrowed by

@@ -1,5 +1,6 @@
 //! What a run needs beyond well-formed values: a model, data, a length, and
-//! the files the config names. `launch` (and `launch check`) refuses a config
+//! the files the config names (an adapter's weights checked against the
+//! model's shapes). `launch` (and `launch check`) refuses a config
 //! that fails here before it starts anything; the trainer runs the same
 //! checks on the config it is handed.
 
@@ -48,6 +49,14 @@ pub(crate) fn check(c: &Config) -> Result<(), String> {
     }
     if c.model.hub_tokenizer().is_none() {
         tokenizer(c.model.tokenizer.as_deref())?;
+    }
+    if let Some(dir) = c.model.adapter.as_deref() {
+        if c.model.hub_adapter().is_none() {
+            crate::adapter::check_folder(dir)?;
+            if c.model.hub_path().is_none() {
+                crate::adapter::check_fits(c, dir)?;
+            }
+        }
     }
     for (i, d) in c.data.datasets.iter().enumerate() {
         let paths = d.path.iter().map(|p| ("path", p));
@@ -141,7 +150,7 @@ fn resume(resume: &Resume) -> Result<(), String> {
 }
 
 /// "does not exist", or what is there instead.
-fn absent(path: &Path) -> &'static str {
+pub(crate) fn absent(path: &Path) -> &'static str {
     match std::fs::metadata(path) {
         Err(_) => "does not exist",
         Ok(m) if m.is_dir() => "is a folder",

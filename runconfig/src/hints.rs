@@ -35,7 +35,8 @@ pub(crate) fn known_keys() -> Vec<String> {
     // Sections that are empty or absent by default, filled in so that their
     // keys are listed too.
     // Keys left out of the serialised tree when unset are set here too.
-    let sample = "run_name: x\nhub: { repo_id: x }\nmodel: { revision: x }\nlora: {}\n\
+    let sample = "run_name: x\nhub: { repo_id: x }\n\
+        model: { revision: x, adapter: x, adapter_revision: x }\nlora: {}\n\
         export: { merge: true }\n\
         data: { datasets: [{ path: x, files: [x] }], validation: {} }\n\
         train: { lr_schedule: { decay_ratio: 0.1, decay_steps: 1, decay_type: linear } }\n";

@@ -6,6 +6,7 @@
 //! they name, and derives the batch [`Plan`] for a world size. It is the one
 //! place a config is validated: what it accepts, the trainer accepts.
 
+pub mod adapter;
 pub mod contracts;
 mod data;
 mod data_source;
@@ -77,6 +78,9 @@ pub struct Resolved {
     pub config: Config,
     /// Batch sizes and accumulation for this world size.
     pub plan: Plan,
+    /// The `lora.*` keys the file and its overrides set: a run from an
+    /// adapter takes the others from it (see [`adapter`]).
+    pub lora_keys: Vec<String>,
 }
 
 /// Reads `path`, applies `by_world_size[world_size]` then each `key=value` of
@@ -177,12 +181,20 @@ fn parse(
         paths::inputs(&mut config, cwd);
         paths::outputs(&mut config, cwd);
     }
-    let plan =
-        Plan::new(&config, world_size).map_err(|m| ConfigError::new(format!("{origin}: {m}")))?;
-    plan::validate(&config)
-        .and_then(|()| config.validate())
-        .map_err(|m| ConfigError::new(format!("{origin}: {m}")))?;
-    Ok(Resolved { config, plan })
+    let at = |m: String| ConfigError::new(format!("{origin}: {m}"));
+    let plan = Plan::new(&config, world_size).map_err(at)?;
+    let toggles = raw.by_world_size.get(&world_size);
+    let lora_keys = overrides::written(tree, toggles, sets, "lora");
+    let mut resolved = Resolved {
+        config,
+        plan,
+        lora_keys,
+    };
+    resolved.settle_adapter().map_err(at)?;
+    plan::validate(&resolved.config)
+        .and_then(|()| resolved.config.validate())
+        .map_err(at)?;
+    Ok(resolved)
 }
 
 impl Config {

@@ -122,11 +122,14 @@ impl LoraConfig {
 }
 
 impl crate::Config {
-    /// `export.merge` needs adapters to merge.
+    /// `export.merge` needs adapters to merge (a `lora:` section or
+    /// `model.adapter`).
     pub(crate) fn check_merge(&self) -> Result<(), String> {
-        match (self.export.merge, &self.lora) {
-            (true, None) => Err("`export.merge` merges LoRA adapters into the base model, \
-                 and this run has no `lora:` section; remove export.merge"
+        // A run from an adapter is a LoRA run once the adapter is read.
+        let adapters = self.lora.is_some() || self.model.adapter.is_some();
+        match (self.export.merge, adapters) {
+            (true, false) => Err("`export.merge` merges LoRA adapters into the base model, \
+                 and this run has no `lora:` section nor `model.adapter`; remove export.merge"
                 .into()),
             _ => Ok(()),
         }

@@ -88,6 +88,46 @@ fn typed(tree: &Value) -> Result<Config, String> {
     serde_yaml::from_str(&text).map_err(|e| explain(&e.to_string()))
 }
 
+/// The keys of `section` (`lora.r`, ...) that the file's `tree`, the
+/// world-size `toggles` and the `--set` pairs write, each once: what a
+/// config says, as against what the defaults fill in.
+pub(crate) fn written(
+    tree: &Value,
+    toggles: Option<&BTreeMap<String, Value>>,
+    sets: &[String],
+    section: &str,
+) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut add = |key: &str, value: Option<&Value>| {
+        let inner = key.strip_prefix(section).and_then(|k| k.strip_prefix('.'));
+        let named: Vec<String> = match (inner, value.and_then(Value::as_mapping)) {
+            (Some(k), _) => vec![k.to_string()],
+            (None, Some(map)) if key == section => map
+                .keys()
+                .filter_map(|k| k.as_str().map(String::from))
+                .collect(),
+            _ => vec![],
+        };
+        for k in named {
+            let full = format!("{section}.{k}");
+            if !keys.contains(&full) {
+                keys.push(full);
+            }
+        }
+    };
+    add(section, tree.get(section));
+    for (key, value) in toggles.into_iter().flatten() {
+        add(key, Some(value));
+    }
+    for (key, text) in sets.iter().filter_map(|s| s.split_once('=')) {
+        add(
+            key.trim(),
+            serde_yaml::from_str::<Value>(text).ok().as_ref(),
+        );
+    }
+    keys
+}
+
 /// Sets `a.b.c` in a mapping tree, creating the intermediate mappings.
 fn set_dotted(tree: &mut Value, key: &str, value: Value) -> Result<(), String> {
     let parts: Vec<&str> = key.split('.').collect();

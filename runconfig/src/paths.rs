@@ -8,7 +8,7 @@
 //! checkpoint `checkpoint.resume` names, which lives there) resolves against
 //! the current directory, like `--output_dir` of open-instruct and
 //! Hugging Face scripts. The config handed to the ranks holds absolute paths.
-//! A model or tokenizer path that does not exist and reads as a Hub repo id
+//! A model, tokenizer or adapter path that does not exist and reads as a Hub repo id
 //! (`org/name`) stays as written: the launcher resolves it.
 
 use crate::repo_id;
@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 /// Makes every relative input path of `config` absolute against `base`.
 pub(crate) fn inputs(config: &mut Config, base: &Path) {
     let m = &mut config.model;
-    for p in [&mut m.path, &mut m.tokenizer].into_iter().flatten() {
+    for p in [&mut m.path, &mut m.tokenizer, &mut m.adapter]
+        .into_iter()
+        .flatten()
+    {
         // A Hub id stays an id unless a folder of that name is here.
         if repo_id::hub_id(p).is_none() || base.join(&*p).exists() {
             absolute(p, base);
@@ -50,7 +53,7 @@ pub(crate) fn outputs(config: &mut Config, cwd: &Path) {
 }
 
 /// The model paths a pipeline stage's `set:` gives (`model.path`,
-/// `model.tokenizer`, `model.config`), absolute against the pipeline file's
+/// `model.tokenizer`, `model.adapter`, `model.config`), absolute against the pipeline file's
 /// folder `base`, as in a config file; a Hub id stays an id.
 pub(crate) fn stage_inputs(set: &mut BTreeMap<String, serde_yaml::Value>, base: &Path) {
     for (key, value) in set.iter_mut() {
@@ -58,7 +61,13 @@ pub(crate) fn stage_inputs(set: &mut BTreeMap<String, serde_yaml::Value>, base: 
             continue;
         };
         let hub_id = key != "model.config" && repo_id::hub_id(Path::new(text.as_str())).is_some();
-        let input = ["model.path", "model.tokenizer", "model.config"].contains(&key.as_str());
+        let input = [
+            "model.path",
+            "model.tokenizer",
+            "model.adapter",
+            "model.config",
+        ]
+        .contains(&key.as_str());
         if input && (!hub_id || base.join(&*text).exists()) {
             let mut p = PathBuf::from(&*text);
             absolute(&mut p, base);

@@ -1,7 +1,10 @@
 //! Pipeline files: a top-level `stages:` list of run configs that `launch`
 //! runs one after the other, each stage as fresh processes. This module
 //! reads and checks the file and turns each stage into its jobs (one, or one
-//! per checkpoint of the stage it starts from with `each_checkpoint`).
+//! per checkpoint of the stage it starts from with `each_checkpoint`). A
+//! stage starts from an earlier stage's model, or, when that stage trained
+//! LoRA adapters without merging them, from its adapters on its base model
+//! ([`Start`]).
 
 use crate::yaml_file::{typed, YamlFile};
 use crate::ConfigError;
@@ -148,6 +151,55 @@ pub struct Job {
     pub output_dir: PathBuf,
     /// For a fanned-out job: the checkpoint to export as its model first.
     pub base_checkpoint: Option<PathBuf>,
+    /// The folder of the earlier stage it starts from: its `final/`, or
+    /// the export of `base_checkpoint` (a model, or an adapter).
+    pub model: Option<PathBuf>,
+}
+
+/// What a stage `from:` an earlier one starts from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Start {
+    /// The earlier stage's `final/` is a model: its `model.path`.
+    Model,
+    /// The earlier stage trained LoRA adapters (not merged): its `final/`
+    /// is their `model.adapter`, on its base model (these `model.path`,
+    /// `model.config` and `model.revision`).
+    Adapter(Box<crate::ModelConfig>),
+}
+
+impl Start {
+    /// What a stage that ran (or will run) as `config` leaves to a stage
+    /// `from:` it.
+    pub fn of(config: &crate::Config) -> Start {
+        match config.lora.is_some() && !config.export.merge {
+            true => Start::Adapter(Box::new(config.model.clone())),
+            false => Start::Model,
+        }
+    }
+
+    /// The `KEY=VALUE` links to the folder `m` of the earlier stage.
+    fn links(&self, m: &Path) -> Vec<String> {
+        let text = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map_or("null".into(), |p| p.display().to_string())
+        };
+        match self {
+            Start::Model => vec![
+                "model.config=null".to_string(),
+                format!("model.path={}", m.display()),
+            ],
+            Start::Adapter(base) => vec![
+                format!("model.config={}", text(&base.config)),
+                format!("model.path={}", text(&base.path)),
+                format!(
+                    "model.revision={}",
+                    base.revision.as_deref().unwrap_or("null")
+                ),
+                format!("model.adapter={}", m.display()),
+                "model.adapter_revision=null".to_string(),
+            ],
+        }
+    }
 }
 
 impl Pipeline {
@@ -157,15 +209,15 @@ impl Pipeline {
     }
 
     /// The jobs of stage `index`; `checkpoints` lists the complete ones of
-    /// its `from` stage (step, folder), used when it fans out.
-    pub fn jobs(&self, index: usize, checkpoints: &[(u64, PathBuf)]) -> Vec<Job> {
+    /// its `from` stage (step, folder), used when it fans out; `start` says
+    /// what that stage leaves (ignored for a stage without `from`).
+    pub fn jobs(&self, index: usize, checkpoints: &[(u64, PathBuf)], start: &Start) -> Vec<Job> {
         let s = &self.stages[index];
         let from = s.from.as_ref().map(|f| self.stage_dir(f).join("final"));
         let job = |name: &str, out: PathBuf, model: Option<PathBuf>, base| {
             let mut sets = Vec::new();
             if let Some(m) = &model {
-                sets.push("model.config=null".to_string());
-                sets.push(format!("model.path={}", m.display()));
+                sets.extend(start.links(m));
                 let tok = from.as_ref().unwrap_or(m);
                 sets.push(format!("model.tokenizer={}", tok.display()));
             }
@@ -178,6 +230,7 @@ impl Pipeline {
                 sets,
                 output_dir: out,
                 base_checkpoint: base,
+                model,
             }
         };
         if !fans_out(s) {

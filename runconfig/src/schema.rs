@@ -121,6 +121,15 @@ pub struct ModelConfig {
     /// (default `main`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// A PEFT LoRA adapter folder (adapter_config.json,
+    /// adapter_model.safetensors), or a Hub repo id like `path`: the run
+    /// continues training these adapters on the base model, with the
+    /// adapter's settings (see [`crate::adapter`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<PathBuf>,
+    /// Branch, tag or commit of a Hub id in `adapter` (default `main`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter_revision: Option<String>,
 }
 
 /// Where the initial weights come from (see [`ModelConfig::source`]).
@@ -143,23 +152,37 @@ impl ModelConfig {
         self.tokenizer.as_deref().and_then(crate::repo_id::hub_id)
     }
 
+    /// `adapter` when it is a Hub repo id.
+    pub fn hub_adapter(&self) -> Option<&str> {
+        self.adapter.as_deref().and_then(crate::repo_id::hub_id)
+    }
+
     /// `revision`, or `main`.
     pub fn revision(&self) -> &str {
         self.revision.as_deref().unwrap_or("main")
     }
 
-    /// The model keys' rules: a revision the Hub could name.
+    /// `adapter_revision`, or `main`.
+    pub fn adapter_revision(&self) -> &str {
+        self.adapter_revision.as_deref().unwrap_or("main")
+    }
+
+    /// The model keys' rules: revisions the Hub could name.
     pub(crate) fn check(&self) -> Result<(), String> {
-        match self
-            .revision
-            .as_deref()
-            .map(|r| (r, repo_id::revision_problem(r)))
-        {
-            Some((rev, Some(why))) => Err(format!(
-                "`model.revision`: {rev:?} is not a branch, tag or commit: {why}"
-            )),
-            _ => Ok(()),
+        let revisions = [
+            ("revision", &self.revision),
+            ("adapter_revision", &self.adapter_revision),
+        ];
+        for (key, rev) in revisions {
+            if let Some((rev, Some(why))) =
+                rev.as_deref().map(|r| (r, repo_id::revision_problem(r)))
+            {
+                return Err(format!(
+                    "`model.{key}`: {rev:?} is not a branch, tag or commit: {why}"
+                ));
+            }
         }
+        Ok(())
     }
 
     /// `model.path` or `model.config`; the error says that neither is set.

@@ -1,5 +1,5 @@
-//! Folders for the Hub tests: a `final/` folder as a run leaves it, file
-//! lists, and a byte-for-byte comparison.
+//! Folders for the Hub tests: a `final/` folder as a run leaves it, a tiny
+//! model with a PEFT adapter, file lists, and a byte-for-byte comparison.
 
 use std::path::Path;
 
@@ -15,6 +15,51 @@ c = LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidde
 LlamaForCausalLM(c).save_pretrained(out)
 for f in ["tokenizer.json", "tokenizer_config.json"]:
     shutil.copy(f"{data}/{f}", f"{out}/{f}")
+"#;
+
+/// Python that saves the tiny Llama of [`TINY_LLAMA`] (with
+/// `intermediate_size` INTER) to OUT/base, a PEFT LoRA adapter for it made
+/// by peft (r 4, alpha 8, no dropout, on q, v and down, `lm_head` in
+/// `modules_to_save`, every trained weight moved off its initial value) to
+/// OUT/adapter, four pre-tokenized SFT rows to OUT/data.jsonl, and prints
+/// `LOSS x`: their mean token loss under base + adapter, as transformers and
+/// peft compute it. `python -c PEFT_ADAPTER OUT TOKENIZER_FOLDER INTER`.
+pub const PEFT_ADAPTER: &str = r#"
+import json, shutil, sys, torch
+from transformers import LlamaConfig, LlamaForCausalLM
+from peft import LoraConfig, get_peft_model
+out, data, inter = sys.argv[1], sys.argv[2], int(sys.argv[3])
+torch.manual_seed(0)
+c = LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=inter, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
+base = LlamaForCausalLM(c)
+base.save_pretrained(f"{out}/base")
+for f in ["tokenizer.json", "tokenizer_config.json"]:
+    shutil.copy(f"{data}/{f}", f"{out}/base/{f}")
+lc = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, task_type="CAUSAL_LM",
+                target_modules=["q_proj", "v_proj", "down_proj"], modules_to_save=["lm_head"])
+model = get_peft_model(base, lc)
+with torch.no_grad():
+    for n, p in model.named_parameters():
+        if "lora_" in n or "modules_to_save" in n:
+            p.add_(torch.randn_like(p) * 0.1)
+model.save_pretrained(f"{out}/adapter")
+g = torch.Generator().manual_seed(1)
+rows = []
+for n in [12, 9, 15, 7]:
+    ids = torch.randint(3, 512, (n,), generator=g).tolist()
+    rows.append({"input_ids": ids, "labels": [-100] * 3 + ids[3:]})
+with open(f"{out}/data.jsonl", "w") as f:
+    f.writelines(json.dumps(r) + "\n" for r in rows)
+model.eval()
+total, count = 0.0, 0
+with torch.no_grad():
+    for r in rows:
+        logits = model(input_ids=torch.tensor([r["input_ids"]])).logits[0, :-1].double()
+        target = torch.tensor(r["labels"][1:])
+        total += torch.nn.functional.cross_entropy(logits, target, ignore_index=-100, reduction="sum").item()
+        count += int((target != -100).sum())
+print("LOSS", total / count)
 "#;
 
 /// Deterministic bytes (xorshift), fast to make.

@@ -3,11 +3,15 @@
 
 use crate::data::batches::Steps;
 use crate::data::{self, Dataset};
-use crate::model::{validate, Adapted, LlamaConfig, ParamSource, RandomInit, SafetensorsWeights};
+use crate::model::{
+    validate, Adapted, FromAdapter, LlamaConfig, ParamSource, PeftAdapter, RandomInit,
+    SafetensorsWeights,
+};
 use crate::zero::Engine;
 use anyhow::{bail, Context, Result};
 use rendezvous::RankEnv;
 use runconfig::{Config, LoraInit, ModelSource, Plan};
+use std::path::Path;
 use tch::{Device, Kind};
 
 /// Reads the resolved configuration `launch` wrote for this run.
@@ -32,7 +36,8 @@ pub fn threads(config: &Config, env: &RankEnv) -> usize {
 }
 
 /// The model's architecture and where its initial weights come from; with
-/// `lora:`, the adapters on the base, new ones initialised from the seed.
+/// `lora:`, the adapters on the base: those of `model.adapter`, or new
+/// ones initialised from the seed.
 pub fn model_source(config: &Config) -> Result<(LlamaConfig, Box<dyn ParamSource>)> {
     let (cfg, base): (LlamaConfig, Box<dyn ParamSource>) =
         match config.model.source().map_err(anyhow::Error::msg)? {
@@ -58,6 +63,10 @@ pub fn model_source(config: &Config) -> Result<(LlamaConfig, Box<dyn ParamSource
         lora: Some(lora),
         ..cfg
     };
+    if let Some(dir) = &config.model.adapter {
+        let source = from_adapter(&cfg, base, dir)?;
+        return Ok((cfg, Box::new(source)));
+    }
     let mut init = RandomInit::new(&cfg, config.train.seed);
     if config
         .lora
@@ -71,6 +80,27 @@ pub fn model_source(config: &Config) -> Result<(LlamaConfig, Box<dyn ParamSource
         adapters: Box::new(init),
     };
     Ok((cfg, Box::new(source)))
+}
+
+/// The adapters of the PEFT folder `dir` on `base`, for the model `cfg`:
+/// refused, naming the key or the tensor, when its settings are not the
+/// run's or a tensor is missing or of another shape (an adapter made for
+/// another base model).
+fn from_adapter(cfg: &LlamaConfig, base: Box<dyn ParamSource>, dir: &Path) -> Result<FromAdapter> {
+    let adapter = PeftAdapter::open(dir, cfg.num_hidden_layers)
+        .with_context(|| format!("`model.adapter`: {}", dir.display()))?;
+    if let Some(lora) = &cfg.lora {
+        let origin = dir.display().to_string();
+        runconfig::adapter::agrees(lora, &adapter.lora, &origin).map_err(anyhow::Error::msg)?;
+    }
+    let source = FromAdapter { base, adapter };
+    validate(cfg, &source).with_context(|| {
+        format!(
+            "`model.adapter`: {} does not fit this model (an adapter made for another base model)",
+            dir.display()
+        )
+    })?;
+    Ok(source)
 }
 
 /// Builds this rank's engine: comm, layouts, master shards; LoRA dropout

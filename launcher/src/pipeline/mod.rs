@@ -19,8 +19,9 @@ use job::End;
 use ledger::{now, Ledger, Status};
 use runconfig::contracts::checkpoint::complete_checkpoints;
 use runconfig::contracts::finished::{state, State};
-use runconfig::pipeline::{fans_out, Job, Pipeline};
+use runconfig::pipeline::{fans_out, Job, Pipeline, Start};
 use runconfig::YamlFile;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -57,12 +58,25 @@ pub fn run(nproc: usize, file: &YamlFile, sets: &[String], rerun: &[String]) -> 
         p.stages.len(),
         p.output_dir.join(ledger::LEDGER).display()
     );
+    let mut starts = BTreeMap::new();
     for i in 0..p.stages.len() {
-        let world = p.stages[i].world_size.unwrap_or(nproc as u32);
-        for job in jobs(&p, i, sets)? {
-            if let Next::Stop(code) = run_job(&p, &job, world, &mut ledger)? {
+        let s = &p.stages[i];
+        let world = s.world_size.unwrap_or(nproc as u32);
+        let start = s.from.as_ref().and_then(|f| starts.get(f));
+        let jobs = jobs(&p, i, sets, start.unwrap_or(&Start::Model))?;
+        for job in &jobs {
+            if let Next::Stop(code) = run_job(&p, job, world, &mut ledger)? {
                 return Ok(code);
             }
+        }
+        if p.stages
+            .iter()
+            .any(|later| later.from.as_ref() == Some(&s.name))
+        {
+            // What it trained, as its run resolved it (its base model's
+            // snapshot, its adapters' settings).
+            let r = job_config(&jobs[0], world)?;
+            starts.insert(s.name.clone(), Start::of(&r.config));
         }
     }
     println!("launch: pipeline {} complete", p.pipeline);
@@ -81,8 +95,9 @@ fn pending(p: &Pipeline, ledger: &mut Ledger) -> Result<()> {
 }
 
 /// The jobs of stage `i` (a fan-out lists its `from` stage's checkpoints
-/// now), each with the command line's `sets` after the stage's own.
-fn jobs(p: &Pipeline, i: usize, sets: &[String]) -> Result<Vec<Job>> {
+/// now), starting as `start` says, each with the command line's `sets`
+/// after the stage's own.
+fn jobs(p: &Pipeline, i: usize, sets: &[String], start: &Start) -> Result<Vec<Job>> {
     let s = &p.stages[i];
     let mut checkpoints = Vec::new();
     if fans_out(s) {
@@ -92,7 +107,7 @@ fn jobs(p: &Pipeline, i: usize, sets: &[String]) -> Result<Vec<Job>> {
             bail!("stage {}: each_checkpoint, but stage {from} saved no complete checkpoint (set its checkpoint.every_steps)", s.name);
         }
     }
-    let mut jobs = p.jobs(i, &checkpoints);
+    let mut jobs = p.jobs(i, &checkpoints, start);
     if jobs.is_empty() {
         bail!(
             "stage {}: none of the steps in each_checkpoint has a complete checkpoint of stage {}",
@@ -158,13 +173,9 @@ fn run_job(p: &Pipeline, job: &Job, world: u32, ledger: &mut Ledger) -> Result<N
     ))
 }
 
-/// The exported model a fanned-out job starts from (its `model.path`).
+/// The export a fanned-out job starts from (its model or adapter).
 fn model_dir(job: &Job) -> std::path::PathBuf {
-    job.sets
-        .iter()
-        .find_map(|s| s.strip_prefix("model.path="))
-        .map(Into::into)
-        .unwrap_or_default()
+    job.model.clone().unwrap_or_default()
 }
 
 /// A job that exited 0 is completed only with its `final/` written, as

@@ -10,8 +10,8 @@ use crate::cli::Usage;
 use crate::hub::{self, fetch};
 use anyhow::Result;
 use runconfig::memory::fit::{plan, MemoryPlan};
-use runconfig::pipeline::{fans_out, Job, Pipeline};
-use runconfig::{Config, PushWhen, Resolved};
+use runconfig::pipeline::{fans_out, Job, Pipeline, Start};
+use runconfig::{Config, ConfigError, PushWhen, Resolved};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -36,9 +36,10 @@ pub struct Checked {
     pub jobs: String,
 }
 
-/// The model each checked stage trains (`model.*` of its resolved config),
-/// what a later stage `from:` it starts from.
-pub type Models = BTreeMap<String, runconfig::ModelConfig>;
+/// The config of each checked stage (its model as written, Hub ids not
+/// resolved; its `lora:` settled): what a later stage `from:` it starts
+/// from ([`Start::of`]).
+pub type Models = BTreeMap<String, Config>;
 
 /// Checks stage `i` at each of `sizes`; its model goes into `models`.
 pub fn stage(
@@ -50,25 +51,30 @@ pub fn stage(
 ) -> Result<Checked> {
     let s = &p.stages[i];
     let fail = |e: String| Usage(format!("stage {}: {e}", s.name));
-    let (job, jobs) = first_job(p, i);
+    let earlier = s.from.as_deref().and_then(|f| Some((f, models.get(f)?)));
+    let start = earlier.map_or(Start::Model, |(_, c)| Start::of(c));
+    let (job, jobs) = first_job(p, i, &start);
     let mut sets = job.sets.clone();
     sets.extend_from_slice(opts.sets);
     let mut plans: Vec<(Resolved, MemoryPlan)> = Vec::new();
     let mut hub = Vec::new();
     let mut model = None;
     for &w in sizes {
-        let mut r = load(&job, w, &sets, s.from.as_ref().and_then(|f| models.get(f)))
-            .map_err(|e| fail(format!("{e:#}")))?;
+        let origin = |f: &str| p.stage_dir(f).join("final").display().to_string();
+        let from = earlier.map(|(f, c)| (origin(f), c));
+        let mut r = load(&job, w, &sets, from).map_err(|e| fail(format!("{e:#}")))?;
+        let at = |e: anyhow::Error| fail(format!("{}: {e:#}", s.config.display()));
         match plans.first() {
-            Some((first, _)) => fetch::adopt(&first.config, &mut r.config),
+            Some((first, _)) => crate::resolve::adopt(&first.config, &mut r).map_err(at)?,
             None => {
                 // Local files are checked as they are; Hub ids are looked
                 // up (config.json fetched), their files come with the run.
                 runconfig::check_run(&r.config, &s.config.display().to_string())
                     .map_err(|e| fail(e.to_string()))?;
-                model = Some(r.config.model.clone());
-                hub = fetch::resolve(&mut r.config, fetch::Mode::Plan)
-                    .map_err(|e| fail(format!("{}: {e:#}", s.config.display())))?;
+                let mut written = r.config.clone();
+                hub = crate::resolve::hub_ids(&mut r, fetch::Mode::Plan).map_err(at)?;
+                written.lora.clone_from(&r.config.lora);
+                model = Some(written);
             }
         }
         let memory = plan(&r.config, w, r.plan.micro_batch_size, opts.device)
@@ -91,20 +97,30 @@ pub fn stage(
 }
 
 /// The stage's config at world size `w`; a stage `from:` an earlier one
-/// gets that stage's model in place of the `final/` it has yet to write.
-fn load(
-    job: &Job,
-    w: u32,
-    sets: &[String],
-    from: Option<&runconfig::ModelConfig>,
-) -> Result<Resolved> {
-    let Some(model) = from else {
-        return Ok(runconfig::load_unchecked(&job.config, w, sets)?);
-    };
+/// (its config, and the `final/` it will write) gets that stage's model in
+/// place of the `final/` it has yet to write, or, when that `final/` will
+/// be an adapter, its base model and the adapters' settings.
+fn load(job: &Job, w: u32, sets: &[String], from: Option<(String, &Config)>) -> Result<Resolved> {
     let mut r = runconfig::load_unchecked(&job.config, w, sets)?;
-    r.config.model.path.clone_from(&model.path);
-    r.config.model.config.clone_from(&model.config);
-    r.config.model.tokenizer.clone_from(&model.tokenizer);
+    let Some((final_dir, earlier)) = from else {
+        return Ok(r);
+    };
+    let (m, was) = (&mut r.config.model, &earlier.model);
+    m.path.clone_from(&was.path);
+    m.config.clone_from(&was.config);
+    m.tokenizer.clone_from(&was.tokenizer);
+    m.revision.clone_from(&was.revision);
+    if let (Start::Adapter(_), Some(lora)) = (Start::of(earlier), &earlier.lora) {
+        (m.adapter, m.adapter_revision) = (None, None);
+        let at = |e: String| ConfigError::new(format!("{}: {e}", job.config.display()));
+        let random_base = m.path.is_none();
+        let (seed, was) = (r.config.train.seed, earlier.train.seed);
+        if random_base && seed != was {
+            return Err(at(format!("`train.seed` is {seed}, but the adapters of {final_dir} are trained on a random-init base that seed {was} makes; set train.seed: {was} (or export.merge: true in the earlier stage, to start from its whole model)")).into());
+        }
+        r.start_from(lora, &format!("{final_dir} (once written)"))
+            .map_err(at)?;
+    }
     Ok(r)
 }
 
@@ -116,8 +132,9 @@ fn push_rights(cfg: &Config) -> Result<()> {
     }
 }
 
-/// A representative job of stage `i`, and how many jobs it makes, in words.
-pub fn first_job(p: &Pipeline, i: usize) -> (Job, String) {
+/// A representative job of stage `i` (which starts as `start` says), and
+/// how many jobs it makes, in words.
+pub fn first_job(p: &Pipeline, i: usize, start: &Start) -> (Job, String) {
     let s = &p.stages[i];
     let from = s.from.as_deref().unwrap_or_default();
     if fans_out(s) {
@@ -126,17 +143,20 @@ pub fn first_job(p: &Pipeline, i: usize) -> (Job, String) {
             _ => 0,
         };
         let ck = [(step, p.stage_dir(from).join("checkpoints"))];
-        let job = p.jobs(i, &ck).remove(0);
+        let job = p.jobs(i, &ck, start).remove(0);
         return (
             job,
             format!("one job per checkpoint of stage {from}, each from its export"),
         );
     }
     let what = match &s.from {
+        Some(f) if matches!(start, Start::Adapter(_)) => {
+            format!("1 job, adapters from stage {f}'s final/ on its base model")
+        }
         Some(f) => format!("1 job, model from stage {f}'s final/"),
         None => "1 job".into(),
     };
-    (p.jobs(i, &[]).remove(0), what)
+    (p.jobs(i, &[], start).remove(0), what)
 }
 
 /// Checks every stage of the pipeline at its world size before a run.

@@ -18,9 +18,9 @@ fn links_and_output_dirs_become_sets() {
     assert!(is_pipeline(&path));
     let p = load(&path).unwrap();
     assert_eq!(p.stages[0].config, dir.join("a.yaml"));
-    let sft = &p.jobs(0, &[])[0];
+    let sft = &p.jobs(0, &[], &Start::Model)[0];
     assert_eq!(sft.sets, vec!["checkpoint.output_dir=/o/sft".to_string()]);
-    let dpo = &p.jobs(1, &[])[0];
+    let dpo = &p.jobs(1, &[], &Start::Model)[0];
     assert!(
         dpo.sets.contains(&"model.path=/o/sft/final".to_string()),
         "{:?}",
@@ -37,7 +37,7 @@ fn model_paths_in_a_stage_set_follow_the_pipeline_file() {
         &dir,
         &format!("pipeline: t\noutput_dir: /o\nstages:\n  - {stage}\n"),
     );
-    let sets = &load(&path).unwrap().jobs(0, &[])[0].sets;
+    let sets = &load(&path).unwrap().jobs(0, &[], &Start::Model)[0].sets;
     let config = format!("model.config={}", dir.join("models/x.json").display());
     let parent = dir.parent().unwrap().join("w");
     for want in [
@@ -59,7 +59,7 @@ fn each_checkpoint_makes_one_job_per_picked_step() {
         .iter()
         .map(|s| (*s, PathBuf::from(format!("/c/{s}"))))
         .collect();
-    let jobs = p.jobs(1, &ck);
+    let jobs = p.jobs(1, &ck, &Start::Model);
     let names: Vec<&str> = jobs.iter().map(|j| j.job.as_str()).collect();
     assert_eq!(names, ["step-000002", "step-000006"]);
     assert_eq!(jobs[0].output_dir, PathBuf::from("/o/d/step-000002"));
@@ -95,4 +95,49 @@ fn bad_links_are_named() {
         let e = load(&path).unwrap_err().to_string();
         assert!(e.contains(want), "{e}");
     }
+}
+
+#[test]
+fn a_stage_from_an_adapter_stage_gets_its_base_and_its_adapter() {
+    let dir = scratch("adapter");
+    let path = write(&dir, "pipeline: t\noutput_dir: /o\nstages:\n  - { name: sft, config: a.yaml }\n  - { name: dpo, config: b.yaml, from: sft }\n  - { name: d, config: b.yaml, from: sft, each_checkpoint: [2] }\n");
+    let p = load(&path).unwrap();
+    let base = crate::ModelConfig {
+        path: Some("org/base".into()),
+        revision: Some("v1".into()),
+        ..Default::default()
+    };
+    let start = Start::Adapter(Box::new(base));
+    let dpo = &p.jobs(1, &[], &start)[0];
+    for want in [
+        "model.path=org/base",
+        "model.config=null",
+        "model.revision=v1",
+        "model.adapter=/o/sft/final",
+        "model.tokenizer=/o/sft/final",
+    ] {
+        assert!(
+            dpo.sets.contains(&want.to_string()),
+            "{want} in {:?}",
+            dpo.sets
+        );
+    }
+    assert_eq!(dpo.model, Some(PathBuf::from("/o/sft/final")));
+    let fan = &p.jobs(2, &[(2, PathBuf::from("/c/2"))], &start)[0];
+    let export = PathBuf::from("/o/sft/exports/step-000002");
+    assert!(fan
+        .sets
+        .contains(&format!("model.adapter={}", export.display())));
+    assert_eq!(fan.model, Some(export));
+}
+
+#[test]
+fn a_lora_stage_leaves_its_adapter_unless_it_merges() {
+    let yaml = "run_name: t\nmodel: { config: c.json }\nlora: { r: 8 }\n";
+    let mut config = crate::from_str(yaml, "t.yaml", 1, &[]).unwrap().config;
+    assert!(matches!(Start::of(&config), Start::Adapter(m) if m.config == Some("c.json".into())));
+    config.export.merge = true;
+    assert_eq!(Start::of(&config), Start::Model);
+    config.lora = None;
+    assert_eq!(Start::of(&config), Start::Model);
 }

@@ -1,7 +1,8 @@
 //! PEFT's LoRA adapters as parameter sources: `adapter_model.safetensors`
 //! (each adapter under `base_model.model.` + its name in the model), and
 //! a base checkpoint joined with adapters, so that a model with `lora`
-//! reads its base weights from one source and its adapters from another.
+//! reads its base weights from one source and its adapters (with a run
+//! from an adapter, its saved modules too) from another.
 
 use std::path::Path;
 
@@ -14,12 +15,7 @@ use super::weights::SafetensorsWeights;
 pub use runconfig::model::is_adapter;
 use runconfig::model::{read_json, LlamaConfig, Lora};
 
-/// PEFT's adapter file.
-pub const ADAPTER_FILE: &str = "adapter_model.safetensors";
-/// PEFT's adapter settings.
-pub const ADAPTER_CONFIG: &str = "adapter_config.json";
-/// The prefix PEFT gives the model's own names.
-pub const PEFT_PREFIX: &str = "base_model.model.";
+pub use runconfig::adapter::{ADAPTER_CONFIG, ADAPTER_FILE, PEFT_PREFIX};
 
 /// A PEFT adapter folder: its settings and weights.
 pub struct PeftAdapter {
@@ -46,6 +42,14 @@ impl PeftAdapter {
             modules_to_save,
             weights,
         })
+    }
+
+    /// Whether the adapter file holds the model's parameter `name` (an
+    /// adapter, or the weight of a module in `modules_to_save`).
+    pub fn holds(&self, name: &str) -> bool {
+        self.weights
+            .shape(&format!("{PEFT_PREFIX}{name}"))
+            .is_some()
     }
 
     /// `cfg` with these adapters.
@@ -95,5 +99,24 @@ impl ParamSource for Adapted {
             adapters: self.adapters.as_ref(),
         };
         joined.read_range(param, start, len)
+    }
+}
+
+/// What a run from a PEFT adapter trains from: the base model's weights
+/// from `base`; the adapters, and the weights of `modules_to_save` that the
+/// adapter file holds (PEFT saves them beside the adapters), from `adapter`.
+pub struct FromAdapter {
+    pub base: Box<dyn ParamSource>,
+    pub adapter: PeftAdapter,
+}
+
+impl ParamSource for FromAdapter {
+    fn read_range(&self, param: &ParamSpec, start: i64, len: i64) -> Result<Tensor> {
+        let name = &param.name;
+        let saved = self.adapter.lora.shape.trains(name) && self.adapter.holds(name);
+        match is_adapter(name) || saved {
+            true => self.adapter.read_range(param, start, len),
+            false => self.base.read_range(param, start, len),
+        }
     }
 }

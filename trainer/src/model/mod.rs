@@ -42,7 +42,8 @@ mod units;
 mod weights;
 
 pub use adapter::{
-    is_adapter, Adapted, PeftAdapter, WithAdapters, ADAPTER_CONFIG, ADAPTER_FILE, PEFT_PREFIX,
+    is_adapter, Adapted, FromAdapter, PeftAdapter, WithAdapters, ADAPTER_CONFIG, ADAPTER_FILE,
+    PEFT_PREFIX,
 };
 pub use ctx::{compute_kind, Ctx, LayerCtx};
 pub use dropout::{Adapters, Dropout};

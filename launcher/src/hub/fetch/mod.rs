@@ -1,7 +1,8 @@
-//! Models (and their tokenizers) and datasets named by Hub id, brought into
-//! the Hugging Face cache the Python tools share before any rank starts, and
-//! the config handed to the ranks rewritten to the snapshot folders (a
-//! dataset's `files` to its split's files there). A config that
+//! Models (their tokenizers, the adapters a run starts from) and datasets
+//! named by Hub id, brought into the Hugging Face cache the Python tools
+//! share before any rank starts, and the config handed to the ranks
+//! rewritten to the snapshot folders (a dataset's `files` to its split's
+//! files there). A config that
 //! names only local paths costs nothing here: no client, no request.
 
 pub mod cache;
@@ -26,7 +27,8 @@ use select::{model_files, with_tokenizer, Need};
 /// Where the resolved snapshot goes in the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
-    /// `model.path` (`Need::Model`) or `model.tokenizer` (`Need::Tokenizer`).
+    /// `model.path` (`Need::Model`), `model.tokenizer` (`Need::Tokenizer`)
+    /// or `model.adapter` (`Need::Adapter`).
     Model(Need),
     /// `data.datasets[i]`: its `files` become the split's files.
     Dataset(usize),
@@ -41,21 +43,29 @@ struct Item {
 
 fn items(cfg: &Config) -> Vec<Item> {
     let m = &cfg.model;
-    let model = |key: &str, id: &str, target| Item {
+    let model = |key: &str, id: &str, revision: &str, need| Item {
         key: key.to_string(),
         wanted: Wanted {
             kind: Kind::Model,
             id: id.to_string(),
-            revision: m.revision().to_string(),
+            revision: revision.to_string(),
         },
-        target,
+        target: Target::Model(need),
     };
     let mut out = Vec::new();
     if let Some(id) = m.hub_path() {
-        out.push(model("model.path", id, Target::Model(Need::Model)));
+        out.push(model("model.path", id, m.revision(), Need::Model));
     }
     if let Some(id) = m.hub_tokenizer() {
-        out.push(model("model.tokenizer", id, Target::Model(Need::Tokenizer)));
+        out.push(model("model.tokenizer", id, m.revision(), Need::Tokenizer));
+    }
+    if let Some(id) = m.hub_adapter() {
+        out.push(model(
+            "model.adapter",
+            id,
+            m.adapter_revision(),
+            Need::Adapter,
+        ));
     }
     for (i, d) in cfg.data.datasets.iter().enumerate() {
         if let Some(id) = &d.hub {
@@ -92,13 +102,18 @@ pub fn resolve(cfg: &mut Config, mode: Mode) -> Result<Vec<String>> {
                     model_files(files, need).and_then(|f| with_tokenizer(f, own_tokenizer))
                 };
                 let w = &item.wanted;
-                repo::list(&ctx, w).and_then(|l| one(&ctx, w, &l, mode, &pick, &["config.json"]))
+                let eager = match need {
+                    Need::Adapter => ["adapter_config.json"],
+                    _ => ["config.json"],
+                };
+                repo::list(&ctx, w).and_then(|l| one(&ctx, w, &l, mode, &pick, &eager))
             }
         };
         let (located, what) = found.map_err(|e| phrase::error(&item.key, &item.wanted, &ctx, e))?;
         lines.push(format!("`{}`: {what}", item.key));
         match item.target {
             Target::Model(Need::Model) => cfg.model.path = Some(located.snapshot),
+            Target::Model(Need::Adapter) => cfg.model.adapter = Some(located.snapshot),
             Target::Model(_) => cfg.model.tokenizer = Some(located.snapshot),
             Target::Dataset(i) => cfg.data.datasets[i].files = dataset::data_files(&located),
         }
@@ -111,6 +126,7 @@ pub fn resolve(cfg: &mut Config, mode: Mode) -> Result<Vec<String>> {
 pub fn adopt(from: &Config, to: &mut Config) {
     to.model.path.clone_from(&from.model.path);
     to.model.tokenizer.clone_from(&from.model.tokenizer);
+    to.model.adapter.clone_from(&from.model.adapter);
     for (t, f) in to.data.datasets.iter_mut().zip(&from.data.datasets) {
         t.files.clone_from(&f.files);
     }

@@ -31,8 +31,12 @@ pub fn error(key: &str, w: &Wanted, ctx: &Ctx, e: Error) -> Error {
                 r.status
             ),
             (404, "RevisionNotFound") => format!(
-                "{id} has no revision {:?} (`model.revision` or the entry's `revision`: a branch, tag or commit)",
-                w.revision
+                "{id} has no revision {:?} ({}: a branch, tag or commit)",
+                w.revision,
+                match key {
+                    "model.adapter" => "`model.adapter_revision`",
+                    _ => "`model.revision` or the entry's `revision`",
+                }
             ),
             (404, "EntryNotFound") => format!("a file is missing from {id}@{}: {}", w.revision, r.message),
             (404, _) if w.kind == super::cache::Kind::Dataset => {

@@ -1,6 +1,7 @@
 //! Which files of a model repository a run needs: config.json, the
 //! safetensors weights (with their index), the tokenizer and generation side
-//! files, the chat template and the model card. Never PyTorch `.bin`/`.pth`
+//! files, the chat template and the model card; of an adapter repository,
+//! PEFT's two files and the same side files. Never PyTorch `.bin`/`.pth`
 //! weights, nor the files in subfolders (`original/` of Llama holds a second
 //! copy of the weights in another format).
 
@@ -29,6 +30,9 @@ pub enum Need {
     Tokenizer,
     /// config.json alone (`launch check` plans memory from it).
     Config,
+    /// A PEFT adapter (`model.adapter`): adapter_config.json,
+    /// adapter_model.safetensors and the side files it has.
+    Adapter,
 }
 
 /// The files of `files` (a repository's listing) that `need` asks for, or
@@ -38,6 +42,11 @@ pub fn model_files(files: &[String], need: Need) -> Result<Vec<String>, String> 
     let has = |name: &str| root.iter().any(|f| f.as_str() == name);
     let side = root.iter().filter(|f| SIDE_FILES.contains(&f.as_str()));
     let mut out: Vec<String> = Vec::new();
+    if need == Need::Adapter {
+        out.extend(adapter(&has)?);
+        out.extend(side.map(|f| f.to_string()));
+        return Ok(out);
+    }
     if need != Need::Tokenizer {
         if !has("config.json") {
             return Err("it has no config.json (not a transformers model repository)".into());
@@ -71,6 +80,28 @@ pub fn with_tokenizer(files: Vec<String>, needed: bool) -> Result<Vec<String>, S
         ),
         false => Ok(files),
     }
+}
+
+/// The two files of a PEFT adapter repository, or why it is not one.
+fn adapter(has: &dyn Fn(&str) -> bool) -> Result<[String; 2], String> {
+    if !has("adapter_config.json") {
+        return Err("it has no adapter_config.json (not a PEFT adapter repository)".into());
+    }
+    if !has("adapter_model.safetensors") {
+        return Err(match has("adapter_model.bin") {
+            true => {
+                "it holds only PyTorch weights (adapter_model.bin), no adapter_model.safetensors: \
+                     Ferrospeed reads safetensors; save the adapter with `save_pretrained(..., \
+                     safe_serialization=True)`"
+                    .into()
+            }
+            false => "it has no adapter_model.safetensors".into(),
+        });
+    }
+    Ok([
+        "adapter_config.json".into(),
+        "adapter_model.safetensors".into(),
+    ])
 }
 
 fn weights(root: &[&String]) -> Result<Vec<String>, String> {
@@ -143,5 +174,39 @@ mod tests {
         );
         let e = model_files(&listing(&["tokenizer.json"]), Need::Model).unwrap_err();
         assert!(e.contains("no config.json"), "{e}");
+    }
+
+    #[test]
+    fn an_adapter_takes_peft_s_files_and_side_files() {
+        let files = listing(&[
+            "README.md",
+            "adapter_config.json",
+            "adapter_model.safetensors",
+            "tokenizer.json",
+            "optimizer.pt",
+            "checkpoint-10/adapter_model.safetensors",
+        ]);
+        let got = model_files(&files, Need::Adapter).unwrap();
+        assert_eq!(
+            got,
+            [
+                "adapter_config.json",
+                "adapter_model.safetensors",
+                "README.md",
+                "tokenizer.json"
+            ]
+        );
+        let e = model_files(
+            &listing(&["adapter_config.json", "adapter_model.bin"]),
+            Need::Adapter,
+        );
+        assert!(e
+            .unwrap_err()
+            .contains("only PyTorch weights (adapter_model.bin)"));
+        let e = model_files(
+            &listing(&["config.json", "model.safetensors"]),
+            Need::Adapter,
+        );
+        assert!(e.unwrap_err().contains("no adapter_config.json"));
     }
 }
