@@ -43,6 +43,26 @@ fn the_sanity_config_prints_a_green_table() {
 }
 
 #[test]
+fn the_lora_sanity_config_prints_a_green_table() {
+    let dir = scratch("green-lora");
+    let out_dir = dir.join("out");
+    let sets = [format!("checkpoint.output_dir={}", out_dir.display())];
+    let out = run(&dir, 1, "configs/sanity-lora.yaml", &sets);
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("=> GREEN: ready for the full run"), "{all}");
+    // The adapters alone move the frozen random model: from about ln 256.
+    let evals: Vec<f64> = records(&out_dir)
+        .iter()
+        .filter_map(|r| r.get("eval_loss")?.as_f64())
+        .collect();
+    assert!(
+        evals.len() >= 3 && evals.last().unwrap() < &(evals[0] - 0.5),
+        "eval loss falls visibly: {evals:?}"
+    );
+}
+
+#[test]
 fn a_red_sanity_table_fails_the_run() {
     let dir = scratch("red");
     let sets = [

@@ -8,7 +8,7 @@ use rendezvous::StoreServer;
 use runconfig::memory::{breakdown, ModelShape, Setup};
 use runconfig::{Dtype, OptimizerConfig};
 use std::time::Duration;
-use tch::{Device, Kind};
+use tch::{Device, Kind, Tensor};
 use trainer::comm::{Comm, CpuComm};
 use trainer::model::{LlamaConfig, PeftAdapter, RandomInit};
 use trainer::zero::Engine;
@@ -61,6 +61,7 @@ fn planned(shape: &ModelShape, world: usize, dtype: Dtype, opt: &OptimizerConfig
         offload: false,
         overlap: false,
         recomputed: u64::MAX,
+        lora_dropout: false,
     };
     let items = breakdown(shape, &setup);
     let state = [
@@ -135,5 +136,24 @@ fn planned_lora_state_is_what_the_engine_allocates() {
                 }
             }
         }
+    }
+}
+
+/// The planner's bytes of a tensor in NF4 are what the quantisation holds:
+/// the packed codes, a one-byte code per block's absmax, the nested f32
+/// scales and the subtracted mean.
+#[test]
+fn planned_nf4_bytes_are_what_quantisation_holds() {
+    use runconfig::memory::{nf4_bytes, NF4_BLOCK};
+    use trainer::quant::{quantize, Absmax};
+    for shape in [[64, 64], [100, 7], [4096, 72], [3, 5], [1024, 4097]] {
+        let t = Tensor::randn(shape, (Kind::Float, Device::Cpu));
+        let q = quantize(&t, NF4_BLOCK as i64, true).unwrap();
+        let Absmax::Nested { codes, scales, .. } = &q.absmax else {
+            panic!("double quantisation gives nested scales")
+        };
+        let held = q.packed.numel() + codes.numel() + 4 * scales.numel() + 4;
+        let n = (shape[0] * shape[1]) as u64;
+        assert_eq!(held as u64, nf4_bytes(n), "shape {shape:?}");
     }
 }

@@ -3,6 +3,7 @@
 
 use super::parts::block_elements;
 use super::setup::Setup;
+use super::training::Training;
 use super::{breakdown, kept_units, total, Item, Place};
 use crate::model::ModelShape;
 use crate::schema::{ActivationCheckpointing, Config};
@@ -26,6 +27,8 @@ pub struct MemoryPlan {
     pub recomputed_units: u64,
     /// Units before the head: the embedding and every decoder block.
     pub units_before_head: u64,
+    /// What the run trains: every parameter, or LoRA adapters.
+    pub training: Training,
     pub breakdown: Vec<Item>,
 }
 
@@ -124,6 +127,7 @@ pub fn plan_of(shape: &ModelShape, s: &Setup, config: &Config, device: Option<u6
         toggles,
         recomputed_units: kept.start,
         units_before_head: kept.end,
+        training: Training::of(shape, s),
         breakdown: items,
     }
 }
@@ -266,6 +270,7 @@ pub fn render(p: &MemoryPlan, device: Option<u64>) -> String {
         }
         _ => {}
     }
+    write!(s, "\n  {}", p.training.describe()).unwrap();
     write!(
         s,
         "\n  activation checkpointing: {} of {} units recomputed in the backward pass",

@@ -11,13 +11,20 @@ use crate::schema::Dtype;
 use serde::Serialize;
 
 pub mod fit;
+mod lora;
 mod parts;
+mod per_unit;
 mod setup;
+mod training;
 
 pub use crate::model::{ModelShape, UnitParams};
+use lora::Frozen;
+pub use lora::{nf4_bytes, NF4_BLOCK, NF4_NESTED_BLOCK};
 pub use parts::kept_units;
 use parts::{backward_elements, block_elements, step_temporaries};
+use per_unit::PerUnit;
 pub use setup::Setup;
+pub use training::{grouped, Training};
 
 /// Tokens whose logits the loss computes at once: the head and the
 /// cross-entropy run over chunks of the micro-batch's tokens.
@@ -63,38 +70,6 @@ fn state_bytes(unit_params: u64, shard: u64, s: &Setup) -> u64 {
     }
 }
 
-/// One figure per kind of unit: the embedding, one of the `layers`
-/// identical blocks, the head.
-struct PerUnit {
-    embed: u64,
-    block: u64,
-    head: u64,
-    layers: u64,
-}
-
-impl PerUnit {
-    /// `f` of each kind of unit's parameter count.
-    fn of(u: &UnitParams, f: impl Fn(u64) -> u64) -> PerUnit {
-        PerUnit {
-            embed: f(u.embed),
-            block: f(u.block),
-            head: f(u.head),
-            layers: u.layers,
-        }
-    }
-
-    /// The sum over every unit of the model.
-    fn total(&self) -> u64 {
-        self.embed + self.layers * self.block + self.head
-    }
-
-    /// The largest unit's figure (a model without blocks has none).
-    fn largest(&self) -> u64 {
-        let block = if self.layers > 0 { self.block } else { 0 };
-        self.embed.max(self.head).max(block)
-    }
-}
-
 /// Where the master weights and the optimizer state live.
 fn state_place(s: &Setup) -> Place {
     if s.offload {
@@ -109,28 +84,26 @@ fn state_place(s: &Setup) -> Place {
 /// once and multiplied).
 pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
     let u = shape.trained_params();
-    let frozen = shape.frozen_params();
-    let whole = PerUnit::of(&shape.unit_params(), |p| padded(p, s.world_size));
+    let trained = PerUnit::of(&u, |p| p);
+    let frozen = Frozen::of(shape);
+    let whole = lora::gathered(&trained, &frozen.all(), s.world_size);
     [
         sharded_items(&u, s).as_slice(),
         &frozen_items(&frozen, s),
-        &gathered_items(shape, &whole, s),
-        &activation_items(shape, &whole, s),
+        &gathered_items(shape, &whole, (&trained, &frozen), s),
+        &activation_items(shape, &whole, (&trained, &frozen), s),
         &loss_items(shape, s),
         &step_items(&u, s),
     ]
     .concat()
 }
 
-/// With LoRA, the base model's shards in the compute dtype: no master,
-/// gradient or optimizer state (none without LoRA).
-fn frozen_items(f: &UnitParams, s: &Setup) -> Vec<Item> {
-    let w = s.world_size;
-    let held = |p: u64| if p == 0 { 0 } else { shard_len(p, w) };
-    let total = PerUnit::of(f, held).total();
-    match total {
+/// With LoRA, the base model's shards (in the compute dtype, or partly in
+/// NF4): no master, gradient or optimizer state (none without LoRA).
+fn frozen_items(f: &Frozen, s: &Setup) -> Vec<Item> {
+    match f.held_bytes(s) {
         0 => vec![],
-        _ => vec![on_device("frozen_weights", s.compute_bytes() * total)],
+        bytes => vec![on_device("frozen_weights", bytes)],
     }
 }
 
@@ -163,45 +136,62 @@ fn sharded_items(u: &UnitParams, s: &Setup) -> [Item; 4] {
     ]
 }
 
-/// The whole units gathered for the forward and backward passes, and the
-/// gradient of one unit before its reduce-scatter.
-fn gathered_items(shape: &ModelShape, whole: &PerUnit, s: &Setup) -> [Item; 2] {
+/// The whole units gathered for the forward and backward passes (with
+/// NF4, the gathered 4-bit data beside its dequantised weights), and the
+/// gradient of one unit's trained parameters before its reduce-scatter.
+fn gathered_items(
+    shape: &ModelShape,
+    whole: &PerUnit,
+    (trained, frozen): (&PerUnit, &Frozen),
+    s: &Setup,
+) -> [Item; 2] {
     let (w, c) = (s.world_size, s.compute_bytes());
-    let largest = whole.largest();
+    let bytes = whole.zip(&frozen.nf4, |e, q| e * c + q);
+    let largest = bytes.largest();
     // The head of a tied model also gathers the embedding.
-    let head = whole.head + shape.tied as u64 * whole.embed;
+    let head = bytes.head + shape.tied as u64 * bytes.embed;
     let gathered = largest.max(head);
+    let grads = trained.map(|p| if p == 0 { 0 } else { padded(p, w) });
+    let grads = grads.largest();
     [
         // With overlap, the next unit's gather and the last unit's gradient
         // reduce-scatter are in flight too.
-        on_device(
-            "gather_buffers",
-            (gathered + s.overlap as u64 * largest) * c,
-        ),
+        on_device("gather_buffers", gathered + s.overlap as u64 * largest),
         on_device(
             "unit_gradient",
-            (2 + s.overlap as u64) * largest * c + largest / w * (c + 4),
+            (2 + s.overlap as u64) * grads * c + grads / w * (c + 4),
         ),
     ]
 }
 
 /// What the forward pass leaves for the backward pass: each unit's input,
 /// and the parameters and graphs of the units it keeps.
-fn activation_items(shape: &ModelShape, whole: &PerUnit, s: &Setup) -> [Item; 4] {
+fn activation_items(
+    shape: &ModelShape,
+    whole: &PerUnit,
+    (trained, frozen): (&PerUnit, &Frozen),
+    s: &Setup,
+) -> [Item; 4] {
     let (w, c) = (s.world_size, s.compute_bytes());
     let (tokens, h) = (s.tokens(), shape.hidden);
     let kept = kept_units(whole.layers + 1, s);
-    // A kept block holds its forward graph; the kept embedding only its ids.
-    let kept_embed = (kept.start == 0 && !kept.is_empty()) as u64;
-    let kept_blocks = (kept.end - kept.start) - kept_embed;
-    // At one rank a gathered unit is the rank's own shard, not a copy.
+    // A kept block holds its forward graph; the kept embedding only its ids,
+    // and a frozen one (no backward pass) not even its weight.
+    let with_embed = (kept.start == 0 && !kept.is_empty()) as u64;
+    let kept_blocks = (kept.end - kept.start) - with_embed;
+    let kept_embed = with_embed * (trained.embed > 0) as u64;
+    // At one rank a gathered unit is the rank's own shard, not a copy;
+    // only NF4 weights are dequantised into new tensors.
     let kept_params: u64 = match w {
-        1 => 0,
+        1 => kept_blocks * frozen.quantised.block,
         _ => kept_embed * whole.embed + kept_blocks * whole.block,
     };
+    // Per token: what a block's forward keeps, and its whole recompute.
+    let adapters = lora::adapter_bytes(shape, s);
+    let forward = (block_elements(shape) - backward_elements(shape)) * c + adapters;
     let block_recompute = match kept_blocks == shape.layers {
-        true => backward_elements(shape),
-        false => block_elements(shape),
+        true => backward_elements(shape) * c,
+        false => block_elements(shape) * c + adapters,
     };
     let units_before_head = whole.layers + 1;
     [
@@ -210,11 +200,8 @@ fn activation_items(shape: &ModelShape, whole: &PerUnit, s: &Setup) -> [Item; 4]
             tokens * 8 + units_before_head * tokens * h * c,
         ),
         on_device("kept_parameters", kept_params * c),
-        on_device(
-            "kept_activations",
-            kept_blocks * tokens * (block_elements(shape) - backward_elements(shape)) * c,
-        ),
-        on_device("block_recompute", tokens * block_recompute * c),
+        on_device("kept_activations", kept_blocks * tokens * forward),
+        on_device("block_recompute", tokens * block_recompute),
     ]
 }
 

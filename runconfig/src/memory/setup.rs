@@ -27,6 +27,9 @@ pub struct Setup {
     /// others keep their autograd graph and gathered parameters from
     /// forward to backward (`train.activation_checkpointing`).
     pub recomputed: u64,
+    /// LoRA adapters drop out their input (`lora.dropout` above 0): each
+    /// keeps the dropped copy and the mask for its backward pass.
+    pub lora_dropout: bool,
 }
 
 impl Setup {
@@ -51,6 +54,7 @@ impl Setup {
                 ActivationCheckpointing::Off => 0,
                 ActivationCheckpointing::On | ActivationCheckpointing::Auto => u64::MAX,
             },
+            lora_dropout: config.lora.as_ref().is_some_and(|l| l.dropout > 0.0),
         }
     }
 

@@ -22,6 +22,7 @@ fn setup(world_size: u64, bits: u32, dtype: Dtype) -> Setup {
         offload: false,
         overlap: false,
         recomputed: u64::MAX,
+        lora_dropout: false,
     }
 }
 

@@ -28,6 +28,7 @@ fn setup(micro_batch: u64, seq_len: u64) -> Setup {
         offload: false,
         overlap: false,
         recomputed: u64::MAX,
+        lora_dropout: false,
     }
 }
 
