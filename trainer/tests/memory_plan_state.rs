@@ -8,7 +8,7 @@ use rendezvous::StoreServer;
 use runconfig::memory::{breakdown, ModelShape, Setup};
 use runconfig::{Dtype, OptimizerConfig};
 use std::time::Duration;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Kind};
 use trainer::comm::{Comm, CpuComm};
 use trainer::model::{LlamaConfig, PeftAdapter, RandomInit};
 use trainer::zero::Engine;
@@ -139,21 +139,38 @@ fn planned_lora_state_is_what_the_engine_allocates() {
     }
 }
 
-/// The planner's bytes of a tensor in NF4 are what the quantisation holds:
-/// the packed codes, a one-byte code per block's absmax, the nested f32
-/// scales and the subtracted mean.
+/// With an NF4 base (QLoRA) the plan holds, per unit, the norms' shard in
+/// bf16, 33 bytes per block of 64 the rank owns and every matrix's nested
+/// scales, as the engine allocates them.
 #[test]
-fn planned_nf4_bytes_are_what_quantisation_holds() {
-    use runconfig::memory::{nf4_bytes, NF4_BLOCK};
-    use trainer::quant::{quantize, Absmax};
-    for shape in [[64, 64], [100, 7], [4096, 72], [3, 5], [1024, 4097]] {
-        let t = Tensor::randn(shape, (Kind::Float, Device::Cpu));
-        let q = quantize(&t, NF4_BLOCK as i64, true).unwrap();
-        let Absmax::Nested { codes, scales, .. } = &q.absmax else {
-            panic!("double quantisation gives nested scales")
-        };
-        let held = q.packed.numel() + codes.numel() + 4 * scales.numel() + 4;
-        let n = (shape[0] * shape[1]) as u64;
-        assert_eq!(held as u64, nf4_bytes(n), "shape {shape:?}");
+fn planned_qlora_state_is_what_the_engine_allocates() {
+    use common::lora_engine::{base_config, engine, on_ranks, Opts};
+    for name in ["llama_all", "qwen2_rslora"] {
+        let dir = common::lora_refs().join(name);
+        let base = base_config(name);
+        let adapter = PeftAdapter::open(&dir.join("adapter"), base.num_hidden_layers).unwrap();
+        let mut shape = adapter.apply(&base).shape();
+        shape.lora.as_mut().unwrap().nf4 = true;
+        for bits in [32, 8] {
+            for world in [1, 2, 3] {
+                let opts = Opts {
+                    bits,
+                    kind: Kind::BFloat16,
+                    nf4: true,
+                    ..Opts::peft(usize::MAX)
+                };
+                let got = on_ranks(world, move |r, w, port| {
+                    engine(name, r, w, port, opts).state_bytes()
+                });
+                let opt = OptimizerConfig {
+                    bits,
+                    min_8bit_size: 0,
+                    ..OptimizerConfig::default()
+                };
+                let want = planned(&shape, world, Dtype::Bf16, &opt);
+                let case = format!("{name} QLoRA bits {bits} W={world}");
+                assert!(got.iter().all(|&g| g == want), "{case}: {got:?} vs {want}");
+            }
+        }
     }
 }

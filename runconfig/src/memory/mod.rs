@@ -18,8 +18,8 @@ mod setup;
 mod training;
 
 pub use crate::model::{ModelShape, UnitParams};
-use lora::Frozen;
 pub use lora::{nf4_bytes, NF4_BLOCK, NF4_NESTED_BLOCK};
+use lora::{Frozen, UnitBytes};
 pub use parts::kept_units;
 use parts::{backward_elements, block_elements, step_temporaries};
 use per_unit::PerUnit;
@@ -86,12 +86,12 @@ pub fn breakdown(shape: &ModelShape, s: &Setup) -> Vec<Item> {
     let u = shape.trained_params();
     let trained = PerUnit::of(&u, |p| p);
     let frozen = Frozen::of(shape);
-    let whole = lora::gathered(&trained, &frozen.all(), s.world_size);
+    let units = UnitBytes::of(&trained, &frozen, s);
     [
         sharded_items(&u, s).as_slice(),
         &frozen_items(&frozen, s),
-        &gathered_items(shape, &whole, (&trained, &frozen), s),
-        &activation_items(shape, &whole, (&trained, &frozen), s),
+        &gathered_items(shape, &units.in_use, &trained, s),
+        &activation_items(shape, &units.kept, &trained, s),
         &loss_items(shape, s),
         &step_items(&u, s),
     ]
@@ -136,17 +136,12 @@ fn sharded_items(u: &UnitParams, s: &Setup) -> [Item; 4] {
     ]
 }
 
-/// The whole units gathered for the forward and backward passes (with
-/// NF4, the gathered 4-bit data beside its dequantised weights), and the
-/// gradient of one unit's trained parameters before its reduce-scatter.
-fn gathered_items(
-    shape: &ModelShape,
-    whole: &PerUnit,
-    (trained, frozen): (&PerUnit, &Frozen),
-    s: &Setup,
-) -> [Item; 2] {
+/// The whole units gathered for the forward and backward passes (`bytes`
+/// of each: with NF4, the gathered 4-bit data beside its dequantised
+/// weights), and the gradient of one unit's trained parameters before its
+/// reduce-scatter.
+fn gathered_items(shape: &ModelShape, bytes: &PerUnit, trained: &PerUnit, s: &Setup) -> [Item; 2] {
     let (w, c) = (s.world_size, s.compute_bytes());
-    let bytes = whole.zip(&frozen.nf4, |e, q| e * c + q);
     let largest = bytes.largest();
     // The head of a tied model also gathers the embedding.
     let head = bytes.head + shape.tied as u64 * bytes.embed;
@@ -165,27 +160,23 @@ fn gathered_items(
 }
 
 /// What the forward pass leaves for the backward pass: each unit's input,
-/// and the parameters and graphs of the units it keeps.
+/// and the parameters (`params`: the bytes a kept graph holds of each
+/// unit) and graphs of the units it keeps.
 fn activation_items(
     shape: &ModelShape,
-    whole: &PerUnit,
-    (trained, frozen): (&PerUnit, &Frozen),
+    params: &PerUnit,
+    trained: &PerUnit,
     s: &Setup,
 ) -> [Item; 4] {
-    let (w, c) = (s.world_size, s.compute_bytes());
+    let c = s.compute_bytes();
     let (tokens, h) = (s.tokens(), shape.hidden);
-    let kept = kept_units(whole.layers + 1, s);
+    let kept = kept_units(params.layers + 1, s);
     // A kept block holds its forward graph; the kept embedding only its ids,
     // and a frozen one (no backward pass) not even its weight.
     let with_embed = (kept.start == 0 && !kept.is_empty()) as u64;
     let kept_blocks = (kept.end - kept.start) - with_embed;
     let kept_embed = with_embed * (trained.embed > 0) as u64;
-    // At one rank a gathered unit is the rank's own shard, not a copy;
-    // only NF4 weights are dequantised into new tensors.
-    let kept_params: u64 = match w {
-        1 => kept_blocks * frozen.quantised.block,
-        _ => kept_embed * whole.embed + kept_blocks * whole.block,
-    };
+    let kept_params = kept_embed * params.embed + kept_blocks * params.block;
     // Per token: what a block's forward keeps, and its whole recompute.
     let adapters = lora::adapter_bytes(shape, s);
     let forward = (block_elements(shape) - backward_elements(shape)) * c + adapters;
@@ -193,13 +184,13 @@ fn activation_items(
         true => backward_elements(shape) * c,
         false => block_elements(shape) * c + adapters,
     };
-    let units_before_head = whole.layers + 1;
+    let units_before_head = params.layers + 1;
     [
         on_device(
             "saved_activations",
             tokens * 8 + units_before_head * tokens * h * c,
         ),
-        on_device("kept_parameters", kept_params * c),
+        on_device("kept_parameters", kept_params),
         on_device("kept_activations", kept_blocks * tokens * forward),
         on_device("block_recompute", tokens * block_recompute),
     ]

@@ -57,12 +57,12 @@ const BLOCK_ADAPTERS: u64 =
 
 #[test]
 fn nf4_holds_half_a_byte_per_weight_and_double_quantised_scales() {
-    // 4096 x 4096: 8388608 bytes of codes, 262144 blocks of 64 with a
-    // one-byte absmax code each, 1024 f32 scales of 256 codes, the f32 mean.
-    assert_eq!(nf4_bytes(4096 * 4096), 8_388_608 + 262_144 + 4 * 1024 + 4);
-    // Partial blocks round up: 100 elements are 2 blocks, 1 scale.
-    assert_eq!(nf4_bytes(100), 50 + 2 + 4 + 4);
-    assert_eq!(nf4_bytes(101), 51 + 2 + 4 + 4);
+    // 4096 x 4096: 262144 blocks of 64, each 32 bytes of codes and a
+    // one-byte absmax code; 1024 f32 scales of 256 codes, the f32 mean.
+    assert_eq!(nf4_bytes(4096 * 4096), 33 * 262_144 + 4 * 1024 + 4);
+    // A partial last block is held whole: 100 elements are 2 blocks.
+    assert_eq!(nf4_bytes(100), 2 * 33 + 4 + 4);
+    assert_eq!(nf4_bytes(128), nf4_bytes(100));
 }
 
 #[test]
@@ -83,31 +83,25 @@ fn lora_trains_the_adapters_and_holds_the_base_frozen() {
 #[test]
 fn qlora_holds_the_blocks_projections_in_nf4() {
     let items = breakdown(&tiny(all_seven(true)), &setup(1, Dtype::Bf16));
-    let projections = [
-        64 * 64,
-        32 * 64,
-        32 * 64,
-        64 * 64,
-        176 * 64,
-        176 * 64,
-        64 * 176,
-    ];
-    let nf4: u64 = projections.iter().map(|&n| nf4_bytes(n)).sum();
-    // The blocks' two norms, the embedding and the head stay in bf16.
-    let plain = 2 * 256 + 16384 + 16384 + 256;
+    // Blocks of 64: q and o 64 each, k and v 32, gate, up and down 176.
+    let blocks = 2 * 64 + 2 * 32 + 3 * 176;
+    // 33 bytes a block, and each matrix's nested scale and offset.
+    let nf4 = 33 * blocks + 7 * (4 + 4);
+    // The blocks' two norms (padded to 256), the embedding and the head in bf16.
+    let plain = 2 * 256 + 16384 + 16640;
     assert_eq!(bytes(&items, "frozen_weights"), 2 * nf4 + 2 * plain);
-    // The largest unit gathered: a block, its NF4 data beside its
-    // dequantised weights and its adapters.
-    let block = 46208_u64.div_ceil(256) * 256 + BLOCK_ADAPTERS.div_ceil(256) * 256;
-    let gathered = bytes(&items, "gather_buffers");
-    assert_eq!(gathered, (2 * block + nf4).max(2 * 16384));
-    // At two ranks each holds half of each unit's NF4 bytes.
+    // The largest unit running: a block, its gathered bytes, its matrices
+    // dequantised, its adapters, and the f32 values and product of its
+    // largest matrix (176 x 64) while dequantised.
+    let gathered = 2 * 256 + 33 * blocks;
+    let adapters = 2 * BLOCK_ADAPTERS.div_ceil(256) * 256;
+    let block = gathered + 2 * 46080 + adapters + 8 * 176 * 64;
+    assert_eq!(bytes(&items, "gather_buffers"), block);
+    // At two ranks each holds half of each unit's blocks, every nested scale.
     let two = breakdown(&tiny(all_seven(true)), &setup(2, Dtype::Bf16));
     let plain2 = 2 * 256 + 8192 + 8448;
-    assert_eq!(
-        bytes(&two, "frozen_weights"),
-        2 * nf4.div_ceil(2) + 2 * plain2
-    );
+    let nf4_2 = 33 * blocks / 2 + 7 * (4 + 4);
+    assert_eq!(bytes(&two, "frozen_weights"), 2 * nf4_2 + 2 * plain2);
 }
 
 #[test]
