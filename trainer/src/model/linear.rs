@@ -37,8 +37,14 @@ impl<'a> Linear<'a> {
             Some((a, b, scale)) => {
                 let dropped = self.dropout.map(|d| d.apply(x));
                 let x = dropped.as_ref().unwrap_or(x);
-                let low = x.linear::<&Tensor>(a, None).linear::<&Tensor>(b, None);
-                y + low * scale
+                // `y + (x A^T) (scale B)^T` in one GEMM that adds into `y`:
+                // scaling B `[out, r]` costs less than scaling the
+                // `[tokens, out]` product, and the sum needs no pass of its own.
+                let low = x.linear::<&Tensor>(a, None);
+                let (out, r) = (y.size()[y.dim() - 1], low.size()[low.dim() - 1]);
+                let flat = y.reshape([-1, out]);
+                let up = flat.addmm(&low.reshape([-1, r]), &(b * scale).tr());
+                up.view_as(&y)
             }
         }
     }
