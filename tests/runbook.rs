@@ -27,11 +27,7 @@ fn the_run_book_by_hub_ids_completes_resumes_and_pushes_a_model_that_chats() {
     let hub = book.hub(&home);
     let hf = home.join("hf");
     let env = env(&hub, &hf);
-    let p = book.pipeline(&home, "out");
-    let first = launch_clean(&["2", &p], &env, &home.0);
-    let said = text(&first);
-    assert!(first.status.success(), "{said}");
-    assert!(said.contains("pipeline runbook complete"), "{said}");
+    let (p, _) = book.run(&hub, &home);
 
     let again = text(&launch_clean(&["2", &p], &env, &home.0));
     assert!(again.contains("sft: completed, skipped"), "{again}");

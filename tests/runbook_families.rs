@@ -41,18 +41,7 @@ fn run_family(family: &str, class: &str, make: String) -> (TempDir, LocalHub, Ru
         lora: None,
     };
     let hub = book.hub(&home);
-    let hf = home.join("hf");
-    let first = launch_clean(
-        &["2", &book.pipeline(&home, "out")],
-        &env(&hub, &hf),
-        &home.0,
-    );
-    let said = text(&first);
-    assert!(first.status.success(), "{family}: {said}");
-    assert!(
-        said.contains("pipeline runbook complete"),
-        "{family}: {said}"
-    );
+    book.run(&hub, &home);
 
     let files = book.pushed_files(&hub);
     for f in ["model.safetensors", "config.json"] {

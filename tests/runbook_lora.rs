@@ -8,7 +8,6 @@ mod common;
 
 use common::runbook::{env, said_after, RunBook};
 use common::*;
-use std::process::Command;
 
 /// Downloads the adapter `argv[1]` and its base through peft, prints the
 /// base it names, the class peft made, and how many tokens it generates.
@@ -39,13 +38,7 @@ fn the_lora_run_book_pushes_an_adapter_that_peft_loads_and_resumes_to_the_same_a
         lora: Some("{ r: 8, alpha: 16, dropout: 0.0 }".into()),
     };
     let hub = book.hub(&home);
-    let hf = home.join("hf");
-    let env = env(&hub, &hf);
-    let p = book.pipeline(&home, "out");
-    let first = launch_clean(&["2", &p], &env, &home.0);
-    let said = text(&first);
-    assert!(first.status.success(), "{said}");
-    assert!(said.contains("pipeline runbook complete"), "{said}");
+    let (_, said) = book.run(&hub, &home);
     assert!(said.contains("trained: LoRA r 8)"), "{said}");
 
     let files = book.pushed_files(&hub);
@@ -61,22 +54,13 @@ fn the_lora_run_book_pushes_an_adapter_that_peft_loads_and_resumes_to_the_same_a
         "{files:?}"
     );
 
-    let chat = Command::new(python_with("peft"))
-        .args(["-c", PEFT_CHAT, &book.pushed])
-        .env("HF_ENDPOINT", &hub.url)
-        .env("HF_HOME", home.join("hf-reader"))
-        .env("HF_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    let said = text(&chat);
-    assert!(chat.status.success(), "{said}");
+    let said = book.chat_with(&hub, &home, "peft", PEFT_CHAT);
     assert_eq!(said_after(&said, "base").as_deref(), Some("acme/tiny-chat"));
     assert_eq!(
         said_after(&said, "class").as_deref(),
         Some("PeftModelForCausalLM")
     );
-    let n: Option<u32> = said_after(&said, "generated").and_then(|n| n.parse().ok());
-    assert!(n.is_some_and(|n| (1..=6).contains(&n)), "{said}");
 
-    book.assert_ctrl_c_resumes_to_same_weights(&home, &env);
+    let hf = home.join("hf");
+    book.assert_ctrl_c_resumes_to_same_weights(&home, &env(&hub, &hf));
 }

@@ -8,11 +8,12 @@ warm-up ones, then this process's peak resident bytes."""
 import json
 import resource
 import sys
-import time
 
 import torch
 from peft import LoraConfig, get_peft_model
 from transformers import LlamaConfig, LlamaForCausalLM
+
+from hf_step import tokens_per_s  # this script's folder is on sys.path
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -35,21 +36,5 @@ lora = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=TARGET
 model = get_peft_model(base, lora)
 model.train()
 trained = [p for p in model.parameters() if p.requires_grad]
-opt = torch.optim.AdamW(trained, lr=1e-4, weight_decay=0.0)
-rows = [json.loads(line)["input_ids"] for line in open(data_path)]
-i = 0
-tokens = 0
-start = None
-for step in range(steps):
-    if step == warmup:
-        start, tokens = time.perf_counter(), 0
-    for _ in range(accum):
-        batch = torch.tensor(rows[i : i + micro])
-        i += micro
-        loss = model(input_ids=batch, labels=batch).loss / accum
-        loss.backward()
-        tokens += batch.numel()
-    torch.nn.utils.clip_grad_norm_(trained, 1.0)
-    opt.step()
-    opt.zero_grad(set_to_none=True)
-print(f"{tokens / (time.perf_counter() - start):.1f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}")
+speed = tokens_per_s(model, trained, data_path, micro, accum, steps, warmup)
+print(f"{speed:.1f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}")

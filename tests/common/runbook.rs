@@ -148,18 +148,40 @@ impl RunBook {
             .collect()
     }
 
+    /// Runs the pipeline (writing to `out/`) at 2 ranks, as a user runs it,
+    /// and asserts it completes; returns the pipeline file and what `launch`
+    /// said.
+    pub fn run(&self, hub: &LocalHub, home: &TempDir) -> (String, String) {
+        let hf = home.join("hf");
+        let p = self.pipeline(home, "out");
+        let first = launch_clean(&["2", &p], &env(hub, &hf), &home.0);
+        let said = text(&first);
+        assert!(first.status.success(), "{}: {said}", self.model);
+        let done = said.contains("pipeline runbook complete");
+        assert!(done, "{}: {said}", self.model);
+        (p, said)
+    }
+
     /// Downloads the pushed model with transformers and chats with it;
     /// asserts it answers (greedy, at most 6 tokens; it may stop at its end
     /// of turn) and returns what the check printed.
     pub fn chat(&self, hub: &LocalHub, home: &TempDir) -> String {
-        let chat = Command::new(python_with("transformers"))
-            .args(["-c", CHAT, &self.pushed])
+        self.chat_with(hub, home, "transformers", CHAT)
+    }
+
+    /// Runs `script` (Python with `package` installed) on the pushed
+    /// repository's id, reading from the test Hub as a fresh user; asserts
+    /// it generated 1 to 6 tokens and returns what it printed.
+    pub fn chat_with(&self, hub: &LocalHub, home: &TempDir, package: &str, script: &str) -> String {
+        let chat = Command::new(python_with(package))
+            .args(["-c", script, &self.pushed])
             .env("HF_ENDPOINT", &hub.url)
             .env("HF_HOME", home.join("hf-reader"))
             .env("HF_TOKEN", TOKEN)
             .output()
             .unwrap();
         let said = text(&chat);
+        assert!(chat.status.success(), "{said}");
         let n: Option<u32> = said_after(&said, "generated").and_then(|n| n.parse().ok());
         assert!(n.is_some_and(|n| (1..=6).contains(&n)), "{said}");
         said

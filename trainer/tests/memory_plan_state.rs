@@ -104,36 +104,51 @@ fn planned_model_state_is_what_the_engine_allocates() {
     }
 }
 
+/// Asserts that the engine of LoRA reference `name` (its base in NF4 with
+/// `nf4`), with `bits`-bit AdamW in `dtype`, allocates at each of `worlds`
+/// what the plan says.
+fn assert_planned_lora(
+    name: &'static str,
+    nf4: bool,
+    bits: u32,
+    (dtype, kind): (Dtype, Kind),
+    worlds: &[usize],
+) {
+    use common::lora_engine::{base_config, engine, on_ranks, Opts};
+    let dir = common::lora_refs().join(name);
+    let base = base_config(name);
+    let adapter = PeftAdapter::open(&dir.join("adapter"), base.num_hidden_layers).unwrap();
+    let mut shape = adapter.apply(&base).shape();
+    shape.lora.as_mut().unwrap().nf4 = nf4;
+    for &world in worlds {
+        let opts = Opts {
+            bits,
+            kind,
+            nf4,
+            ..Opts::peft(usize::MAX)
+        };
+        let got = on_ranks(world, move |r, w, port| {
+            engine(name, r, w, port, opts).state_bytes()
+        });
+        let opt = OptimizerConfig {
+            bits,
+            min_8bit_size: 0,
+            ..OptimizerConfig::default()
+        };
+        let want = planned(&shape, world, dtype, &opt);
+        let case = format!("{name} NF4 {nf4} bits {bits} {dtype:?} W={world}");
+        assert!(got.iter().all(|&g| g == want), "{case}: {got:?} vs {want}");
+    }
+}
+
 /// With LoRA the plan holds the base's shards in the compute dtype and the
 /// adapters' state, as the engine allocates them.
 #[test]
 fn planned_lora_state_is_what_the_engine_allocates() {
-    use common::lora_engine::{base_config, engine, on_ranks, Opts};
     for name in ["llama_all", "qwen2_rslora"] {
-        let dir = common::lora_refs().join(name);
-        let base = base_config(name);
-        let adapter = PeftAdapter::open(&dir.join("adapter"), base.num_hidden_layers).unwrap();
-        let shape = adapter.apply(&base).shape();
         for bits in [32, 8] {
-            for (dtype, kind) in [(Dtype::F32, Kind::Float), (Dtype::Bf16, Kind::BFloat16)] {
-                for world in [1, 2] {
-                    let opts = Opts {
-                        bits,
-                        kind,
-                        ..Opts::peft(usize::MAX)
-                    };
-                    let got = on_ranks(world, move |r, w, port| {
-                        engine(name, r, w, port, opts).state_bytes()
-                    });
-                    let opt = OptimizerConfig {
-                        bits,
-                        min_8bit_size: 0,
-                        ..OptimizerConfig::default()
-                    };
-                    let want = planned(&shape, world, dtype, &opt);
-                    let case = format!("{name} LoRA bits {bits} {dtype:?} W={world}");
-                    assert!(got.iter().all(|&g| g == want), "{case}: {got:?} vs {want}");
-                }
+            for dtype in [(Dtype::F32, Kind::Float), (Dtype::Bf16, Kind::BFloat16)] {
+                assert_planned_lora(name, false, bits, dtype, &[1, 2]);
             }
         }
     }
@@ -144,33 +159,9 @@ fn planned_lora_state_is_what_the_engine_allocates() {
 /// scales, as the engine allocates them.
 #[test]
 fn planned_qlora_state_is_what_the_engine_allocates() {
-    use common::lora_engine::{base_config, engine, on_ranks, Opts};
     for name in ["llama_all", "qwen2_rslora"] {
-        let dir = common::lora_refs().join(name);
-        let base = base_config(name);
-        let adapter = PeftAdapter::open(&dir.join("adapter"), base.num_hidden_layers).unwrap();
-        let mut shape = adapter.apply(&base).shape();
-        shape.lora.as_mut().unwrap().nf4 = true;
         for bits in [32, 8] {
-            for world in [1, 2, 3] {
-                let opts = Opts {
-                    bits,
-                    kind: Kind::BFloat16,
-                    nf4: true,
-                    ..Opts::peft(usize::MAX)
-                };
-                let got = on_ranks(world, move |r, w, port| {
-                    engine(name, r, w, port, opts).state_bytes()
-                });
-                let opt = OptimizerConfig {
-                    bits,
-                    min_8bit_size: 0,
-                    ..OptimizerConfig::default()
-                };
-                let want = planned(&shape, world, Dtype::Bf16, &opt);
-                let case = format!("{name} QLoRA bits {bits} W={world}");
-                assert!(got.iter().all(|&g| g == want), "{case}: {got:?} vs {want}");
-            }
+            assert_planned_lora(name, true, bits, (Dtype::Bf16, Kind::BFloat16), &[1, 2, 3]);
         }
     }
 }

@@ -244,4 +244,6 @@ pub fn total(items: &[Item], place: Place) -> u64 {
 }
 
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;

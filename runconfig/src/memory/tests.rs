@@ -2,32 +2,13 @@
 //! by hand from the layout rules (pad each unit to 256 * W, shard by W).
 
 use super::fit::{fewest_recomputed, plan, toggles};
+use super::testing::{bytes, setup};
 use super::*;
 
 /// configs/models/tiny-llama.json: hidden 64, intermediate 176, 2 layers,
 /// 4 heads of 16, 2 kv heads, vocab 256, untied, no biases.
 fn tiny() -> ModelShape {
     ModelShape::from_json(include_str!("../../../configs/models/tiny-llama.json")).unwrap()
-}
-
-fn setup(world_size: u64, bits: u32, dtype: Dtype) -> Setup {
-    Setup {
-        world_size,
-        micro_batch: 2,
-        seq_len: 8,
-        dtype,
-        bits,
-        min_8bit_size: 4096,
-        rows_per_sequence: 1,
-        offload: false,
-        overlap: false,
-        recomputed: u64::MAX,
-        lora_dropout: false,
-    }
-}
-
-fn bytes(items: &[Item], name: &str) -> u64 {
-    items.iter().find(|i| i.item == name).unwrap().bytes
 }
 
 #[test]

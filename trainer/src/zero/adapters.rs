@@ -12,32 +12,6 @@ use crate::batch::Batch;
 use crate::model::{Adapters, Ctx, Dropout};
 use anyhow::Result;
 
-/// What the passes need to apply the adapters.
-pub(super) struct AdapterPasses {
-    /// What the dropout masks start from (the run's `train.seed`).
-    seed: u64,
-    /// Micro-steps run since the last optimizer step.
-    micro: u64,
-    /// Whether the adapters are applied (else the base model runs alone).
-    on: bool,
-}
-
-impl AdapterPasses {
-    /// Adapters on, seed 0, no micro-step run yet.
-    pub(super) fn new() -> AdapterPasses {
-        AdapterPasses {
-            seed: 0,
-            micro: 0,
-            on: true,
-        }
-    }
-
-    /// An optimizer step was taken: the next micro-step is its first.
-    pub(super) fn step_taken(&mut self) {
-        self.micro = 0;
-    }
-}
-
 impl Engine {
     /// Draws the adapters' dropout masks from `seed` (the run's
     /// `train.seed`; 0 until set).

@@ -18,7 +18,7 @@
 //! its model, counters and sizes for the metrics, and the collectives of
 //! its world: evaluation sums, checkpoint agreement, barriers).
 
-use super::adapters::AdapterPasses;
+use super::adapter_passes::AdapterPasses;
 use super::flight::Collectives;
 use super::frozen::FrozenStore;
 use super::graph::{Graph, Saved};

@@ -18,6 +18,7 @@
 //! (rank, sizes, counters, the world's collectives), `state.rs` what
 //! checkpoints and exports need; `testing.rs` holds what only tests call.
 
+mod adapter_passes;
 mod adapters;
 mod arena;
 pub mod engine;

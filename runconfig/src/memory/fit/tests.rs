@@ -74,3 +74,39 @@ fn the_fewest_recomputed_units_are_those_a_linear_search_finds() {
         assert_eq!(fewest_recomputed(&shape, &s, device), linear, "{device}");
     }
 }
+
+/// configs/sanity.yaml on the tiny Llama with `lora` as its `lora:` section.
+fn plan_text(lora: &str, dtype: &str) -> String {
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../configs/models/tiny-llama.json"
+    );
+    let yaml = format!(
+        "run_name: t\nmodel: {{ config: {model}, dtype: {dtype} }}\ndata: {{ max_seq_length: 8 }}\n{lora}"
+    );
+    let config = crate::from_str(&yaml, "t.yaml", 1, &[]).unwrap().config;
+    render(&plan(&config, 1, 2, None).unwrap(), None)
+}
+
+#[test]
+fn the_plan_says_what_is_trained_and_what_is_frozen() {
+    let full = plan_text("", "bf16");
+    assert!(
+        full.contains("training: every parameter (full fine-tuning), 125,248 trainable"),
+        "{full}"
+    );
+    // q and v: 2 layers x 8 x ((64 + 64) + (64 + 32)) = 3,584 parameters.
+    let lora = plan_text("lora: { r: 8, target_modules: [q_proj, v_proj] }\n", "f32");
+    let line = "training: LoRA adapters (r 8 on q_proj, v_proj), 3,584 trainable parameters (2.78%), 125,248 frozen in f32";
+    assert!(lora.contains(line), "{lora}");
+    let qlora = plan_text(
+        "lora: { r: 8, base: nf4, modules_to_save: [lm_head] }\n",
+        "bf16",
+    );
+    // All seven: 2 x 9,344 adapter parameters, and lm_head's 16,384; the
+    // blocks' projections (2 x 46,080) in NF4.
+    let line = "training: QLoRA adapters (r 8 on q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj), 35,072 trainable parameters";
+    assert!(qlora.contains(line), "{qlora}");
+    let frozen = "108,864 frozen (92,160 in NF4, the rest in bf16); lm_head trained in full";
+    assert!(qlora.contains(frozen), "{qlora}");
+}

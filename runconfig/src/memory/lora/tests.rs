@@ -2,8 +2,8 @@
 //! in the compute dtype or in NF4, the adapters' state, the gradient of a
 //! unit's adapters only, and what the adapters add to a block's activations.
 
-use super::super::fit::{plan, render};
-use super::super::{breakdown, Item, Setup};
+use super::super::testing::bytes;
+use super::super::{breakdown, Setup};
 use super::*;
 use crate::model::LoraShape;
 use crate::schema::Dtype;
@@ -28,26 +28,9 @@ fn all_seven(nf4: bool) -> Option<LoraShape> {
     })
 }
 
+/// The planner tests' setup with 32-bit AdamW.
 fn setup(world_size: u64, dtype: Dtype) -> Setup {
-    Setup {
-        world_size,
-        micro_batch: 2,
-        seq_len: 8,
-        dtype,
-        bits: 32,
-        min_8bit_size: 4096,
-        rows_per_sequence: 1,
-        offload: false,
-        overlap: false,
-        recomputed: u64::MAX,
-        lora_dropout: false,
-    }
-}
-
-fn bytes(items: &[Item], name: &str) -> u64 {
-    let item = items.iter().find(|i| i.item == name);
-    item.unwrap_or_else(|| panic!("no {name} in {items:?}"))
-        .bytes
+    super::super::testing::setup(world_size, 32, dtype)
 }
 
 /// A block's adapters at r 8: A [8, in] and B [out, 8] for q (64 -> 64),
@@ -156,40 +139,4 @@ fn qlora_at_one_rank_keeps_the_dequantised_weights_of_kept_blocks() {
     assert_eq!(bytes(&items, "kept_parameters"), 2 * projections * 2);
     let lora = breakdown(&tiny(all_seven(false)), &s);
     assert_eq!(bytes(&lora, "kept_parameters"), 0, "the rank's own shards");
-}
-
-/// configs/sanity.yaml on the tiny Llama with `lora` as its `lora:` section.
-fn plan_text(lora: &str, dtype: &str) -> String {
-    let model = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../configs/models/tiny-llama.json"
-    );
-    let yaml = format!(
-        "run_name: t\nmodel: {{ config: {model}, dtype: {dtype} }}\ndata: {{ max_seq_length: 8 }}\n{lora}"
-    );
-    let config = crate::from_str(&yaml, "t.yaml", 1, &[]).unwrap().config;
-    render(&plan(&config, 1, 2, None).unwrap(), None)
-}
-
-#[test]
-fn the_plan_says_what_is_trained_and_what_is_frozen() {
-    let full = plan_text("", "bf16");
-    assert!(
-        full.contains("training: every parameter (full fine-tuning), 125,248 trainable"),
-        "{full}"
-    );
-    // q and v: 2 layers x 8 x ((64 + 64) + (64 + 32)) = 3,584 parameters.
-    let lora = plan_text("lora: { r: 8, target_modules: [q_proj, v_proj] }\n", "f32");
-    let line = "training: LoRA adapters (r 8 on q_proj, v_proj), 3,584 trainable parameters (2.78%), 125,248 frozen in f32";
-    assert!(lora.contains(line), "{lora}");
-    let qlora = plan_text(
-        "lora: { r: 8, base: nf4, modules_to_save: [lm_head] }\n",
-        "bf16",
-    );
-    // All seven: 2 x 9,344 adapter parameters, and lm_head's 16,384; the
-    // blocks' projections (2 x 46,080) in NF4.
-    let line = "training: QLoRA adapters (r 8 on q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj), 35,072 trainable parameters";
-    assert!(qlora.contains(line), "{qlora}");
-    let frozen = "108,864 frozen (92,160 in NF4, the rest in bf16); lm_head trained in full";
-    assert!(qlora.contains(frozen), "{qlora}");
 }
