@@ -4,7 +4,7 @@ use super::{Item, Setup};
 use crate::schema::Dtype;
 
 /// A micro batch of 2 x 8 tokens, every unit recomputed, nothing offloaded.
-pub(super) fn setup(world_size: u64, bits: u32, dtype: Dtype) -> Setup {
+pub(crate) fn setup(world_size: u64, bits: u32, dtype: Dtype) -> Setup {
     Setup {
         world_size,
         micro_batch: 2,

@@ -16,19 +16,12 @@ fn tiny_with(changes: Value) -> ModelShape {
     ModelShape::from_json(&v.to_string()).unwrap()
 }
 
+/// One bf16 rank with 32-bit AdamW, micro batch and sequence as given.
 fn setup(micro_batch: u64, seq_len: u64) -> Setup {
     Setup {
-        world_size: 1,
         micro_batch,
         seq_len,
-        dtype: Dtype::Bf16,
-        bits: 32,
-        min_8bit_size: 4096,
-        rows_per_sequence: 1,
-        offload: false,
-        overlap: false,
-        recomputed: u64::MAX,
-        lora_dropout: false,
+        ..crate::memory::testing::setup(1, 32, Dtype::Bf16)
     }
 }
 
