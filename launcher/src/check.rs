@@ -5,7 +5,8 @@ use crate::cli::Usage;
 use crate::hub::fetch;
 use crate::pipeline;
 use anyhow::Result;
-use runconfig::memory::fit::{plan, render};
+use runconfig::memory::fit::plan;
+use runconfig::memory::render::render;
 use runconfig::YamlFile;
 use std::path::Path;
 use std::process::ExitCode;
@@ -72,8 +73,15 @@ fn run(
                 first = Some(r.config.clone());
             }
         }
-        let memory = plan(&r.config, w, r.plan.micro_batch_size, device_memory)
+        let mut memory = plan(&r.config, w, r.plan.micro_batch_size, device_memory)
             .map_err(|m| runconfig::ConfigError::new(format!("{}: {m}", config.display())))?;
+        if let Some(device) = device_memory {
+            let fits = |w: u32, extra: &[String]| {
+                let loaded = runconfig::load_file(file, w, &[sets, extra].concat());
+                crate::advice::fits(loaded.map_err(Into::into), first.as_ref(), w, device)
+            };
+            crate::advice::check_resizes(&mut memory, fits);
+        }
         if !json {
             println!("{}: {}", config.display(), r.plan);
             println!("{}: {}", config.display(), render(&memory, device_memory));

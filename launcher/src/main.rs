@@ -10,6 +10,7 @@ macro_rules! libtorch_version {
     };
 }
 
+mod advice;
 mod check;
 mod cli;
 mod cluster;

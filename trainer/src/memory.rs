@@ -6,7 +6,8 @@
 
 use crate::metrics::host_memory;
 use anyhow::{bail, Result};
-use runconfig::memory::fit::{gb, plan, plan_of, MemoryPlan};
+use runconfig::memory::fit::{plan, plan_of, MemoryPlan};
+use runconfig::memory::render::gb;
 use runconfig::memory::{ModelShape, Setup};
 use runconfig::{Config, Plan};
 use serde_json::{json, Map, Value};

@@ -4,7 +4,7 @@
 //! what its Hub ids have in the cache and what a run would download.
 
 use super::preflight::{self, Models, Options};
-use runconfig::memory::fit::render;
+use runconfig::memory::render::render;
 use runconfig::YamlFile;
 use std::process::ExitCode;
 

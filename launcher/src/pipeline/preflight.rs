@@ -77,10 +77,19 @@ pub fn stage(
                 model = Some(written);
             }
         }
-        let memory = plan(&r.config, w, r.plan.micro_batch_size, opts.device)
+        let mut memory = plan(&r.config, w, r.plan.micro_batch_size, opts.device)
             .map_err(|m| fail(format!("{}: {m}", s.config.display())))?;
+        if let Some(device) = opts.device {
+            let resolved = plans.first().map_or(&r.config, |(first, _)| &first.config);
+            let fits = |w: u32, extra: &[String]| {
+                let from = earlier.map(|(f, c)| (origin(f), c));
+                let loaded = load(&job, w, &[sets.as_slice(), extra].concat(), from);
+                crate::advice::fits(loaded, Some(resolved), w, device)
+            };
+            crate::advice::check_resizes(&mut memory, fits);
+        }
         if opts.must_fit && memory.fits == Some(false) {
-            let text = runconfig::memory::fit::render(&memory, opts.device);
+            let text = runconfig::memory::render::render(&memory, opts.device);
             let verdict = text.lines().next().unwrap_or_default();
             return Err(fail(format!(
                 "{verdict}; `launch check` on the pipeline prints the whole plan"

@@ -10,11 +10,14 @@ use crate::model::shard::{shard_len, BLOCK_8BIT};
 use crate::schema::Dtype;
 use serde::Serialize;
 
+pub mod deepspeed;
 pub mod fit;
 mod lora;
 mod parts;
 mod per_unit;
+pub mod render;
 mod setup;
+pub mod toggles;
 mod training;
 
 pub use crate::model::{ModelShape, UnitParams};

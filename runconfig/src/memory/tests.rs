@@ -1,8 +1,9 @@
 //! The planner's arithmetic on a small model, against numbers worked out
 //! by hand from the layout rules (pad each unit to 256 * W, shard by W).
 
-use super::fit::{fewest_recomputed, plan, toggles};
+use super::fit::{fewest_recomputed, plan};
 use super::testing::{bytes, setup};
+use super::toggles::toggles;
 use super::*;
 
 /// configs/models/tiny-llama.json: hidden 64, intermediate 176, 2 layers,

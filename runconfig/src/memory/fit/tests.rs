@@ -2,6 +2,8 @@
 //! search for the fewest recomputed units agrees with a linear one.
 
 use super::*;
+use crate::memory::render::{gb, render};
+use crate::memory::toggles::toggles;
 use crate::memory::{breakdown, total, Place};
 use crate::schema::Dtype;
 use serde_json::{json, Value};
@@ -102,4 +104,88 @@ fn the_plan_says_what_is_trained_and_what_is_frozen() {
     assert!(qlora.contains(line), "{qlora}");
     let frozen = "108,864 frozen (92,160 in NF4, the rest in bf16); lm_head trained in full";
     assert!(qlora.contains(frozen), "{qlora}");
+}
+
+#[test]
+fn more_devices_are_named_only_as_the_config_accepts_them() {
+    let yaml = "run_name: t\ntrain: { micro_batch_size: 1, effective_batch_size: 8 }\n";
+    let load = |w: u32, sets: &[String]| crate::from_str(yaml, "t.yaml", w, sets);
+    let config = load(1, &[]).unwrap().config;
+    let deep = tiny_with(json!({ "num_hidden_layers": 16 }));
+    let s = setup(1, 8);
+    let at = |w: u64| {
+        total(
+            &breakdown(&deep, &Setup { world_size: w, ..s }),
+            Place::Device,
+        )
+    };
+    // Room for 3 devices' shards, not 2: 3 does not divide 8, 4 does.
+    assert!(at(2) > at(3));
+    let found = toggles(&deep, &s, &config, at(3));
+    assert!(
+        found.contains(&"4 devices (launch 4)".to_string()),
+        "{found:?}"
+    );
+    let nine =
+        "3 devices with train.effective_batch_size=9 (launch 3 --set train.effective_batch_size=9)";
+    assert!(found.contains(&nine.to_string()), "{found:?}");
+    assert!(
+        !found.iter().any(|t| t.starts_with("3 devices (")),
+        "{found:?}"
+    );
+    // Each, applied as printed, loads.
+    assert!(load(4, &[]).is_ok());
+    assert!(load(3, &["train.effective_batch_size=9".to_string()]).is_ok());
+    assert!(load(3, &[]).is_err(), "3 x 1 does not divide 8");
+}
+
+#[test]
+fn the_plan_says_its_minimum_beside_what_auto_keeps() {
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../configs/models/tiny-llama.json"
+    );
+    let yaml =
+        format!("run_name: t\nmodel: {{ config: {model} }}\ndata: {{ max_seq_length: 8 }}\n");
+    let config = crate::from_str(&yaml, "t.yaml", 1, &[]).unwrap().config;
+    let all = plan(&config, 1, 2, None).unwrap();
+    assert_eq!(all.minimum_device_bytes, all.device_bytes);
+    assert!(!render(&all, None).contains("for speed"));
+    let kept = plan(&config, 1, 2, Some(1 << 40)).unwrap();
+    assert_eq!(kept.minimum_device_bytes, all.device_bytes);
+    assert!(kept.device_bytes > all.device_bytes);
+    let text = render(&kept, Some(1 << 40));
+    let line = format!(
+        "0 of 3 units recomputed in the backward pass (the other 3 keep their graphs for speed: {} per device; the minimum, every unit recomputed: {})",
+        gb(kept.device_bytes),
+        gb(all.device_bytes)
+    );
+    assert!(text.contains(&line), "{text}");
+}
+
+#[test]
+fn a_full_fine_tune_plan_carries_deepspeed_s_estimate() {
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../configs/models/tiny-llama.json"
+    );
+    let yaml =
+        format!("run_name: t\nmodel: {{ config: {model} }}\ndata: {{ max_seq_length: 8 }}\n");
+    let config = crate::from_str(&yaml, "t.yaml", 2, &[]).unwrap().config;
+    let p = plan(&config, 2, 2, None).unwrap();
+    let shape = ModelShape::of(&config).unwrap();
+    let ds = p.deepspeed.expect("a full fine-tune");
+    assert_eq!(
+        ds,
+        crate::memory::deepspeed::estimate(&shape, 2, false, false)
+    );
+    let text = render(&p, None);
+    let line = format!(
+        "DeepSpeed ZeRO-3 estimate, model states only (no offload): {} per device",
+        gb(ds.device_bytes)
+    );
+    assert!(text.contains(&line), "{text}");
+    let json = serde_json::to_value(&p).unwrap();
+    assert_eq!(json["deepspeed"]["device_bytes"], ds.device_bytes);
+    assert_eq!(json["minimum_device_bytes"], p.minimum_device_bytes);
 }
