@@ -6,24 +6,6 @@
 mod common;
 use common::*;
 
-/// The `--set`s that put the 8B shape and the sanity chat data in place of
-/// a recipe's weights and Hub datasets.
-fn shape_8b(data: &str) -> Vec<String> {
-    let r = repo_root();
-    vec![
-        "model.path=null".into(),
-        format!(
-            "model.config={}",
-            r.join("configs/models/llama31-8b-shape.json").display()
-        ),
-        format!("model.tokenizer={}", r.join("data/sanity-chat").display()),
-        format!(
-            "data.datasets=[{{path: {}}}]",
-            r.join("data/sanity-chat").join(data).display()
-        ),
-    ]
-}
-
 /// `launch check configs/<config> -n <world> --device-memory <device>`
 /// with `sets`: it must succeed; its verdict line at `world`.
 fn verdict(config: &str, world: u64, device: &str, sets: &[String]) -> String {

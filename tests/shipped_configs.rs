@@ -64,24 +64,6 @@ fn the_runnable_configs_pass_launch_check_as_shipped() {
     }
 }
 
-/// The `--set`s that put the 8B shape and the sanity chat data `data` in
-/// place of an 8B recipe's weights and datasets.
-fn shape_8b(data: &str) -> [String; 4] {
-    let r = repo_root();
-    [
-        "model.path=null".to_string(),
-        format!(
-            "model.config={}",
-            r.join("configs/models/llama31-8b-shape.json").display()
-        ),
-        format!("model.tokenizer={}", r.join("data/sanity-chat").display()),
-        format!(
-            "data.datasets=[{{path: {}}}]",
-            r.join("data/sanity-chat").join(data).display()
-        ),
-    ]
-}
-
 #[test]
 fn the_8b_recipes_pass_launch_check_and_fit_80gb_devices() {
     for (config, data) in EIGHT_B {

@@ -133,3 +133,22 @@ pub fn python_with(package: &str) -> PathBuf {
     }
     py
 }
+
+/// The `--set`s that put the Llama-3.1-8B shape and the sanity chat data
+/// (`data`: its sft.jsonl or dpo.jsonl) in place of an 8B recipe's weights
+/// and Hub datasets.
+pub fn shape_8b(data: &str) -> Vec<String> {
+    let r = repo_root();
+    vec![
+        "model.path=null".into(),
+        format!(
+            "model.config={}",
+            r.join("configs/models/llama31-8b-shape.json").display()
+        ),
+        format!("model.tokenizer={}", r.join("data/sanity-chat").display()),
+        format!(
+            "data.datasets=[{{path: {}}}]",
+            r.join("data/sanity-chat").join(data).display()
+        ),
+    ]
+}

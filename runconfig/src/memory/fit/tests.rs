@@ -70,16 +70,25 @@ fn the_fewest_recomputed_units_are_those_a_linear_search_finds() {
     }
 }
 
-/// configs/sanity.yaml on the tiny Llama with `lora` as its `lora:` section.
-fn plan_text(lora: &str, dtype: &str) -> String {
+/// A config training the tiny Llama on 8 tokens at `world` devices, with
+/// `set` applied and `extra` YAML (a section) added.
+fn tiny_config(world: u32, set: &str, extra: &str) -> crate::Config {
     let model = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../configs/models/tiny-llama.json"
     );
     let yaml = format!(
-        "run_name: t\nmodel: {{ config: {model}, dtype: {dtype} }}\ndata: {{ max_seq_length: 8 }}\n{lora}"
+        "run_name: t\nmodel: {{ config: {model} }}\ndata: {{ max_seq_length: 8 }}\n{extra}"
     );
-    let config = crate::from_str(&yaml, "t.yaml", 1, &[]).unwrap().config;
+    let sets = [set.to_string()];
+    crate::from_str(&yaml, "t.yaml", world, &sets)
+        .unwrap()
+        .config
+}
+
+/// configs/sanity.yaml on the tiny Llama with `lora` as its `lora:` section.
+fn plan_text(lora: &str, dtype: &str) -> String {
+    let config = tiny_config(1, &format!("model.dtype={dtype}"), lora);
     render(&plan(&config, 1, 2, None).unwrap(), None)
 }
 
@@ -141,13 +150,7 @@ fn more_devices_are_named_only_as_the_config_accepts_them() {
 
 #[test]
 fn the_plan_says_its_minimum_beside_what_auto_keeps() {
-    let model = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../configs/models/tiny-llama.json"
-    );
-    let yaml =
-        format!("run_name: t\nmodel: {{ config: {model} }}\ndata: {{ max_seq_length: 8 }}\n");
-    let config = crate::from_str(&yaml, "t.yaml", 1, &[]).unwrap().config;
+    let config = tiny_config(1, "model.dtype=bf16", "");
     let all = plan(&config, 1, 2, None).unwrap();
     assert_eq!(all.minimum_device_bytes, all.device_bytes);
     assert!(!render(&all, None).contains("for speed"));
@@ -165,13 +168,7 @@ fn the_plan_says_its_minimum_beside_what_auto_keeps() {
 
 #[test]
 fn a_full_fine_tune_plan_carries_deepspeed_s_estimate() {
-    let model = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../configs/models/tiny-llama.json"
-    );
-    let yaml =
-        format!("run_name: t\nmodel: {{ config: {model} }}\ndata: {{ max_seq_length: 8 }}\n");
-    let config = crate::from_str(&yaml, "t.yaml", 2, &[]).unwrap().config;
+    let config = tiny_config(2, "model.dtype=bf16", "");
     let p = plan(&config, 2, 2, None).unwrap();
     let shape = ModelShape::of(&config).unwrap();
     let ds = p.deepspeed.expect("a full fine-tune");
