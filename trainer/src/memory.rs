@@ -1,9 +1,10 @@
 //! The run's memory plan as the trainer sees it: the planner's numbers
 //! (the same `launch check` prints at this world size) for the start
 //! record, this process's resident memory before model state is allocated,
-//! and on a GPU the refusal to start a run whose plan exceeds the free
-//! device memory.
+//! on a GPU the refusal to start a run whose plan exceeds the free device
+//! memory, and on the CPU the host's memory `auto` plans against.
 
+use crate::device::Gpu;
 use crate::metrics::host_memory;
 use anyhow::{bail, Result};
 use runconfig::memory::fit::{plan, plan_of, MemoryPlan};
@@ -90,6 +91,44 @@ pub fn check_fits(p: &MemoryPlan, free: u64, gpu: &str) -> Result<()> {
         p.world_size,
         gb(free)
     )
+}
+
+/// On the CPU, where the device is the host: the bytes one of the host's
+/// `local_ranks` ranks may plan against, its share of the memory available
+/// now (`MemAvailable`, and within a cgroup with a limit, the limit less
+/// what the cgroup uses); None when neither can be read.
+pub fn host_budget(local_ranks: usize) -> Option<u64> {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let available = read("/proc/meminfo").and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    });
+    let number = |path: &str| read(path).and_then(|t| t.trim().parse::<u64>().ok());
+    let cgroup = number("/sys/fs/cgroup/memory.max")
+        .map(|max| max.saturating_sub(number("/sys/fs/cgroup/memory.current").unwrap_or(0)));
+    let least = [available, cgroup].into_iter().flatten().min()?;
+    Some(least / local_ranks.max(1) as u64)
+}
+
+/// The plan of this run against the free memory of its GPU (refused when
+/// it does not fit) or, on the CPU, against this rank's share of the
+/// host's, one of `local_ranks` ([`host_budget`]).
+pub fn planned_here(
+    config: &Config,
+    plan_: &Plan,
+    gpu: Option<&Gpu>,
+    local_ranks: usize,
+) -> Result<MemoryPlan> {
+    let Some(g) = gpu else {
+        return planned(config, plan_, host_budget(local_ranks));
+    };
+    let free = g.free_bytes();
+    let memory = planned(config, plan_, free)?;
+    if let Some(free) = free {
+        check_fits(&memory, free, &format!("GPU {}", g.index))?;
+    }
+    Ok(memory)
 }
 
 /// On a GPU with `free` bytes free: refuses the run before any weight is

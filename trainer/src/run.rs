@@ -14,6 +14,16 @@ use runconfig::{Config, LoraInit, ModelSource, Plan};
 use std::path::Path;
 use tch::{Device, Kind};
 
+/// The most units any rank plans to recompute: every rank must run the
+/// same collectives (a recomputed unit is gathered again in the backward
+/// pass) and the most recompute fits on every rank, whose free memory may
+/// differ.
+fn agreed_recompute(engine: &mut Engine, units: u64) -> Result<usize> {
+    let mine = tch::Tensor::from_slice(&[units as f32]).to_device(engine.device());
+    let all = engine.all_gather(&mine)?;
+    Ok(all.max().double_value(&[]) as usize)
+}
+
 /// Reads the resolved configuration `launch` wrote for this run.
 pub fn load_config(env: &RankEnv) -> Result<(Config, Plan)> {
     let path = RankEnv::config_path()
@@ -160,16 +170,12 @@ pub fn train(env: &RankEnv) -> Result<()> {
     // libtorch is initialised (threads, device); no model state exists yet.
     let _ = tch::Tensor::zeros([1], (Kind::Float, device));
     crate::memory::mark_baseline();
-    // The plan against the free device memory also settles which units
+    // The plan against the free memory also settles which units
     // `train.activation_checkpointing: auto` recomputes.
-    let free = gpu.as_ref().and_then(|g| g.free_bytes());
-    let memory = crate::memory::planned(&config, &plan, free)?;
-    if let Some(free) = free {
-        let name = format!("GPU {}", gpu.as_ref().map_or(0, |g| g.index));
-        crate::memory::check_fits(&memory, free, &name)?;
-    }
+    let memory = crate::memory::planned_here(&config, &plan, gpu.as_ref(), env.local_world_size)?;
     let mut engine = engine(&config, env, device)?;
-    engine.set_recomputed_units(memory.recomputed_units as usize);
+    let recomputed = agreed_recompute(&mut engine, memory.recomputed_units)?;
+    engine.set_recomputed_units(recomputed);
     let dataset = samples(&config, engine.model_config(), env.rank)?;
     let steps = Steps::new(
         dataset.train,
