@@ -6,7 +6,7 @@
 //! Each unit (embedding, each decoder block, final norm + LM head) is padded
 //! to `roundup(P, 256 * W)` elements and a rank holds `1 / W` of it.
 
-use crate::model::shard::{shard_len, BLOCK_8BIT};
+use crate::model::shard::{shard_len, BLOCK_8BIT, STEP_CHUNK};
 use crate::schema::Dtype;
 use serde::Serialize;
 
@@ -219,8 +219,8 @@ fn loss_items(shape: &ModelShape, s: &Setup) -> [Item; 4] {
     ]
 }
 
-/// The optimizer step's temporaries and, with offload, one unit's gradient
-/// on the host during the step.
+/// The optimizer step's temporaries and, with offload, the gradient of the
+/// piece it updates on the host (at most [`STEP_CHUNK`] elements each).
 fn step_items(u: &UnitParams, s: &Setup) -> [Item; 2] {
     let largest_shard = PerUnit::of(u, |p| shard_len(p, s.world_size)).largest();
     [
@@ -231,7 +231,7 @@ fn step_items(u: &UnitParams, s: &Setup) -> [Item; 2] {
         },
         Item {
             item: "offload_gradient",
-            bytes: s.offload as u64 * 4 * largest_shard,
+            bytes: s.offload as u64 * 4 * largest_shard.min(STEP_CHUNK as u64),
             place: Place::Host,
         },
     ]

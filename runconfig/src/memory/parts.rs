@@ -3,11 +3,12 @@
 //! graph, and what one decoder block holds per token.
 
 use super::setup::Setup;
-use crate::model::shard::shard_len;
+use crate::model::shard::{shard_len, STEP_CHUNK};
 use crate::model::{block_norm_names, ModelShape, QkNorm, UnitParams};
 
-/// The 8-bit optimizer step's f32 temporaries for the largest 8-bit shard
-/// (the step updates at most that many elements at a time): the dequantised m and v, their
+/// The 8-bit optimizer step's f32 temporaries for the largest piece it
+/// updates at once (the largest 8-bit shard, at most [`STEP_CHUNK`]
+/// elements): the dequantised m and v, their
 /// updated values, the update, and the requantisation's scaled copies,
 /// 8 f32 per element. The 32-bit step updates in place.
 pub(super) fn step_temporaries(u: &UnitParams, s: &Setup) -> u64 {
@@ -15,7 +16,11 @@ pub(super) fn step_temporaries(u: &UnitParams, s: &Setup) -> u64 {
     let blocks = (u.layers > 0).then_some(u.block);
     let units = [Some(u.embed), blocks, Some(u.head)].into_iter().flatten();
     let eight = units.filter(|&p| s.eight_bit(p));
-    32 * eight.map(|p| shard_len(p, w)).max().unwrap_or(0)
+    32 * eight
+        .map(|p| shard_len(p, w))
+        .max()
+        .unwrap_or(0)
+        .min(STEP_CHUNK as u64)
 }
 
 /// The units before the head (`before_head` of them: the embedding and

@@ -220,3 +220,21 @@ fn auto_recomputes_the_fewest_units_that_fit() {
         "{first}"
     );
 }
+
+#[test]
+fn the_8bit_step_temporaries_do_not_grow_with_the_model() {
+    let text = include_str!("../../../configs/models/llama31-8b-shape.json");
+    let eight_b = ModelShape::from_json(text).unwrap();
+    let wider = ModelShape {
+        hidden: 2 * eight_b.hidden,
+        intermediate: 2 * eight_b.intermediate,
+        ..eight_b
+    };
+    let step = |m: &ModelShape| bytes(&breakdown(m, &setup(1, 8, Dtype::Bf16)), "optimizer_step");
+    // 8 f32 temporaries, twice over, per element of one step piece.
+    let chunk = 32 * crate::model::shard::STEP_CHUNK as u64;
+    assert_eq!(step(&eight_b), chunk);
+    assert_eq!(step(&wider), chunk);
+    // A unit smaller than a piece is updated whole.
+    assert!(step(&tiny()) < chunk);
+}

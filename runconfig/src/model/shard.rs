@@ -11,6 +11,10 @@
 pub const ALIGN: usize = 256;
 /// Elements per 8-bit optimizer block (one f32 absmax per state per block).
 pub const BLOCK_8BIT: usize = 256;
+/// Most elements one piece of the optimizer step updates (a whole number of
+/// 8-bit blocks: 4 MiB of f32), so that its temporaries, and with offload
+/// the gradient it copies to the host, do not grow with the model.
+pub const STEP_CHUNK: usize = 1 << 20;
 
 /// Elements per rank of a unit of `params` parameters at world size `world`
 /// (at least one aligned block, so that an empty unit still has a shard).

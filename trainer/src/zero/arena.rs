@@ -12,13 +12,16 @@
 //! in place, never replaced, so the views stay live.
 //!
 //! The update walks each group in chunks of at most the group's largest
-//! shard, so its temporaries (and, with offload, the gradient copied to
-//! the host) are those of one unit's update, as the memory plan counts.
+//! shard and at most [`STEP_CHUNK`] elements (whole 8-bit blocks, so the
+//! numbers are the same), so its temporaries (and, with offload, the
+//! gradient copied to the host) stay a few MB whatever the model, as the
+//! memory plan counts.
 
 use super::layout::Layout;
 use super::placement::Placement;
 use super::shard::UnitShard;
 use crate::optim::{self, DecayMask, ShardOptimizer, StatePiece};
+use runconfig::model::shard::STEP_CHUNK;
 use runconfig::OptimizerConfig;
 use tch::{Kind, Tensor};
 
@@ -26,7 +29,8 @@ use tch::{Kind, Tensor};
 pub struct Group {
     pub start: usize,
     pub len: usize,
-    /// Most elements one update covers: the group's largest shard.
+    /// Most elements one update covers: the group's largest shard, at most
+    /// [`STEP_CHUNK`].
     chunk: usize,
     /// The optimizer of the group's elements, laid end to end.
     pub opt: Box<dyn ShardOptimizer>,
@@ -69,7 +73,7 @@ impl Arena {
                     let mask = layout.decay_mask(cfg.decay_norms_and_biases);
                     decay.extend(mask.shifted(end - start));
                     end += layout.shard_len;
-                    chunk = chunk.max(layout.shard_len);
+                    chunk = chunk.max(layout.shard_len).min(STEP_CHUNK);
                 }
             }
             if end > start {
